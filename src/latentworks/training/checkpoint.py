@@ -1,0 +1,167 @@
+"""Checkpoints as safetensors + JSON, written so that a crash can never corrupt the last good one.
+
+Each save writes ``step-NNNNNNNN.safetensors`` (every tensor: weights, optimizer moments, torch RNG) and
+``step-NNNNNNNN.json`` (config, step, the non-tensor optimizer state, numpy/python RNG), each via a temp
+file and a rename, and only then points ``latest.json`` at them. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from latentworks.errors import LatentworksError
+from latentworks.runs import atomic_write_bytes, read_json, to_jsonable, write_json
+
+KEEP_LAST = 2
+
+
+def _flatten_optimizer(name: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> dict:
+    """Move tensors of an optimizer state_dict into ``tensors``; return the JSON-able rest."""
+    state = optimizer.state_dict()
+    meta_state: dict[str, dict[str, Any]] = {}
+    for pid, slots in state["state"].items():
+        meta_slots: dict[str, Any] = {}
+        for key, value in slots.items():
+            if torch.is_tensor(value):
+                tensors[f"optim/{name}/{pid}/{key}"] = value.detach().cpu().contiguous()
+                meta_slots[key] = {"tensor": True}
+            else:
+                meta_slots[key] = value
+        meta_state[str(pid)] = meta_slots
+    return {"state": meta_state, "param_groups": state["param_groups"]}
+
+
+def _unflatten_optimizer(name: str, meta: dict, tensors: dict[str, torch.Tensor]) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for pid, slots in meta["state"].items():
+        state[int(pid)] = {
+            key: tensors[f"optim/{name}/{pid}/{key}"] if isinstance(value, dict) and value.get("tensor") else value
+            for key, value in slots.items()
+        }
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors = {"rng/torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda/{i}"] = s
+    np_state = np.random.get_state()
+    meta = {
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": to_jsonable(random.getstate()),
+    }
+    return tensors, meta
+
+
+def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["rng/torch"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng/cuda/")]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    name, keys, pos, has_gauss, cached = meta["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = meta["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def save_checkpoint(
+    directory: str | Path,
+    *,
+    step: int,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    meta: dict[str, Any],
+) -> Path:
+    """Write a complete, resumable checkpoint and return the path of its safetensors file."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            tensors[f"model/{name}/{key}"] = value.detach().cpu().contiguous()
+    optim_meta = {name: _flatten_optimizer(name, opt, tensors) for name, opt in optimizers.items()}
+    rng_tensors, rng_meta = capture_rng()
+    tensors.update(rng_tensors)
+
+    stem = f"step-{step:08d}"
+    weights_path = directory / f"{stem}.safetensors"
+    tmp = directory / f".{stem}.safetensors.tmp"
+    # safetensors refuses tensors that share storage, and tied weights do; clone makes each one its own.
+    save_file({k: v.clone() for k, v in tensors.items()}, str(tmp), metadata={"step": str(step)})
+    tmp.replace(weights_path)
+    write_json(
+        directory / f"{stem}.json",
+        {"step": step, "optimizers": optim_meta, "rng": rng_meta, **meta},
+    )
+    write_json(directory / "latest.json", {"step": step, "weights": weights_path.name, "meta": f"{stem}.json"})
+    _prune(directory, keep=KEEP_LAST)
+    return weights_path
+
+
+def _prune(directory: Path, keep: int) -> None:
+    stems = sorted(p.stem for p in directory.glob("step-*.safetensors"))
+    for stem in stems[:-keep]:
+        for suffix in (".safetensors", ".json"):
+            (directory / f"{stem}{suffix}").unlink(missing_ok=True)
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    pointer = Path(directory) / "latest.json"
+    if not pointer.exists():
+        return None
+    return Path(directory) / read_json(pointer)["weights"]
+
+
+def load_checkpoint(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Return (tensors, meta) of the latest checkpoint in ``directory``."""
+    directory = Path(directory)
+    pointer = directory / "latest.json"
+    if not pointer.exists():
+        raise LatentworksError(f"no checkpoint in {directory}; train first, or drop --resume")
+    latest = read_json(pointer)
+    try:
+        tensors = load_file(str(directory / latest["weights"]))
+        meta = json.loads((directory / latest["meta"]).read_text())
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        raise LatentworksError(f"checkpoint in {directory} is unreadable ({err}); delete it to start over") from None
+    if meta.get("step") != latest["step"]:
+        raise LatentworksError(f"checkpoint files in {directory} disagree on the step; delete the folder to restart")
+    return tensors, meta
+
+
+def restore_modules(modules: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor]) -> None:
+    for name, module in modules.items():
+        prefix = f"model/{name}/"
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        missing, unexpected = module.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise LatentworksError(
+                f"checkpoint does not fit the model '{name}' (missing {len(missing)}, unexpected {len(unexpected)} "
+                "tensors); it was made with a different configuration"
+            )
+
+
+def restore_optimizers(
+    optimizers: dict[str, torch.optim.Optimizer], meta: dict[str, Any], tensors: dict[str, torch.Tensor]
+) -> None:
+    for name, opt in optimizers.items():
+        opt.load_state_dict(_unflatten_optimizer(name, meta["optimizers"][name], tensors))
+
+
+__all__ = [
+    "atomic_write_bytes",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "restore_modules",
+    "restore_optimizers",
+    "restore_rng",
+    "save_checkpoint",
+]

@@ -1,0 +1,123 @@
+import json
+
+import pytest
+import torch
+
+from latentworks.errors import LatentworksError, TrainingInterrupted
+from latentworks.training import checkpoint as ckpt
+from latentworks.training.trainer import TrainConfig, Trainer, lr_factor, seed_everything
+
+
+def _data(n=64):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 4, generator=g)
+    y = (x.sum(1, keepdim=True) > 0).float()
+    return x, y
+
+
+def _model():
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.2), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+
+
+def _loss(model, batch):
+    x, y = batch
+    return torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+
+
+def _trainer(out, epochs=4, **kw):
+    seed_everything(3)
+    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=0.05, seed=3, progress=False, schedule="cosine",
+                      tensorboard=False, **kw)
+    return Trainer(_model(), _data(), cfg, out, loss_fn=_loss)
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.raw_model.state_dict().items()}
+
+
+def test_training_reduces_loss_and_writes_run_folder(tmp_path):
+    t = _trainer(tmp_path / "run", epochs=15)
+    history = t.fit()
+    losses = [r["loss"] for r in history if "loss" in r]
+    assert losses[-1] < losses[0]
+    assert (tmp_path / "run" / "config.json").exists()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == t.total_steps
+    assert ckpt.latest_checkpoint(tmp_path / "run" / "checkpoints") is not None
+
+
+def test_resume_equivalence(tmp_path):
+    full = _trainer(tmp_path / "full")
+    full.fit()
+    half = _trainer(tmp_path / "half")
+    half.fit(stop_after=half.total_steps // 2 + 1)  # an odd step, mid-epoch
+    resumed = _trainer(tmp_path / "half")
+    resumed.fit(resume=True)
+    assert resumed.step == full.step
+    for k, v in _weights(full).items():
+        assert torch.equal(v, _weights(resumed)[k]), k
+
+
+def test_same_seed_same_weights(tmp_path):
+    a, b = _trainer(tmp_path / "a"), _trainer(tmp_path / "b")
+    a.fit()
+    b.fit()
+    for k, v in _weights(a).items():
+        assert torch.equal(v, _weights(b)[k])
+
+
+def test_ctrl_c_saves_and_resumes(tmp_path):
+    t = _trainer(tmp_path / "run")
+
+    def interrupting_loss(model, batch):
+        if t.step == 5:
+            raise KeyboardInterrupt
+        return _loss(model, batch)
+
+    t.loss_fn = interrupting_loss
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        t.fit()
+    tensors, meta = ckpt.load_checkpoint(tmp_path / "run" / "checkpoints")
+    assert meta["step"] == 5
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    t = _trainer(tmp_path / "run", epochs=3)
+
+    def exploding(model, batch):
+        loss = _loss(model, batch)
+        return loss * float("nan") if t.step >= t.steps_per_epoch + 1 else loss
+
+    t.loss_fn = exploding
+    with pytest.raises(LatentworksError, match="nan at step .*last good checkpoint"):
+        t.fit()
+    _, meta = ckpt.load_checkpoint(tmp_path / "run" / "checkpoints")
+    assert meta["step"] == t.steps_per_epoch
+
+
+def test_interrupted_checkpoint_write_leaves_previous_intact(tmp_path, monkeypatch):
+    t = _trainer(tmp_path / "run", epochs=2)
+    t.fit()
+    before = ckpt.load_checkpoint(tmp_path / "run" / "checkpoints")[1]["step"]
+
+    def crash(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt, "save_file", crash)
+    t.step += 1
+    with pytest.raises(OSError):
+        t.save()
+    tensors, meta = ckpt.load_checkpoint(tmp_path / "run" / "checkpoints")
+    assert meta["step"] == before
+    assert "model/model/0.weight" in tensors
+
+
+def test_lr_schedules():
+    cfg = TrainConfig(schedule="cosine", warmup_steps=10)
+    assert lr_factor(0, 100, cfg) == pytest.approx(0.1)
+    assert lr_factor(10, 100, cfg) == pytest.approx(1.0)
+    assert lr_factor(100, 100, cfg) == pytest.approx(0.0)
+    with pytest.raises(LatentworksError):
+        lr_factor(5, 100, TrainConfig(schedule="bogus"))
