@@ -1,0 +1,102 @@
+"""Figures shared by every experiment family: curves, bars and image grids, always written as PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def line_plot(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    ylim: tuple[float, float] | None = None,
+    styles: dict[str, str] | None = None,
+) -> Path:
+    """One line per series name: ``{name: (xs, ys)}``."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, (styles or {}).get(name, "-"), label=name, marker="." if len(xs) < 30 else None)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if logx:
+        ax.set_xscale("log")
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def bar_plot(labels: Sequence[str], values: Sequence[float], path: str | Path, *, title: str, ylabel: str,
+             log: bool = False) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    bars = ax.bar(list(labels), list(values), color="#4878a8")
+    ax.bar_label(bars, fmt="%g", fontsize=8)
+    ax.set(title=title, ylabel=ylabel)
+    if log:
+        ax.set_yscale("symlog")
+    return _save(fig, path)
+
+
+def image_rows(
+    rows: Sequence[np.ndarray], labels: Sequence[str], path: str | Path, *, title: str, cmap: str = "gray"
+) -> Path:
+    """Each row is an image (H, W) or (H, W, 3) in [0, 1], shown with its label on the left."""
+    fig, axes = plt.subplots(len(rows), 1, figsize=(6, 0.75 * len(rows) + 0.6), squeeze=False)
+    for ax, img, label in zip(axes[:, 0], rows, labels):
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, family="monospace")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def text_table_figure(rows: Sequence[Sequence[str]], columns: Sequence[str], path: str | Path, *,
+                      title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 0.32 * len(rows) + 0.9))
+    ax.axis("off")
+    table = ax.table(cellText=[list(r) for r in rows], colLabels=list(columns), loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    for cell in table.get_celld().values():
+        cell.get_text().set_family("monospace")
+    ax.set_title(title, fontsize=11)
+    return _save(fig, path)
+
+
+def image_grid(images: np.ndarray, path: str | Path, *, nrow: int, title: str = "", numbered: bool = False) -> Path:
+    """``images`` (N, H, W) or (N, H, W, 3) in [0, 1] as a grid; ``numbered`` writes each cell's index."""
+    n = len(images)
+    ncol = int(np.ceil(n / nrow))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(ncol * 0.9, nrow * 0.9 + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(np.clip(images[i], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            if numbered:
+                ax.text(1, 4, str(i), color="yellow", fontsize=6, va="top")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(wspace=0.04, hspace=0.04)
+    return _save(fig, path)

@@ -1,0 +1,28 @@
+import pytest
+
+from latentworks.metrics.arithmetic import error_bucket, parse_answer, score_answers
+
+
+def test_exact_match_and_char_accuracy_differ():
+    s = score_answers(["46 ", "-39", "99 "], ["46 ", "-38", "100"])
+    assert s.exact_match == pytest.approx(1 / 3)
+    assert s.char_accuracy == pytest.approx((3 + 2 + 0) / 9)
+    assert s.abs_error == pytest.approx((0 + 1 + 1) / 3)
+    assert s.error_histogram["0"] == 1 and s.error_histogram["1–9"] == 2
+
+
+def test_unparsable_answers_are_counted_not_scored():
+    s = score_answers(["4-6", "12 "], ["46 ", "10 "])
+    assert s.parsable == 0.5
+    assert s.abs_error == 2
+    assert s.error_histogram["unreadable"] == 1
+
+
+@pytest.mark.parametrize("text,value", [("46 ", 46), ("-39", -39), (" 7 ", 7), ("--1", None), ("   ", None)])
+def test_parse_answer(text, value):
+    assert parse_answer(text) == value
+
+
+def test_error_buckets():
+    assert [error_bucket(e) for e in (0, -3, 10, 250, 1000, None)] == [
+        "0", "1–9", "10–99", "100–999", "≥1000", "unreadable"]
