@@ -1,0 +1,5 @@
+import sys
+
+from latentworks.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""The figures of one arithmetic run: curves, error sizes, and the examples it got wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentworks.data.glyphs import render_strip
+from latentworks.report import plots
+from latentworks.runs import RunDir
+
+MAX_EXAMPLES = 16
+
+
+def curves(run: RunDir, history: list[dict[str, Any]], task: str) -> None:
+    evals = [r for r in history if any(k.startswith("eval/") for k in r)]
+    if evals:
+        series = {}
+        for key, name in (("eval/train_exact_match", "train exact match"), ("eval/test_exact_match",
+                          "test exact match"), ("eval/train_char_accuracy", "train per-char"),
+                          ("eval/test_char_accuracy", "test per-char")):
+            points = [(r["epoch"], r[key]) for r in evals if r.get(key) is not None]
+            if points:
+                series[name] = ([p[0] for p in points], [p[1] for p in points])
+        if series:
+            plots.line_plot(series, run.figures / "training_curves.png", title=f"{task}: accuracy by epoch",
+                            xlabel="epoch", ylabel="accuracy", ylim=(0, 1.01),
+                            styles={"train per-char": ":", "test per-char": ":"})
+    losses = [(r["step"], r["loss"]) for r in history if "loss" in r]
+    if losses:
+        plots.line_plot({"train loss": ([p[0] for p in losses], [p[1] for p in losses])},
+                        run.figures / "loss.png", title=f"{task}: training loss", xlabel="step", ylabel="loss")
+
+
+def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str, Any], predicted: list[str],
+              inputs: torch.Tensor, images: torch.Tensor | None) -> None:
+    curves(run, history, task)
+    prefix = "readback_" if task == "text2img" else ""
+    hist = test_metrics.get(f"{prefix}error_histogram")
+    if hist:
+        plots.bar_plot(list(hist), list(hist.values()), run.figures / "error_sizes.png",
+                       title=f"{task}: size of the numeric error on {sum(hist.values()):,} held-out queries",
+                       ylabel="queries", log=True)
+    test = prepared.test
+    wrong = [k for k, (p, e) in enumerate(zip(predicted, test.answers)) if p != e]
+    if len(wrong) > MAX_EXAMPLES:  # a seeded sample, so the figure is not always the smallest operands
+        wrong = sorted(np.random.default_rng(0).choice(wrong, MAX_EXAMPLES, replace=False).tolist())
+    if task == "text2text" and wrong:
+        rows = [[repr(test.queries[k]), repr(test.answers[k]), repr(predicted[k])] for k in wrong]
+        plots.text_table_figure(rows, ["query", "expected", "predicted"], run.figures / "misclassified.png",
+                                title="held-out queries answered wrongly")
+    if task == "img2text" and wrong:
+        strips = [render_strip(inputs[k].numpy()) / 255.0 for k in wrong]
+        labels = [f"{test.answers[k]!r}→{predicted[k]!r}" for k in wrong]
+        plots.image_rows(strips, labels, run.figures / "misclassified.png",
+                         title="held-out handwriting answered wrongly (expected→predicted)")
+    if task == "text2img" and images is not None:
+        picks = list(range(min(8, len(images))))
+        if wrong:
+            picks = picks[:4] + wrong[:4]
+        gen = torch.Generator().manual_seed(0)
+        y = torch.from_numpy(test.y)
+        real = prepared.test_glyphs.render(y[picks], gen).numpy() / 255.0
+        rows, labels = [], []
+        for n, k in enumerate(picks):
+            fake = render_strip(images[k].numpy())
+            rows.append(np.concatenate([fake, np.ones((28, 8)), render_strip(real[n])], axis=1))
+            read = f" read {predicted[k]!r}" if predicted else ""
+            labels.append(f"{test.queries[k]!r}={test.answers[k]!r}{read}")
+        plots.image_rows(rows, labels, run.figures / "generated_vs_real.png",
+                         title="generated answer (left) beside real MNIST test handwriting (right)")

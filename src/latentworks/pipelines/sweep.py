@@ -1,0 +1,57 @@
+"""Train-fraction sweeps: one run per fraction, then the two figures the reports drew.
+
+Figure 1 of seed 000 overlays the training histories of several splits; here every curve is measured on the
+held-out queries, as exact match and per-character accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from latentworks.pipelines.arithmetic import ArithmeticConfig, train
+from latentworks.report import plots
+from latentworks.runs import RunDir, write_json
+
+
+def sweep(make_config: Callable[[float], ArithmeticConfig], fractions: list[float], out: str | Path,
+          *, resume: bool = False) -> dict[str, Any]:
+    out = Path(out)
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, tuple[list[float], list[float]]] = {}
+    for fraction in fractions:
+        cfg = make_config(fraction)
+        run_dir = out / f"{cfg.task}-{cfg.preset}-f{fraction:g}"
+        results = train(cfg, run_dir, resume=resume)
+        if results is None:  # not the writing rank under torchrun
+            continue
+        test = results["test"]
+        key = "readback_exact_match" if cfg.task == "text2img" else "exact_match"
+        char_key = "readback_char_accuracy" if cfg.task == "text2img" else "char_accuracy"
+        rows.append({"train_fraction": fraction, "exact_match": test.get(key), "char_accuracy": test.get(char_key),
+                     "seconds": results["train"]["seconds"], "run": str(run_dir)})
+        history = RunDir(run_dir, create=False).read_metrics()
+        points = [(r["epoch"], r["eval/test_exact_match"]) for r in history if "eval/test_exact_match" in r]
+        if points:
+            curves[f"{fraction:g} train · test exact"] = ([p[0] for p in points], [p[1] for p in points])
+        points = [(r["epoch"], r["eval/test_char_accuracy"]) for r in history if "eval/test_char_accuracy" in r]
+        if points:
+            curves[f"{fraction:g} train · test per-char"] = ([p[0] for p in points], [p[1] for p in points])
+    if not rows:
+        return {}
+    figures = out / "figures"
+    task = make_config(fractions[0]).task
+    styles = {name: ":" for name in curves if "per-char" in name}
+    plots.line_plot(curves, figures / "sweep_training_curves.png", ylim=(0, 1.01), styles=styles,
+                    title=f"{task}: held-out accuracy by epoch for each train fraction", xlabel="epoch",
+                    ylabel="accuracy on held-out queries")
+    fr = [r["train_fraction"] for r in rows]
+    plots.line_plot({"exact match": (fr, [r["exact_match"] for r in rows]),
+                     "per-character": (fr, [r["char_accuracy"] for r in rows])},
+                    figures / "exact_match_vs_fraction.png", logx=True, ylim=(0, 1.01),
+                    styles={"per-character": "--"}, title=f"{task}: held-out accuracy vs train fraction",
+                    xlabel="train fraction", ylabel="accuracy")
+    summary = {"task": task, "rows": rows, "figures": [str(p) for p in sorted(figures.glob("*.png"))]}
+    write_json(out / "sweep.json", summary)
+    return summary

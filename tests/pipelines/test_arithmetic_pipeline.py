@@ -1,0 +1,115 @@
+"""End-to-end arithmetic runs on tiny settings: real training, held-out scoring, CLI errors, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from latentworks.cli import main
+from latentworks.pipelines.arithmetic import ArithmeticConfig, predict, train
+
+TINY = dict(max_int=9, train_fraction=0.6, progress=False, hidden=64)
+
+
+@pytest.fixture(scope="module")
+def t2t_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("t2t")
+    results = train(ArithmeticConfig(task="text2text", epochs=40, batch_size=16, **TINY), out)
+    return out, results
+
+
+def test_tiny_text2text_learns_unseen_queries(t2t_run):
+    _, results = t2t_run
+    assert results["test"]["exact_match"] >= 0.8
+    assert results["test"]["n"] == 80  # 200 queries, 60 % train: the other 80 are held out
+    assert results["data"]["test_queries"] == 80
+
+
+def test_run_folder_layout(t2t_run):
+    out, results = t2t_run
+    for name in ("config.json", "results.json", "metrics.jsonl", "model.json", "model.safetensors"):
+        assert (out / name).exists(), name
+    assert (out / "figures" / "training_curves.png").exists()
+    assert (out / "checkpoints" / "latest.json").exists()
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["seed"] == 0 and saved["environment"]["torch"]
+    assert set(saved["test"]) >= {"exact_match", "char_accuracy", "abs_error", "error_histogram"}
+
+
+def test_same_seed_same_metrics(tmp_path):
+    cfg = ArithmeticConfig(task="text2text", epochs=2, **TINY)
+    a = train(cfg, tmp_path / "a")
+    b = train(cfg, tmp_path / "b")
+    assert a["test"] == b["test"]
+
+
+def test_predict_answers_query(t2t_run, capsys):
+    out, _ = t2t_run
+    answer = predict(out, "3+4")
+    assert len(answer) == 2 and answer.strip().lstrip("-").isdigit()
+
+
+@pytest.mark.parametrize("query, message", [
+    ("12++3", "malformed|operator|query"),
+    ("abc", "query"),
+    ("123456+1", "long|max"),
+    ("10+1", "max"),
+])
+def test_bad_queries_get_one_line_errors(t2t_run, capsys, query, message):
+    import re
+
+    out, _ = t2t_run
+    assert main(["arithmetic", "predict", str(out), query]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("latentworks: error:") and "\n" not in err
+    assert "Traceback" not in err
+    assert re.search(message, err, re.I), err
+
+
+def test_run_folder_of_another_task_is_refused(t2t_run, capsys, tmp_path):
+    out, _ = t2t_run
+    from latentworks.pipelines.arithmetic import predict as _predict
+
+    with pytest.raises(Exception, match="text2text run, not img2text"):
+        _predict(out, "1+1", task="img2text")
+    (tmp_path / "model.json").write_text(json.dumps({"kind": "vae", "config": {}}))
+    assert main(["arithmetic", "predict", str(tmp_path), "1+1"]) == 2
+    assert "not an arithmetic run" in capsys.readouterr().err
+
+
+def test_resume_finishes_to_the_same_weights(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    cfg = ArithmeticConfig(task="text2text", epochs=2, **TINY)
+    train(cfg, tmp_path / "full")
+    from latentworks.pipelines import arithmetic as pipe
+    from latentworks.training.trainer import Trainer
+
+    original = Trainer.fit
+    Trainer.fit = lambda self, resume=False, stop_after=None: original(self, resume, stop_after or 5)
+    try:
+        pipe.train(cfg, tmp_path / "half")
+    finally:
+        Trainer.fit = original
+    pipe.train(cfg, tmp_path / "half", resume=True)
+    a = load_file(str(tmp_path / "full" / "model.safetensors"))
+    b = load_file(str(tmp_path / "half" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_two_process_gloo_ddp_smoke(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LATENTWORKS_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
+           "-m", "latentworks", "arithmetic", "train", "--task", "text2text", "--max-int", "9",
+           "--train-fraction", "0.5", "--epochs", "2", "--hidden", "32", "--no-progress", "--device", "cpu",
+           "--out", str(tmp_path / "ddp")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((tmp_path / "ddp" / "results.json").read_text())
+    assert 0 <= results["test"]["exact_match"] <= 1
+    rows = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    # 100 training queries over 2 ranks with the default batch: each rank sees half of every epoch.
+    assert rows[-1]["step"] == results["train"]["steps"]
