@@ -120,7 +120,9 @@ class Adagrad(NumpyOptimizer):
         p -= self.lr * g / np.sqrt(mem + self.eps)
 
 
-OPTIMIZERS: dict[str, type[NumpyOptimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adagrad": Adagrad}
+OPTIMIZERS: dict[str, type[NumpyOptimizer]] = {
+    "sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adagrad": Adagrad,
+}
 
 
 def make_optimizer(name: str, lr: float, **kwargs) -> NumpyOptimizer:
