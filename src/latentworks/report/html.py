@@ -12,7 +12,8 @@ from typing import Any
 from latentworks.runs import RunDir, atomic_write_bytes, environment
 
 CSS = """
-body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
+ padding:0 1em;color:#222}
 h1{font-size:1.8em;margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 h3{margin-top:1.5em} table{border-collapse:collapse;margin:.8em 0;font-size:14px}
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right} th{background:#f4f4f4}

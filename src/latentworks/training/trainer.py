@@ -275,7 +275,8 @@ class Trainer:
         bad = {k: v for k, v in logs.items() if isinstance(v, float) and not math.isfinite(v)}
         if not bad:
             return
-        where = f"last good checkpoint: {self._last_good.parent}" if self._last_good else "no checkpoint was written yet"
+        where = (f"last good checkpoint: {self._last_good.parent}" if self._last_good
+                 else "no checkpoint was written yet")
         name, value = next(iter(bad.items()))
         raise LatentworksError(
             f"{name} became {value} at step {self.step + 1} (epoch {epoch + 1}); training stopped, {where}; "

@@ -1,0 +1,275 @@
+"""Generative runs end to end on tiny settings: CLI training, run folders, determinism, resume, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from latentworks.cli import main
+from latentworks.errors import LatentworksError
+from latentworks.models.io import load_model
+from latentworks.pipelines.generative import GenConfig, load_generative, train_generative
+
+torch.set_num_threads(1)
+MNIST = ["--data", "mnist", "--data-dir", "embedded", "--no-progress"]
+TINY = dict(
+    data="mnist",
+    data_dir="embedded",
+    limit=96,
+    batch_size=32,
+    filters=4,
+    max_filters=8,
+    latent_dim=4,
+    eval_images=64,
+    snapshot_grid=2,
+    progress=False,
+)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTWORKS_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """A tiny VAE and a tiny DCGAN trained through the CLI on 512 MNIST images for one epoch."""
+    root = tmp_path_factory.mktemp("gen")
+    outs = {}
+    for model in ("vae", "dcgan"):
+        out = root / model
+        code = main(
+            [
+                "gen",
+                "train",
+                "--model",
+                model,
+                *MNIST,
+                "--limit",
+                "512",
+                "--epochs",
+                "1",
+                "--size",
+                "28",
+                "--filters",
+                "8",
+                "--out",
+                str(out),
+                "--eval-images",
+                "200",
+                "--snapshot-grid",
+                "4",
+            ]
+        )
+        assert code == 0
+        outs[model] = out
+    return outs
+
+
+def test_cli_vae_run_folder(cli_runs):
+    out = cli_runs["vae"]
+    for name in ("config.json", "results.json", "metrics.jsonl", "model.json", "model.safetensors"):
+        assert (out / name).exists(), name
+    for name in ("epoch_001.png", "epochs.gif", "samples.png", "loss.png", "reconstructions.png"):
+        assert (out / "figures" / name).exists(), name
+    results = json.loads((out / "results.json").read_text())
+    assert results["kind"] == "generative/vae" and results["train"]["images"] == 512
+    assert results["train"]["steps"] == 4 and results["data"]["test_images"] == 1000
+    assert results["test"]["elbo"] < 0 and 0 < results["test"]["recon_mse"] < 0.5
+    model = load_generative(out)
+    assert model.kind == "vae" and model.config.image_size == 28
+    with torch.no_grad():
+        assert model.decode(model.sample_latent(3)).shape == (3, 1, 28, 28)
+
+
+def test_cli_dcgan_logs_discriminator_accuracy(cli_runs):
+    out = cli_runs["dcgan"]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if "d_loss" in r]
+    assert train_rows and {"g_loss", "d_acc_real", "d_acc_fake"} <= set(train_rows[-1])
+    assert any("eval/d_acc_heldout_real" in r for r in rows)
+    assert (out / "figures" / "d_accuracy.png").exists()
+    with Image.open(out / "figures" / "epochs.gif") as gif:
+        assert gif.format == "GIF"
+    assert load_generative(out).kind == "dcgan"
+
+
+def test_checkpoint_of_another_model_kind_is_refused(cli_runs, capsys):
+    with pytest.raises(LatentworksError, match="holds a 'vae' model"):
+        load_model(cli_runs["vae"], expect="dcgan")
+    code = main(
+        [
+            "gen",
+            "train",
+            "--model",
+            "dcgan",
+            *MNIST,
+            "--epochs",
+            "2",
+            "--out",
+            str(cli_runs["vae"]),
+            "--resume",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "'vae' run, not 'dcgan'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_wrong_size_is_a_one_line_error(tmp_path, capsys):
+    code = main(["gen", "train", "--model", "vae", *MNIST, "--size", "30", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--size 30" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x" / "checkpoints").exists()
+
+
+def test_resume_with_another_size_is_refused(cli_runs, capsys):
+    code = main(
+        [
+            "gen",
+            "train",
+            "--model",
+            "vae",
+            *MNIST,
+            "--size",
+            "32",
+            "--filters",
+            "8",
+            "--epochs",
+            "2",
+            "--out",
+            str(cli_runs["vae"]),
+            "--resume",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "--size 28, not 32" in err
+
+
+def test_empty_folder_and_unlabelled_conditional_are_errors(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = main(
+        [
+            "gen",
+            "train",
+            "--model",
+            "vae",
+            "--data",
+            str(tmp_path / "empty"),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ]
+    )
+    assert code == 2 and "no valid image" in capsys.readouterr().err
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((10, 10, 3), 40 * i, np.uint8)).save(pics / f"{i}.png")
+    with pytest.raises(LatentworksError, match="needs class labels"):
+        train_generative(GenConfig(model="cgan", data=str(pics), size=8, progress=False), tmp_path / "c")
+
+
+def weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+@pytest.mark.parametrize("model", ["vae", "dcgan"])
+def test_same_seed_same_weights(tmp_path, model):
+    cfg = GenConfig(model=model, epochs=1, **TINY)
+    train_generative(cfg, tmp_path / "a")
+    train_generative(cfg, tmp_path / "b")
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
+    train_generative(GenConfig(model=model, epochs=1, seed=1, **TINY), tmp_path / "c")
+    wa, wc = weights(tmp_path / "a"), weights(tmp_path / "c")
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa if wa[k].is_floating_point())
+
+
+@pytest.mark.parametrize("model", ["vae", "cgan"])
+def test_resume_equals_uninterrupted_training(tmp_path, model):
+    train_generative(GenConfig(model=model, epochs=2, **TINY), tmp_path / "straight")
+    train_generative(GenConfig(model=model, epochs=1, **TINY), tmp_path / "resumed")
+    results = train_generative(GenConfig(model=model, epochs=2, **TINY), tmp_path / "resumed", resume=True)
+    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
+    assert results["train"]["steps"] == 6
+    assert sorted(p.name for p in (tmp_path / "resumed" / "figures").glob("epoch_*.png")) == [
+        "epoch_001.png",
+        "epoch_002.png",
+    ]
+
+
+def test_folder_training_with_holdout_and_rgb(tmp_path):
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i in range(20):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (12, 16, 3), dtype=np.uint8)).save(
+            pics / f"{i}.jpg"
+        )
+    results = train_generative(
+        GenConfig(
+            model="cae",
+            data=str(pics),
+            size=8,
+            epochs=1,
+            batch_size=8,
+            filters=4,
+            latent_dim=3,
+            progress=False,
+        ),
+        tmp_path / "cae",
+    )
+    assert results["data"]["test_images"] == 2 and results["train"]["images"] == 18
+    assert results["data"]["channels"] == 3 and 0 < results["test"]["recon_mse"] < 1
+
+
+DDP_SCRIPT = """
+import sys
+import torch
+torch.set_num_threads(1)
+from latentworks.pipelines import generative as G
+from latentworks.training.trainer import Trainer
+fit = Trainer.fit
+def checked_fit(self, *a, **k):
+    out = fit(self, *a, **k)
+    total = sum(float(p.double().sum()) for p in self.raw_model.parameters())
+    (G.Path(sys.argv[1]) / f"rank{self.dist.rank}.txt").write_text(repr(total))
+    return out
+Trainer.fit = checked_fit
+G.train_generative(G.GenConfig(model="cgan", data="mnist", data_dir="embedded", limit=64, batch_size=16,
+                               filters=4, latent_dim=4, epochs=1, progress=False, device="cpu"), sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_gan.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "ddp"
+    out.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LATENTWORKS_OFFLINE": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29547",
+        str(script),
+        str(out),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "rank0.txt").read_text() == (out / "rank1.txt").read_text()
+    assert json.loads((out / "results.json").read_text())["kind"] == "generative/cgan"
