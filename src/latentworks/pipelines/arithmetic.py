@@ -45,6 +45,7 @@ from latentworks.training.distributed import is_main_process
 from latentworks.training.trainer import TrainConfig, Trainer, seed_everything
 
 TASKS = ("text2text", "img2text", "text2img")
+TASK_KINDS = {"text2text": ("text2text", "text2text_aligned"), "img2text": ("img2text",), "text2img": ("text2img",)}
 EVAL_SUBSET = 2000  # queries scored after every epoch for the curves; the final score uses the whole test split
 
 
@@ -80,7 +81,12 @@ class ArithmeticConfig:
 def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The preset's model and training settings, with the user's overrides applied."""
     args = (cfg.preset, spec.vocab_size, spec.query_len, spec.answer_len)
-    if cfg.task == "text2text":
+    if cfg.task == "text2text" and cfg.preset == "best":
+        from latentworks.models.aligned import AlignedTextToText, aligned_preset
+
+        model_cfg, settings = aligned_preset(spec.charset, spec.query_len, spec.answer_len, spec.layout)
+        cls = AlignedTextToText
+    elif cfg.task == "text2text":
         from latentworks.models.seq2seq import TextToText, text2text_preset
 
         model_cfg, settings = text2text_preset(*args)
@@ -162,7 +168,11 @@ def make_loss(task: str, settings: dict[str, Any], train_glyphs: GlyphSampler | 
     def text_loss(model, batch):
         x, y = batch
         logits = model(x, y)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), label_smoothing=smoothing)
+        # Models that emit answers in their own order (units first) say how to map the targets.
+        core = getattr(model, "module", model)
+        target = core.targets(y) if hasattr(core, "targets") else y
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                               label_smoothing=smoothing)
 
     def image_loss(model, batch):
         x, _, y_img = batch
@@ -328,7 +338,7 @@ def predict(run_dir: str | Path, query: str, *, image: str | Path | None = None,
     run_task, spec, _ = run_info(run_dir)
     if task is not None and task != run_task:
         raise LatentworksError(f"{run_dir} is a {run_task} run, not {task}; pass a {task} run folder")
-    model = load_model(run_dir, expect=run_task)
+    model = load_model(run_dir, expect=TASK_KINDS[run_task])
     i, op, j = parse_query(query, spec)
     text = format_query(i, op, j, spec)
     x = torch.from_numpy(encode([text], spec))

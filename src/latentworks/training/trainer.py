@@ -49,6 +49,7 @@ class TrainConfig:
     grad_clip: float | None = None
     seed: int = 0
     device: str = "auto"
+    threads: int | None = None  # CPU intra-op threads; small RNNs run fastest on one (None: torch's default)
     eval_every: int = 1  # epochs
     log_every: int = 10  # steps
     checkpoint_every: int = 0  # steps; 0 means at the end of every epoch
@@ -135,6 +136,8 @@ class Trainer:
         self.run_config = run_config or {}
         self.loss_fn, self.step_fn, self.eval_fn, self.batch_fn = loss_fn, step_fn, eval_fn, batch_fn
 
+        if cfg.threads and self.device.type == "cpu":
+            torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.raw_model = model.to(self.device)
         self.model: torch.nn.Module = self.raw_model

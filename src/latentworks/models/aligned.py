@@ -1,0 +1,159 @@
+"""The ``best`` text->text recipe: read digits in the order arithmetic is done.
+
+People add and subtract column by column from the units up, carrying as they go. This model gets the same
+view of a query without being told any arithmetic:
+
+1. **Aligned input.** A fixed (not learned) re-layout reads the query characters and lines the operands up by
+   place value: step t holds (operator, t-th digit of a, t-th digit of b), units first. It works for both the
+   V23 and V21 paddings, because it only looks at where the operator and the digits are.
+2. **Encoder.** A bidirectional GRU over those steps: the forward direction can carry, the backward direction
+   can tell which operand is larger (the sign of a difference).
+3. **Monotonic decoder.** A GRU emits answer digit t at step t (units first), reading encoder step t and the
+   previous output: an encoder-decoder whose attention is fixed to the matching column.
+
+Answers are emitted as |value| units-first then '-' if negative, and turned back into the run's padded layout
+by ``predict``. The network still has to learn digit sums, carries, borrows and signs from examples alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from latentworks.models.io import register_model
+
+
+@dataclass
+class AlignedConfig:
+    vocab_size: int = 13
+    charset: str = "0123456789+- "  # ArithmeticSpec.charset: digits, operators, space last
+    query_len: int = 5
+    answer_len: int = 3
+    layout: str = "v23"  # how answers are padded: v23 right, v21 left
+    embed_dim: int = 16
+    cell: str = "gru"  # gru | lstm
+    hidden: int = 128
+    enc_layers: int = 2
+    dropout: float = 0.1
+
+
+@register_model("text2text_aligned")
+class AlignedTextToText(nn.Module):
+    """Query ids (B, Lq) -> answer logits (B, La, V) in units-first order (see ``targets``)."""
+
+    Config = AlignedConfig
+
+    def __init__(self, config: AlignedConfig):
+        super().__init__()
+        self.config = config
+        V, E, H = config.vocab_size, config.embed_dim, config.hidden
+        self.pad = V - 1
+        # With no '-' in the charset no answer is negative; -1 matches no id.
+        self.minus = config.charset.index("-") if "-" in config.charset else -1
+        self.embed = nn.Embedding(V, E)
+        self.step_in = nn.Linear(3 * E, H)
+        rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[config.cell]
+        self.encoder = rnn(H, H, config.enc_layers, batch_first=True, bidirectional=True,
+                              dropout=config.dropout if config.enc_layers > 1 else 0.0)
+        self.prev_embed = nn.Embedding(V + 1, E)  # index V is the start token
+        self.decoder = rnn(2 * H + E, 2 * H, batch_first=True)
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(2 * H, V)
+
+    # ------------------------------------------------------------------ fixed re-layouts
+    def columns(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, Lq) query ids -> (B, La, 3) ids of (operator, a_t, b_t), units first, space where absent."""
+        B, L = x.shape
+        steps = self.config.answer_len
+        pos = torch.arange(L, device=x.device).expand(B, L)
+        is_digit = x < 10
+        is_op = (x >= 10) & (x < self.pad)
+        p = is_op.float().argmax(1, keepdim=True)  # operator position
+        op = x.gather(1, p)
+        t = torch.arange(steps, device=x.device).expand(B, steps)
+        a_idx = p - 1 - t
+        b_end = torch.where(is_digit & (pos > p), pos, torch.zeros_like(pos)).max(1, keepdim=True).values
+        b_idx = b_end - t
+
+        def pick(idx: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
+            safe = idx.clamp(0, L - 1)
+            ok = (idx >= lo) & is_digit.gather(1, safe)
+            return torch.where(ok, x.gather(1, safe), torch.full_like(safe, self.pad))
+
+        a = pick(a_idx, torch.zeros_like(p))
+        b = pick(b_idx, p + 1)
+        return torch.stack([op.expand(B, steps), a, b], dim=-1)
+
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        """Answer ids in the run's layout -> units-first ids: digits of |value|, then '-', then spaces."""
+        B, L = y.shape
+        pos = torch.arange(L, device=y.device).expand(B, L)
+        is_digit = y < 10
+        last = torch.where(is_digit, pos, torch.full_like(pos, -1)).max(1, keepdim=True).values
+        n_digits = is_digit.sum(1, keepdim=True)
+        negative = (y == self.minus).any(1, keepdim=True)
+        t = torch.arange(L, device=y.device).expand(B, L)
+        idx = (last - t).clamp(0, L - 1)
+        out = torch.where(t < n_digits, y.gather(1, idx), torch.full_like(y, self.pad))
+        return torch.where((t == n_digits) & negative, torch.full_like(y, self.minus), out)
+
+    def layout_answer(self, canon: torch.Tensor) -> torch.Tensor:
+        """Units-first ids -> ids in the run's padded layout (the inverse of ``targets``)."""
+        B, L = canon.shape
+        t = torch.arange(L, device=canon.device).expand(B, L)
+        is_digit = canon < 10
+        n = (is_digit.long().cumprod(1)).sum(1, keepdim=True)  # leading digits only
+        negative = canon.gather(1, n.clamp(max=L - 1)) == self.minus
+        negative &= n < L
+        length = n + negative.long()
+        # Character j of the written answer (most significant first): '-' then digits n-1 .. 0.
+        j = t - (L - length) if self.config.layout == "v21" else t
+        digit_pos = (n - 1 - (j - negative.long())).clamp(0, L - 1)
+        char = torch.where(negative & (j == 0), torch.full_like(canon, self.minus), canon.gather(1, digit_pos))
+        return torch.where((j >= 0) & (j < length), char, torch.full_like(canon, self.pad))
+
+    # ------------------------------------------------------------------ network
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        cols = self.embed(self.columns(x)).flatten(2)
+        memory, _ = self.encoder(self.drop(torch.relu(self.step_in(cols))))
+        return self.drop(memory)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits in units-first order; ``y`` (run layout) turns on teacher forcing."""
+        memory = self.encode(x)
+        if y is None:
+            return self._greedy(memory)[1]
+        canon = self.targets(y)
+        start = torch.full_like(canon[:, :1], self.config.vocab_size)
+        prev = torch.cat([start, canon[:, :-1]], 1)
+        out, _ = self.decoder(torch.cat([memory, self.prev_embed(prev)], -1))
+        return self.head(self.drop(out))
+
+    def _greedy(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B = memory.shape[0]
+        prev = torch.full((B,), self.config.vocab_size, dtype=torch.long, device=memory.device)
+        state, ids, logits = None, [], []
+        for t in range(memory.shape[1]):
+            step = torch.cat([memory[:, t:t + 1], self.prev_embed(prev)[:, None]], -1)
+            out, state = self.decoder(step, state)
+            logit = self.head(out[:, 0])
+            prev = logit.argmax(-1)
+            ids.append(prev)
+            logits.append(logit)
+        return torch.stack(ids, 1), torch.stack(logits, 1)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Greedy answer ids (B, La) in the run's layout."""
+        return self.layout_answer(self._greedy(self.encode(x))[0])
+
+
+def aligned_preset(charset: str, query_len: int, answer_len: int, layout: str = "v23",
+                   **overrides) -> tuple[AlignedConfig, dict]:
+    cfg = AlignedConfig(vocab_size=len(charset), charset=charset, query_len=query_len, answer_len=answer_len,
+                        layout=layout)
+    train = dict(epochs=40, batch_size=32, lr=3e-3, optimizer="adamw", weight_decay=1e-2, schedule="onecycle",
+                 warmup_steps=0, grad_clip=1.0, label_smoothing=0.0, threads=1)
+    return replace(cfg, **overrides), train
