@@ -11,7 +11,7 @@ from latentworks.errors import LatentworksError, TrainingInterrupted
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from latentworks.cli import arithmetic, report
+    from latentworks.cli import arithmetic, charrnn, gen, report
 
     parser = argparse.ArgumentParser(
         prog="latentworks",
@@ -20,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"latentworks {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     arithmetic.add_parser(sub)
+    charrnn.add_parser(sub)
     report.add_parsers(sub)
+    gen.add_parser(sub)
     return parser
 
 

@@ -31,7 +31,7 @@ __all__ = ["NumpyCharRNNConfig", "evaluate_numpy", "load_numpy_char_rnn", "train
            "write_results"]
 
 # Fields that may differ between a checkpoint and a resumed run without changing the numbers.
-_RESUME_FREE = {"steps", "blas_threads"}
+_RESUME_FREE = {"steps", "blas_threads", "time_limit_s"}
 # A finite loss this large means exploded weights (p(target) < e^-1000), not a hard batch: stop as for NaN.
 _DIVERGED_NATS = 1000.0
 _VAL_TOO_SHORT = "validation split has < 2 characters; use a longer corpus or raise val_fraction"
@@ -68,6 +68,8 @@ class NumpyCharRNNConfig:
     # BLAS threads while training. The matmuls are small ((B, H) x (H, 4H)); on a busy 2-core machine
     # OpenBLAS's default threading ran them ~25x slower than 1 thread. None = library default.
     blas_threads: int | None = 1
+    # Stop early (as if ``steps`` were reached: eval, samples, checkpoint) after this much wall time.
+    time_limit_s: float | None = None
 
     @classmethod
     def min_char_rnn(cls, **overrides) -> NumpyCharRNNConfig:
@@ -99,20 +101,24 @@ def _streams(ids: np.ndarray, n: int) -> np.ndarray:
 
 
 def evaluate_numpy(model: NumpyCharModel, val_ids: np.ndarray, batch: int, seq_len: int,
-                   max_chunks: int | None = None) -> float:
-    """Mean nats/char over ``val_ids`` run as (up to) ``batch`` streams, state carried, no gradients."""
+                   max_chunks: int | None = None,
+                   return_accuracy: bool = False) -> float | tuple[float, float]:
+    """Mean nats/char over ``val_ids`` run as (up to) ``batch`` streams, state carried, no gradients.
+
+    ``return_accuracy=True`` returns ``(loss, next-character accuracy)``.
+    """
     if len(val_ids) < 2:
         raise LatentworksError(_VAL_TOO_SHORT)
     n = max(1, min(batch, (len(val_ids) - 1) // seq_len))
     data = _streams(val_ids, n)
-    state, total, count = model.zero_state(n), 0.0, 0
+    state, total, count, correct = model.zero_state(n), 0.0, 0, 0
     for k, p in enumerate(range(0, data.shape[1] - 1, seq_len)):
         if max_chunks is not None and k >= max_chunks:
             break
         e = min(p + seq_len, data.shape[1] - 1)
-        loss, state, _ = model.forward_loss(data[:, p:e], data[:, p + 1 : e + 1], state)
-        total, count = total + loss, count + n * (e - p)
-    return total / count
+        loss, state, n_correct = model.forward_loss(data[:, p:e], data[:, p + 1 : e + 1], state)
+        total, count, correct = total + loss, count + n * (e - p), correct + n_correct
+    return (total / count, correct / count) if return_accuracy else total / count
 
 
 def _paths(out_dir: Path) -> tuple[Path, Path]:
@@ -160,11 +166,13 @@ def load_numpy_char_rnn(run_dir: str | Path) -> tuple[NumpyCharModel, Vocab, Num
     return model, Vocab.from_json(meta["vocab"]), NumpyCharRNNConfig(**meta["config"])
 
 
-def write_results(out_dir: Path, results: dict, cfg: NumpyCharRNNConfig) -> Path:
-    """Plain ``results.json`` (placeholder for the package's run-folder helper)."""
-    path = Path(out_dir) / "results.json"
-    path.write_text(json.dumps({**results, "config": asdict(cfg), "seed": cfg.seed}, indent=1))
-    return path
+def write_results(out_dir: Path, results: dict, cfg, *, kind: str = "charrnn/numpy", config=None,
+                  extra: dict | None = None) -> dict:
+    """``results.json`` through the run-folder helper: config, metrics, seed, versions and git commit."""
+    from latentworks.runs import RunDir
+
+    return RunDir(out_dir).write_results(kind=kind, config=asdict(cfg) if config is None else config,
+                                         metrics=results, seed=cfg.seed, extra=extra)
 
 
 def _samples(model, vocab, cfg, step: int) -> dict[str, dict[str, str]]:
@@ -282,9 +290,11 @@ def _train(text_ids: np.ndarray, vocab: Vocab, cfg: NumpyCharRNNConfig, out_dir:
                           train_s=st["train_s"] + time.perf_counter() - t0)
                 bar.update(1)
                 measured = None
-                if cfg.val_fraction > 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+                final = step == cfg.steps or (cfg.time_limit_s is not None and
+                                              wall_base + time.perf_counter() - wall0 >= cfg.time_limit_s)
+                if cfg.val_fraction > 0 and (step % cfg.eval_every == 0 or final):
                     measured = val_loss = evaluate_numpy(model, val_ids, B, T, cfg.val_batches)
-                if step % cfg.sample_every == 0 or step == cfg.steps:
+                if step % cfg.sample_every == 0 or final:
                     samples = _samples(model, vocab, cfg, step)
                     for t, by_prime in samples.items() if progress else ():
                         for p, text in by_prime.items():
@@ -297,7 +307,7 @@ def _train(text_ids: np.ndarray, vocab: Vocab, cfg: NumpyCharRNNConfig, out_dir:
                     mf.write(json.dumps(row) + "\n")
                     mf.flush()
                     bar.set_postfix(loss=f"{st['smooth']:.3f}", val=f"{val_loss or float('nan'):.3f}")
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop:
+                if step % cfg.checkpoint_every == 0 or final or stop:
                     if not all(np.isfinite(v).all() for v in model.params.values()):
                         raise LatentworksError(_diverged(step, "non-finite weights", ck_path))
                     st["wall_s"] = wall_base + time.perf_counter() - wall0
@@ -305,6 +315,8 @@ def _train(text_ids: np.ndarray, vocab: Vocab, cfg: NumpyCharRNNConfig, out_dir:
                     saved_step = step
                 if stop:
                     raise KeyboardInterrupt
+                if final:
+                    break
     except KeyboardInterrupt:
         if saved_step != st["step"]:
             st["wall_s"] = wall_base + time.perf_counter() - wall0
