@@ -45,8 +45,9 @@ from latentworks.training.distributed import is_main_process
 from latentworks.training.trainer import TrainConfig, Trainer, seed_everything
 
 TASKS = ("text2text", "img2text", "text2img")
-TASK_KINDS = {"text2text": ("text2text", "text2text_aligned"), "img2text": ("img2text",), "text2img": ("text2img",)}
-EVAL_SUBSET = 2000  # queries scored after every epoch for the curves; the final score uses the whole test split
+TASK_KINDS = {"text2text": ("text2text", "text2text_aligned"), "img2text": ("img2text", "img2text_read"),
+              "text2img": ("text2img", "text2img_draw")}
+EVAL_SUBSET = 1000  # queries scored after every epoch for the curves; the final score uses the whole test split
 
 
 @dataclass
@@ -91,11 +92,23 @@ def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec) -> tuple[torch.nn.M
 
         model_cfg, settings = text2text_preset(*args)
         cls = TextToText
+    elif cfg.task == "img2text" and cfg.preset == "best":
+        from latentworks.models.img2text import ReadThenCompute, read_compute_preset
+
+        model_cfg, settings = read_compute_preset(spec.charset, spec.query_len, spec.answer_len, spec.layout)
+        cls = ReadThenCompute
     elif cfg.task == "img2text":
         from latentworks.models.img2text import ImageToText, img2text_preset
 
         model_cfg, settings = img2text_preset(*args)
         cls = ImageToText
+    elif cfg.task == "text2img" and cfg.preset == "best":
+        from latentworks.models.compute_draw import ComputeThenDraw, compute_draw_preset
+
+        model_cfg, settings = compute_draw_preset(spec.charset, spec.query_len, spec.answer_len, spec.layout)
+        if cfg.loss:
+            model_cfg = dataclasses.replace(model_cfg, loss=cfg.loss)
+        cls = ComputeThenDraw
     elif cfg.task == "text2img":
         from latentworks.models.text2img import TextToImage, text2img_preset
 
@@ -166,17 +179,27 @@ def make_loss(task: str, settings: dict[str, Any], train_glyphs: GlyphSampler | 
     smoothing = float(settings.get("label_smoothing", 0.0))
 
     def text_loss(model, batch):
-        x, y = batch
+        core = getattr(model, "module", model)
+        if getattr(core, "loss_in_forward", False):
+            # Models with more than one target score themselves; calling the (DDP) wrapper keeps gradients synced.
+            return model(*batch)
+        x, y = batch[:2]
         logits = model(x, y)
         # Models that emit answers in their own order (units first) say how to map the targets.
-        core = getattr(model, "module", model)
         target = core.targets(y) if hasattr(core, "targets") else y
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                label_smoothing=smoothing)
 
     def image_loss(model, batch):
-        x, _, y_img = batch
-        logits = model(x)
+        core = getattr(model, "module", model)
+        if getattr(core, "loss_in_forward", False):
+            return model(*batch)
+        x, y, y_img = batch
+        if model is core:  # the course-style model, with its optional answer-character head
+            from latentworks.models.text2img import text2img_loss
+
+            return text2img_loss(core, x, y, y_img, settings.get("loss", "bce"))
+        logits = model(x)  # under DDP only the wrapper's forward keeps gradients in sync
         target = y_img.float() / 255.0
         if settings.get("loss", "bce") == "bce":
             return F.binary_cross_entropy_with_logits(logits, target)
@@ -193,7 +216,7 @@ def make_batch_fn(task: str, settings: dict[str, Any], glyphs: GlyphSampler | No
     if task == "img2text" and fresh:
         def fn(batch, gen):
             x_ids, y = batch
-            return glyphs.render(x_ids, gen).to(y.device), y
+            return glyphs.render(x_ids, gen).to(y.device), y, x_ids
         return fn
     if task == "text2img" and fresh:
         def fn(batch, gen):

@@ -1,0 +1,72 @@
+"""Arithmetic targets: exact match on held-out queries (MNIST test-split handwriting for images).
+
+    python benchmarks/arithmetic.py --runs t2t-best-0.1 t2t-notebook-0.1 ...   # or --all
+    python benchmarks/arithmetic.py --list
+
+Each run trains through the public pipeline (the same code as `latentworks arithmetic train`) into
+benchmarks/out/arithmetic/<name>/ and appends its figures to benchmarks/out/arithmetic.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from latentworks.pipelines.arithmetic import ArithmeticConfig, train
+
+RUNS = {
+    "t2t-best-0.05": dict(task="text2text", preset="best", train_fraction=0.05),
+    "t2t-best-0.1": dict(task="text2text", preset="best", train_fraction=0.1),
+    "t2t-best-0.1-seed1": dict(task="text2text", preset="best", train_fraction=0.1, seed=1),
+    "t2t-best-0.5": dict(task="text2text", preset="best", train_fraction=0.5),
+    "t2t-notebook-0.1": dict(task="text2text", preset="notebook", train_fraction=0.1),
+    "t2t-notebook-0.5": dict(task="text2text", preset="notebook", train_fraction=0.5),
+    "i2t-best-0.5": dict(task="img2text", preset="best", train_fraction=0.5),
+    "i2t-notebook-0.5": dict(task="img2text", preset="notebook", train_fraction=0.5),
+    "t2i-best-0.5": dict(task="text2img", preset="best", train_fraction=0.5),
+}
+OUT = Path(__file__).parent / "out"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", nargs="*", default=[])
+    parser.add_argument("--all", action="store_true")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (default: the look-up order)")
+    parser.add_argument("--epochs", type=int, help="override every preset's epochs")
+    args = parser.parse_args()
+    if args.list:
+        print("\n".join(RUNS))
+        return
+    names = list(RUNS) if args.all else args.runs
+    results_path = OUT / "arithmetic.json"
+    table = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for name in names:
+        kw = dict(RUNS[name])
+        if args.epochs:
+            kw["epochs"] = args.epochs
+        load = os.getloadavg()
+        started = time.perf_counter()
+        res = train(ArithmeticConfig(**kw, data_dir=args.data_dir, progress=False), OUT / "arithmetic" / name)
+        wall = time.perf_counter() - started
+        test = {k: v for k, v in res["test"].items() if not isinstance(v, dict)}
+        table[name] = {
+            "config": kw, "test": test, "error_histogram": res["test"].get("error_histogram")
+            or res["test"].get("readback_error_histogram"), "train": res["train"], "wall_seconds": round(wall, 1),
+            "mnist": res["data"]["mnist"], "load_average_before": [round(v, 2) for v in load],
+            "load_average_after": [round(v, 2) for v in os.getloadavg()], "machine": platform.processor()
+            or platform.machine(), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M"),
+            "torch": res["environment"]["torch"],
+        }
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(table, indent=1) + "\n")
+        print(name, json.dumps(test), f"{wall:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

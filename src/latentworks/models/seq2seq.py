@@ -1,0 +1,279 @@
+"""Encoder-decoder RNNs that map a sequence of input steps to a short answer string.
+
+Read top-down:
+
+1. ``Seq2SeqCoreConfig`` / ``Seq2SeqCore``: the shared sequence core. It takes already-embedded input steps
+   (B, Lq, F) -- one-hot characters here, CNN features of digit images in image->text -- and returns answer
+   logits (B, La, V). Two decoders:
+
+   * ``'repeat'`` (the course): the encoder's last output is repeated La times and read by a decoder RNN,
+     one softmax per step. Teacher forcing does not apply.
+   * ``'attention'``: an autoregressive decoder cell that sees the previous answer character and attends
+     over all encoder outputs (Luong "general" attention with input feeding). Training feeds the true
+     previous character (teacher forcing); inference feeds back its own greedy choice.
+
+   ``reverse_output`` makes the decoder emit the answer characters last-to-first. It only changes the order
+   of emission: ``forward`` and ``predict`` always hand back the normal order.
+2. ``TextToText``: character ids -> one-hot or learned embedding -> ``Seq2SeqCore``. Registered as
+   ``"text2text"`` for ``latentworks.models.io.save_model / load_model``.
+3. ``text2text_preset``: the course's ``notebook`` model and our ``best`` recipe, with training settings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentworks.models.io import register_model
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+STEP_CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell}
+
+
+@dataclass
+class Seq2SeqCoreConfig:
+    cell: str = "lstm"  # lstm | gru
+    hidden: int = 256
+    enc_layers: int = 1  # 1-3 stacked encoder RNNs
+    bidirectional: bool = False
+    dec_layers: int = 1  # decoder RNN depth ('repeat' only; the attention decoder is one cell)
+    decoder: str = "repeat"  # repeat | attention
+    heads: int = 1  # attention heads ('attention' only); each head reads one input position more easily
+    values: str = "encoder"  # what attention reads at each input position: encoder | inputs | both
+    bridge: bool = True  # start the attention decoder from the encoder's summary (False: from zeros)
+    dropout: float = 0.0  # on input steps, between encoder layers and before the output layer
+    reverse_output: bool = False  # emit the answer last-to-first (callers still get the normal order)
+    digits: int | None = 10  # ids below this are digits, whose run reverse_output reverses; None: all positions
+    keras_init: bool = False  # Keras initialisers and one LSTM bias vector (so parameter counts match Keras)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be 'lstm' or 'gru', not {self.cell!r}")
+        if self.decoder not in ("repeat", "attention"):
+            raise ValueError(f"decoder must be 'repeat' or 'attention', not {self.decoder!r}")
+        if not 1 <= self.enc_layers <= 3:
+            raise ValueError(f"enc_layers must be 1, 2 or 3, not {self.enc_layers}")
+        if self.values not in ("encoder", "inputs", "both"):
+            raise ValueError(f"values must be 'encoder', 'inputs' or 'both', not {self.values!r}")
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+
+
+class Seq2SeqCore(nn.Module):
+    """(B, Lq, input_size) input steps -> (B, answer_len, vocab_size) answer logits."""
+
+    def __init__(self, cfg: Seq2SeqCoreConfig, input_size: int, vocab_size: int, answer_len: int):
+        super().__init__()
+        self.cfg, self.vocab_size, self.answer_len = cfg, vocab_size, answer_len
+        H, dirs = cfg.hidden, 2 if cfg.bidirectional else 1
+        rnn = CELLS[cfg.cell]
+        self.drop = nn.Dropout(cfg.dropout)
+        self.encoder = rnn(input_size, H, num_layers=cfg.enc_layers, batch_first=True,
+                           bidirectional=cfg.bidirectional, dropout=cfg.dropout if cfg.enc_layers > 1 else 0.0)
+        enc_dim = H * dirs
+        if cfg.decoder == "repeat":
+            self.decoder = rnn(enc_dim, H, num_layers=cfg.dec_layers, batch_first=True,
+                               dropout=cfg.dropout if cfg.dec_layers > 1 else 0.0)
+            self.head = nn.Linear(H, vocab_size)
+        else:
+            self.bos = vocab_size  # an extra "start" symbol only the decoder's embedding knows
+            self.tgt_embed = nn.Embedding(vocab_size + 1, H)
+            self.bridge = nn.Linear(enc_dim, H) if cfg.bridge else None  # summary -> decoder's first state
+            self.keys = nn.Linear(enc_dim, H, bias=False)  # "general" attention: score = h . W enc, per head
+            value_dim = {"encoder": enc_dim, "inputs": input_size, "both": enc_dim + input_size}[cfg.values]
+            self.cell = STEP_CELLS[cfg.cell](2 * H, H)  # input: previous char + previous attentional vector
+            self.combine = nn.Linear(H + cfg.heads * value_dim, H)
+            self.head = nn.Linear(H, vocab_size)
+        if cfg.keras_init:
+            self._keras_init()
+
+    # ------------------------------------------------------------------ encoder
+    def encode(self, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return all encoder outputs (B, Lq, enc_dim) and a summary of the whole input (B, enc_dim)."""
+        out, state = self.encoder(self.drop(steps))
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers*dirs, B, H)
+        last = h_n[-2:] if self.cfg.bidirectional else h_n[-1:]  # top layer, both directions
+        return out, torch.cat(list(last), dim=-1)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, steps: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits in normal answer order. ``y`` (B, La) turns on teacher forcing for the attention decoder."""
+        memory, summary = self.encode(steps)
+        values = {"encoder": memory, "inputs": steps, "both": None}[self.cfg.values]
+        if values is None:
+            values = torch.cat([steps, memory], dim=-1)
+        order = None
+        if self.cfg.reverse_output and y is not None:
+            order = self.emission_order(y)
+            y = y.gather(1, order)  # the decoder works in emission order
+        if self.cfg.decoder == "repeat":
+            rep = summary.unsqueeze(1).expand(-1, self.answer_len, -1)
+            out, _ = self.decoder(rep)
+            logits = self.head(self.drop(out))
+        else:
+            logits = self._attend_decode(memory, values, summary, y)
+        if not self.cfg.reverse_output:
+            return logits
+        if order is None:
+            order = self.emission_order(logits.argmax(-1))
+        return logits.gather(1, order.unsqueeze(-1).expand_as(logits))
+
+    def emission_order(self, ids: torch.Tensor) -> torch.Tensor:
+        """Index (B, La) that turns an answer into emission order and back (it is its own inverse).
+
+        The answer's run of digits is reversed; sign and padding stay where they are: ``'46 '`` is emitted as
+        ``'64 '``, ``'-39'`` as ``'-93'``, ``'100'`` as ``'001'`` and ``' 97'`` (left-padded) as ``' 79'``. The
+        decoder thus decides the sign first, then writes units, tens, hundreds -- the order carries and
+        borrows travel. Digits stay digits, so emitted ids give the same index as the answer.
+        With ``digits=None`` every position is reversed, padding included (``'46 '`` -> ``' 64'``).
+        """
+        pos = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+        if self.cfg.digits is None:
+            return pos.flip(1)
+        digit = ids < self.cfg.digits
+        first = torch.where(digit, pos, ids.shape[1]).min(1, keepdim=True).values
+        last = torch.where(digit, pos, -1).max(1, keepdim=True).values
+        return torch.where((pos >= first) & (pos <= last), first + last - pos, pos)
+
+    @torch.no_grad()
+    def predict(self, steps: torch.Tensor) -> torch.Tensor:
+        """Greedy answer ids (B, La) in normal order."""
+        return self.forward(steps).argmax(-1)
+
+    def _attend_decode(self, memory, values, summary, y: torch.Tensor | None) -> torch.Tensor:
+        B, L, H, heads = memory.shape[0], memory.shape[1], self.cfg.hidden, self.cfg.heads
+        keys = self.keys(memory).view(B, L, heads, H // heads)
+        h = torch.tanh(self.bridge(summary)) if self.cfg.bridge else memory.new_zeros(B, H)
+        state = (h, torch.zeros_like(h)) if self.cfg.cell == "lstm" else h
+        feed = memory.new_zeros(B, H)  # previous attentional vector (input feeding)
+        prev = torch.full((B,), self.bos, dtype=torch.long, device=memory.device)
+        logits = []
+        for t in range(self.answer_len):
+            state = self.cell(torch.cat([self.tgt_embed(prev), feed], dim=-1), state)
+            h = state[0] if isinstance(state, tuple) else state
+            scores = torch.einsum("bnd,blnd->bln", h.view(B, heads, H // heads), keys) / math.sqrt(H // heads)
+            context = torch.einsum("bln,bld->bnd", torch.softmax(scores, dim=1), values).reshape(B, -1)
+            feed = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
+            step_logits = self.head(self.drop(feed))
+            logits.append(step_logits)
+            prev = y[:, t] if y is not None else step_logits.argmax(-1)  # teacher forcing vs greedy
+        return torch.stack(logits, dim=1)
+
+    # ------------------------------------------------------------------ Keras-style initialisation
+    def _keras_init(self) -> None:
+        """glorot_uniform kernels, orthogonal recurrent kernels, zero biases (LSTM forget gate 1).
+
+        Keras LSTMs have one bias vector per gate where PyTorch has two (``bias_ih`` and ``bias_hh``); we keep
+        ``bias_hh`` at zero and frozen, so the trainable count equals Keras's (805,133 for the notebook model).
+        """
+        for module in self.modules():
+            if isinstance(module, (nn.LSTM, nn.GRU)):
+                gates = 4 if isinstance(module, nn.LSTM) else 3
+                for name, p in module.named_parameters():
+                    if name.startswith("weight_ih"):  # Keras kernel is (in, gates*H): glorot over that shape
+                        bound = math.sqrt(6.0 / (p.shape[0] + p.shape[1]))
+                        nn.init.uniform_(p, -bound, bound)
+                    elif name.startswith("weight_hh"):  # Keras recurrent kernel: one orthogonal (H, gates*H)
+                        nn.init.orthogonal_(p)
+                    elif name.startswith("bias"):
+                        nn.init.zeros_(p)
+                        if gates == 4 and name.startswith("bias_ih"):
+                            p.data[module.hidden_size:2 * module.hidden_size] = 1.0  # unit_forget_bias
+                        if gates == 4 and name.startswith("bias_hh"):
+                            p.requires_grad_(False)
+            elif isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+
+# ---------------------------------------------------------------------------- text -> text
+@dataclass
+class TextToTextConfig(Seq2SeqCoreConfig):
+    vocab_size: int = 13
+    query_len: int = 5
+    answer_len: int = 3
+    embed_dim: int = 0  # 0: one-hot input like the course; >0: learned embedding
+    reverse_input: bool = False  # read the (padded) query last-to-first
+
+
+@register_model("text2text")
+class TextToText(nn.Module):
+    """Query character ids (B, Lq) -> answer logits (B, La, V)."""
+
+    Config = TextToTextConfig
+
+    def __init__(self, config: TextToTextConfig):
+        super().__init__()
+        self.config = config
+        V = config.vocab_size
+        self.embed = nn.Embedding(V, config.embed_dim) if config.embed_dim > 0 else None
+        core_cfg = Seq2SeqCoreConfig(**{f.name: getattr(config, f.name) for f in fields(Seq2SeqCoreConfig)})
+        self.core = Seq2SeqCore(core_cfg, config.embed_dim or V, V, config.answer_len)
+
+    def steps(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.reverse_input:
+            x = x.flip(1)
+        if self.embed is None:
+            return F.one_hot(x, self.config.vocab_size).float()
+        return self.embed(x)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``y`` (training targets, normal order) enables teacher forcing for the attention decoder."""
+        return self.core(self.steps(x), y)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Greedy answer ids (B, La), normal order."""
+        return self.core.predict(self.steps(x))
+
+
+def count_trainable(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ---------------------------------------------------------------------------- presets
+PRESETS = ("notebook", "best")
+
+# The course model, as in the notebook (LSTM 256 -> RepeatVector -> LSTM 256 -> Dense softmax), Keras init.
+_NOTEBOOK_MODEL = dict(cell="lstm", hidden=256, enc_layers=1, bidirectional=False, decoder="repeat",
+                       embed_dim=0, keras_init=True)
+_NOTEBOOK_TRAIN = dict(epochs=20, steps=None, batch_size=32, lr=1e-3, optimizer="adam", weight_decay=0.0,
+                       schedule="constant", warmup_steps=0, grad_clip=None, label_smoothing=0.0)
+
+# Our most accurate recipe on unseen queries (benchmarks/text2text_search.py). What matters, in order:
+# attention whose values are the raw input characters (the decoder must fetch digits and compute with them,
+# it cannot look the whole answer up in the encoder's summary), many small heads (one per digit it needs),
+# and answer digits emitted units-first after the sign (carries and borrows flow in emission order).
+_BEST_MODEL = dict(cell="lstm", hidden=128, enc_layers=1, bidirectional=True, decoder="attention", heads=16,
+                   values="inputs", bridge=False, embed_dim=32, reverse_input=False, reverse_output=True, dropout=0.1)
+_BEST_TRAIN = dict(steps=3000, batch_size=32, lr=2e-3, optimizer="adamw", weight_decay=1e-2, schedule="cosine",
+                   warmup_steps=100, grad_clip=1.0, label_smoothing=0.0)
+_REFERENCE_TRAIN_SIZE = 2000  # 10 % of the 20,000 V23 queries: what ``epochs`` assumes without train_size
+
+
+def text2text_preset(
+    name: str, vocab_size: int = 13, query_len: int = 5, answer_len: int = 3,
+    train_size: int | None = None, **overrides,
+) -> tuple[TextToTextConfig, dict]:
+    """Model config and training settings (for the trainer) of a named recipe.
+
+    ``overrides`` replace config fields (e.g. ``enc_layers=2``, ``cell="gru"``, ``hidden=128``). The ``best``
+    recipe is a fixed number of optimizer ``steps``, whatever the training-set size; its ``epochs`` is that
+    number turned into whole epochs of ``train_size`` queries (2,000 when not given).
+    """
+    if name == "notebook":
+        model, train = _NOTEBOOK_MODEL, dict(_NOTEBOOK_TRAIN)
+    elif name == "best":
+        model, train = _BEST_MODEL, dict(_BEST_TRAIN)
+    else:
+        raise ValueError(f"unknown text2text preset {name!r}; choose one of {', '.join(PRESETS)}")
+    cfg = TextToTextConfig(vocab_size=vocab_size, query_len=query_len, answer_len=answer_len, **model)
+    if train["steps"]:
+        per_epoch = math.ceil((train_size or _REFERENCE_TRAIN_SIZE) / train["batch_size"])
+        train["epochs"] = math.ceil(train["steps"] / per_epoch)
+    return replace(cfg, **overrides), train
