@@ -132,9 +132,13 @@ def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec) -> tuple[torch.nn.M
     return cls(model_cfg), settings
 
 
-def train_config(settings: dict[str, Any], cfg: ArithmeticConfig) -> TrainConfig:
+def train_config(settings: dict[str, Any], cfg: ArithmeticConfig, n_train: int) -> TrainConfig:
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     known = {k: v for k, v in settings.items() if k in fields}
+    if settings.get("min_steps") and cfg.epochs is None:
+        # Small train fractions get more epochs, so every fraction sees about the same number of updates.
+        steps_per_epoch = -(-n_train // known["batch_size"])
+        known["epochs"] = max(known["epochs"], -(-settings["min_steps"] // steps_per_epoch))
     return TrainConfig(**known, seed=cfg.seed, device=cfg.device, progress=cfg.progress)
 
 
@@ -306,7 +310,7 @@ def train(cfg: ArithmeticConfig, out: str | Path, resume: bool = False) -> dict[
     prepared = prepare(cfg)
     reader = load_reader(cfg) if cfg.task == "text2img" else None
     model, settings = build_model(cfg, prepared.spec)
-    tcfg = train_config(settings, cfg)
+    tcfg = train_config(settings, cfg, len(prepared.train))
     run_config = {"arithmetic": dataclasses.asdict(cfg), "settings": settings, "kind": model.kind,
                   "spec": dataclasses.asdict(prepared.spec)}
     trainer = Trainer(

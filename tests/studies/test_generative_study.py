@@ -1,0 +1,70 @@
+"""``latentworks run --profile test --only generative``: the generative study end to end, in seconds."""
+
+import json
+import math
+
+import numpy as np
+import torch
+
+from latentworks.cli import main
+from latentworks.studies import generative as study
+
+
+def test_generative_study_writes_report_and_results(tmp_path, capsys):
+    out = tmp_path / "study"
+    threads = torch.get_num_threads()
+    assert main(["run", "--profile", "test", "--only", "generative", "--out", str(out), "--no-progress"]) == 0
+    assert torch.get_num_threads() == threads  # the study's single-thread setting does not leak
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["report"].endswith("report.html")
+
+    html = (out / "report.html").read_text()
+    assert "Generative models on MNIST" in html
+    assert "FLD floor" in html and "conditional accuracy" in html
+    assert html.count("<img") >= 10  # grids, interpolations, arithmetic, histogram, run figures
+
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["studies"]) == ["generative"]
+    mnist = results["studies"]["generative"]["metrics"]["mnist"]
+    plan = study.PLANS["test"]
+    for name in ("vae", "dcgan", "cgan"):
+        m = mnist[name]
+        assert sum(m["class_histogram"]) == plan.eval_n == m["n"]
+        assert math.isfinite(m["fld"]) and m["fld_floor"] > 0
+        assert 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1
+        assert (out / "generative" / "mnist" / "figures" / f"{name}_samples.png").exists()
+        assert (out / "generative" / "mnist" / "figures" / f"{name}_interpolation.png").exists()
+    assert 0 <= mnist["cgan"]["conditional_accuracy"] <= 1
+    assert "conditional_accuracy" not in mnist["dcgan"]
+    vae = mnist["vae"]
+    assert vae["iw_k"] == plan.nll_k and vae["iw_images"] == plan.nll_images
+    assert vae["iw_nll_nats"] <= vae["neg_elbo_nats"] + 1.0  # the IW bound is at least as tight (MC noise)
+    for name in ("vae", "dcgan"):
+        cells = mnist[name]["arithmetic"]["cells"]
+        assert all(len(v) == 3 for v in cells.values())
+    assert mnist["reader"]["weights_sha256_16"]
+
+
+def test_grey_share_and_attributes():
+    sharp = np.zeros((2, 28, 28), np.float32)
+    sharp[:, 10:18, 10:18] = 1.0
+    assert study.grey_share(sharp) == 0.0
+    assert study.grey_share(np.full((1, 28, 28), 0.5, np.float32)) == 1.0
+    assert np.allclose(study.ink(sharp), 64 / 784)
+    rgb = np.ones((1, 4, 4, 3), np.float32)
+    assert abs(study.luminance(rgb)[0] - 1.0) < 1e-6
+
+
+def test_attribute_arithmetic_without_reader_picks_extremes(tmp_path):
+    from latentworks.latent.tools import sample_grid
+    from latentworks.pipelines.generative import GenConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(GenConfig(model="vae", latent_dim=4, filters=4, max_filters=8), 1, 0).eval()
+    row = study.attribute_arithmetic(model, 3, 4, study.ink, "ink", tmp_path / "arith.png")
+    ink = study.ink(sample_grid(model, 4, 3).images)
+    order = np.argsort(ink, kind="stable")
+    assert row["cells"]["a"] == order[-3:][::-1].tolist()
+    assert row["cells"]["b"] == order[:3].tolist()
+    assert row["ink_a"] >= row["ink_b"]
+    assert (tmp_path / "arith.png").exists() and row["digit_a"] is None
