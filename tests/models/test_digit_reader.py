@@ -93,6 +93,7 @@ def test_pipeline_writes_model_and_results(tmp_path, monkeypatch):
                                           train_overrides={"batch_size": 32})
     assert metrics["n_train"] == 200 and metrics["n_test"] == 100
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["train_seconds"] > 0
+    assert 0.0 <= metrics["average_digit_accuracy"] <= 1.0
     results = json.loads((out / "results.json").read_text())
     assert results["kind"] == "digit_reader"
     assert results["test"]["accuracy"] == pytest.approx(metrics["test_accuracy"])
@@ -130,6 +131,7 @@ def test_find_or_train_reader_trains_once_then_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "QUICK_EPOCHS", 1)
     monkeypatch.setenv("LATENTWORKS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("LATENTWORKS_READER", raising=False)
+    monkeypatch.setattr(pipeline, "PACKAGED_READER", tmp_path / "no-packaged-reader")
     original = pipeline.train_digit_reader
     calls = []
 
@@ -166,3 +168,14 @@ def test_same_class_blend_averages_only_within_a_label():
     for label in (0, 1):  # every blended image stays inside its own class's pixel range
         rows = labels == label
         assert (out[rows] <= x[rows].amax(0) + 1e-6).all() and (out[rows] >= x[rows].amin(0) - 1e-6).all()
+
+
+def test_packaged_reader_is_found_first_and_reads_mnist_test(monkeypatch):
+    from latentworks.data.mnist import load_mnist
+
+    monkeypatch.delenv("LATENTWORKS_READER", raising=False)
+    reader = pipeline.find_or_train_reader(None, data_dir="embedded", progress=False)
+    assert reader.run_dir == pipeline.PACKAGED_READER
+    test = load_mnist("mnist", data_dir="embedded").test
+    labels, _ = reader.predict(torch.from_numpy(test.images.copy()))
+    assert (labels.numpy() == test.labels).mean() > 0.98
