@@ -32,6 +32,18 @@ def register_model(kind: str):
     return decorate
 
 
+MODEL_MODULES = ("aligned", "img2text", "compute_draw", "seq2seq", "text2img", "digit_reader", "char_lstm", "cae",
+                 "vae", "dcgan", "conditional")
+
+
+def _import_all_models() -> None:
+    """Model classes register themselves on import; a fresh process loading a run folder imports them here."""
+    import importlib
+
+    for name in MODEL_MODULES:
+        importlib.import_module(f"latentworks.models.{name}")
+
+
 def save_model(model: torch.nn.Module, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,6 +78,8 @@ def load_model(
             f"{folder} holds a '{kind}' model, not {' or '.join(repr(w) for w in wanted)}; "
             "pass a run folder of the right task"
         )
+    if kind not in _REGISTRY:
+        _import_all_models()
     if kind not in _REGISTRY:
         raise LatentworksError(f"{folder} holds an unknown model kind '{kind}'; is latentworks up to date?")
     cls = _REGISTRY[kind]
