@@ -145,21 +145,23 @@ def train_eval(name: str, frac: float, seed: int, data, steps: int | None = None
 
 
 @torch.no_grad()
-def error_breakdown(model: TextToText, X: torch.Tensor, Y: torch.Tensor) -> dict[str, float]:
+def error_breakdown(model: TextToText, queries: torch.Tensor, answers: torch.Tensor) -> dict[str, float]:
     """Exact match by operator and by answer length, and which answer positions are wrong."""
     model.eval()
-    pred = torch.cat([model.predict(X[k:k + 4096]) for k in range(0, len(X), 4096)])
-    ok = (pred == Y).all(1)
+    pred = torch.cat([model.predict(queries[k:k + 4096]) for k in range(0, len(queries), 4096)])
+    ok = (pred == answers).all(1)
     out = {}
     for op in "+-":
-        sel = (X == CHARSET.index(op)).any(1)
+        op_id = CHARSET.index(op)
+        sel = (queries == op_id).any(1)
         out[f"em_op{op}"] = round(ok[sel].float().mean().item(), 4)
-    length = (Y != CHARSET.index(" ")).sum(1)
+    pad_id = CHARSET.index(" ")
+    length = (answers != pad_id).sum(1)
     for n in (1, 2, 3):
         sel = length == n
         out[f"em_len{n}"] = round(ok[sel].float().mean().item(), 4)
-    for p in range(Y.shape[1]):
-        out[f"wrong_pos{p}"] = round((pred[:, p] != Y[:, p]).float().mean().item(), 4)
+    for p in range(answers.shape[1]):
+        out[f"wrong_pos{p}"] = round((pred[:, p] != answers[:, p]).float().mean().item(), 4)
     return out
 
 

@@ -43,7 +43,8 @@ def test_shapes(decoder, cell, enc_layers, bidirectional):
     k = enc_layers - 1  # vary the other options along with the depth rather than over a full grid
     m = _model(decoder=decoder, cell=cell, enc_layers=enc_layers, bidirectional=bidirectional,
                embed_dim=4 if enc_layers == 2 else 0, reverse_input=enc_layers == 3, dropout=0.1,
-               heads=(1, 2, 4)[k], values=("encoder", "inputs", "both")[k], reverse_output=bidirectional)
+               heads=(1, 2, 4)[k], values=("encoder", "inputs", "both")[k], bridge=k != 1,
+               reverse_output=bidirectional)
     x, y = _x(), _x(seed=2)[:, :LA]
     assert m(x).shape == (6, LA, V)
     assert m(x, y).shape == (6, LA, V)
@@ -101,7 +102,7 @@ def test_reverse_output_learns_a_toy_in_normal_order(decoder):
     torch.manual_seed(0)
     m = _model(decoder=decoder, bidirectional=True, embed_dim=8, hidden=32, reverse_output=True)
     g = torch.Generator().manual_seed(0)
-    x = torch.tensor([0, 1, 2, 11, 12])[torch.randint(0, 5, (128, LQ), generator=g)]  # '-', ' ' 
+    x = torch.tensor([0, 1, 2, 11, 12])[torch.randint(0, 5, (128, LQ), generator=g)]  # with '-' and ' '
     y = x[:, :LA]
     opt = torch.optim.Adam(m.parameters(), lr=2e-2)
     for _ in range(120):

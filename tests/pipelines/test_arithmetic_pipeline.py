@@ -16,15 +16,17 @@ TINY = dict(max_int=9, train_fraction=0.6, progress=False, hidden=64)
 @pytest.fixture(scope="module")
 def t2t_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("t2t")
-    results = train(ArithmeticConfig(task="text2text", epochs=40, batch_size=16, **TINY), out)
+    results = train(ArithmeticConfig(task="text2text", epochs=2, **TINY), out)
     return out, results
 
 
-def test_tiny_text2text_learns_unseen_queries(t2t_run):
-    _, results = t2t_run
-    assert results["test"]["exact_match"] >= 0.8
-    assert results["test"]["n"] == 80  # 200 queries, 60 % train: the other 80 are held out
-    assert results["data"]["test_queries"] == 80
+def test_tiny_text2text_learns_unseen_queries(tmp_path):
+    # Two-digit operands: the units column recurs across queries, which is what lets unseen queries be answered.
+    cfg = ArithmeticConfig(task="text2text", max_int=29, train_fraction=0.5, epochs=30, hidden=64, progress=False)
+    results = train(cfg, tmp_path / "run")
+    assert results["test"]["n"] == 900  # 1,800 queries, half held out
+    assert results["test"]["exact_match"] >= 0.6
+    assert results["test"]["char_accuracy"] > results["test"]["exact_match"]
 
 
 def test_run_folder_layout(t2t_run):
@@ -47,15 +49,16 @@ def test_same_seed_same_metrics(tmp_path):
 
 def test_predict_answers_query(t2t_run, capsys):
     out, _ = t2t_run
-    answer = predict(out, "3+4")
-    assert len(answer) == 2 and answer.strip().lstrip("-").isdigit()
+    answer = predict(out, "3+4")  # a 2-epoch model: the answer's form is checked, not its value
+    assert len(answer) == 2 and set(answer) <= set("0123456789- ")
 
 
 @pytest.mark.parametrize("query, message", [
     ("12++3", "malformed|operator|query"),
     ("abc", "query"),
     ("123456+1", "long|max"),
-    ("10+1", "max"),
+    ("10+1", "long|max"),
+    ("9+", "malformed|query"),
 ])
 def test_bad_queries_get_one_line_errors(t2t_run, capsys, query, message):
     import re

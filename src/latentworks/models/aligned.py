@@ -155,5 +155,5 @@ def aligned_preset(charset: str, query_len: int, answer_len: int, layout: str = 
     cfg = AlignedConfig(vocab_size=len(charset), charset=charset, query_len=query_len, answer_len=answer_len,
                         layout=layout)
     train = dict(epochs=40, batch_size=32, lr=3e-3, optimizer="adamw", weight_decay=1e-2, schedule="onecycle",
-                 warmup_steps=0, grad_clip=1.0, label_smoothing=0.0, threads=1, min_steps=2500)
+                 warmup_steps=0, grad_clip=1.0, label_smoothing=0.0, threads=1)
     return replace(cfg, **overrides), train

@@ -251,7 +251,7 @@ _NOTEBOOK_TRAIN = dict(epochs=20, steps=None, batch_size=32, lr=1e-3, optimizer=
 # and answer digits emitted units-first after the sign (carries and borrows flow in emission order).
 _BEST_MODEL = dict(cell="lstm", hidden=128, enc_layers=1, bidirectional=True, decoder="attention", heads=16,
                    values="inputs", bridge=False, embed_dim=32, reverse_input=False, reverse_output=True, dropout=0.1)
-_BEST_TRAIN = dict(steps=3000, batch_size=32, lr=2e-3, optimizer="adamw", weight_decay=1e-2, schedule="cosine",
+_BEST_TRAIN = dict(steps=3000, batch_size=32, lr=4e-3, optimizer="adamw", weight_decay=1.0, schedule="cosine",
                    warmup_steps=100, grad_clip=1.0, label_smoothing=0.0)
 _REFERENCE_TRAIN_SIZE = 2000  # 10 % of the 20,000 V23 queries: what ``epochs`` assumes without train_size
 

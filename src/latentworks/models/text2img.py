@@ -190,9 +190,14 @@ def text2img_preset(
     ``best``: learned embeddings, a 2-layer bidirectional LSTM encoder, BCE on logits, the auxiliary
     answer-character head (``aux_char_weight`` 0.1; train with ``text2img_loss``), fresh target handwriting
     every batch (``fresh_handwriting``, read by the arithmetic pipeline) so the model learns each digit's
-    average shape instead of memorising particular training images, and the text-to-text ``best`` schedule
-    (AdamW 2e-3, wd 1e-2, cosine, 60 epochs, batch 32, clip 1). The arithmetic (not the drawing) is the hard
-    part, so the capacity goes into the encoder; the image decoder is small (7×7×32 → 14×14×32 → 28×28).
+    average shape instead of memorising particular training images, and AdamW 2e-3 (wd 1e-2, cosine, warmup
+    100, clip 1), batch 32, 20 epochs. The arithmetic (not the drawing) is the hard part, so the capacity
+    goes into the encoder; the image decoder is small (7×7×32 → 14×14×32 → 28×28).
+
+    Measured (V23 data, 50 % train, seed 0, CPU, a plain loop equivalent to the Trainer's): the benchmark
+    digit reader reads the drawn answers of all 10,000 held-out queries back exactly for 99.5 % of them
+    (99.8 % of characters). Without the auxiliary head (and at batch 64) the model read back only 2.6 %
+    after 15 epochs: the per-pixel loss alone teaches the arithmetic very slowly.
     """
     dims = dict(vocab_size=vocab_size, query_len=query_len, answer_len=answer_len)
     if name == "notebook":
@@ -212,7 +217,7 @@ def text2img_preset(
             aux_char_weight=0.1,
         )
         train = dict(
-            epochs=60, batch_size=32, lr=2e-3, optimizer="adamw", weight_decay=1e-2, schedule="cosine",
+            epochs=20, batch_size=32, lr=2e-3, optimizer="adamw", weight_decay=1e-2, schedule="cosine",
             warmup_steps=100, grad_clip=1.0, loss="bce", fresh_handwriting=True,
         )
         return config, train

@@ -54,7 +54,7 @@ def registered() -> list[str]:
 
 def _load_builtin_studies() -> None:
     # Importing a study module registers it; kept here so the CLI starts fast when no study runs.
-    from latentworks.studies import arithmetic, charrnn  # noqa: F401
+    from latentworks.studies import arithmetic, charrnn, generative  # noqa: F401
 
 
 def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
