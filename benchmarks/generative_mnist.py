@@ -195,6 +195,8 @@ def main() -> None:
             "neg_elbo_all_test": whole["neg_elbo_nats"], "neg_elbo_all_test_se": whole["neg_elbo_se"],
             "n_all_test": whole["n"], "iw": iw, "iw_nll_nats": iw["iw_nll_nats"], "iw_nll_se": iw["iw_nll_se"],
             "neg_elbo_same_images": iw["neg_elbo_nats"], "k": args.k, "iw_images": iw["n"],
+            # The IW subset is the first test digits; shift by its ELBO offset for a (rough) all-test estimate.
+            "iw_nll_all_test_estimate": iw["iw_nll_nats"] + whole["neg_elbo_nats"] - iw["neg_elbo_nats"],
             "pythae_vae": PYTHAE_VAE, "target_le_86": iw["iw_nll_nats"] <= 86.0,
             "seconds": round(time.perf_counter() - t0, 1),
         }

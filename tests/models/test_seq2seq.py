@@ -53,7 +53,8 @@ def test_shapes(decoder, cell, enc_layers, bidirectional):
 
 
 def test_core_takes_embedded_steps():
-    core = Seq2SeqCore(Seq2SeqCoreConfig(hidden=8, decoder="attention"), input_size=7, vocab_size=V, answer_len=4)
+    cfg = Seq2SeqCoreConfig(hidden=8, decoder="attention", heads=2, values="inputs")
+    core = Seq2SeqCore(cfg, input_size=7, vocab_size=V, answer_len=4)  # e.g. CNN features of 9 glyphs
     assert core(torch.randn(2, 9, 7)).shape == (2, 4, V)
     assert core.predict(torch.randn(2, 9, 7)).shape == (2, 4)
 
@@ -123,14 +124,23 @@ def test_notebook_preset_matches_keras_parameter_count():
     assert count_trainable(m) == 805_133  # Keras summary; PyTorch's second LSTM bias is zero and frozen
     assert (cfg.cell, cfg.hidden, cfg.decoder, cfg.embed_dim) == ("lstm", 256, "repeat", 0)
     assert train["batch_size"] == 32 and train["lr"] == 1e-3 and train["epochs"] == 20
-    assert all(torch.count_nonzero(p) == 0 for n, p in m.named_parameters() if n.split(".")[-1].startswith("bias_hh"))
+    frozen = [p for n, p in m.named_parameters() if n.split(".")[-1].startswith("bias_hh")]
+    assert frozen and all(not p.requires_grad and torch.count_nonzero(p) == 0 for p in frozen)
+    # One extra encoder LSTM (the assignment's variant): 1,330,445 in the course report's Keras summary.
+    assert count_trainable(TextToText(text2text_preset("notebook", V, LQ, LA, enc_layers=2)[0])) == 1_330_445
 
 
 def test_best_preset_has_trainer_settings():
     cfg, train = text2text_preset("best", V, LQ, LA)
-    assert {"epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "warmup_steps", "grad_clip",
-            "label_smoothing"} <= set(train)
+    assert {"epochs", "steps", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "warmup_steps",
+            "grad_clip", "label_smoothing"} <= set(train)
     assert TextToText(cfg)(_x()).shape == (6, LA, V)
+    # A fixed number of optimizer steps, turned into whole epochs of the training set actually used.
+    for n in (1000, 2000, 10000):
+        epochs = text2text_preset("best", V, LQ, LA, train_size=n)[1]["epochs"]
+        per_epoch = -(-n // train["batch_size"])
+        assert (epochs - 1) * per_epoch < train["steps"] <= epochs * per_epoch
+    assert text2text_preset("best", V, LQ, LA, hidden=64)[0].hidden == 64
     with pytest.raises(ValueError):
         text2text_preset("nope", V, LQ, LA)
 

@@ -3,17 +3,21 @@
 Read top-down:
 
 1. ``Seq2SeqCoreConfig`` / ``Seq2SeqCore``: the shared sequence core. It takes already-embedded input steps
-   (B, Lq, F) -- one-hot characters here, CNN features of digit images in image->text -- and returns answer
-   logits (B, La, V). Two decoders:
+   (B, Lq, F) -- one-hot or embedded characters here, CNN features of digit images in image->text -- and
+   returns answer logits (B, La, V). An LSTM/GRU encoder (1-3 layers, optionally bidirectional), then one of
+   two decoders:
 
    * ``'repeat'`` (the course): the encoder's last output is repeated La times and read by a decoder RNN,
      one softmax per step. Teacher forcing does not apply.
    * ``'attention'``: an autoregressive decoder cell that sees the previous answer character and attends
-     over all encoder outputs (Luong "general" attention with input feeding). Training feeds the true
-     previous character (teacher forcing); inference feeds back its own greedy choice.
+     over the input positions (multi-head "general" attention with input feeding). Keys always come from
+     the encoder; ``values`` says what is read there: the encoder outputs, the raw input steps, or both.
+     Training feeds the true previous character (teacher forcing); inference feeds back its own greedy
+     choice. ``bridge=False`` starts the decoder from zeros instead of from the encoder's summary, so
+     everything it knows about the query comes through attention.
 
-   ``reverse_output`` makes the decoder emit the answer characters last-to-first. It only changes the order
-   of emission: ``forward`` and ``predict`` always hand back the normal order.
+   ``reverse_output`` makes the decoder emit the answer's digits last-to-first (see ``emission_order``).
+   It only changes the order of emission: ``forward`` and ``predict`` always hand back the normal order.
 2. ``TextToText``: character ids -> one-hot or learned embedding -> ``Seq2SeqCore``. Registered as
    ``"text2text"`` for ``latentworks.models.io.save_model / load_model``.
 3. ``text2text_preset``: the course's ``notebook`` model and our ``best`` recipe, with training settings.
@@ -45,10 +49,10 @@ class Seq2SeqCoreConfig:
     heads: int = 1  # attention heads ('attention' only); each head reads one input position more easily
     values: str = "encoder"  # what attention reads at each input position: encoder | inputs | both
     bridge: bool = True  # start the attention decoder from the encoder's summary (False: from zeros)
-    dropout: float = 0.0  # on input steps, between encoder layers and before the output layer
-    reverse_output: bool = False  # emit the answer last-to-first (callers still get the normal order)
-    digits: int | None = 10  # ids below this are digits, whose run reverse_output reverses; None: all positions
-    keras_init: bool = False  # Keras initialisers and one LSTM bias vector (so parameter counts match Keras)
+    dropout: float = 0.0  # on the encoder's input steps, between encoder layers and before the output layer
+    reverse_output: bool = False  # emit the digits last-to-first (callers still get the normal order)
+    digits: int | None = 10  # ids below this are digits (reverse_output reverses their run); None: all
+    keras_init: bool = False  # Keras initialisers and one LSTM bias vector (parameter counts match Keras)
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -72,8 +76,9 @@ class Seq2SeqCore(nn.Module):
         H, dirs = cfg.hidden, 2 if cfg.bidirectional else 1
         rnn = CELLS[cfg.cell]
         self.drop = nn.Dropout(cfg.dropout)
+        between = cfg.dropout if cfg.enc_layers > 1 else 0.0
         self.encoder = rnn(input_size, H, num_layers=cfg.enc_layers, batch_first=True,
-                           bidirectional=cfg.bidirectional, dropout=cfg.dropout if cfg.enc_layers > 1 else 0.0)
+                           bidirectional=cfg.bidirectional, dropout=between)
         enc_dim = H * dirs
         if cfg.decoder == "repeat":
             self.decoder = rnn(enc_dim, H, num_layers=cfg.dec_layers, batch_first=True,
@@ -83,7 +88,7 @@ class Seq2SeqCore(nn.Module):
             self.bos = vocab_size  # an extra "start" symbol only the decoder's embedding knows
             self.tgt_embed = nn.Embedding(vocab_size + 1, H)
             self.bridge = nn.Linear(enc_dim, H) if cfg.bridge else None  # summary -> decoder's first state
-            self.keys = nn.Linear(enc_dim, H, bias=False)  # "general" attention: score = h . W enc, per head
+            self.keys = nn.Linear(enc_dim, H, bias=False)  # "general" attention: score = h . W enc
             value_dim = {"encoder": enc_dim, "inputs": input_size, "both": enc_dim + input_size}[cfg.values]
             self.cell = STEP_CELLS[cfg.cell](2 * H, H)  # input: previous char + previous attentional vector
             self.combine = nn.Linear(H + cfg.heads * value_dim, H)
@@ -126,9 +131,9 @@ class Seq2SeqCore(nn.Module):
         """Index (B, La) that turns an answer into emission order and back (it is its own inverse).
 
         The answer's run of digits is reversed; sign and padding stay where they are: ``'46 '`` is emitted as
-        ``'64 '``, ``'-39'`` as ``'-93'``, ``'100'`` as ``'001'`` and ``' 97'`` (left-padded) as ``' 79'``. The
-        decoder thus decides the sign first, then writes units, tens, hundreds -- the order carries and
-        borrows travel. Digits stay digits, so emitted ids give the same index as the answer.
+        ``'64 '``, ``'-39'`` as ``'-93'``, ``'100'`` as ``'001'`` and ``' 97'`` (left-padded) as ``' 79'``.
+        The decoder thus decides the sign first, then writes units, tens, hundreds -- the order in which
+        carries and borrows travel. Digits stay digits, so emitted ids give the same index as the answer.
         With ``digits=None`` every position is reversed, padding included (``'46 '`` -> ``' 64'``).
         """
         pos = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
@@ -155,8 +160,9 @@ class Seq2SeqCore(nn.Module):
         for t in range(self.answer_len):
             state = self.cell(torch.cat([self.tgt_embed(prev), feed], dim=-1), state)
             h = state[0] if isinstance(state, tuple) else state
-            scores = torch.einsum("bnd,blnd->bln", h.view(B, heads, H // heads), keys) / math.sqrt(H // heads)
-            context = torch.einsum("bln,bld->bnd", torch.softmax(scores, dim=1), values).reshape(B, -1)
+            scores = torch.einsum("bnd,blnd->bln", h.view(B, heads, -1), keys) / math.sqrt(H // heads)
+            weights = torch.softmax(scores, dim=1)  # over input positions, one distribution per head
+            context = torch.einsum("bln,bld->bnd", weights, values).reshape(B, -1)  # heads * value_dim
             feed = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
             step_logits = self.head(self.drop(feed))
             logits.append(step_logits)
@@ -167,8 +173,9 @@ class Seq2SeqCore(nn.Module):
     def _keras_init(self) -> None:
         """glorot_uniform kernels, orthogonal recurrent kernels, zero biases (LSTM forget gate 1).
 
-        Keras LSTMs have one bias vector per gate where PyTorch has two (``bias_ih`` and ``bias_hh``); we keep
-        ``bias_hh`` at zero and frozen, so the trainable count equals Keras's (805,133 for the notebook model).
+        Keras LSTMs have one bias vector per gate where PyTorch has two (``bias_ih`` and ``bias_hh``); we
+        keep ``bias_hh`` at zero and frozen, so the trainable count equals Keras's (805,133 for the notebook
+        model). Keras GRUs (``reset_after=True``) have two biases, like PyTorch's, so nothing is frozen there.
         """
         for module in self.modules():
             if isinstance(module, (nn.LSTM, nn.GRU)):
@@ -249,10 +256,11 @@ _NOTEBOOK_TRAIN = dict(epochs=20, steps=None, batch_size=32, lr=1e-3, optimizer=
 # attention whose values are the raw input characters (the decoder must fetch digits and compute with them,
 # it cannot look the whole answer up in the encoder's summary), many small heads (one per digit it needs),
 # and answer digits emitted units-first after the sign (carries and borrows flow in emission order).
-_BEST_MODEL = dict(cell="lstm", hidden=128, enc_layers=1, bidirectional=True, decoder="attention", heads=16,
-                   values="inputs", bridge=False, embed_dim=32, reverse_input=False, reverse_output=True, dropout=0.1)
-_BEST_TRAIN = dict(steps=3000, batch_size=32, lr=4e-3, optimizer="adamw", weight_decay=1.0, schedule="cosine",
-                   warmup_steps=100, grad_clip=1.0, label_smoothing=0.0)
+_BEST_MODEL = dict(cell="lstm", hidden=128, enc_layers=1, bidirectional=True, decoder="attention",
+                   heads=16, values="inputs", bridge=False, embed_dim=32, reverse_input=False,
+                   reverse_output=True, dropout=0.1)
+_BEST_TRAIN = dict(steps=6000, batch_size=32, lr=4e-3, optimizer="adamw", weight_decay=1.0,
+                   schedule="cosine", warmup_steps=100, grad_clip=1.0, label_smoothing=0.0)
 _REFERENCE_TRAIN_SIZE = 2000  # 10 % of the 20,000 V23 queries: what ``epochs`` assumes without train_size
 
 
