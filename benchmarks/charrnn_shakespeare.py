@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 from latentworks.pipelines.charrnn import CharRNNConfig, train_charrnn
+from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, write_json
+from latentworks.runs import load_average as _load
 
 PRESETS = {
     # From-scratch NumPy vanilla RNN: the fastest route to a low loss per wall-clock second on one core.
@@ -32,18 +33,7 @@ PRESETS = {
 TARGETS = {"numpy": 1.9, "torch": 1.75}
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
-
-def _load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def main() -> None:

@@ -19,29 +19,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 from latentworks.pipelines.charrnn import CharRNNConfig, train_charrnn
 from latentworks.runs import RunDir, environment, write_json
+from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
+from latentworks.runs import load_average as _load
 
 GIST_CHARS_PER_SEC = 5600  # anchors.md §5: the original min-char-rnn gist on this machine
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
-
-def _load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 def _curve(run_dir: Path, batch: int, seq_len: int, final: dict) -> list[tuple[float, int, float]]:

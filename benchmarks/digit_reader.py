@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -20,24 +19,9 @@ import torch
 from latentworks.data.mnist import load_mnist
 from latentworks.models.io import load_model
 from latentworks.pipelines.digit_reader import FULL_EPOCHS, accuracy, average_digit_accuracy, train_digit_reader
+from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, read_json, write_json
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _load() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
+from latentworks.runs import load_average as _load
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -39,7 +38,9 @@ from latentworks.data.mnist import load_mnist
 from latentworks.metrics.generative import evaluate_generator, reader_fns
 from latentworks.pipelines.generative import GenConfig, load_generative, train_generative
 from latentworks.report.html import Section, Table, write_report
+from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, write_json
+from latentworks.runs import load_average as _load
 from latentworks.studies.generative import reader_info
 
 BASE = dict(model="dcgan", latent_dim=100, filters=32, max_filters=128, kernel=3, enc_depth=4, dec_depth=2,
@@ -54,21 +55,7 @@ GROUPS: dict[str, list[tuple[str, dict]]] = {
 }
 
 
-def _load() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def log(msg: str) -> None:

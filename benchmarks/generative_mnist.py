@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -35,7 +34,9 @@ from latentworks.data.mnist import load_mnist
 from latentworks.metrics.generative import evaluate_generator, reader_fns, vae_likelihood
 from latentworks.pipelines.digit_reader import find_or_train_reader
 from latentworks.pipelines.generative import load_generative, train_generative
+from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, read_json, write_json
+from latentworks.runs import load_average as _load
 from latentworks.studies.generative import MNIST_RECIPES, gen_config, grey_share, reader_info
 
 # Share of the budget per stage; what is left over (~20 %) pays for the 10k-sample evaluations.
@@ -43,21 +44,7 @@ SHARES = {"dcgan": 0.23, "cgan": 0.17, "cvae": 0.09, "vae": 0.22, "iw_nll": 0.09
 PYTHAE_VAE = 89.78
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
-
-def _load() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def log(msg: str) -> None:
