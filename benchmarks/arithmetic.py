@@ -63,6 +63,8 @@ def main() -> None:
             or platform.machine(), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M"),
             "torch": res["environment"]["torch"],
         }
+        # Re-read first: several benchmark processes may run side by side and each adds its own rows.
+        table = {**(json.loads(results_path.read_text()) if results_path.exists() else {}), name: table[name]}
         results_path.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(table, indent=1) + "\n")
         print(name, json.dumps(test), f"{wall:.0f}s", flush=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shlex
 import shutil
@@ -102,6 +103,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5000, help="importance samples for the VAE's IW-NLL")
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-min", type=float, help="training minutes per model (default: its share of the budget)")
+    parser.add_argument("--set", action="append", default=[], metavar="MODEL.FIELD=VALUE",
+                        help="change a recipe field, e.g. cgan.d_cond=both or dcgan.epochs=30 (repeatable)")
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
 
@@ -111,6 +115,13 @@ def main() -> None:
     runs = out / "generative_mnist"
     json_path = out / "generative_mnist.json"
     names = [n.strip() for n in args.only.split(",") if n.strip()]
+    recipes = {n: dict(MNIST_RECIPES["full"][n]) for n in names}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        model, _, field = key.partition(".")
+        if model not in recipes or not field or not value:
+            raise SystemExit(f"--set {item!r}: expected MODEL.FIELD=VALUE with MODEL in {', '.join(names)}")
+        recipes[model][field] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
     report: dict = {
         "benchmark": "generative_mnist",
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
@@ -120,17 +131,18 @@ def main() -> None:
                     "load_average_before": _load(),
                     "note": "shared 2-core machine: other jobs ran at the same time; wall times are upper bounds"},
         "environment": environment(),
-        "recipes": {n: MNIST_RECIPES["full"][n] for n in names},
+        "recipes": recipes,
         "models": {},
     }
     started = time.perf_counter()
 
     trained: dict[str, dict] = {}
     for name in names:
-        cfg = gen_config(MNIST_RECIPES["full"][name], data="mnist", data_dir=args.data_dir, seed=args.seed,
+        cfg = gen_config(recipes[name], data="mnist", data_dir=args.data_dir, seed=args.seed,
                          device="cpu", progress=False, eval_images=1000)
-        log(f"training {name} for {SHARES[name] * budget / 60:.1f} min")
-        trained[name] = train_for(cfg, runs / name, SHARES[name] * budget, args.max_epochs, args.reuse)
+        seconds = args.train_min * 60 if args.train_min else SHARES[name] * budget
+        log(f"training {name} for {seconds / 60:.1f} min")
+        trained[name] = train_for(cfg, runs / name, seconds, args.max_epochs, args.reuse)
         res = trained[name]["results"]
         report["models"][name] = {
             "run_dir": str(runs / name), "epochs": trained[name]["epochs"],
