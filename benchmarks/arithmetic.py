@@ -20,6 +20,8 @@ from latentworks.pipelines.arithmetic import ArithmeticConfig, train
 
 RUNS = {
     "t2t-best-0.05": dict(task="text2text", preset="best", train_fraction=0.05),
+    "t2t-best-0.05-seed1": dict(task="text2text", preset="best", train_fraction=0.05, seed=1),
+    "t2t-best-0.05-seed2": dict(task="text2text", preset="best", train_fraction=0.05, seed=2),
     "t2t-best-0.1": dict(task="text2text", preset="best", train_fraction=0.1),
     "t2t-best-0.1-seed1": dict(task="text2text", preset="best", train_fraction=0.1, seed=1),
     "t2t-best-0.5": dict(task="text2text", preset="best", train_fraction=0.5),
@@ -28,6 +30,7 @@ RUNS = {
     "i2t-best-0.5": dict(task="img2text", preset="best", train_fraction=0.5),
     "i2t-notebook-0.5": dict(task="img2text", preset="notebook", train_fraction=0.5),
     "t2i-best-0.5": dict(task="text2img", preset="best", train_fraction=0.5),
+    "t2i-notebook-0.5": dict(task="text2img", preset="notebook", train_fraction=0.5),
 }
 OUT = Path(__file__).parent / "out"
 

@@ -108,6 +108,7 @@ def add_parser(sub) -> argparse._SubParsersAction:
     )
     e.add_argument("--iw-images", type=int, default=1000, help="VAE: held-out images for the IW-NLL")
     add_common(t)
+    t.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's; 1 is often fastest)")
     t.set_defaults(handler=_train)
 
     add_tool_verbs(verbs)
@@ -165,6 +166,7 @@ def config_from_args(args):
         "iw_images",
         "seed",
         "device",
+        "threads",
         "data_dir",
         "progress",
     )

@@ -83,6 +83,7 @@ class GenConfig:
     gan_scheme: str | None = None  # dcgan/cgan: default | notebook (None: the preset's)
     seed: int = 0
     device: str = "auto"
+    threads: int | None = None  # CPU intra-op threads (None: torch's default); small convnets often run fastest on 1
     data_dir: str | None = None
     limit: int | None = None  # train on a fixed random subset of this many images
     holdout: float = 0.1  # folders: share held out for scoring
@@ -459,6 +460,7 @@ def train_generative(cfg: GenConfig, out: str | Path, resume: bool = False) -> d
         lr=settings["lr"],
         seed=cfg.seed,
         device=cfg.device,
+        threads=cfg.threads,
         progress=cfg.progress,
         schedule=cfg.schedule,
         drop_last=len(data.train_x) >= settings["batch_size"],
