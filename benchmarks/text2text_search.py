@@ -5,7 +5,7 @@ with ``numpy.random.default_rng(seed).permutation``, and each configuration is t
 mirrors the project trainer (Adam/AdamW, ``lr_factor`` schedules, grad clipping, label smoothing). Reported on
 the held-out queries: exact match (whole answer right) and per-character accuracy, plus wall time.
 
-    python benchmarks/text2text_search.py --configs notebook best --fracs 0.05 0.1 0.5 --seeds 0
+    python benchmarks/text2text_search.py --configs notebook attention --fracs 0.05 0.1 0.5 --seeds 0
     python benchmarks/text2text_search.py --list
 
 Results are merged into ``benchmarks/out/text2text_search.json`` (one entry per config/fraction/seed).
@@ -48,18 +48,18 @@ def split(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return perm[:n_train], perm[n_train:]
 
 
-# name -> (preset, config overrides, training overrides). The ablations each undo one ingredient of ``best``.
+# name -> (preset, config overrides, training overrides). The ablations each undo one ingredient of ``attention``.
 CONFIGS: dict[str, tuple[str, dict, dict]] = {
     "notebook": ("notebook", {}, {}),
     "notebook_enc2": ("notebook", {"enc_layers": 2}, {}),
     "notebook_gru": ("notebook", {"cell": "gru"}, {}),
-    "best": ("best", {}, {}),
-    "best-values_encoder": ("best", {"values": "encoder"}, {}),  # attention reads encoder states
-    "best-heads1": ("best", {"heads": 1}, {}),
-    "best-bridge": ("best", {"bridge": True}, {}),  # decoder starts from the encoder summary
-    "best-reverse_output": ("best", {"reverse_output": False}, {}),
-    "best-weight_decay": ("best", {}, {"weight_decay": 0.01}),
-    "best-3k_steps": ("best", {}, {"steps": 3000}),
+    "attention": ("attention", {}, {}),
+    "attention-values_encoder": ("attention", {"values": "encoder"}, {}),  # attention reads encoder states
+    "attention-heads1": ("attention", {"heads": 1}, {}),
+    "attention-bridge": ("attention", {"bridge": True}, {}),  # decoder starts from the encoder summary
+    "attention-reverse_output": ("attention", {"reverse_output": False}, {}),
+    "attention-weight_decay": ("attention", {}, {"weight_decay": 0.01}),
+    "attention-3k_steps": ("attention", {}, {"steps": 3000}),
 }
 
 
@@ -162,7 +162,7 @@ def evaluate(model: TextToText, X: torch.Tensor, Y: torch.Tensor) -> tuple[float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", nargs="+", default=["notebook", "best"])
+    ap.add_argument("--configs", nargs="+", default=["notebook", "attention"])
     ap.add_argument("--fracs", nargs="+", type=float, default=[0.05, 0.1, 0.5])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--steps", type=int, default=None, help="override the number of optimizer steps")

@@ -130,22 +130,22 @@ def test_notebook_preset_matches_keras_parameter_count():
     assert count_trainable(TextToText(text2text_preset("notebook", V, LQ, LA, enc_layers=2)[0])) == 1_330_445
 
 
-def test_best_preset_has_trainer_settings():
-    cfg, train = text2text_preset("best", V, LQ, LA)
+def test_attention_preset_has_trainer_settings():
+    cfg, train = text2text_preset("attention", V, LQ, LA)
     assert {"epochs", "steps", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "warmup_steps",
             "grad_clip", "label_smoothing"} <= set(train)
     assert TextToText(cfg)(_x()).shape == (6, LA, V)
     # A fixed number of optimizer steps, turned into whole epochs of the training set actually used.
     for n in (1000, 2000, 10000):
-        epochs = text2text_preset("best", V, LQ, LA, train_size=n)[1]["epochs"]
+        epochs = text2text_preset("attention", V, LQ, LA, train_size=n)[1]["epochs"]
         per_epoch = -(-n // train["batch_size"])
         assert (epochs - 1) * per_epoch < train["steps"] <= epochs * per_epoch
-    assert text2text_preset("best", V, LQ, LA, hidden=64)[0].hidden == 64
+    assert text2text_preset("attention", V, LQ, LA, hidden=64)[0].hidden == 64
     with pytest.raises(ValueError):
         text2text_preset("nope", V, LQ, LA)
 
 
-@pytest.mark.parametrize("preset", ["notebook", "best"])
+@pytest.mark.parametrize("preset", ["notebook", "attention"])
 def test_save_load_round_trip(tmp_path, preset):
     cfg, _ = text2text_preset(preset, V, LQ, LA)
     if preset == "notebook":

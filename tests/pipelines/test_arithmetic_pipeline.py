@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from latentworks.cli import main
+from latentworks.errors import LatentworksError
+from latentworks.models.io import load_model
 from latentworks.pipelines.arithmetic import ArithmeticConfig, predict, train
 
 TINY = dict(max_int=9, train_fraction=0.6, progress=False, hidden=64)
@@ -116,3 +118,18 @@ def test_two_process_gloo_ddp_smoke(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     # 100 training queries over 2 ranks with the default batch: each rank sees half of every epoch.
     assert rows[-1]["step"] == results["train"]["steps"]
+
+
+def test_attention_preset_trains_through_the_pipeline(tmp_path):
+    cfg = ArithmeticConfig(task="text2text", preset="attention", max_int=9, train_fraction=0.5, epochs=1,
+                           hidden=16, progress=False)
+    results = train(cfg, tmp_path / "attn")
+    model = load_model(tmp_path / "attn")
+    assert type(model).__name__ == "TextToText" and model.config.decoder == "attention"
+    assert model.config.values == "inputs" and model.config.hidden == 16  # the preset, with the override
+    assert results["test"]["n"] == 100  # the held-out half of the 200 queries
+
+
+def test_a_preset_the_task_lacks_is_a_one_line_error(tmp_path):
+    with pytest.raises(LatentworksError, match="img2text task has no preset 'attention'"):
+        train(ArithmeticConfig(task="img2text", preset="attention", max_int=9, progress=False), tmp_path / "x")

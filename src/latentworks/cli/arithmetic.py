@@ -45,7 +45,9 @@ def add_parser(sub) -> None:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="text2text", choices=["text2text", "img2text", "text2img"])
-    p.add_argument("--preset", default="best", choices=["notebook", "best"])
+    p.add_argument("--preset", default="best", choices=["notebook", "attention", "best"],
+                   help="notebook: the course's model; best: our most accurate recipe; attention (text2text): "
+                        "the best generic attention encoder-decoder, with no column re-layout")
     p.add_argument("--max-int", type=int, default=99, help="largest operand (99: course V23, 199: V21)")
     p.add_argument("--ops", default="+-", help="operators, e.g. '+-' or '+-*' ('×' and 'x' mean '*')")
     p.add_argument("--layout", default="v23", choices=["v23", "v21"], help="course padding convention")

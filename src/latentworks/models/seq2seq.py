@@ -20,7 +20,7 @@ Read top-down:
    It only changes the order of emission: ``forward`` and ``predict`` always hand back the normal order.
 2. ``TextToText``: character ids -> one-hot or learned embedding -> ``Seq2SeqCore``. Registered as
    ``"text2text"`` for ``latentworks.models.io.save_model / load_model``.
-3. ``text2text_preset``: the course's ``notebook`` model and our ``best`` recipe, with training settings.
+3. ``text2text_preset``: the course's ``notebook`` model and the generic ``attention`` recipe, with training settings.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def count_trainable(model: nn.Module) -> int:
 
 
 # ---------------------------------------------------------------------------- presets
-PRESETS = ("notebook", "best")
+PRESETS = ("notebook", "attention")
 
 # The course model, as in the notebook (LSTM 256 -> RepeatVector -> LSTM 256 -> Dense softmax), Keras init.
 _NOTEBOOK_MODEL = dict(cell="lstm", hidden=256, enc_layers=1, bidirectional=False, decoder="repeat",
@@ -252,15 +252,17 @@ _NOTEBOOK_MODEL = dict(cell="lstm", hidden=256, enc_layers=1, bidirectional=Fals
 _NOTEBOOK_TRAIN = dict(epochs=20, steps=None, batch_size=32, lr=1e-3, optimizer="adam", weight_decay=0.0,
                        schedule="constant", warmup_steps=0, grad_clip=None, label_smoothing=0.0)
 
-# Our most accurate recipe on unseen queries (benchmarks/text2text_search.py). What matters, in order:
-# attention whose values are the raw input characters (the decoder must fetch digits and compute with them,
-# it cannot look the whole answer up in the encoder's summary), many small heads (one per digit it needs),
-# and answer digits emitted units-first after the sign (carries and borrows flow in emission order).
-_BEST_MODEL = dict(cell="lstm", hidden=128, enc_layers=1, bidirectional=True, decoder="attention",
-                   heads=16, values="inputs", bridge=False, embed_dim=32, reverse_input=False,
-                   reverse_output=True, dropout=0.1)
-_BEST_TRAIN = dict(steps=6000, batch_size=32, lr=4e-3, optimizer="adamw", weight_decay=1.0,
-                   schedule="cosine", warmup_steps=100, grad_clip=1.0, label_smoothing=0.0)
+# The strongest generic encoder-decoder we found (benchmarks/text2text_search.py): no column re-layout, the
+# network finds the digits itself. Held-out exact match, seeds 0/1/2: 5 % train 96.3/95.9/97.3 %, 10 %
+# 98.2/98.5/98.6 %; 50 % 99.87 % (seed 0). What matters, in order: attention whose values are the raw input
+# characters (the decoder must fetch digits and compute with them, it cannot look the whole answer up in the
+# encoder's summary), many small heads (one per digit it needs), and answer digits emitted units-first after
+# the sign (carries and borrows flow in emission order).
+_ATTENTION_MODEL = dict(cell="lstm", hidden=128, enc_layers=1, bidirectional=True, decoder="attention",
+                        heads=16, values="inputs", bridge=False, embed_dim=32, reverse_input=False,
+                        reverse_output=True, dropout=0.1)
+_ATTENTION_TRAIN = dict(steps=6000, batch_size=32, lr=4e-3, optimizer="adamw", weight_decay=1.0,
+                        schedule="cosine", warmup_steps=100, grad_clip=1.0, label_smoothing=0.0, threads=1)
 _REFERENCE_TRAIN_SIZE = 2000  # 10 % of the 20,000 V23 queries: what ``epochs`` assumes without train_size
 
 
@@ -270,14 +272,14 @@ def text2text_preset(
 ) -> tuple[TextToTextConfig, dict]:
     """Model config and training settings (for the trainer) of a named recipe.
 
-    ``overrides`` replace config fields (e.g. ``enc_layers=2``, ``cell="gru"``, ``hidden=128``). The ``best``
-    recipe is a fixed number of optimizer ``steps``, whatever the training-set size; its ``epochs`` is that
-    number turned into whole epochs of ``train_size`` queries (2,000 when not given).
+    ``overrides`` replace config fields (e.g. ``enc_layers=2``, ``cell="gru"``, ``hidden=128``). The
+    ``attention`` recipe is a fixed number of optimizer ``steps``, whatever the training-set size; its
+    ``epochs`` is that number turned into whole epochs of ``train_size`` queries (2,000 when not given).
     """
     if name == "notebook":
         model, train = _NOTEBOOK_MODEL, dict(_NOTEBOOK_TRAIN)
-    elif name == "best":
-        model, train = _BEST_MODEL, dict(_BEST_TRAIN)
+    elif name == "attention":
+        model, train = _ATTENTION_MODEL, dict(_ATTENTION_TRAIN)
     else:
         raise ValueError(f"unknown text2text preset {name!r}; choose one of {', '.join(PRESETS)}")
     cfg = TextToTextConfig(vocab_size=vocab_size, query_len=query_len, answer_len=answer_len, **model)

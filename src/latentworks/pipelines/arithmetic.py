@@ -45,6 +45,8 @@ from latentworks.training.distributed import is_main_process
 from latentworks.training.trainer import TrainConfig, Trainer, seed_everything
 
 TASKS = ("text2text", "img2text", "text2img")
+PRESETS = {"text2text": ("notebook", "attention", "best"), "img2text": ("notebook", "best"),
+           "text2img": ("notebook", "best")}
 TASK_KINDS = {"text2text": ("text2text", "text2text_aligned"), "img2text": ("img2text", "img2text_read"),
               "text2img": ("text2img", "text2img_draw")}
 EVAL_SUBSET = 1000  # queries scored after every epoch for the curves; the final score uses the whole test split
@@ -79,8 +81,15 @@ class ArithmeticConfig:
 
 
 # ------------------------------------------------------------------------------------------ models
-def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The preset's model and training settings, with the user's overrides applied."""
+def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec,
+                n_train: int | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The preset's model and training settings, with the user's overrides applied.
+
+    ``n_train`` (training queries) turns a preset counted in optimizer steps into epochs.
+    """
+    if cfg.preset not in PRESETS[cfg.task]:
+        raise LatentworksError(f"the {cfg.task} task has no preset '{cfg.preset}'; choose "
+                               f"{', '.join(PRESETS[cfg.task])}")
     args = (cfg.preset, spec.vocab_size, spec.query_len, spec.answer_len)
     if cfg.task == "text2text" and cfg.preset == "best":
         from latentworks.models.aligned import AlignedTextToText, aligned_preset
@@ -90,7 +99,7 @@ def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec) -> tuple[torch.nn.M
     elif cfg.task == "text2text":
         from latentworks.models.seq2seq import TextToText, text2text_preset
 
-        model_cfg, settings = text2text_preset(*args)
+        model_cfg, settings = text2text_preset(*args, train_size=n_train)
         cls = TextToText
     elif cfg.task == "img2text" and cfg.preset == "best":
         from latentworks.models.img2text import ReadThenCompute, read_compute_preset
@@ -132,13 +141,9 @@ def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec) -> tuple[torch.nn.M
     return cls(model_cfg), settings
 
 
-def train_config(settings: dict[str, Any], cfg: ArithmeticConfig, n_train: int) -> TrainConfig:
+def train_config(settings: dict[str, Any], cfg: ArithmeticConfig) -> TrainConfig:
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     known = {k: v for k, v in settings.items() if k in fields}
-    if settings.get("min_steps") and cfg.epochs is None:
-        # Small train fractions get more epochs, so every fraction sees about the same number of updates.
-        steps_per_epoch = -(-n_train // known["batch_size"])
-        known["epochs"] = max(known["epochs"], -(-settings["min_steps"] // steps_per_epoch))
     return TrainConfig(**known, seed=cfg.seed, device=cfg.device, progress=cfg.progress)
 
 
@@ -309,8 +314,8 @@ def train(cfg: ArithmeticConfig, out: str | Path, resume: bool = False) -> dict[
     seed_everything(cfg.seed)
     prepared = prepare(cfg)
     reader = load_reader(cfg) if cfg.task == "text2img" else None
-    model, settings = build_model(cfg, prepared.spec)
-    tcfg = train_config(settings, cfg, len(prepared.train))
+    model, settings = build_model(cfg, prepared.spec, len(prepared.train))
+    tcfg = train_config(settings, cfg)
     run_config = {"arithmetic": dataclasses.asdict(cfg), "settings": settings, "kind": model.kind,
                   "spec": dataclasses.asdict(prepared.spec)}
     trainer = Trainer(
