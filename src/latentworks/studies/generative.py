@@ -53,7 +53,9 @@ MNIST_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
                     binarize=True),
         "dcgan": dict(model="dcgan", latent_dim=100, filters=32, max_filters=128, epochs=10, batch_size=64,
                       lr=2e-4),
-        "cgan": dict(model="cgan", latent_dim=100, filters=32, max_filters=128, epochs=10, batch_size=64, lr=2e-4),
+        # d_cond both (label channels + projection): 99.45 % conditional accuracy after 42 epochs (BENCHMARKS.md).
+        "cgan": dict(model="cgan", latent_dim=100, filters=32, max_filters=128, epochs=10, batch_size=64, lr=2e-4,
+                     d_cond="both"),
         "cvae": dict(model="cvae", latent_dim=32, filters=32, max_filters=64, epochs=10, batch_size=128, lr=1e-3,
                      binarize=True),
     },
