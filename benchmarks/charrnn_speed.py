@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--model", default="rnn", choices=["rnn", "lstm"])
+    ap.add_argument("--best-threads", type=int, default=1,
+                    help="BLAS threads for the best run (the batch-1 recipe is fastest on one)")
     ap.add_argument("--out", default="benchmarks/out")
     ap.add_argument("--work", help="folder for the two run folders (default: a temporary folder)")
     args = ap.parse_args()
@@ -75,7 +77,7 @@ def main() -> None:
     base = _run("min-char-rnn", CharRNNConfig.min_char_rnn_recipe(eval_every=10_000, **common), work)
     best = _run("best", CharRNNConfig(model=args.model, hidden=args.hidden, seq_len=args.seq_len,
                                       batch=args.batch, optimizer="adam", lr=args.lr, eval_every=200,
-                                      **common), work)
+                                      **{**common, "threads": args.best_threads}), work)
     target = base["val_loss"]
     reach = next((t for t, _, v in best["curve"] if v <= target), None)
     result = {
@@ -83,7 +85,8 @@ def main() -> None:
         "command": "python benchmarks/charrnn_speed.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "work"),
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "load_before": load_before,
-                    "load_after": _load(), "note": "shared with other jobs; 1 BLAS thread per run"},
+                    "load_after": _load(), "note": f"1 BLAS thread for min-char-rnn, {args.best_threads} for best; "
+                                         "other jobs may share the box (see load)"},
         "budget_s": args.budget, "min_char_rnn": base, "best": best,
         "speedup_vs_min_char_rnn_mode": best["chars_per_sec"] / base["chars_per_sec"],
         "gist_anchor_chars_per_sec": GIST_CHARS_PER_SEC,
