@@ -29,8 +29,9 @@ def sweep(make_config: Callable[[float], ArithmeticConfig], fractions: list[floa
         test = results["test"]
         key = "readback_exact_match" if cfg.task == "text2img" else "exact_match"
         char_key = "readback_char_accuracy" if cfg.task == "text2img" else "char_accuracy"
+        error_key = "readback_abs_error" if cfg.task == "text2img" else "abs_error"
         rows.append({"train_fraction": fraction, "exact_match": test.get(key), "char_accuracy": test.get(char_key),
-                     "seconds": results["train"]["seconds"], "run": str(run_dir)})
+                     "abs_error": test.get(error_key), "seconds": results["train"]["seconds"], "run": str(run_dir)})
         history = RunDir(run_dir, create=False).read_metrics()
         points = [(r["epoch"], r["eval/test_exact_match"]) for r in history if "eval/test_exact_match" in r]
         if points:

@@ -64,8 +64,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
 
     rows = []
     for row in summary.get("rows", []):
-        rows.append(["text2text", "best", row["train_fraction"], row["exact_match"], row["char_accuracy"], None,
-                     row["seconds"]])
+        rows.append(["text2text", "best", row["train_fraction"], row["exact_match"], row["char_accuracy"],
+                     row.get("abs_error"), row["seconds"]])
     for name, res in results.items():
         if res is None:
             continue

@@ -1,0 +1,23 @@
+"""The train-fraction sweep: one held-out-scored run per fraction, and its two figures."""
+
+import json
+
+from latentworks.pipelines.arithmetic import ArithmeticConfig
+from latentworks.pipelines.sweep import sweep
+
+
+def test_sweep_scores_every_fraction_and_draws_both_figures(tmp_path):
+    def make(fraction: float) -> ArithmeticConfig:
+        return ArithmeticConfig(task="text2text", train_fraction=fraction, max_int=9, epochs=2, hidden=16,
+                                progress=False)
+
+    summary = sweep(make, [0.3, 0.6], tmp_path)
+    rows = summary["rows"]
+    assert [r["train_fraction"] for r in rows] == [0.3, 0.6]
+    for row in rows:
+        saved = json.loads((tmp_path / f"text2text-best-f{row['train_fraction']:g}" / "results.json").read_text())
+        assert row["exact_match"] == saved["test"]["exact_match"]
+        assert row["abs_error"] == saved["test"]["abs_error"]
+    assert {p.rsplit("/", 1)[-1] for p in summary["figures"]} == {"sweep_training_curves.png",
+                                                                    "exact_match_vs_fraction.png"}
+    assert json.loads((tmp_path / "sweep.json").read_text())["rows"] == json.loads(json.dumps(rows))
