@@ -11,14 +11,14 @@ Conventions:
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from latentworks.errors import LatentworksError
+from latentworks.models.inference import inference, model_device
 
 
 def generator(seed: int) -> torch.Generator:
@@ -31,27 +31,6 @@ def model_kind(model) -> str:
 
 def latent_dim(model) -> int:
     return int(model.config.latent_dim)
-
-
-def model_device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (StopIteration, AttributeError):
-        return torch.device("cpu")
-
-
-@contextlib.contextmanager
-def inference(model) -> Iterator[None]:
-    """Eval mode and no gradients for the duration; the model's previous mode is restored afterwards."""
-    was_training = bool(getattr(model, "training", False))
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        if was_training:
-            model.train()
 
 
 def sample_normal(n: int, dim: int, generator: torch.Generator | None = None, truncate: float | None = None,

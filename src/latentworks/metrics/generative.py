@@ -178,7 +178,7 @@ def generate(model, n: int, seed: int = 0, batch: int = 500, labels: torch.Tenso
     Conditional models get balanced labels ``i % num_classes`` unless ``labels`` is given. The samples are the
     same for any ``batch``.
     """
-    from latentworks.latent.core import inference, model_device
+    from latentworks.models.inference import inference, model_device
 
     gen = torch.Generator().manual_seed(int(seed))
     device = model_device(model)
@@ -342,7 +342,7 @@ def vae_likelihood(model, test_images, k: int = 5000, n: int | None = None, seed
     img_batch = max(1, budget // kc)
     started = time.perf_counter()
     neg_elbo, nll = [], []
-    from latentworks.latent.core import inference
+    from latentworks.models.inference import inference
 
     cuda = [torch.cuda.current_device()] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda), inference(model):

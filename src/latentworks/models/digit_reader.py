@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from latentworks.models.inference import inference, model_device
 from latentworks.models.io import register_model
 
 MNIST_MEAN = 0.1307
@@ -87,35 +88,24 @@ class DigitReader(nn.Module):
         """Class logits (B, num_classes)."""
         return self.head(self.features(x))
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
         """(labels int64 (B,), confidence = max softmax probability (B,)), in eval mode, batched."""
-        was_training = self.training
-        self.eval()
-        try:
-            device = next(self.parameters()).device
-            labels, conf = [], []
+        device, labels, conf = model_device(self), [], []
+        with inference(self):
             for start in range(0, len(x), batch_size):
                 probs = torch.softmax(self(x[start:start + batch_size].to(device)), dim=-1)
                 c, lab = probs.max(dim=-1)
                 labels.append(lab.cpu())
                 conf.append(c.cpu())
-        finally:
-            self.train(was_training)
         if not labels:
             return torch.zeros(0, dtype=torch.long), torch.zeros(0)
         return torch.cat(labels), torch.cat(conf)
 
-    @torch.no_grad()
     def embed_images(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """``features`` in eval mode over a large set, batched, returned on CPU (for Fréchet distance)."""
-        was_training = self.training
-        self.eval()
-        try:
-            device = next(self.parameters()).device
+        device = model_device(self)
+        with inference(self):
             out = [self.features(x[s:s + batch_size].to(device)).cpu() for s in range(0, len(x), batch_size)]
-        finally:
-            self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, self.config.feature_dim)
 
 

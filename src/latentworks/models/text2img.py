@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from latentworks.errors import LatentworksError
+from latentworks.models.inference import inference, model_device
 from latentworks.models.io import register_model
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -140,16 +141,11 @@ class TextToImage(nn.Module):
         chars = self.char_head(steps) if self.char_head is not None else None
         return self.draw(steps), chars
 
-    @torch.no_grad()
     def generate(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """Images in [0, 1], (B, La, 28, 28), computed in eval mode in batches."""
-        was_training = self.training
-        self.eval()
-        try:
-            device = next(self.parameters()).device
+        device = model_device(self)
+        with inference(self):
             out = [torch.sigmoid(self(x[s:s + batch_size].to(device))) for s in range(0, len(x), batch_size)]
-        finally:
-            self.train(was_training)
         if not out:
             return torch.zeros(0, self.config.answer_len, 28, 28)
         return torch.cat(out)

@@ -30,6 +30,7 @@ import torch
 from latentworks.data.images import load_image_dataset
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import check_image_size
+from latentworks.models.inference import inference
 from latentworks.models.io import load_model, save_model
 from latentworks.runs import RunDir, read_json
 from latentworks.training.trainer import TrainConfig, Trainer, seed_everything
@@ -289,7 +290,6 @@ def snapshot_inputs(model, cfg: GenConfig, n: int) -> tuple[torch.Tensor, torch.
 
 
 # ------------------------------------------------------------------------------------------ scoring
-@torch.no_grad()
 def heldout_scores(
     model,
     kind: str,
@@ -305,25 +305,23 @@ def heldout_scores(
     """Reconstruction MSE (autoencoders), ELBO and optional IW-NLL (VAEs) on held-out images, per image."""
     if kind not in AUTOENCODERS or len(x) == 0:
         return {}
-    was_training = model.training
-    model.eval()
     gen = torch.Generator().manual_seed(seed + 99_991)
     xs = binarized(x, torch.Generator().manual_seed(20_240_601)) if binarize else x.float() / 255.0
     labels = y if model.conditional else None
     mse, elbo, iw = [], [], []
-    for i in range(0, len(xs), batch):
-        xb = xs[i : i + batch]
-        yb = labels[i : i + batch] if labels is not None else None
-        rec = model.reconstruct(xb, yb).cpu()
-        mse.append(((rec - xb.cpu()) ** 2).flatten(1).mean(1))
-        if kind != "cae":
-            elbo.append(model.elbo(xb, 1, yb, generator=gen).cpu())
-    if iw_k and kind != "cae":
-        for i in range(0, min(iw_images, len(xs)), 100):
-            j = min(i + 100, iw_images, len(xs))
-            yb = labels[i:j] if labels is not None else None
-            iw.append(model.iw_nll(xs[i:j], iw_k, yb, generator=gen).cpu())
-    model.train(was_training)
+    with inference(model):
+        for i in range(0, len(xs), batch):
+            xb = xs[i : i + batch]
+            yb = labels[i : i + batch] if labels is not None else None
+            rec = model.reconstruct(xb, yb).cpu()
+            mse.append(((rec - xb.cpu()) ** 2).flatten(1).mean(1))
+            if kind != "cae":
+                elbo.append(model.elbo(xb, 1, yb, generator=gen).cpu())
+        if iw_k and kind != "cae":
+            for i in range(0, min(iw_images, len(xs)), 100):
+                j = min(i + 100, iw_images, len(xs))
+                yb = labels[i:j] if labels is not None else None
+                iw.append(model.iw_nll(xs[i:j], iw_k, yb, generator=gen).cpu())
     out = {"recon_mse": float(torch.cat(mse).mean())}
     if elbo:
         out["elbo"] = float(torch.cat(elbo).mean())
