@@ -121,7 +121,10 @@ def main() -> None:
         model, _, field = key.partition(".")
         if model not in recipes or not field or not value:
             raise SystemExit(f"--set {item!r}: expected MODEL.FIELD=VALUE with MODEL in {', '.join(names)}")
-        recipes[model][field] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+        try:
+            recipes[model][field] = json.loads(value)  # numbers, true/false, lists
+        except ValueError:
+            recipes[model][field] = value  # a word such as both or normal
     report: dict = {
         "benchmark": "generative_mnist",
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),

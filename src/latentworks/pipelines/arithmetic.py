@@ -44,9 +44,9 @@ from latentworks.runs import RunDir, read_json
 from latentworks.training.distributed import is_main_process
 from latentworks.training.trainer import TrainConfig, Trainer, seed_everything
 
-TASKS = ("text2text", "img2text", "text2img")
 PRESETS = {"text2text": ("notebook", "attention", "best"), "img2text": ("notebook", "best"),
            "text2img": ("notebook", "best")}
+TASKS = tuple(PRESETS)
 TASK_KINDS = {"text2text": ("text2text", "text2text_aligned"), "img2text": ("img2text", "img2text_read"),
               "text2img": ("text2img", "text2img_draw")}
 EVAL_SUBSET = 1000  # queries scored after every epoch for the curves; the final score uses the whole test split
@@ -87,6 +87,8 @@ def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec,
 
     ``n_train`` (training queries) turns a preset counted in optimizer steps into epochs.
     """
+    if cfg.task not in TASKS:
+        raise LatentworksError(f"unknown task '{cfg.task}'; choose {', '.join(TASKS)}")
     if cfg.preset not in PRESETS[cfg.task]:
         raise LatentworksError(f"the {cfg.task} task has no preset '{cfg.preset}'; choose "
                                f"{', '.join(PRESETS[cfg.task])}")
@@ -118,13 +120,11 @@ def build_model(cfg: ArithmeticConfig, spec: ArithmeticSpec,
         if cfg.loss:
             model_cfg = dataclasses.replace(model_cfg, loss=cfg.loss)
         cls = ComputeThenDraw
-    elif cfg.task == "text2img":
+    else:  # text2img notebook
         from latentworks.models.text2img import TextToImage, text2img_preset
 
         model_cfg, settings = text2img_preset(*args)
         cls = TextToImage
-    else:
-        raise LatentworksError(f"unknown task '{cfg.task}'; choose {', '.join(TASKS)}")
     overrides = {"cell": cfg.cell, "hidden": cfg.hidden, "enc_layers": cfg.encoder_layers,
                  "encoder": cfg.encoder}
     names = {f.name for f in dataclasses.fields(model_cfg)}
