@@ -6,7 +6,7 @@ from torch import nn
 
 from latentworks.errors import LatentworksError
 from latentworks.models.conditional import CGAN, CVAE, class_labels
-from latentworks.models.dcgan import PairCritic, discriminator_step, make_optimizers
+from latentworks.training.gan import PairCritic, discriminator_step, make_optimizers
 
 torch.set_num_threads(1)
 

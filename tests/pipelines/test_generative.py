@@ -194,12 +194,16 @@ def test_same_seed_same_weights(tmp_path, model):
     assert any(not torch.equal(wa[k], wc[k]) for k in wa if wa[k].is_floating_point())
 
 
-@pytest.mark.parametrize("model", ["vae", "cgan"])
-def test_resume_equals_uninterrupted_training(tmp_path, model):
-    train_generative(GenConfig(model=model, epochs=2, **TINY), tmp_path / "straight")
-    train_generative(GenConfig(model=model, epochs=1, **TINY), tmp_path / "resumed")
-    results = train_generative(GenConfig(model=model, epochs=2, **TINY), tmp_path / "resumed", resume=True)
+@pytest.mark.parametrize("model, extra", [("vae", {}), ("cgan", {"ema": 0.9})])
+def test_resume_equals_uninterrupted_training(tmp_path, model, extra):
+    train_generative(GenConfig(model=model, epochs=2, **TINY, **extra), tmp_path / "straight")
+    train_generative(GenConfig(model=model, epochs=1, **TINY, **extra), tmp_path / "resumed")
+    results = train_generative(
+        GenConfig(model=model, epochs=2, **TINY, **extra), tmp_path / "resumed", resume=True
+    )
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
+    if extra:  # the generator's weight average and its update count resume too
+        assert int(weights(tmp_path / "resumed")["ema_updates"]) == 6
     assert results["train"]["steps"] == 6
     assert sorted(p.name for p in (tmp_path / "resumed" / "figures").glob("epoch_*.png")) == [
         "epoch_001.png",

@@ -100,6 +100,9 @@ def add_parser(sub) -> argparse._SubParsersAction:
         choices=["channels", "projection", "both"],
         help="cGAN: how labels enter the discriminator",
     )
+    b.add_argument(
+        "--ema", type=float, help="GANs: sample from an average of the generator's weights with this decay (0.999)"
+    )
     e = t.add_argument_group("evaluation")
     e.add_argument("--snapshot-grid", type=int, default=8, help="n×n fixed latents drawn after every epoch")
     e.add_argument("--eval-images", type=int, default=1000, help="held-out images scored after every epoch")
@@ -160,6 +163,7 @@ def config_from_args(args):
         "init",
         "cond_embed",
         "d_cond",
+        "ema",
         "snapshot_grid",
         "eval_images",
         "iw_k",

@@ -62,6 +62,7 @@ MODEL_FIELDS = (
     "init",
     "cond_embed",
     "d_cond",
+    "ema",
 )
 
 
@@ -102,6 +103,7 @@ class GenConfig:
     init: str | None = None
     cond_embed: str | None = None
     d_cond: str | None = None
+    ema: float | None = None  # dcgan/cgan: decay of the generator's weight average used for sampling
     # Evaluation.
     snapshot_grid: int = 8  # n×n fixed latents per epoch
     eval_images: int = 1000  # held-out images scored after every epoch (the final scores use all of them)
@@ -336,7 +338,7 @@ def heldout_d_accuracy(model, x: torch.Tensor, y: torch.Tensor | None) -> float:
     D runs in training mode, as during its updates: batch norm on batch statistics (its running statistics mix
     real and fake batches, so eval mode would judge with neither); every buffer is left untouched.
     """
-    from latentworks.models.dcgan import frozen
+    from latentworks.training.gan import frozen
 
     d, was_training = model.discriminator, model.discriminator.training
     d.train()
@@ -475,7 +477,7 @@ def train_generative(cfg: GenConfig, out: str | Path, resume: bool = False) -> d
     tensors = [data.train_x] + ([data.train_y] if model.conditional else [])
     common = dict(eval_fn=make_eval_fn(cfg, data, run), run_config=run_config)
     if cfg.model in GANS:
-        from latentworks.models.dcgan import make_optimizers, make_step_fn
+        from latentworks.training.gan import make_optimizers, make_step_fn
 
         optimizers = make_optimizers(model, cfg.scheme(), settings["lr"], (0.5, 0.999))
         trainer = Trainer(
