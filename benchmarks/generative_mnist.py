@@ -180,6 +180,13 @@ def main() -> None:
         entry["targets"] = targets
         log(f"{name}: FLD {ev['fld']:.3f} floor {ev['fld_floor']:.3f} ratio {ev['fld_ratio']:.2f} hist {hist} "
             f"P/R {ev['precision']:.3f}/{ev['recall']:.3f} cond {ev.get('conditional_accuracy')}")
+        if getattr(model, "generator_ema", None) is not None:  # the same checkpoint without the weight average
+            model.generator_ema = None
+            live = evaluate_generator(model, feature_fn, classify_fn, data.train, data.test, n=args.n,
+                                      seed=args.seed)
+            entry["eval_live_generator"] = live
+            log(f"{name} live generator: FLD {live['fld']:.3f} hist {live['class_histogram']} "
+                f"cond {live.get('conditional_accuracy')}")
         report["machine"]["load_average_now"] = _load()
         write_json(json_path, report)
 
