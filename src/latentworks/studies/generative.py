@@ -42,11 +42,16 @@ MNIST_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
         "cgan": dict(model="cgan", latent_dim=16, filters=8, max_filters=16, epochs=1, batch_size=32, lr=5e-4),
     },
     # Small stacks (1 torch thread: 2-5x faster than 2 on a busy 2-core box); lr 5e-4 with batch 32 gave the GANs
-    # the most progress per second on the 4,000 embedded digits.
+    # the most progress per second on the 4,000 embedded digits. Measured on that sample (1,000 samples, FLD):
+    # three levels in G and D instead of two took the DCGAN from 38.5 to 26.0 and its rarest class from 10 to
+    # 53 samples (seed 004 also found the deeper discriminator better); sampling from the generator's weight
+    # average (ema) took the cGAN from 20.4 to 16.9 and its conditional accuracy from 78.6 % to 82.1 %.
     "quick": {
         "vae": dict(model="vae", latent_dim=16, filters=32, max_filters=64, epochs=10, batch_size=64, binarize=True),
-        "dcgan": dict(model="dcgan", latent_dim=64, filters=16, max_filters=64, epochs=12, batch_size=32, lr=5e-4),
-        "cgan": dict(model="cgan", latent_dim=64, filters=16, max_filters=64, epochs=12, batch_size=32, lr=5e-4),
+        "dcgan": dict(model="dcgan", latent_dim=64, filters=16, max_filters=64, enc_depth=3, dec_depth=3,
+                      epochs=12, batch_size=32, lr=5e-4, ema=0.999),
+        "cgan": dict(model="cgan", latent_dim=64, filters=16, max_filters=64, epochs=12, batch_size=32, lr=5e-4,
+                     ema=0.999),
     },
     "full": {
         "vae": dict(model="vae", latent_dim=32, filters=32, max_filters=64, epochs=30, batch_size=128, lr=1e-3,
