@@ -57,6 +57,9 @@ def train_for(cfg, out: Path, seconds: float, max_epochs: int, reuse: bool) -> d
     if reuse and (out / "model.json").exists() and (out / "results.json").exists():
         res = read_json(out / "results.json")
         info = read_json(out / "budget.json") if (out / "budget.json").exists() else {}
+        # A run stopped mid-budget has no budget.json: its epochs come from the config it last finished.
+        info.setdefault("epochs", res["config"]["generative"]["epochs"])
+        info.setdefault("train_wall_seconds", None)
         log(f"{cfg.model}: reusing {out} ({info.get('epochs')} epochs)")
         return {"results": res, **info}
     if out.exists():
