@@ -78,7 +78,7 @@ def main() -> None:
         ev = evaluate_generator(model, feature_fn, classify_fn, data.train, data.test, n=args.n, seed=args.seed)
         entry["eval"] = {k: ev.get(k) for k in KEYS}
         if getattr(model, "generator_ema", None) is not None:
-            model.generator_ema = None  # the same checkpoint, sampled from the live generator
+            model.sample_average = False  # the same checkpoint, sampled from the live generator
             live = evaluate_generator(model, feature_fn, classify_fn, data.train, data.test, n=args.n,
                                       seed=args.seed)
             entry["eval_live_generator"] = {k: live.get(k) for k in KEYS}

@@ -184,7 +184,7 @@ def main() -> None:
         log(f"{name}: FLD {ev['fld']:.3f} floor {ev['fld_floor']:.3f} ratio {ev['fld_ratio']:.2f} hist {hist} "
             f"P/R {ev['precision']:.3f}/{ev['recall']:.3f} cond {ev.get('conditional_accuracy')}")
         if getattr(model, "generator_ema", None) is not None:  # the same checkpoint without the weight average
-            model.generator_ema = None
+            model.sample_average = False
             live = evaluate_generator(model, feature_fn, classify_fn, data.train, data.test, n=args.n,
                                       seed=args.seed)
             entry["eval_live_generator"] = live

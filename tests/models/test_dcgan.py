@@ -77,3 +77,12 @@ def test_ema_average_round_trips_through_save_and_load(tmp_path):
 def test_ema_decay_out_of_range_is_a_one_line_error(decay):
     with pytest.raises(LatentworksError, match="ema must be in"):
         tiny_gan(ema=decay)
+
+
+def test_sample_average_off_decodes_from_the_live_generator():
+    model = tiny_gan(ema=0.9).eval()
+    model.sample_average = False
+    z = model.sample_latent(3, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert model.sampler() is model.generator
+        assert torch.equal(model.decode(z), (model.generator(z) + 1) / 2)

@@ -97,30 +97,6 @@ def test_default_optimizers_are_separate_adams_notebook_shares_one():
         make_optimizers(model, "wgan")
 
 
-@pytest.mark.parametrize("scheme", ["default", "notebook"])
-def test_step_fn_logs_the_four_metrics(scheme):
-    model = tiny_gan()
-    trainer = SimpleNamespace(
-        raw_model=model,
-        model=model,
-        optimizers=make_optimizers(model, scheme),
-        device=torch.device("cpu"),
-        step=0,
-        steps_per_epoch=100,
-        cfg=SimpleNamespace(log_every=2),
-    )
-    images = (torch.rand(16, 1, 28, 28) * 255).to(torch.uint8)
-    step = make_step_fn(scheme)
-    first = step(trainer, (images,))
-    trainer.step = 1
-    second = step(trainer, (images,))  # a log step: the mean of steps 1 and 2
-    assert set(second) >= {"d_loss", "g_loss", "d_acc_real", "d_acc_fake", "lr"}
-    assert all(isinstance(v, float) for v in second.values())
-    trainer.step = 2
-    third = step(trainer, (images,))  # a fresh window
-    assert first["d_loss"] != second["d_loss"] and third["d_loss"] > 0
-
-
 def fake_trainer(model, scheme="default"):
     return SimpleNamespace(
         raw_model=model,
@@ -131,6 +107,22 @@ def fake_trainer(model, scheme="default"):
         steps_per_epoch=100,
         cfg=SimpleNamespace(log_every=2, seed=0),
     )
+
+
+@pytest.mark.parametrize("scheme", ["default", "notebook"])
+def test_step_fn_logs_the_four_metrics(scheme):
+    model = tiny_gan()
+    trainer = fake_trainer(model, scheme)
+    images = (torch.rand(16, 1, 28, 28) * 255).to(torch.uint8)
+    step = make_step_fn(scheme)
+    first = step(trainer, (images,))
+    trainer.step = 1
+    second = step(trainer, (images,))  # a log step: the mean of steps 1 and 2
+    assert set(second) >= {"d_loss", "g_loss", "d_acc_real", "d_acc_fake", "lr"}
+    assert all(isinstance(v, float) for v in second.values())
+    trainer.step = 2
+    third = step(trainer, (images,))  # a fresh window
+    assert first["d_loss"] != second["d_loss"] and third["d_loss"] > 0
 
 
 @pytest.mark.parametrize("scheme", ["default", "notebook"])

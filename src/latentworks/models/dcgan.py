@@ -90,6 +90,7 @@ class DCGAN(GenerativeBase):
             self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
             self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self._stats_at = -1  # ema_updates when the average's batch-norm statistics were last estimated
+        self.sample_average = True  # False: decode from the live generator (to measure what the average adds)
 
     def update_ema(self) -> None:
         """Fold the generator's current weights into its average (after each generator update)."""
@@ -99,7 +100,7 @@ class DCGAN(GenerativeBase):
 
     def sampler(self) -> nn.Module:
         """The network ``decode`` uses: the weight average when ``ema`` > 0, else the generator."""
-        if self.generator_ema is None:
+        if self.generator_ema is None or not self.sample_average:
             return self.generator
         if self._stats_at != int(self.ema_updates):
             noise = torch.Generator().manual_seed(0)  # CPU draws: the same statistics on every device
