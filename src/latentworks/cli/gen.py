@@ -103,6 +103,12 @@ def add_parser(sub) -> argparse._SubParsersAction:
     b.add_argument(
         "--ema", type=float, help="GANs: sample from an average of the generator's weights with this decay (0.999)"
     )
+    b.add_argument(
+        "--pixel-layers",
+        type=int,
+        help="VAE: masked PixelCNN layers after the decoder (autoregressive, binary grey images; 0: none)",
+    )
+    b.add_argument("--pixel-channels", type=int, help="VAE: width of the PixelCNN head (default 32)")
     e = t.add_argument_group("evaluation")
     e.add_argument("--snapshot-grid", type=int, default=8, help="n×n fixed latents drawn after every epoch")
     e.add_argument("--eval-images", type=int, default=1000, help="held-out images scored after every epoch")
@@ -164,6 +170,8 @@ def config_from_args(args):
         "cond_embed",
         "d_cond",
         "ema",
+        "pixel_layers",
+        "pixel_channels",
         "snapshot_grid",
         "eval_images",
         "iw_k",

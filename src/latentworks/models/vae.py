@@ -11,6 +11,9 @@
   / prod(data_shape) — relative to the ELBO a β-VAE with β = batch size.
 * ``elbo(x, k)`` and ``iw_nll(x, k)`` give per-image numbers in nats; ``iw_nll`` is the importance-weighted
   estimate −log (1/k Σ p(x, z_i)/q(z_i|x)) (Burda et al.), streamed over chunks of samples.
+* ``pixel_layers > 0`` (grey, Bernoulli) puts a small PixelCNN head (``models/pixel_head.py``) after the conv
+  decoder, so p(x|z) = Π p(x_ij | x_<ij, z): the likelihood then needs x (teacher forcing) and ``decode``
+  draws binary images pixel by pixel from a fixed uniform field (``decode_seed``), so it is deterministic.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from latentworks.models.builders import (
     label_maps,
 )
 from latentworks.models.io import register_model
+from latentworks.models.pixel_head import PixelHead
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -48,6 +52,9 @@ class VAE(GenerativeBase):
         decoder_std: float = 1 / math.sqrt(2)
         beta: float = 1.0
         loss: str = "elbo"  # elbo | notebook
+        pixel_layers: int = 0  # 0: factorised decoder; n: autoregressive PixelCNN head with n masked layers
+        pixel_channels: int = 32
+        decode_seed: int = 0  # the uniform field behind the autoregressive decoder's samples
 
     def __init__(self, config: Config):
         super().__init__()
@@ -59,6 +66,13 @@ class VAE(GenerativeBase):
             raise LatentworksError(f"unknown VAE loss '{c.loss}'; choose elbo or notebook")
         if not c.decoder_std > 0:
             raise LatentworksError("decoder_std must be positive")
+        if c.pixel_layers < 0 or c.pixel_channels < 1:
+            raise LatentworksError("pixel_layers must be ≥ 0 and pixel_channels ≥ 1")
+        if c.pixel_layers and (c.channels != 1 or c.likelihood != "bernoulli"):
+            raise LatentworksError(
+                "the autoregressive decoder (--pixel-layers) models binary grey pixels; "
+                "use it with one channel and the bernoulli likelihood, or set --pixel-layers 0"
+            )
         self.z_cond = self._setup_conditioning()
         in_ch = c.channels + self.num_classes
         if c.preset == "notebook":
@@ -69,9 +83,9 @@ class VAE(GenerativeBase):
             trunk = self.encoder.feature_dim
         self.mu_head = nn.Linear(trunk, c.latent_dim)
         self.logvar_head = nn.Linear(trunk, c.latent_dim)
-        self.decoder = DeconvNet(
-            c.image_size, c.channels, c.latent_dim + self.z_cond.extra, None, dec_options(c)
-        )
+        out = c.pixel_channels if c.pixel_layers else c.channels
+        self.decoder = DeconvNet(c.image_size, out, c.latent_dim + self.z_cond.extra, None, dec_options(c))
+        self.pixel_head = PixelHead(c.pixel_channels, c.pixel_layers) if c.pixel_layers else None
 
     @property
     def data_dim(self) -> int:
@@ -90,12 +104,26 @@ class VAE(GenerativeBase):
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.encode_dist(x, labels)[0]
 
-    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def decode_logits(
+        self, z: torch.Tensor, labels: torch.Tensor | None = None, x: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits of p(x|z); the autoregressive decoder also needs the images ``x`` it scores."""
         z = self.check_latents(z)
-        return self.decoder(self.z_cond(z, self.check_labels(labels, z.shape[0])))
+        out = self.decoder(self.z_cond(z, self.check_labels(labels, z.shape[0])))
+        if self.pixel_head is None:
+            return out
+        if x is None:
+            raise LatentworksError("the autoregressive decoder's logits need the images; use decode() to draw")
+        return self.pixel_head(x, out)
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sigmoid(self.decode_logits(z, labels))
+        if self.pixel_head is None:
+            return torch.sigmoid(self.decode_logits(z, labels))
+        features = self.decoder(self.z_cond(self.check_latents(z), self.check_labels(labels, z.shape[0])))
+        size = self.config.image_size
+        gen = torch.Generator().manual_seed(self.config.decode_seed)
+        uniform = torch.rand((1, 1, size, size), generator=gen).to(features.device)
+        return self.pixel_head.sample(features, uniform)
 
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.decode(self.encode(x, labels), labels)
@@ -128,7 +156,7 @@ class VAE(GenerativeBase):
         x = self.check_images(x)
         mu, logvar = self.encode_dist(x, labels)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        logits = self.decode_logits(z, labels)
+        logits = self.decode_logits(z, labels, x)
         rec = self.log_likelihood(x, logits)
         kl = self.kl_divergence(mu, logvar)
         beta = self.config.beta
@@ -164,7 +192,7 @@ class VAE(GenerativeBase):
         rec = torch.zeros(x.shape[0], device=self.device)
         for _ in range(int(k)):
             z = mu + std * self._randn(tuple(mu.shape), generator)
-            rec += self.log_likelihood(x, self.decode_logits(z, labels))
+            rec += self.log_likelihood(x, self.decode_logits(z, labels, x))
         return rec / k - self.kl_divergence(mu, logvar)
 
     @torch.no_grad()
@@ -184,8 +212,9 @@ class VAE(GenerativeBase):
         labels = self.check_labels(labels, b)
         mu, logvar = self.encode_dist(x, labels)
         std = (0.5 * logvar).exp()
-        if chunk is None:  # ~4M decoded pixels per chunk keeps memory flat for any k
-            chunk = max(1, (1 << 22) // (self.data_dim * b))
+        if chunk is None:  # ~4M decoded values per chunk keeps memory flat for any k
+            width = 1 + (self.config.pixel_channels // 4 if self.pixel_head is not None else 0)
+            chunk = max(1, (1 << 22) // (self.data_dim * b * width))
         acc = torch.full((b,), -math.inf, device=self.device)
         done = 0
         while done < k:
@@ -193,8 +222,8 @@ class VAE(GenerativeBase):
             eps = self._randn((kc, b, mu.shape[1]), generator)
             z = mu + std * eps  # (kc, b, L)
             flat_labels = labels.repeat(kc) if labels is not None else None
-            logits = self.decode_logits(z.reshape(kc * b, -1), flat_labels)
-            log_px = self.log_likelihood(x.repeat(kc, 1, 1, 1), logits).view(kc, b)
+            xs = x.repeat(kc, 1, 1, 1)
+            log_px = self.log_likelihood(xs, self.decode_logits(z.reshape(kc * b, -1), flat_labels, xs)).view(kc, b)
             log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
             log_qz = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(-1)
             acc = torch.logaddexp(acc, torch.logsumexp(log_px + log_pz - log_qz, dim=0))
