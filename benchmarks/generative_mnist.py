@@ -83,6 +83,21 @@ def train_for(cfg, out: Path, seconds: float, max_epochs: int, reuse: bool) -> d
     return {"results": res, **info}
 
 
+def balance_over_seeds(model, classify_fn, n: int, seeds: int) -> dict:
+    """Class histograms of ``n`` samples for sample seeds 0 … seeds − 1: how often every class lands within
+    ±10 % of n/10, and the pooled histogram, which estimates the generator's true class shares."""
+    from latentworks.metrics.generative import class_histogram, generate
+
+    rows = []
+    for seed in range(seeds):
+        preds = torch.cat([classify_fn(x)[0] for x, _ in generate(model, n, seed=seed)])
+        rows.append(class_histogram(preds))
+    within = [all(abs(h - n / 10) <= n / 100 for h in row) for row in rows]
+    pooled = [sum(col) / seeds for col in zip(*rows)]
+    return {"n": n, "histograms": rows, "within_10pct": within, "seeds_within": sum(within),
+            "pooled_mean_histogram": pooled, "pooled_min": min(pooled), "pooled_max": max(pooled)}
+
+
 def wait_for_reader(path: Path, minutes: float):
     deadline = time.time() + minutes * 60
     while not ((path / "model.json").exists() and (path / "model.safetensors").exists()):
@@ -109,6 +124,8 @@ def main() -> None:
                         help="random test digits for the IW-NLL (default: as many as the budget allows)")
     parser.add_argument("--skip-vae-samples", action="store_true",
                         help="score the VAE's likelihood only (an autoregressive decoder draws 10k samples slowly)")
+    parser.add_argument("--balance-seeds", type=int, default=1,
+                        help="unconditional GANs: class histograms over this many sample seeds (default 1)")
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-min", type=float, help="training minutes per model (default: its share of the budget)")
@@ -187,6 +204,10 @@ def main() -> None:
                    "classes_within_10pct": all(abs(h - args.n / 10) <= 0.1 * args.n / 10 for h in hist)}
         if ev.get("conditional_accuracy") is not None:
             targets["conditional_accuracy_ge_99pct"] = ev["conditional_accuracy"] >= 0.99
+        if args.balance_seeds > 1 and not getattr(model, "conditional", False):
+            balance = entry["balance_over_seeds"] = balance_over_seeds(model, classify_fn, args.n, args.balance_seeds)
+            targets["classes_within_10pct_all_seeds"] = balance["seeds_within"] == args.balance_seeds
+            log(f"{name}: class balance over seeds {balance}")
         entry["targets"] = targets
         log(f"{name}: FLD {ev['fld']:.3f} floor {ev['fld_floor']:.3f} ratio {ev['fld_ratio']:.2f} hist {hist} "
             f"P/R {ev['precision']:.3f}/{ev['recall']:.3f} cond {ev.get('conditional_accuracy')}")
