@@ -105,7 +105,7 @@ def add_verbs(verbs) -> None:
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--no-kid", dest="kid", action="store_false", help="skip KID (saves a few seconds)")
     p.add_argument("--k", type=int, default=5000, help="VAE: importance samples for the NLL")
-    p.add_argument("--nll-images", type=int, help="VAE: score only the first N test images (default all)")
+    p.add_argument("--nll-images", type=int, help="VAE: score N random test images (default all)")
     p.add_argument("--no-nll", dest="nll", action="store_false", help="VAE: skip ELBO / IW NLL")
     _output(p, "JSON (default RUN/eval_generative.json)")
     p.set_defaults(handler=_eval)
