@@ -108,18 +108,22 @@ class VAE(GenerativeBase):
         self, z: torch.Tensor, labels: torch.Tensor | None = None, x: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Logits of p(x|z); the autoregressive decoder also needs the images ``x`` it scores."""
-        z = self.check_latents(z)
-        out = self.decoder(self.z_cond(z, self.check_labels(labels, z.shape[0])))
+        out = self._decoder_output(z, labels)
         if self.pixel_head is None:
             return out
         if x is None:
             raise LatentworksError("the autoregressive decoder's logits need the images; use decode() to draw")
         return self.pixel_head(x, out)
 
+    def _decoder_output(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The conv decoder's output: logits, or the pixel head's feature map."""
+        z = self.check_latents(z)
+        return self.decoder(self.z_cond(z, self.check_labels(labels, z.shape[0])))
+
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.pixel_head is None:
             return torch.sigmoid(self.decode_logits(z, labels))
-        features = self.decoder(self.z_cond(self.check_latents(z), self.check_labels(labels, z.shape[0])))
+        features = self._decoder_output(z, labels)
         size = self.config.image_size
         gen = torch.Generator().manual_seed(self.config.decode_seed)
         uniform = torch.rand((1, 1, size, size), generator=gen).to(features.device)
