@@ -114,3 +114,21 @@ def test_sample_normal_truncation_scale_and_seed():
     assert torch.allclose(c, d * 0.17)
     with pytest.raises(LatentworksError):
         sample_normal(2, 2, truncate=0)
+
+
+def test_spectral_norm_bounds_every_encoder_layer_and_decoders_refuse_it():
+    net = conv_stack(28, 1, 1, depth=3, filters=8, norm="spectral")
+    net.train()
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        for _ in range(30):  # one power iteration per forward
+            net(x)
+    layers = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert len(layers) == 4 and not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.02)
+        original = m.parametrizations.weight.original.detach().flatten(1)
+        assert abs(float(torch.linalg.matrix_norm(original, ord=2)) - 1.0) > 0.1  # N(0, 0.02) init: far from 1
+    with pytest.raises(LatentworksError, match="--d-norm spectral"):
+        deconv_stack(28, 1, 8, depth=3, filters=8, norm="spectral")

@@ -86,3 +86,16 @@ def test_sample_average_off_decodes_from_the_live_generator():
     with torch.no_grad():
         assert model.sampler() is model.generator
         assert torch.equal(model.decode(z), (model.generator(z) + 1) / 2)
+
+
+def test_spectral_discriminator_keeps_the_generators_norm_and_round_trips(tmp_path):
+    model = tiny_gan(d_norm="spectral")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.discriminator.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.generator.modules())  # G keeps --norm
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        model.discriminate(x)  # a power iteration moves the stored singular vectors
+    save_model(model, tmp_path / "gan")
+    loaded = load_model(tmp_path / "gan", expect="dcgan").eval()
+    with torch.no_grad():
+        assert torch.equal(loaded.discriminate(x), model.eval().discriminate(x))

@@ -283,3 +283,22 @@ def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "rank0.txt").read_text() == (out / "rank1.txt").read_text()
     assert json.loads((out / "results.json").read_text())["kind"] == "generative/cgan"
+
+
+def test_cli_spectral_discriminator_with_its_own_rate(tmp_path, capsys):
+    out = tmp_path / "sn"
+    args = ["gen", "train", "--model", "dcgan", *MNIST, "--limit", "96", "--batch-size", "32", "--filters", "4",
+            "--max-filters", "8", "--latent-dim", "4", "--eval-images", "64", "--snapshot-grid", "2",
+            "--out", str(out)]
+    assert main([*args, "--epochs", "1", "--d-norm", "spectral", "--lr", "1e-4", "--d-lr", "4e-4"]) == 0
+    model = load_generative(out)
+    assert model.config.d_norm == "spectral"
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.discriminator.modules())
+    config = json.loads((out / "config.json").read_text())
+    assert config["generative"]["d_lr"] == 4e-4
+    capsys.readouterr()
+    assert main([*args, "--epochs", "2", "--d-norm", "batch", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "trained with --d-norm spectral, not batch" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(LatentworksError, match="not decoders; for a GAN use --d-norm spectral"):
+        train_generative(GenConfig(model="vae", norm="spectral", **TINY), tmp_path / "v")

@@ -48,9 +48,9 @@ def real_batch(n=16):
     return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 
-@pytest.mark.parametrize("scheme", ["default", "notebook"])
-def test_discriminator_step_leaves_generator_untouched(scheme):
-    model = tiny_gan()
+@pytest.mark.parametrize("scheme,d_norm", [("default", None), ("notebook", None), ("default", "spectral")])
+def test_discriminator_step_leaves_generator_untouched(scheme, d_norm):
+    model = tiny_gan(d_norm=d_norm)
     opts = make_optimizers(model, scheme)
     opt_d = opts.get("d", opts.get("shared"))
     fake = model.generator(torch.randn(16, 8))
@@ -64,9 +64,9 @@ def test_discriminator_step_leaves_generator_untouched(scheme):
     assert 0 <= logs["d_acc_real"] <= 1 and 0 <= logs["d_acc_fake"] <= 1
 
 
-@pytest.mark.parametrize("scheme", ["default", "notebook"])
-def test_generator_step_leaves_discriminator_untouched(scheme):
-    model = tiny_gan()
+@pytest.mark.parametrize("scheme,d_norm", [("default", None), ("notebook", None), ("default", "spectral")])
+def test_generator_step_leaves_discriminator_untouched(scheme, d_norm):
+    model = tiny_gan(d_norm=d_norm)
     opts = make_optimizers(model, scheme)
     opt_g = opts.get("g", opts.get("shared"))
     # Give D stale gradients, as after a D step: the G step must neither apply nor add to them.
@@ -78,7 +78,7 @@ def test_generator_step_leaves_discriminator_untouched(scheme):
     )
     d_before, g_before = state(model.discriminator), state(model.generator)
     logs = generator_step(model.discriminator, opt_g, model.generator(torch.randn(16, 8)))
-    assert same(d_before, state(model.discriminator))  # weights AND batch-norm statistics
+    assert same(d_before, state(model.discriminator))  # weights AND buffers (batch-norm or power-iteration)
     assert moved(g_before, state(model.generator))
     assert all(p.requires_grad for p in model.discriminator.parameters())
     assert logs["g_loss"] > 0
@@ -139,3 +139,12 @@ def test_step_fn_folds_the_generator_into_its_average_and_nothing_else(scheme):
         expected = 0.1 * before[name] + 0.9 * live.detach()
         assert torch.allclose(avg, expected, atol=1e-6), name
         assert avg.requires_grad is False
+
+
+def test_d_lr_gives_the_discriminator_its_own_rate():
+    opts = make_optimizers(tiny_gan(), lr=1e-4, d_lr=4e-4)
+    assert opts["g"].param_groups[0]["lr"] == 1e-4 and opts["d"].param_groups[0]["lr"] == 4e-4
+    with pytest.raises(LatentworksError, match="shares one optimizer"):
+        make_optimizers(tiny_gan(), "notebook", lr=1e-4, d_lr=4e-4)
+    with pytest.raises(LatentworksError, match="--d-lr must be positive"):
+        make_optimizers(tiny_gan(), lr=1e-4, d_lr=-1.0)

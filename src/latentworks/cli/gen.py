@@ -101,6 +101,12 @@ def add_parser(sub) -> argparse._SubParsersAction:
         help="cGAN: how labels enter the discriminator",
     )
     b.add_argument(
+        "--d-norm",
+        choices=["none", "batch", "spectral"],
+        help="GANs: the discriminator's normalisation (default: --norm); spectral = SN-GAN",
+    )
+    b.add_argument("--d-lr", type=float, help="GANs: the discriminator's learning rate (default: --lr)")
+    b.add_argument(
         "--ema", type=float, help="GANs: sample from an average of the generator's weights with this decay (0.999)"
     )
     b.add_argument(
@@ -169,6 +175,8 @@ def config_from_args(args):
         "init",
         "cond_embed",
         "d_cond",
+        "d_norm",
+        "d_lr",
         "ema",
         "pixel_layers",
         "pixel_channels",

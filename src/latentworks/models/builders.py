@@ -13,6 +13,9 @@ Two styles share one set of options:
   At 64×64 this is exactly the course's stack; at other sizes the decoder's depth is ``log2(size / 4)`` (7×7
   start for 28). PyTorch pads 'same' symmetrically where TensorFlow pads bottom/right; shapes are identical.
 
+``norm="spectral"`` (encoders only) divides each conv's and the head's weights by their largest singular value
+(Miyato et al. 2018), the discriminator normalisation of SN-GAN; decoders refuse it.
+
 Sizes: 28 and powers of two from 8 to 1024, grey (1) or RGB (3) — or any channel count, for conditional
 models that append label maps. Odd intermediate sizes (28→14→7→3) are undone exactly by ``output_padding``.
 
@@ -29,11 +32,12 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from latentworks.errors import LatentworksError
 
 PRESETS = ("default", "notebook")
-NORMS = ("none", "batch")
+NORMS = ("none", "batch", "spectral")  # spectral: encoders / discriminators only
 ACTIVATIONS = ("leakyrelu", "relu")
 INITS = ("normal", "xavier", "torch")
 MAX_SIZE = 1024
@@ -227,6 +231,10 @@ class ConvNet(nn.Module):
         self.head = nn.Linear(self.feature_dim, out_features) if out_features else nn.Identity()
         self.out_act = _out_act(out_activation)
         init_weights(self, opts.init)
+        if opts.norm == "spectral":  # after the init: the parametrisation divides the initialised weights
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d | nn.Linear):
+                    spectral_norm(m)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -248,6 +256,10 @@ class DeconvNet(nn.Module):
     ):
         super().__init__()
         opts = (opts or StackOptions()).resolved("decoder")
+        if opts.norm == "spectral":
+            raise LatentworksError(
+                "spectral norm constrains discriminators, not decoders; for a GAN use --d-norm spectral"
+            )
         size = check_image_size(image_size)
         k, p = _kernel_pad(opts.preset, opts.kernel)
         depth = opts.depth or default_depth(size, opts.preset, "decoder")

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import (
@@ -52,11 +53,15 @@ class Critic(nn.Module):
         if d_cond not in D_CONDITIONING:
             raise LatentworksError(f"unknown d_cond '{d_cond}'; choose {', '.join(D_CONDITIONING)}")
         self.maps = num_classes if num_classes and d_cond in ("channels", "both") else 0
-        self.net = ConvNet(c.image_size, c.channels + self.maps, 1, None, enc_options(c))
+        opts = enc_options(c)
+        opts.norm = c.d_norm or opts.norm
+        self.net = ConvNet(c.image_size, c.channels + self.maps, 1, None, opts)
         self.project = None
         if num_classes and d_cond in ("projection", "both"):  # Miyato & Koyama (2018): logit += <embed(y), h>
             self.project = nn.Embedding(num_classes, self.net.feature_dim)
             init_weights(self.project, c.init)
+            if opts.norm == "spectral":
+                spectral_norm(self.project)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.net.features(label_maps(x, labels, self.maps))
@@ -76,6 +81,7 @@ class DCGAN(GenerativeBase):
         }
 
         d_cond: str = "channels"  # conditional models: channels | projection | both
+        d_norm: str | None = None  # the discriminator's none | batch | spectral (None: the stacks' ``norm``)
         ema: float = 0.0  # decay of the generator's weight average used for sampling (0: off)
 
     def __init__(self, config: Config):

@@ -62,6 +62,7 @@ MODEL_FIELDS = (
     "init",
     "cond_embed",
     "d_cond",
+    "d_norm",
     "ema",
     "pixel_layers",
     "pixel_channels",
@@ -105,6 +106,8 @@ class GenConfig:
     init: str | None = None
     cond_embed: str | None = None
     d_cond: str | None = None
+    d_norm: str | None = None  # dcgan/cgan: the discriminator's none | batch | spectral (None: ``norm``)
+    d_lr: float | None = None  # dcgan/cgan: the discriminator's learning rate (None: ``lr``; 2x-4x is TTUR)
     ema: float | None = None  # dcgan/cgan: decay of the generator's weight average used for sampling
     pixel_layers: int | None = None  # vae/cvae: masked layers of the autoregressive decoder head (0: none)
     pixel_channels: int | None = None
@@ -486,7 +489,7 @@ def train_generative(cfg: GenConfig, out: str | Path, resume: bool = False) -> d
     if cfg.model in GANS:
         from latentworks.training.gan import make_optimizers, make_step_fn
 
-        optimizers = make_optimizers(model, cfg.scheme(), settings["lr"], (0.5, 0.999))
+        optimizers = make_optimizers(model, cfg.scheme(), settings["lr"], (0.5, 0.999), d_lr=cfg.d_lr)
         trainer = Trainer(
             model, tensors, tcfg, out, step_fn=make_step_fn(cfg.scheme()), optimizers=optimizers, **common
         )

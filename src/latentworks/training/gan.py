@@ -44,15 +44,24 @@ class PairCritic(nn.Module):
 
 
 def make_optimizers(
-    model: DCGAN, scheme: str = "default", lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999)
+    model: DCGAN,
+    scheme: str = "default",
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    d_lr: float | None = None,
 ) -> dict[str, torch.optim.Optimizer]:
+    """``d_lr`` (default: ``lr``) gives the discriminator its own rate: the two time-scale rule (TTUR)."""
     if scheme not in SCHEMES:
         raise LatentworksError(f"unknown GAN training scheme '{scheme}'; choose {', '.join(SCHEMES)}")
     if scheme == "notebook":
+        if d_lr is not None and d_lr != lr:
+            raise LatentworksError("the notebook scheme shares one optimizer; drop --d-lr or use --gan-scheme default")
         return {"shared": torch.optim.Adam(model.parameters(), lr=lr, betas=betas)}
+    if d_lr is not None and not d_lr > 0:
+        raise LatentworksError(f"--d-lr must be positive, got {d_lr}")
     return {
         "g": torch.optim.Adam(model.generator.parameters(), lr=lr, betas=betas),
-        "d": torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=betas),
+        "d": torch.optim.Adam(model.discriminator.parameters(), lr=d_lr or lr, betas=betas),
     }
 
 
