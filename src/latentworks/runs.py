@@ -187,3 +187,25 @@ class RunDir:
             return []
         lines = self.metrics_path.read_text().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a resumable checkpoint (the torch trainer's or the NumPy loop's)."""
+    checkpoints = Path(run_dir) / "checkpoints"
+    return (checkpoints / "latest.json").is_file() or (checkpoints / "last.json").is_file()
+
+
+def finished_results(run_dir: str | Path, key: str, config: Any) -> dict[str, Any] | None:
+    """``run_dir``'s results.json if that run finished with ``config`` (stored under ``config[key]``), else None.
+
+    Only the ``progress`` flag may differ: it changes what is printed, not what is trained.
+    """
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        return None
+    results = read_json(path)
+    saved = (results.get("config") or {}).get(key)
+    wanted = to_jsonable(dataclasses.asdict(config))
+    if not isinstance(saved, dict) or any(saved.get(k) != v for k, v in wanted.items() if k != "progress"):
+        return None
+    return results

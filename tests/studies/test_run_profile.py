@@ -22,3 +22,31 @@ def test_unknown_study_is_a_one_line_error(tmp_path, capsys):
     assert main(["run", "--profile", "test", "--only", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown study" in err and err.count("\n") == 1
+
+
+def test_resume_reuses_finished_runs_and_finishes_a_stopped_one(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["run", "--profile", "test", "--only", "arithmetic", "--out", str(out), "--no-progress",
+            "--data-dir", "embedded"]
+    assert main(args) == 0
+    first = json.loads((out / "results.json").read_text())["studies"]["arithmetic"]["metrics"]
+    runs = sorted(p.parent for p in (out / "arithmetic").rglob("results.json"))
+    assert len(runs) >= 3
+    stamps = {p: (p / "results.json").read_text() for p in runs}
+
+    assert main([*args, "--resume"]) == 0  # everything finished: reused as it is, nothing retrained
+    assert {p: (p / "results.json").read_text() for p in runs} == stamps
+    again = json.loads((out / "results.json").read_text())["studies"]["arithmetic"]["metrics"]
+    assert again == first
+
+    stopped = out / "arithmetic" / "text2text-notebook"
+    (stopped / "results.json").unlink()  # as if stopped after its last checkpoint, before it was scored
+    latest = json.loads((stopped / "checkpoints" / "latest.json").read_text())
+    saved_seconds = json.loads((stopped / "checkpoints" / latest["meta"]).read_text())["train_seconds"]
+    assert main([*args, "--resume"]) == 0
+    resumed = json.loads((stopped / "results.json").read_text())
+    before = json.loads(stamps[stopped])
+    assert resumed["test"] == before["test"] and resumed["train"]["steps"] == before["train"]["steps"]
+    assert resumed["train"]["seconds"] >= round(saved_seconds, 2) > 0  # the earlier session still counts
+    assert {p: (p / "results.json").read_text() for p in runs if p != stopped} == {
+        p: s for p, s in stamps.items() if p != stopped}

@@ -121,3 +121,18 @@ def test_lr_schedules():
     assert lr_factor(100, 100, cfg) == pytest.approx(0.0)
     with pytest.raises(LatentworksError):
         lr_factor(5, 100, TrainConfig(schedule="bogus"))
+
+
+def test_train_seconds_add_up_over_sessions_and_a_fresh_fit_drops_a_stale_result(tmp_path):
+    run = tmp_path / "run"
+    half = _trainer(run)
+    half.fit(stop_after=half.total_steps // 2)
+    first = half.train_seconds
+    assert first > 0 and half.train_seconds == first  # frozen once fit returns
+    resumed = _trainer(run)
+    resumed.fit(resume=True)
+    assert resumed.seconds_before == pytest.approx(first, abs=0.05)
+    assert resumed.train_seconds == pytest.approx(resumed.seconds_before + resumed.elapsed)
+    (run / "results.json").write_text("{}")
+    _trainer(run).fit()  # started over: the old result no longer describes this run
+    assert not (run / "results.json").exists()

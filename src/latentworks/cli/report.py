@@ -19,6 +19,9 @@ def add_parsers(sub) -> None:
                    help="quick: ≤ 10 min on 2 CPU cores on the embedded data; full: the real datasets")
     s.add_argument("--out", default="runs/study")
     s.add_argument("--only", help="comma-separated study names to run (default: all)")
+    s.add_argument("--resume", action="store_true",
+                   help="continue a stopped study in --out: finished runs with the same settings are reused, "
+                        "interrupted ones continue from their last checkpoint")
     add_common(s)
     s.set_defaults(handler=_run)
 
@@ -36,6 +39,6 @@ def _run(args) -> int:
 
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     summary = run_study(args.profile, args.out, only=only, data_dir=args.data_dir, seed=args.seed,
-                        progress=args.progress, device=args.device)
+                        progress=args.progress, device=args.device, resume=args.resume)
     print(json.dumps({"report": f"{args.out}/report.html", "seconds": summary["seconds"]}))
     return 0

@@ -13,7 +13,6 @@ drawn from MNIST *test-split* digits only.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -325,11 +324,9 @@ def train(cfg: ArithmeticConfig, out: str | Path, resume: bool = False) -> dict[
         batch_fn=make_batch_fn(cfg.task, settings, prepared.train_glyphs),
         run_config=run_config,
     )
-    started = time.perf_counter()
     trainer.fit(resume=resume)
     if not trainer.is_main:
         return None
-    seconds = time.perf_counter() - started
     run = trainer.run
     save_model(trainer.raw_model, run.root, extra={"task": cfg.task, "spec": dataclasses.asdict(prepared.spec)})
 
@@ -339,7 +336,7 @@ def train(cfg: ArithmeticConfig, out: str | Path, resume: bool = False) -> dict[
     figures.write_all(run, cfg.task, prepared, trainer.history, test_metrics, predicted, inputs, images)
     metrics = {
         "test": test_metrics,
-        "train": {"seconds": round(seconds, 2), "examples_per_sec": round(trainer.examples_per_sec, 1),
+        "train": {"seconds": round(trainer.train_seconds, 2), "examples_per_sec": round(trainer.examples_per_sec, 1),
                   "steps": trainer.step, "queries": len(prepared.train),
                   "parameters": sum(p.numel() for p in trainer.raw_model.parameters())},
         "data": {"test_queries": len(prepared.test), "mnist": prepared.mnist_source},

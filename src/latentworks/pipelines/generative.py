@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -505,11 +504,9 @@ def train_generative(cfg: GenConfig, out: str | Path, resume: bool = False) -> d
         trainer = Trainer(
             model, tensors, tcfg, out, loss_fn=loss_fn, batch_fn=batch_fn if cfg.binarize else None, **common
         )
-    started = time.perf_counter()
     trainer.fit(resume=resume)
     if not trainer.is_main:
         return None
-    seconds = time.perf_counter() - started
     model = trainer.raw_model.eval()
     save_model(
         model,
@@ -536,7 +533,7 @@ def train_generative(cfg: GenConfig, out: str | Path, resume: bool = False) -> d
     metrics = {
         "test": test,
         "train": {
-            "seconds": round(seconds, 2),
+            "seconds": round(trainer.train_seconds, 2),  # every session of the run
             "examples_per_sec": round(trainer.examples_per_sec, 1),
             "steps": trainer.step,
             "images": len(data.train_x),

@@ -16,14 +16,14 @@ from latentworks.runs import RunDir, write_json
 
 
 def sweep(make_config: Callable[[float], ArithmeticConfig], fractions: list[float], out: str | Path,
-          *, resume: bool = False) -> dict[str, Any]:
+          *, train_fn: Callable[[ArithmeticConfig, Path], dict[str, Any] | None] | None = None) -> dict[str, Any]:
     out = Path(out)
     rows: list[dict[str, Any]] = []
     curves: dict[str, tuple[list[float], list[float]]] = {}
     for fraction in fractions:
         cfg = make_config(fraction)
         run_dir = out / f"{cfg.task}-{cfg.preset}-f{fraction:g}"
-        results = train(cfg, run_dir, resume=resume)
+        results = (train_fn or train)(cfg, run_dir)
         if results is None:  # not the writing rank under torchrun
             continue
         test = results["test"]

@@ -48,7 +48,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     root = ctx.out / "arithmetic"
     quick_epochs = {"epochs": plan.sweep_epochs} if plan.sweep_epochs else {}
     summary = sweep(lambda f: _config(ctx, plan, task="text2text", preset="best", train_fraction=f, **quick_epochs),
-                    list(plan.sweep_fractions), root / "sweep-best")
+                    list(plan.sweep_fractions), root / "sweep-best",
+                    train_fn=lambda cfg, run_dir: ctx.train(train, cfg, run_dir, "arithmetic"))
     runs = []
     nb_epochs = {"epochs": plan.notebook_epochs} if plan.notebook_epochs else {}
     runs.append(("text2text notebook", root / "text2text-notebook",
@@ -60,7 +61,7 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
                              **({"epochs": epochs} if epochs else {}))))
     results: dict[str, Any] = {}
     for name, run_dir, cfg in runs:
-        results[name] = train(cfg, run_dir)
+        results[name] = ctx.train(train, cfg, run_dir, "arithmetic")
 
     rows = []
     for row in summary.get("rows", []):

@@ -336,7 +336,7 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
         cfg = gen_config(recipe, data="mnist", data_dir=data_dir, seed=ctx.seed, device=ctx.device,
                          progress=ctx.progress, limit=plan.limit)
         runs[name] = root / name
-        results[name] = train_generative(cfg, runs[name])
+        results[name] = ctx.train(train_generative, cfg, runs[name], "generative")
     mnist = load_mnist("mnist", data_dir=data_dir, quiet=True)
     reader = get_reader(ctx, plan, data_dir, root)
     rinfo = reader_info(getattr(reader, "run_dir", None))
@@ -460,7 +460,7 @@ def faces_part(ctx: StudyContext, root: Path, recipes: dict[str, dict[str, Any]]
         cfg = gen_config(recipe, data=str(folder), data_dir=None, seed=ctx.seed, device=ctx.device,
                          progress=ctx.progress, limit=limit)
         run_dir = root / name
-        res = train_generative(cfg, run_dir)
+        res = ctx.train(train_generative, cfg, run_dir, "generative")
         runs.append(run_dir)
         model = load_generative(run_dir)
         label = LABELS[name]

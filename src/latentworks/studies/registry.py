@@ -14,7 +14,7 @@ from typing import Any
 
 from latentworks.errors import LatentworksError
 from latentworks.report.html import Section, write_report
-from latentworks.runs import environment, write_json
+from latentworks.runs import environment, finished_results, has_checkpoint, write_json
 
 PROFILES = ("test", "quick", "full")
 
@@ -27,6 +27,20 @@ class StudyContext:
     seed: int = 0
     progress: bool = True
     device: str = "auto"
+    resume: bool = False  # reuse finished runs with the same settings and continue interrupted ones
+
+    def train(self, train_fn: Callable[..., dict[str, Any] | None], config: Any, run_dir: Path,
+              key: str) -> dict[str, Any] | None:
+        """``train_fn(config, run_dir)``: each pipeline's train function, whose results.json stores ``config``
+        under ``key``. With ``resume``, a run that already finished with this config is reused as it is and one
+        with a checkpoint continues from it (a checkpoint of other settings is refused by the pipeline)."""
+        if self.resume:
+            done = finished_results(run_dir, key, getattr(config, "resolved", lambda: config)())
+            if done is not None:
+                return done
+            if has_checkpoint(run_dir):
+                return train_fn(config, run_dir, resume=True)
+        return train_fn(config, run_dir)
 
 
 @dataclass

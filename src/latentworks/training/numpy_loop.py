@@ -202,6 +202,7 @@ def _fresh(vocab: Vocab, cfg: NumpyCharRNNConfig, out_dir: Path):
     st = dict(step=0, pos=0, smooth=math.log(vocab.size), acc=1.0 / vocab.size, chars=0, train_s=0.0,
               wall_s=0.0, state=model.zero_state(cfg.batch), rng=rng)
     (out_dir / "metrics.jsonl").write_text("")
+    (out_dir / "results.json").unlink(missing_ok=True)  # a stale result must not pass for this run's
     _save(out_dir, model, opt, cfg, vocab, st)  # so a "last good checkpoint" always exists
     return model, opt, st
 

@@ -160,6 +160,7 @@ class Trainer:
         self.steps_per_epoch = per_rank // bs if cfg.drop_last and per_rank >= bs else math.ceil(per_rank / bs)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.step = 0
+        self.seconds_before = 0.0  # fit time of earlier sessions of this run (restored on resume)
         self.history: list[dict[str, Any]] = []
         self._last_good: Path | None = None
         self._tb = self._open_tensorboard(self.run.root / "tensorboard") if cfg.tensorboard and self.is_main else None
@@ -174,12 +175,13 @@ class Trainer:
             seed_everything(self.cfg.seed)
             if self.is_main:
                 self.run.metrics_path.unlink(missing_ok=True)
+                self.run.results_path.unlink(missing_ok=True)  # a stale result must not pass for this run's
                 self.run.write_config({"train": asdict(self.cfg), **self.run_config})
         bar = tqdm(
             total=self.total_steps, initial=self.step, disable=not (self.cfg.progress and self.is_main),
             desc=self.run.root.name, unit="step", dynamic_ncols=True, leave=False,
         )
-        self.started = time.perf_counter()
+        self.started, self.elapsed = time.perf_counter(), None
         steps_this_session = 0
         try:
             while self.step < self.total_steps:
@@ -215,9 +217,19 @@ class Trainer:
         self.examples_per_sec = steps_this_session * self.cfg.batch_size * self.dist.world_size / max(
             self.elapsed, 1e-9
         )
+        if not steps_this_session and self.seconds_before:  # a finished run reopened: its overall rate
+            self.examples_per_sec = self.step * self.cfg.batch_size * self.dist.world_size / self.seconds_before
         if self._tb is not None:
             self._tb.flush()
         return self.history
+
+    @property
+    def train_seconds(self) -> float:
+        """Fit time over every session of this run: earlier ones (from the checkpoint) plus this one's."""
+        started = getattr(self, "started", None)
+        if started is None:
+            return self.seconds_before
+        return self.seconds_before + (self.elapsed if self.elapsed is not None else time.perf_counter() - started)
 
     def save(self) -> Path:
         """Checkpoint now (rank 0 writes; other ranks wait)."""
@@ -226,7 +238,8 @@ class Trainer:
             path = ckpt.save_checkpoint(
                 self.run.checkpoints, step=self.step, modules={"model": self.raw_model},
                 optimizers=self.optimizers,
-                meta={"train": to_jsonable(asdict(self.cfg)), "run": to_jsonable(self.run_config)},
+                meta={"train": to_jsonable(asdict(self.cfg)), "run": to_jsonable(self.run_config),
+                      "train_seconds": self.train_seconds},
             )
             self._last_good = path
         dist_utils.barrier()
@@ -319,6 +332,7 @@ class Trainer:
         ckpt.restore_optimizers(self.optimizers, meta, tensors)
         ckpt.restore_rng(tensors, meta["rng"])
         self.step = int(meta["step"])
+        self.seconds_before = float(meta.get("train_seconds", 0.0))  # absent in checkpoints before 2026-11-22
         self._last_good = ckpt.latest_checkpoint(self.run.checkpoints)
         # Keep only the metrics logged up to the checkpoint, so an interrupted tail is not counted twice.
         rows = [r for r in self.run.read_metrics() if r.get("step", 0) <= self.step]
