@@ -255,12 +255,14 @@ def checked_fit(self, *a, **k):
     return out
 Trainer.fit = checked_fit
 G.train_generative(G.GenConfig(model="cgan", data="mnist", data_dir="embedded", limit=64, batch_size=16,
-                               filters=4, latent_dim=4, epochs=1, progress=False, device="cpu"), sys.argv[1])
+                               filters=4, latent_dim=4, epochs=1, progress=False, device="cpu",
+                               d_norm=sys.argv[2] if sys.argv[2] != "-" else None), sys.argv[1])
 """
 
 
 @pytest.mark.slow
-def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path):
+@pytest.mark.parametrize("d_norm", ["-", "spectral"])
+def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path, d_norm):
     import os
     import subprocess
     import sys
@@ -278,11 +280,14 @@ def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path):
         "--master_port=29547",
         str(script),
         str(out),
+        d_norm,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "rank0.txt").read_text() == (out / "rank1.txt").read_text()
-    assert json.loads((out / "results.json").read_text())["kind"] == "generative/cgan"
+    results = json.loads((out / "results.json").read_text())
+    assert results["kind"] == "generative/cgan"
+    assert results["config"]["model"]["d_norm"] == (None if d_norm == "-" else d_norm)
 
 
 def test_cli_spectral_discriminator_with_its_own_rate(tmp_path, capsys):
