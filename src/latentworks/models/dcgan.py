@@ -2,7 +2,8 @@
 
 The alternating updates that train it live in :mod:`latentworks.training.gan`. With ``ema`` > 0 the model
 also keeps an exponential moving average of the generator's weights, updated after each generator step, and
-``decode`` samples from that average (see :mod:`latentworks.models.ema`).
+``decode`` samples from that average (see :mod:`latentworks.models.ema`). ``d_norm="spectral"`` swaps the
+discriminator's batch norm for spectral normalisation (SN-GAN); its learning rate is the trainer's ``d_lr``.
 """
 
 from __future__ import annotations
