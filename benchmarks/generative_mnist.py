@@ -59,8 +59,11 @@ def train_for(cfg, out: Path, seconds: float, max_epochs: int, reuse: bool) -> d
     if reuse and (out / "model.json").exists() and (out / "results.json").exists():
         res = read_json(out / "results.json")
         info = read_json(out / "budget.json") if (out / "budget.json").exists() else {}
-        # A run stopped mid-budget has no budget.json: its epochs come from the config it last finished.
-        info.setdefault("epochs", res["config"]["generative"]["epochs"])
+        # The epochs are those of the model on disk: a run stopped mid-budget has no budget.json, and one
+        # continued with `gen train --resume` has outgrown its budget.json.
+        trained = res["config"]["generative"]["epochs"]
+        if info.get("epochs") != trained:
+            info = {"epochs": trained, "train_wall_seconds": None, "budgeted": info or None}
         info.setdefault("train_wall_seconds", None)
         log(f"{cfg.model}: reusing {out} ({info.get('epochs')} epochs)")
         return {"results": res, **info}
