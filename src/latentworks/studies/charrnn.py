@@ -72,7 +72,8 @@ def _run(ctx: StudyContext, text: str, out: Path, **kw: Any) -> dict[str, Any]:
     base = CharRNNConfig(text=text, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
                          sample_every=10**9, checkpoint_every=10**9, generate_length=1000 if main else 200,
                          figures=main)
-    return ctx.train(train_charrnn, replace(base, **kw), out, "charrnn")
+    # Resolved here so that a finished run's stored (resolved) config compares equal under --resume.
+    return ctx.train(train_charrnn, replace(base, **kw).resolved(), out, "charrnn")
 
 
 def _row(name: str, res: dict[str, Any]) -> list[Any]:

@@ -35,7 +35,7 @@ class StudyContext:
         under ``key``. With ``resume``, a run that already finished with this config is reused as it is and one
         with a checkpoint continues from it (a checkpoint of other settings is refused by the pipeline)."""
         if self.resume:
-            done = finished_results(run_dir, key, getattr(config, "resolved", lambda: config)())
+            done = finished_results(run_dir, key, config)
             if done is not None:
                 return done
             if has_checkpoint(run_dir):

@@ -161,6 +161,8 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.step = 0
         self.seconds_before = 0.0  # fit time of earlier sessions of this run (restored on resume)
+        self.started: float | None = None  # this session's fit: start, and its length once it returns
+        self.elapsed: float | None = None
         self.history: list[dict[str, Any]] = []
         self._last_good: Path | None = None
         self._tb = self._open_tensorboard(self.run.root / "tensorboard") if cfg.tensorboard and self.is_main else None
@@ -226,10 +228,10 @@ class Trainer:
     @property
     def train_seconds(self) -> float:
         """Fit time over every session of this run: earlier ones (from the checkpoint) plus this one's."""
-        started = getattr(self, "started", None)
-        if started is None:
+        if self.started is None:
             return self.seconds_before
-        return self.seconds_before + (self.elapsed if self.elapsed is not None else time.perf_counter() - started)
+        running = self.elapsed if self.elapsed is not None else time.perf_counter() - self.started
+        return self.seconds_before + running
 
     def save(self) -> Path:
         """Checkpoint now (rank 0 writes; other ranks wait)."""
