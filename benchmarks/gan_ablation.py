@@ -148,7 +148,7 @@ def main() -> None:
     report: dict = {
         "benchmark": "gan_ablation", "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "tiny": args.tiny, "epochs": epochs, "n": n,
-        "limit": limit, "base": {**BASE, **(TINY if args.tiny else {})},
+        "limit": limit, "seed": args.seed, "base": {**BASE, **(TINY if args.tiny else {})},
         "machine": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": args.threads,
                     "load_average_before": _load()},
         "environment": environment(), "variants": {}, "groups": {},
@@ -158,6 +158,12 @@ def main() -> None:
     feature_fn, classify_fn = reader_fns(reader)
     data = load_mnist("mnist", data_dir=args.data_dir, quiet=True)
     report["data_source"] = data.source
+
+    # A variant already scored with the same settings, epochs, n and seed (an interrupted grid) is reused.
+    earlier_path = out / "gan_ablation.json"
+    earlier_report = json.loads(earlier_path.read_text()) if earlier_path.exists() else {}
+    same_grid = all(earlier_report.get(k) == report[k] for k in ("epochs", "n", "limit", "seed", "tiny"))
+    earlier = earlier_report.get("variants", {}) if same_grid else {}
 
     variants: dict[str, dict] = {}
     for group in groups:
@@ -173,6 +179,11 @@ def main() -> None:
         cfg = GenConfig(data="mnist", data_dir=args.data_dir, seed=args.seed, device="cpu", progress=False,
                         limit=limit, eval_images=min(500, len(data.test)), **settings)
         run_dir = out / "runs" / key
+        done = earlier.get(key, {})
+        if done.get("settings") == settings and len(done.get("evals", [])) == len(epochs):
+            log(f"{var['label']}: reusing its {len(epochs)} evaluations from {earlier_path}")
+            report["variants"][key] = {**var, **{k: done[k] for k in ("settings", "run_dir", "evals")}}
+            continue
         rows, train_s, previous = [], 0.0, 0
         for epoch in epochs:
             t0 = time.perf_counter()
