@@ -93,7 +93,7 @@ def snapshot_figure(group: str, rows: list[tuple[str, Path]], epochs: list[int],
     """Variants (rows) × chosen epochs (columns) of the fixed-latent snapshot grids."""
     from PIL import Image
 
-    from latentworks.report.plots import _save, plt
+    from latentworks.report.plots import plt, save_figure
 
     fig, axes = plt.subplots(len(rows), len(epochs), figsize=(2.1 * len(epochs) + 1.6, 2.1 * len(rows)),
                              squeeze=False)
@@ -110,7 +110,7 @@ def snapshot_figure(group: str, rows: list[tuple[str, Path]], epochs: list[int],
             if c == 0:
                 ax.set_ylabel(label, fontsize=9)
     fig.suptitle(f"{group}: the same 64 latents at each chosen epoch", fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def main() -> None:

@@ -37,7 +37,8 @@ from latentworks.latent.core import (
     sample_latents,
     to_numpy_images,
 )
-from latentworks.latent.user_images import images_for_model, write_gif, write_latents_json
+from latentworks.latent.user_images import images_for_model, write_latents_json
+from latentworks.report.pictures import write_gif
 
 MAX_GRID = 40  # 1,600 cells; numbers stop being readable well before this
 

@@ -1,8 +1,7 @@
-"""User images in and out: load files for a model (Pillow), write GIFs, and read/write latent JSON."""
+"""User images in and out: load files for a model (Pillow) and read/write latent JSON."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 
 from latentworks.errors import LatentworksError
-from latentworks.runs import atomic_write_bytes, write_json
+from latentworks.runs import write_json
 
 
 def _writable(images) -> np.ndarray:
@@ -103,28 +102,6 @@ def images_for_model(model, images, invert: bool = False) -> torch.Tensor:
         )
     x = x.clamp(0, 1)
     return 1.0 - x if invert else x
-
-
-def write_gif(images: np.ndarray, path: str | Path, duration_ms: int = 80, min_side: int = 128) -> Path:
-    """Frames (N, H, W) or (N, H, W, 3) in [0, 1] → a looping GIF, upscaled (nearest) to ≥ ``min_side``."""
-    from PIL import Image
-
-    path = Path(path)
-    frames = []
-    for img in images:
-        arr = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-        frame = Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB")
-        factor = max(1, -(-min_side // max(frame.size)))
-        if factor > 1:
-            frame = frame.resize((frame.width * factor, frame.height * factor), Image.Resampling.NEAREST)
-        frames.append(frame if frame.mode == "L" else frame.convert("P", palette=Image.Palette.ADAPTIVE))
-    if not frames:
-        raise LatentworksError("no frames to write")
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=int(duration_ms),
-                   loop=0)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 def write_latents_json(path: str | Path, z: np.ndarray, *, kind: str, names: Sequence[str] | None = None,

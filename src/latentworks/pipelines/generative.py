@@ -18,7 +18,6 @@ binarisation of the test split, which makes its ELBO / IW-NLL a real likelihood 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from latentworks.errors import LatentworksError
 from latentworks.models.builders import check_image_size
 from latentworks.models.inference import inference
 from latentworks.models.io import load_model, save_model
+from latentworks.report.pictures import number_cells, save_png, snapshot, write_gif
 from latentworks.runs import RunDir, read_json
 from latentworks.training.trainer import TrainConfig, Trainer, seed_everything
 
@@ -229,61 +229,12 @@ def binarized(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------ figures
-def tile(images: torch.Tensor, nrow: int, pad: int = 2) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] → one uint8 (rows·H, cols·W, 3) picture, upscaled so cells are ≥ 56 px."""
-    x = images.detach().float().clamp(0, 1).cpu()
-    if x.shape[1] == 1:
-        x = x.repeat(1, 3, 1, 1)
-    n, _, h, w = x.shape
-    ncol = math.ceil(n / nrow)
-    canvas = torch.full((3, nrow * (h + pad) + pad, ncol * (w + pad) + pad), 0.85)
-    for i in range(n):
-        r, c = divmod(i, ncol)
-        canvas[
-            :, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w
-        ] = x[i]
-    up = max(1, 56 // h)
-    canvas = canvas.repeat_interleave(up, 1).repeat_interleave(up, 2)
-    return (canvas.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-
-def numbered(arr: np.ndarray, n: int, nrow: int, pad: int = 2) -> np.ndarray:
-    """Write each cell's index (row-major, from 0) in its top-left corner of a ``tile`` picture."""
-    from PIL import Image, ImageDraw
-
-    img = Image.fromarray(arr)
-    draw = ImageDraw.Draw(img)
-    ncol = math.ceil(n / nrow)
-    cell_h, cell_w = (arr.shape[0] - pad) / nrow, (arr.shape[1] - pad) / ncol
-    for i in range(n):
-        r, c = divmod(i, ncol)
-        x, y = int(pad + c * cell_w) + 1, int(pad + r * cell_h)
-        draw.text((x + 1, y + 1), str(i), fill=(0, 0, 0))
-        draw.text((x, y), str(i), fill=(255, 220, 0))
-    return np.asarray(img)
-
-
-def _save_png(arr: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    Image.fromarray(arr).save(tmp)
-    tmp.replace(path)
-
-
-def write_gif(figures: Path, ms: int = 400) -> Path | None:
+def write_epochs_gif(figures: Path, ms: int = 400) -> Path | None:
     """``epochs.gif`` from every ``epoch_XXX.png`` on disk (so a resumed run animates all its epochs)."""
     from PIL import Image
 
-    frames = [Image.open(p).convert("RGB") for p in sorted(figures.glob("epoch_*.png"))]
-    if not frames:
-        return None
-    frames = [f if f.size == frames[0].size else f.resize(frames[0].size) for f in frames]
-    path = figures / "epochs.gif"
-    tmp = figures / ".epochs.tmp.gif"
-    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=ms, loop=0)
-    tmp.replace(path)
-    return path
+    frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(figures.glob("epoch_*.png"))]
+    return write_gif(frames, figures / "epochs.gif", duration_ms=ms, min_side=0) if frames else None
 
 
 def snapshot_inputs(model, cfg: GenConfig, n: int) -> tuple[torch.Tensor, torch.Tensor | None, int]:
@@ -366,7 +317,7 @@ def make_eval_fn(cfg: GenConfig, data: GenData, run: RunDir):
 
     def fn(model, epoch: int) -> dict[str, float]:
         z, labels, rows = snapshot_inputs(model, cfg, n)
-        _save_png(tile(model.decode(z, labels), rows), run.figures / f"epoch_{epoch:03d}.png")
+        save_png(snapshot(model.decode(z, labels), rows), run.figures / f"epoch_{epoch:03d}.png")
         metrics = heldout_scores(model, cfg.model, x_eval, y_eval, seed=cfg.seed, binarize=cfg.binarize)
         if cfg.model in GANS and len(x_eval):
             metrics["d_acc_heldout_real"] = heldout_d_accuracy(model, x_eval, y_eval)
@@ -413,7 +364,7 @@ def write_figures(run: RunDir, cfg: GenConfig, model, history: list[dict[str, An
             line_plot(
                 s, run.figures / f"eval_{key.split('/')[1]}.png", title=label, xlabel="epoch", ylabel=label
             )
-    write_gif(run.figures)
+    write_epochs_gif(run.figures)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
         if model.conditional:
@@ -422,11 +373,11 @@ def write_figures(run: RunDir, cfg: GenConfig, model, history: list[dict[str, An
             images, nrow = model.decode(z, torch.arange(10 * k) // 10), k
         else:
             images, nrow = model.decode(model.sample_latent(100, gen)), 10
-        _save_png(numbered(tile(images, nrow), len(images), nrow), run.figures / "samples.png")
+        save_png(number_cells(snapshot(images, nrow), len(images), nrow), run.figures / "samples.png")
         if cfg.model in AUTOENCODERS and len(data.test_x):
             x = data.test_x[:10]
             rec = model.reconstruct(x, data.test_y[:10] if model.conditional else None).cpu()
-            _save_png(tile(torch.cat([x.float() / 255.0, rec]), 2), run.figures / "reconstructions.png")
+            save_png(snapshot(torch.cat([x.float() / 255.0, rec]), 2), run.figures / "reconstructions.png")
 
 
 # ------------------------------------------------------------------------------------------ train

@@ -11,8 +11,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from latentworks.report.pictures import tile  # noqa: E402
 
-def _save(fig, path: str | Path) -> Path:
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG (atomically) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.png")
@@ -44,7 +47,7 @@ def line_plot(
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def bar_plot(labels: Sequence[str], values: Sequence[float], path: str | Path, *, title: str, ylabel: str,
@@ -55,7 +58,7 @@ def bar_plot(labels: Sequence[str], values: Sequence[float], path: str | Path, *
     ax.set(title=title, ylabel=ylabel)
     if log:
         ax.set_yscale("symlog")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_rows(
@@ -69,7 +72,7 @@ def image_rows(
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, family="monospace")
     fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def text_table_figure(rows: Sequence[Sequence[str]], columns: Sequence[str], path: str | Path, *,
@@ -82,20 +85,7 @@ def text_table_figure(rows: Sequence[Sequence[str]], columns: Sequence[str], pat
     for cell in table.get_celld().values():
         cell.get_text().set_family("monospace")
     ax.set_title(title, fontsize=11)
-    return _save(fig, path)
-
-
-def tile(images: np.ndarray, nrow: int, pad: int = 2) -> np.ndarray:
-    """(N, H, W[, 3]) in [0, 1] -> one (nrow*H, ncol*W[, 3]) mosaic with ``pad`` white pixels between cells."""
-    images = np.clip(np.asarray(images, dtype=np.float32), 0, 1)
-    n, h, w = images.shape[:3]
-    ncol = int(np.ceil(n / nrow))
-    shape = (nrow * (h + pad) - pad, ncol * (w + pad) - pad) + images.shape[3:]
-    canvas = np.ones(shape, dtype=np.float32)
-    for i in range(n):
-        r, c = divmod(i, ncol)
-        canvas[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = images[i]
-    return canvas
+    return save_figure(fig, path)
 
 
 def image_grid(images: np.ndarray, path: str | Path, *, nrow: int, title: str = "", numbered: bool = False) -> Path:
@@ -118,4 +108,4 @@ def image_grid(images: np.ndarray, path: str | Path, *, nrow: int, title: str = 
                     bbox={"facecolor": "black", "alpha": 0.4, "pad": 0.5, "linewidth": 0})
     if title:
         ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)

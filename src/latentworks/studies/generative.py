@@ -228,7 +228,7 @@ def attribute_arithmetic(model, seed: int, n: int, attribute: Callable[[np.ndarr
 
 
 def class_histogram_figure(hists: dict[str, list[int]], n: int, path: Path) -> Path:
-    from latentworks.report.plots import _save, plt
+    from latentworks.report.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(8, 3.8))
     width = 0.8 / max(len(hists), 1)
@@ -240,7 +240,7 @@ def class_histogram_figure(hists: dict[str, list[int]], n: int, path: Path) -> P
     ax.set(xticks=range(10), xlabel="digit the reader sees", ylabel="samples",
            title=f"reader's classes over {n:,} samples per model")
     ax.legend(fontsize=8, ncol=3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _figures_of(run_dir: Path, keep_epochs: int = 2) -> list[tuple[Path, str]]:
