@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from latentworks.errors import LatentworksError
-from latentworks.latent.core import sample_normal
 from latentworks.latent.testing import ToyVAE
 from latentworks.metrics import generative as G
+from latentworks.models.generative_base import sample_normal
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ from latentworks.models.builders import (
     conv_stack,
     deconv_stack,
     level_filters,
-    sample_normal,
 )
 
 torch.set_num_threads(1)
@@ -102,18 +101,6 @@ def test_bad_options_are_errors():
         conv_stack(32, 1, 1, norm="layer")
     with pytest.raises(LatentworksError, match="dropout"):
         conv_stack(32, 1, 1, dropout=1.0)
-
-
-def test_sample_normal_truncation_scale_and_seed():
-    a = sample_normal(500, 8, torch.Generator().manual_seed(3), truncate=1.0)
-    b = sample_normal(500, 8, torch.Generator().manual_seed(3), truncate=1.0)
-    assert torch.equal(a, b) and float(a.abs().max()) <= 1.0
-    assert float(a.std()) < 0.7  # a truncated normal is narrower
-    c = sample_normal(500, 8, torch.Generator().manual_seed(3), scale=0.17)
-    d = sample_normal(500, 8, torch.Generator().manual_seed(3))
-    assert torch.allclose(c, d * 0.17)
-    with pytest.raises(LatentworksError):
-        sample_normal(2, 2, truncate=0)
 
 
 def test_spectral_norm_bounds_every_encoder_layer_and_decoders_refuse_it():

@@ -11,13 +11,13 @@ Conventions:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from latentworks.errors import LatentworksError
+from latentworks.models.generative_base import check_sampling
 from latentworks.models.inference import inference, model_device
 
 
@@ -31,33 +31,6 @@ def model_kind(model) -> str:
 
 def latent_dim(model) -> int:
     return int(model.config.latent_dim)
-
-
-def sample_normal(n: int, dim: int, generator: torch.Generator | None = None, truncate: float | None = None,
-                  scale: float = 1.0) -> torch.Tensor:
-    """Reference latent sampler: N(0, I), entries beyond ±``truncate`` re-drawn, then × ``scale``.
-
-    Models are free to implement ``sample_latent`` themselves; this is the behaviour the tools expect of it.
-    """
-    z = torch.randn(n, dim, generator=generator)
-    if truncate is not None:
-        if truncate <= 0:
-            raise LatentworksError(f"--truncate must be a positive number of standard deviations, "
-                                   f"got {truncate}")
-        for _ in range(1000):  # P(|z| > t) ≤ 0.32 for t ≥ 1, so this ends quickly; the clamp is a last resort
-            bad = z.abs() > truncate
-            if not bool(bad.any()):
-                break
-            z[bad] = torch.randn(int(bad.sum()), generator=generator)
-        z = z.clamp(-truncate, truncate)
-    return z * scale
-
-
-def check_sampling(truncate: float | None, scale: float) -> None:
-    if truncate is not None and not (truncate > 0 and math.isfinite(truncate)):
-        raise LatentworksError(f"--truncate must be a positive number of standard deviations, got {truncate}")
-    if not (scale > 0 and math.isfinite(scale)):
-        raise LatentworksError(f"--scale must be a positive number, got {scale}")
 
 
 def sample_latents(model, n: int, gen: torch.Generator, truncate: float | None = None,

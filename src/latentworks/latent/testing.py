@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from latentworks.latent.core import sample_normal
+from latentworks.models.generative_base import sample_normal
 
 
 class ToyVAE(nn.Module):

@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from latentworks.errors import LatentworksError
-from latentworks.models.builders import (
-    ConvNet,
-    DeconvNet,
+from latentworks.models.builders import ConvNet, DeconvNet
+from latentworks.models.generative_base import (
     GenerativeBase,
     GenOptions,
     dec_options,

@@ -17,18 +17,16 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from latentworks.errors import LatentworksError
-from latentworks.models.builders import (
-    ConvNet,
-    DeconvNet,
+from latentworks.models.builders import ConvNet, DeconvNet, init_weights
+from latentworks.models.ema import check_decay, standing_statistics, update_average
+from latentworks.models.generative_base import (
     GenerativeBase,
     GenOptions,
     ZCondition,
     dec_options,
     enc_options,
-    init_weights,
     label_maps,
 )
-from latentworks.models.ema import check_decay, standing_statistics, update_average
 from latentworks.models.io import register_model
 
 D_CONDITIONING = ("channels", "projection", "both")

@@ -27,9 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentworks.errors import LatentworksError
-from latentworks.models.builders import (
-    ConvNet,
-    DeconvNet,
+from latentworks.models.builders import ConvNet, DeconvNet
+from latentworks.models.generative_base import (
     GenerativeBase,
     GenOptions,
     dec_options,
