@@ -142,55 +142,12 @@ def add_tool_verbs(verbs) -> None:
 
 
 def config_from_args(args):
+    """Every ``GenConfig`` field comes from the flag of the same name (the parser defines one per field)."""
+    import dataclasses
+
     from latentworks.pipelines.generative import GenConfig
 
-    names = (
-        "model",
-        "data",
-        "size",
-        "channels",
-        "epochs",
-        "preset",
-        "latent_dim",
-        "batch_size",
-        "lr",
-        "schedule",
-        "beta",
-        "loss",
-        "likelihood",
-        "binarize",
-        "gan_scheme",
-        "limit",
-        "holdout",
-        "background",
-        "enc_depth",
-        "dec_depth",
-        "filters",
-        "max_filters",
-        "kernel",
-        "norm",
-        "dropout",
-        "activation",
-        "dec_activation",
-        "init",
-        "cond_embed",
-        "d_cond",
-        "d_norm",
-        "d_lr",
-        "ema",
-        "pixel_layers",
-        "pixel_channels",
-        "snapshot_grid",
-        "eval_images",
-        "iw_k",
-        "iw_images",
-        "seed",
-        "device",
-        "threads",
-        "data_dir",
-        "progress",
-    )
-    return GenConfig(**{n: getattr(args, n) for n in names})
+    return GenConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(GenConfig)})
 
 
 def _train(args) -> int:

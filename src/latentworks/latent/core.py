@@ -19,6 +19,7 @@ import torch
 from latentworks.errors import LatentworksError
 from latentworks.models.generative_base import check_sampling
 from latentworks.models.inference import inference, model_device
+from latentworks.report.pictures import to_numpy_images
 
 
 def generator(seed: int) -> torch.Generator:
@@ -88,26 +89,22 @@ def check_latents(model, z) -> torch.Tensor:
     return z
 
 
-def to_numpy_images(x: torch.Tensor) -> np.ndarray:
-    """(B, C, H, W) → (B, H, W) for one channel, (B, H, W, 3) for three; float32 clipped to [0, 1]."""
-    x = x.detach().float().cpu().clamp(0, 1)
-    if x.dim() == 3:
-        return x.numpy()
-    if x.shape[1] == 1:
-        return x[:, 0].numpy()
-    return x.permute(0, 2, 3, 1).numpy()
+def batched(model, fn, x: torch.Tensor, labels: torch.Tensor | None, batch: int = 256) -> list:
+    """``fn(x_batch, labels_batch)`` over ``x`` in batches on the model's device, in eval mode without grad."""
+    device = model_device(model)
+    outs = []
+    with inference(model):
+        for s in range(0, len(x), batch):
+            y = labels[s:s + batch].to(device) if labels is not None else None
+            outs.append(fn(x[s:s + batch].to(device), y))
+    return outs
 
 
 def decode(model, z, labels=None, batch: int = 256) -> np.ndarray:
     """Decode latents (batched, eval mode, no grad) to numpy images; checks the latent size first."""
     z = check_latents(model, z)
     lab = resolve_labels(model, len(z), labels)
-    device = model_device(model)
-    out = []
-    with inference(model):
-        for s in range(0, len(z), batch):
-            y = lab[s:s + batch].to(device) if lab is not None else None
-            out.append(to_numpy_images(model.decode(z[s:s + batch].to(device), y)))
+    out = [to_numpy_images(images) for images in batched(model, model.decode, z, lab, batch)]
     if not out:
         c, h = int(model.config.channels), int(model.config.image_size)
         return np.zeros((0, h, h) if c == 1 else (0, h, h, 3), np.float32)

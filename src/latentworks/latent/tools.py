@@ -23,22 +23,20 @@ import torch
 
 from latentworks.errors import LatentworksError
 from latentworks.latent.core import (
+    batched,
     check_latents,
     decode,
     generator,
-    inference,
     interpolate_latents,
     latent_dim,
-    model_device,
     model_kind,
     parse_indices,
     path_through,
     resolve_labels,
     sample_latents,
-    to_numpy_images,
 )
 from latentworks.latent.user_images import images_for_model, write_latents_json
-from latentworks.report.pictures import write_gif
+from latentworks.report.pictures import to_numpy_images, write_gif
 
 MAX_GRID = 40  # 1,600 cells; numbers stop being readable well before this
 
@@ -280,14 +278,8 @@ def encode(model, images, labels=None, invert: bool = False, out: str | Path | N
     _need_encoder(model)
     x = images_for_model(model, images, invert)
     lab = _cond_labels(model, len(x), labels)
-    device = model_device(model)
-    zs = []
-    with inference(model):
-        for s in range(0, len(x), batch):
-            y = lab[s:s + batch].to(device) if lab is not None else None
-            z = model.encode(x[s:s + batch].to(device), y)
-            zs.append((z[0] if isinstance(z, (tuple, list)) else z).float().cpu())
-    z = torch.cat(zs)
+    codes = batched(model, model.encode, x, lab, batch)  # a VAE's encode gives (mean, log-variance): keep the mean
+    z = torch.cat([(c[0] if isinstance(c, (tuple, list)) else c).float().cpu() for c in codes])
     if names is None and isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, Path)):
         names = [str(p) for p in images]
     path = None
@@ -303,13 +295,7 @@ def reconstruct(model, images, labels=None, invert: bool = False, out: str | Pat
     _need_encoder(model)
     x = images_for_model(model, images, invert)
     lab = _cond_labels(model, len(x), labels)
-    device = model_device(model)
-    recs = []
-    with inference(model):
-        for s in range(0, len(x), batch):
-            y = lab[s:s + batch].to(device) if lab is not None else None
-            recs.append(model.reconstruct(x[s:s + batch].to(device), y).float().cpu())
-    rec = torch.cat(recs).clamp(0, 1)
+    rec = torch.cat([r.float().cpu() for r in batched(model, model.reconstruct, x, lab, batch)]).clamp(0, 1)
     mse = ((rec - x) ** 2).flatten(1).mean(1)
     enc = encode(model, x, None if lab is None else lab, batch=batch)
     inputs, outputs = to_numpy_images(x), to_numpy_images(rec)

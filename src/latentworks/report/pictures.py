@@ -16,11 +16,14 @@ from latentworks.errors import LatentworksError
 from latentworks.runs import atomic_write_bytes
 
 
-def as_hwc(images: np.ndarray | torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) tensors or (N, H, W[, 3]) arrays in [0, 1] → float32 (N, H, W[, 3]); grey stays (N, H, W)."""
+def to_numpy_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) tensors or (N, H, W[, 3]) arrays → float32 in [0, 1]: (N, H, W) for one channel, else
+    (N, H, W, 3). A 3-D tensor is taken as (N, H, W) already."""
     if isinstance(images, torch.Tensor):
-        images = images.detach().float().cpu().numpy()
-        images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+        x = images.detach().float().cpu()
+        if x.dim() == 4:
+            x = x[:, 0] if x.shape[1] == 1 else x.permute(0, 2, 3, 1)
+        images = x.numpy()
     return np.clip(np.asarray(images, dtype=np.float32), 0, 1)
 
 
@@ -28,7 +31,7 @@ def tile(images: np.ndarray | torch.Tensor, nrow: int, pad: int = 2, *, border: 
          background: float = 1.0) -> np.ndarray:
     """Images → one float (nrow·H, ncol·W[, 3]) mosaic, ``pad`` pixels of ``background`` between cells
     (and around them with ``border``). Cell ``i`` sits at row ``i // ncol``, column ``i % ncol``."""
-    images = as_hwc(images)
+    images = to_numpy_images(images)
     n, h, w = images.shape[:3]
     ncol = -(-n // nrow)
     edge = pad if border else 0
@@ -109,4 +112,4 @@ def write_gif(frames: np.ndarray | list[np.ndarray], path: str | Path, duration_
     return path
 
 
-__all__ = ["as_hwc", "number_cells", "save_png", "snapshot", "tile", "to_rgb8", "write_gif"]
+__all__ = ["number_cells", "save_png", "snapshot", "tile", "to_numpy_images", "to_rgb8", "write_gif"]
