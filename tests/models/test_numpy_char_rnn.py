@@ -6,7 +6,7 @@ import torch
 
 from latentworks.data.text import Vocab
 from latentworks.errors import LatentworksError
-from latentworks.models.numpy_char_rnn import NumpyLSTM, NumpyRNN, _pick, next_char_probs, sample
+from latentworks.models.numpy_char_rnn import NumpyLSTM, NumpyRNN, next_char_probs, pick_next, sample
 
 V, H, B, T = 7, 5, 3, 4
 
@@ -167,7 +167,7 @@ def test_entropy_rises_with_temperature_and_top_k_restricts(trained):
     assert all(a < b for a, b in zip(ents, ents[1:])) and ents[-1] <= np.log(vocab.size)
     logits = np.array([0.1, 2.0, -1.0, 1.5, 0.3, 1.9])
     rng = np.random.default_rng(0)
-    drawn = {_pick(logits, 5.0, 3, rng) for _ in range(300)}
+    drawn = {pick_next(logits, 5.0, 3, rng) for _ in range(300)}
     assert drawn == {1, 3, 5}
 
 

@@ -24,7 +24,6 @@ from latentworks.models.generative_base import (
     dec_options,
     enc_options,
     label_maps,
-    sample_normal,
 )
 from latentworks.models.io import register_model
 
@@ -78,8 +77,8 @@ class CAE(GenerativeBase):
         truncate: float | None = None,
         scale: float = 1.0,
     ) -> torch.Tensor:
-        eps = sample_normal(n, self.config.latent_dim, generator, truncate, scale).to(self.device)
-        return self.code_mean + self.code_std * eps
+        # An autoencoder's codes are not N(0, I): draw from a Gaussian fitted to the training codes instead.
+        return self.code_mean + self.code_std * super().sample_latent(n, generator, truncate, scale)
 
     # ------------------------------------------------------------------ training
     def forward(

@@ -17,7 +17,7 @@ from torch import nn
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
 from latentworks.models.io import register_model
-from latentworks.models.numpy_char_rnn import _pick
+from latentworks.models.numpy_char_rnn import check_sampling_options, pick_next
 
 __all__ = ["CharLSTM"]
 
@@ -64,10 +64,7 @@ class CharLSTM(nn.Module):
         ids = [int(i) for i in prime_ids]
         if not ids:
             raise LatentworksError("sampling needs a non-empty prime string; pass e.g. --prime 'The '")
-        if temperature < 0 or not np.isfinite(temperature):
-            raise LatentworksError(f"temperature must be >= 0, got {temperature}; use e.g. 0.8 (0 = greedy)")
-        if top_k is not None and top_k < 1:
-            raise LatentworksError(f"top_k must be >= 1, got {top_k}; use e.g. 5 or leave it unset")
+        check_sampling_options(temperature, top_k)
         rng = np.random.default_rng() if rng is None else rng
         threads, device = torch.get_num_threads(), model_device(self)
         # One character at a time is latency-bound: extra intra-op threads only wait on each other (measured
@@ -81,7 +78,7 @@ class CharLSTM(nn.Module):
                 out, cur = [], ids[-1]
                 for _ in range(length):
                     logits, state = self(torch.tensor([[cur]], device=device), state)
-                    cur = _pick(logits[0, -1].double().cpu().numpy(), temperature, top_k, rng)
+                    cur = pick_next(logits[0, -1].double().cpu().numpy(), temperature, top_k, rng)
                     out.append(cur)
         finally:
             torch.set_num_threads(threads)

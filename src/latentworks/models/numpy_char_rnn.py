@@ -239,7 +239,15 @@ class NumpyLSTM(NumpyCharModel):
 MODELS: dict[str, type[NumpyCharModel]] = {"rnn": NumpyRNN, "lstm": NumpyLSTM}
 
 
-def _pick(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
+def check_sampling_options(temperature: float, top_k: int | None) -> None:
+    if temperature < 0 or not np.isfinite(temperature):
+        raise LatentworksError(f"temperature must be >= 0, got {temperature}; use e.g. 0.8 (0 = greedy)")
+    if top_k is not None and top_k < 1:
+        raise LatentworksError(f"top_k must be >= 1, got {top_k}; use e.g. 5 or leave it unset")
+
+
+def pick_next(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
+    """One character id from ``logits``: the ``top_k`` best kept, softmax at ``temperature`` (0: argmax)."""
     logits = logits.astype(np.float64)
     if top_k is not None and top_k < logits.size:
         cut = np.partition(logits, -top_k)[-top_k]
@@ -270,10 +278,7 @@ def sample(model: NumpyCharModel, vocab: Vocab, prime: str, length: int, tempera
     """
     if not prime:
         raise LatentworksError("sampling needs a non-empty prime string; pass e.g. --prime 'The '")
-    if temperature < 0 or not np.isfinite(temperature):
-        raise LatentworksError(f"temperature must be >= 0, got {temperature}; use e.g. 0.8 (0 = greedy)")
-    if top_k is not None and top_k < 1:
-        raise LatentworksError(f"top_k must be >= 1, got {top_k}; use e.g. 5 or leave it unset")
+    check_sampling_options(temperature, top_k)
     rng = np.random.default_rng() if rng is None else rng
     ids = vocab.encode(prime)  # raises naming any characters outside the training vocabulary
     state = model.zero_state(1)
@@ -282,6 +287,6 @@ def sample(model: NumpyCharModel, vocab: Vocab, prime: str, length: int, tempera
     out, cur = [], int(ids[-1])
     for _ in range(length):
         state = model.step_state(np.array([cur]), state)
-        cur = _pick(model.logits_from_state(state)[0], temperature, top_k, rng)
+        cur = pick_next(model.logits_from_state(state)[0], temperature, top_k, rng)
         out.append(cur)
     return vocab.decode(out)
