@@ -99,3 +99,37 @@ def test_spectral_discriminator_keeps_the_generators_norm_and_round_trips(tmp_pa
     loaded = load_model(tmp_path / "gan", expect="dcgan").eval()
     with torch.no_grad():
         assert torch.equal(loaded.discriminate(x), model.eval().discriminate(x))
+
+
+def test_codes_come_from_the_latent_and_change_the_image():
+    model = tiny_gan(codes=4).eval()
+    z = model.sample_latent(6, torch.Generator().manual_seed(2))
+    swapped = z.clone()
+    swapped[:, :4] = z[:, :4].flip(1)  # the same numbers, another argmax → another code for most rows
+    codes, codes_swapped = z[:, :4].argmax(1), swapped[:, :4].argmax(1)
+    with torch.no_grad():
+        a, b = model.decode(z), model.decode(z)
+        c = model.decode(swapped)
+        logits, code_logits = model.discriminator(a * 2 - 1, with_codes=True)
+    assert torch.equal(a, b)  # a function of z: the latent tools work unchanged
+    differ = (a - c).flatten(1).abs().amax(1) > 0
+    assert torch.equal(differ, codes != codes_swapped)
+    assert logits.shape == (6,) and code_logits.shape == (6, 4)
+    with pytest.raises(LatentworksError, match="code head"):
+        tiny_gan().discriminator(a, with_codes=True)
+
+
+@pytest.mark.parametrize("bad", [{"codes": 1}, {"codes": 9}, {"codes": -2}, {"codes": 4, "num_classes": 10}])
+def test_bad_codes_are_one_line_errors(bad):
+    with pytest.raises(LatentworksError, match="codes"):
+        tiny_gan(**bad)
+
+
+def test_codes_round_trip(tmp_path):
+    model = tiny_gan(codes=3, ema=0.9).eval()
+    save_model(model, tmp_path / "run")
+    loaded = load_model(tmp_path / "run", expect="dcgan").eval()
+    z = model.sample_latent(4, torch.Generator().manual_seed(0))
+    assert loaded.config.codes == 3
+    with torch.no_grad():
+        assert torch.equal(model.decode(z), loaded.decode(z))

@@ -254,15 +254,16 @@ def checked_fit(self, *a, **k):
     (G.Path(sys.argv[1]) / f"rank{self.dist.rank}.txt").write_text(repr(total))
     return out
 Trainer.fit = checked_fit
-G.train_generative(G.GenConfig(model="cgan", data="mnist", data_dir="embedded", limit=64, batch_size=16,
+model, d_norm, codes = sys.argv[2], sys.argv[3], int(sys.argv[4])
+G.train_generative(G.GenConfig(model=model, data="mnist", data_dir="embedded", limit=64, batch_size=16,
                                filters=4, latent_dim=4, epochs=1, progress=False, device="cpu",
-                               d_norm=sys.argv[2] if sys.argv[2] != "-" else None), sys.argv[1])
+                               d_norm=d_norm if d_norm != "-" else None, codes=codes or None), sys.argv[1])
 """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("d_norm", ["-", "spectral"])
-def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path, d_norm):
+@pytest.mark.parametrize("model,d_norm,codes", [("cgan", "-", 0), ("dcgan", "spectral", 3)])
+def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path, model, d_norm, codes):
     import os
     import subprocess
     import sys
@@ -280,14 +281,17 @@ def test_two_process_gloo_ddp_gan_keeps_ranks_in_sync(tmp_path, d_norm):
         "--master_port=29547",
         str(script),
         str(out),
+        model,
         d_norm,
+        str(codes),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "rank0.txt").read_text() == (out / "rank1.txt").read_text()
     results = json.loads((out / "results.json").read_text())
-    assert results["kind"] == "generative/cgan"
+    assert results["kind"] == f"generative/{model}"
     assert results["config"]["model"]["d_norm"] == (None if d_norm == "-" else d_norm)
+    assert results["config"]["model"]["codes"] == codes
 
 
 def test_cli_spectral_discriminator_with_its_own_rate(tmp_path, capsys):
@@ -307,3 +311,17 @@ def test_cli_spectral_discriminator_with_its_own_rate(tmp_path, capsys):
     assert "trained with --d-norm spectral, not batch" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(LatentworksError, match="not decoders; for a GAN use --d-norm spectral"):
         train_generative(GenConfig(model="vae", norm="spectral", **TINY), tmp_path / "v")
+
+
+def test_gan_options_on_an_autoencoder_and_codes_through_the_cli(tmp_path, capsys):
+    for name, value in (("codes", 10), ("ema", 0.999), ("d_lr", 1e-3), ("pixel_layers", 2)):
+        model = "vae" if name != "pixel_layers" else "dcgan"
+        with pytest.raises(LatentworksError, match=f"--{name.replace('_', '-')} is an option of"):
+            train_generative(GenConfig(model=model, **{name: value}, **TINY), tmp_path / name)
+    out = tmp_path / "info"
+    assert main(["gen", "train", "--model", "dcgan", *MNIST, "--limit", "96", "--batch-size", "32", "--filters", "4",
+                 "--max-filters", "8", "--latent-dim", "6", "--codes", "3", "--eval-images", "64",
+                 "--snapshot-grid", "2", "--epochs", "1", "--out", str(out)]) == 0
+    assert load_generative(out).config.codes == 3
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any(0 <= r.get("code_acc", -1) <= 1 for r in rows)

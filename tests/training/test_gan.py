@@ -148,3 +148,37 @@ def test_d_lr_gives_the_discriminator_its_own_rate():
         make_optimizers(tiny_gan(), "notebook", lr=1e-4, d_lr=4e-4)
     with pytest.raises(LatentworksError, match="--d-lr must be positive"):
         make_optimizers(tiny_gan(), lr=1e-4, d_lr=-1.0)
+
+
+def test_codes_add_the_code_loss_to_both_updates_and_each_step_still_moves_one_network():
+    model = tiny_gan(codes=4)
+    opts = make_optimizers(model)
+    z = torch.randn(16, 8, generator=torch.Generator().manual_seed(0))
+    codes = z[:, :4].argmax(1)
+    fake = model.generator(z)  # (its batch norm's running statistics move here, before the snapshot)
+    g_before, d_before = state(model.generator), state(model.discriminator)
+    logs = discriminator_step(PairCritic(model.discriminator), opts["d"], real_batch(), fake, fake_codes=codes)
+    assert same(g_before, state(model.generator)) and moved(d_before, state(model.discriminator))
+    assert 0 <= logs["code_acc"] <= 1
+    assert model.discriminator.code_head.weight.grad is not None  # D learns to name the codes
+    plain = discriminator_step(PairCritic(model.discriminator), opts["d"], real_batch(), model.generator(z))
+    assert "code_acc" not in plain
+    fake = model.generator(z)
+    d_before, g_before = state(model.discriminator), state(model.generator)
+    with_code = generator_step(model.discriminator, opts["g"], fake, fake_codes=codes)
+    assert same(d_before, state(model.discriminator)) and moved(g_before, state(model.generator))
+    assert with_code["g_loss"] > 0
+
+
+def test_codes_learn_to_be_recognised_and_the_notebook_scheme_refuses_them():
+    model = tiny_gan(codes=3)
+    trainer = fake_trainer(model)
+    images = (torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    step = make_step_fn()
+    accs = []
+    for i in range(40):
+        trainer.step = i
+        accs.append(step(trainer, (images,))["code_acc"])
+    assert sum(accs[-5:]) / 5 > sum(accs[:5]) / 5 + 0.2  # the code head and G agree on the codes
+    with pytest.raises(LatentworksError, match="codes"):
+        make_optimizers(model, "notebook")

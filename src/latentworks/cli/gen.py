@@ -110,6 +110,11 @@ def add_parser(sub) -> argparse._SubParsersAction:
         "--ema", type=float, help="GANs: sample from an average of the generator's weights with this decay (0.999)"
     )
     b.add_argument(
+        "--codes",
+        type=int,
+        help="DCGAN: an InfoGAN categorical code with this many values (10 for digits), learnt without labels",
+    )
+    b.add_argument(
         "--pixel-layers",
         type=int,
         help="VAE: masked PixelCNN layers after the decoder (autoregressive, binary grey images; 0: none)",

@@ -4,6 +4,13 @@ The alternating updates that train it live in :mod:`latentworks.training.gan`. W
 also keeps an exponential moving average of the generator's weights, updated after each generator step, and
 ``decode`` samples from that average (see :mod:`latentworks.models.ema`). ``d_norm="spectral"`` swaps the
 discriminator's batch norm for spectral normalisation (SN-GAN); its learning rate is the trainer's ``d_lr``.
+
+``codes = K`` adds InfoGAN's categorical code (Chen et al. 2016) to an unconditional GAN, without labels: the
+argmax of the first K latent coordinates (uniform over K for z ~ N(0, I)) joins z as a one-hot code, and a head
+on the discriminator's features learns to name the code back from the image, a term that the generator also
+minimises. The generator is pushed to make K distinguishable kinds of image (on MNIST, mostly the ten digits),
+which leaves fewer samples halfway between kinds. The code is a function of z, so ``decode(z)`` and every
+latent tool work unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -32,15 +40,23 @@ from latentworks.models.io import register_model
 D_CONDITIONING = ("channels", "projection", "both")
 
 
+def latent_code(z: torch.Tensor, codes: int) -> torch.Tensor:
+    """The categorical code of each latent: argmax of its first ``codes`` coordinates, (B,) long."""
+    return z[:, :codes].argmax(1)
+
+
 class Generator(nn.Module):
     """(z, labels) → images in [-1, 1]."""
 
     def __init__(self, c, z_cond: ZCondition):
         super().__init__()
         self.z_cond = z_cond
-        self.net = DeconvNet(c.image_size, c.channels, c.latent_dim + z_cond.extra, "tanh", dec_options(c))
+        self.codes = c.codes
+        self.net = DeconvNet(c.image_size, c.channels, c.latent_dim + z_cond.extra + c.codes, "tanh", dec_options(c))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.codes:
+            z = torch.cat([z, F.one_hot(latent_code(z, self.codes), self.codes).to(z.dtype)], dim=1)
         return self.net(self.z_cond(z, labels))
 
 
@@ -49,6 +65,7 @@ class Critic(nn.Module):
 
     def __init__(self, c, num_classes: int, d_cond: str):
         super().__init__()
+        self.codes = c.codes
         if d_cond not in D_CONDITIONING:
             raise LatentworksError(f"unknown d_cond '{d_cond}'; choose {', '.join(D_CONDITIONING)}")
         self.maps = num_classes if num_classes and d_cond in ("channels", "both") else 0
@@ -61,12 +78,18 @@ class Critic(nn.Module):
             init_weights(self.project, c.init)
             if opts.norm == "spectral":
                 spectral_norm(self.project)
+        self.code_head = nn.Linear(self.net.feature_dim, c.codes) if c.codes else None  # InfoGAN's Q
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, with_codes: bool = False):
+        """Logits (B,); with ``with_codes``, ``(logits, code logits (B, codes))``."""
         h = self.net.features(label_maps(x, labels, self.maps))
         out = self.net.head(h).squeeze(1)
         if self.project is not None:
             out = out + (self.project(labels) * h).sum(1)
+        if with_codes:
+            if self.code_head is None:
+                raise LatentworksError("this discriminator has no code head; train with --codes K")
+            return out, self.code_head(h)
         return out
 
 
@@ -82,11 +105,17 @@ class DCGAN(GenerativeBase):
         d_cond: str = "channels"  # conditional models: channels | projection | both
         d_norm: str | None = None  # the discriminator's none | batch | spectral (None: the stacks' ``norm``)
         ema: float = 0.0  # decay of the generator's weight average used for sampling (0: off)
+        codes: int = 0  # InfoGAN categorical code over the first ``codes`` latent coordinates (0: off)
 
     def __init__(self, config: Config):
         super().__init__()
         self.config = config
         check_decay(config.ema)
+        if config.codes and not 2 <= config.codes <= config.latent_dim:
+            raise LatentworksError(f"--codes must be 0 or between 2 and the latent size {config.latent_dim}, "
+                                   f"got {config.codes}")
+        if config.codes and config.num_classes:
+            raise LatentworksError("--codes is for unconditional GANs; a cGAN already has its labels")
         z_cond = self._setup_conditioning()
         self.generator = Generator(config, z_cond)
         self.discriminator = Critic(config, self.num_classes, config.d_cond)
@@ -133,4 +162,4 @@ class DCGAN(GenerativeBase):
         return self.decode(z, labels)
 
 
-__all__ = ["DCGAN", "Critic", "Generator"]
+__all__ = ["DCGAN", "Critic", "Generator", "latent_code"]

@@ -7,8 +7,9 @@
 * ``epoch_XXX.png`` after every epoch, decoded from the SAME latent vectors each time (conditional models: one
   row per class, the same z along each column), and ``epochs.gif`` animating them;
 * ``samples.png`` (numbered cells, so indices can be picked for arithmetic), ``loss.png``, ``d_accuracy.png``
-  (GANs: the discriminator's accuracy on real and on fake images), ``eval.png`` (held-out curves) and
-  ``reconstructions.png`` (autoencoders: held-out images over their reconstructions).
+  (GANs: the discriminator's accuracy on real and on fake images, and on the fakes' codes with ``codes``),
+  ``eval.png`` (held-out curves) and ``reconstructions.png`` (autoencoders: held-out images over their
+  reconstructions).
 
 Held-out data is the MNIST / Fashion-MNIST test split, or a fixed 10 % of a folder. With ``binarize`` the VAE
 trains on dynamically binarised images (a fresh Bernoulli draw per batch) and is scored on one fixed
@@ -63,6 +64,7 @@ MODEL_FIELDS = (
     "d_cond",
     "d_norm",
     "ema",
+    "codes",
     "pixel_layers",
     "pixel_channels",
 )
@@ -108,6 +110,7 @@ class GenConfig:
     d_norm: str | None = None  # dcgan/cgan: the discriminator's none | batch | spectral (None: ``norm``)
     d_lr: float | None = None  # dcgan/cgan: the discriminator's learning rate (None: ``lr``; 2x-4x is TTUR)
     ema: float | None = None  # dcgan/cgan: decay of the generator's weight average used for sampling
+    codes: int | None = None  # dcgan: InfoGAN categorical code over the first ``codes`` latent coordinates
     pixel_layers: int | None = None  # vae/cvae: masked layers of the autoregressive decoder head (0: none)
     pixel_channels: int | None = None
     # Evaluation.
@@ -132,6 +135,11 @@ class GenConfig:
             raise LatentworksError(f"--epochs must be at least 1, got {self.epochs}")
         if self.limit is not None and self.limit < 1:
             raise LatentworksError(f"--limit must be positive, got {self.limit}")
+        for name, owners in (("d_cond", GANS), ("d_norm", GANS), ("d_lr", GANS), ("ema", GANS), ("codes", GANS),
+                             ("pixel_layers", ("vae", "cvae")), ("pixel_channels", ("vae", "cvae"))):
+            if getattr(self, name) is not None and self.model not in owners:
+                raise LatentworksError(f"--{name.replace('_', '-')} is an option of the {' / '.join(owners)} "
+                                       f"models, not of {self.model}")
 
     @property
     def family(self) -> str:
@@ -344,7 +352,7 @@ def write_figures(run: RunDir, cfg: GenConfig, model, history: list[dict[str, An
             losses, run.figures / "loss.png", title=f"{cfg.model} training loss", xlabel="step", ylabel="loss"
         )
     if cfg.model in GANS:
-        acc = series(("d_acc_real", "d_acc_fake"), train_rows)
+        acc = series(("d_acc_real", "d_acc_fake", "code_acc"), train_rows)
         acc.update(series(("eval/d_acc_heldout_real",), eval_rows))
         if acc:
             line_plot(

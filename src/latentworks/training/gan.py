@@ -9,6 +9,10 @@ update on the non-saturating BCE loss (then, with ``ema`` > 0, folding G into it
   of fresh latents labelled 1. (Keras's shared optimizer counts one iteration per update of either model for
   Adam's bias correction; PyTorch counts per parameter. The difference vanishes after a few hundred steps.)
 
+With ``codes`` (InfoGAN), both updates add the cross-entropy of the discriminator's code head naming each
+fake's code (weight 1, as Chen et al. use for categorical codes), and the steps report ``code_acc``, the share
+of fakes whose code the head names.
+
 Each step reports ``d_loss``, ``g_loss``, ``d_acc_real``, ``d_acc_fake`` (share of reals scored real / fakes
 scored fake, logit threshold 0, measured before the update) and ``d_real``/``d_fake`` mean probabilities, each
 averaged over the steps since the trainer's previous log row, so the logged curves are not single-batch noise.
@@ -27,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentworks.errors import LatentworksError
-from latentworks.models.dcgan import DCGAN, Critic
+from latentworks.models.dcgan import DCGAN, Critic, latent_code
 
 SCHEMES = ("default", "notebook")
 
@@ -39,8 +43,9 @@ class PairCritic(nn.Module):
         super().__init__()
         self.critic = critic
 
-    def forward(self, a, b, labels_a=None, labels_b=None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.critic(a, labels_a), self.critic(b, labels_b)
+    def forward(self, a, b, labels_a=None, labels_b=None, codes_b: bool = False):
+        """``(D(a), D(b))``; with ``codes_b``, ``D(b)`` is ``(logits, code logits)``."""
+        return self.critic(a, labels_a), self.critic(b, labels_b, with_codes=codes_b)
 
 
 def make_optimizers(
@@ -54,6 +59,8 @@ def make_optimizers(
     if scheme not in SCHEMES:
         raise LatentworksError(f"unknown GAN training scheme '{scheme}'; choose {', '.join(SCHEMES)}")
     if scheme == "notebook":
+        if getattr(model.config, "codes", 0):
+            raise LatentworksError("the notebook scheme has no code loss; drop --codes or use --gan-scheme default")
         if d_lr is not None and d_lr != lr:
             raise LatentworksError("the notebook scheme shares one optimizer; drop --d-lr or use --gan-scheme default")
         return {"shared": torch.optim.Adam(model.parameters(), lr=lr, betas=betas)}
@@ -100,14 +107,20 @@ def discriminator_step(
     fake_labels=None,
     *,
     pooled: bool = False,
+    fake_codes: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """One D update on reals (target 1) and detached fakes (target 0); only parameters with gradients move.
 
     ``pooled`` averages BCE over the concatenated batch (the course's single ``train_on_batch``); otherwise
-    the real and fake mean losses are added (the PyTorch DCGAN recipe).
+    the real and fake mean losses are added (the PyTorch DCGAN recipe). ``fake_codes`` adds the code head's
+    cross-entropy on the fakes (InfoGAN).
     """
     opt.zero_grad(set_to_none=True)
-    d_real, d_fake = pair(real, fake.detach(), real_labels, fake_labels)
+    d_real, d_fake = pair(real, fake.detach(), real_labels, fake_labels, codes_b=fake_codes is not None)
+    logs = {}
+    if fake_codes is not None:
+        d_fake, code_logits = d_fake
+        info, logs = _info_loss(code_logits, fake_codes)
     loss_real = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
     loss_fake = F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
     if pooled:
@@ -115,20 +128,38 @@ def discriminator_step(
         loss = (loss_real * n_r + loss_fake * n_f) / (n_r + n_f)
     else:
         loss = loss_real + loss_fake
+    if fake_codes is not None:
+        loss = loss + info
     loss.backward()
     opt.step()
-    return {"d_loss": float(loss.detach()), **_stats(d_real.detach(), d_fake.detach())}
+    return {"d_loss": float(loss.detach()), **_stats(d_real.detach(), d_fake.detach()), **logs}
+
+
+def _info_loss(code_logits: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    loss = F.cross_entropy(code_logits, codes)
+    return loss, {"code_acc": float((code_logits.detach().argmax(1) == codes).float().mean())}
 
 
 @torch.enable_grad()
 def generator_step(
-    critic: nn.Module, opt: torch.optim.Optimizer, fake: torch.Tensor, fake_labels=None
+    critic: nn.Module,
+    opt: torch.optim.Optimizer,
+    fake: torch.Tensor,
+    fake_labels=None,
+    fake_codes: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """One G update: non-saturating BCE of D(fake) against 1, D frozen. ``fake`` must carry G's graph."""
+    """One G update: non-saturating BCE of D(fake) against 1, D frozen. ``fake`` must carry G's graph.
+
+    ``fake_codes`` adds the code head's cross-entropy (InfoGAN): G learns to make its codes recognisable."""
     opt.zero_grad(set_to_none=True)
     with frozen(critic):
-        logits = critic(fake, fake_labels)
+        if fake_codes is None:
+            logits = critic(fake, fake_labels)
+        else:
+            logits, code_logits = critic(fake, fake_labels, with_codes=True)
         loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        if fake_codes is not None:
+            loss = loss + _info_loss(code_logits, fake_codes)[0]
         loss.backward()
     opt.step()
     return {"g_loss": float(loss.detach())}
@@ -195,8 +226,9 @@ def make_step_fn(scheme: str = "default"):
             opt_d, opt_g = trainer.optimizers["d"], trainer.optimizers["g"]
             z, y = draw(b)
             fake = gen(z, y)
-            logs = discriminator_step(pair, opt_d, real, fake, labels, y)
-            logs.update(generator_step(model.discriminator, opt_g, fake, y))
+            codes = latent_code(z, model.config.codes) if model.config.codes else None
+            logs = discriminator_step(pair, opt_d, real, fake, labels, y, fake_codes=codes)
+            logs.update(generator_step(model.discriminator, opt_g, fake, y, fake_codes=codes))
             model.update_ema()
         for k, v in logs.items():
             window[k] = window.get(k, 0.0) + v
