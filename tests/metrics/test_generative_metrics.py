@@ -134,6 +134,30 @@ def test_generator_that_replays_real_images_scores_near_the_floor():
     assert out["fld"] < 3 * out["fld_floor"] + 1e-3
 
 
+def test_code_purity_finds_codes_that_draw_one_class_each():
+    class Coded(Painter):
+        """An InfoGAN-like painter: the code (argmax of z's first 3 numbers) picks digit 2, 5 or 7."""
+
+        def __init__(self, faithful: bool):
+            super().__init__(conditional=False)
+            self.config.codes, self.faithful = 3, faithful
+
+        def decode(self, z, labels=None):
+            code = z[:, :3].argmax(1)
+            digits = torch.tensor([2, 5, 7])[code] if self.faithful else (z[:, 2].abs() * 10).long() % 10
+            return super().decode(z, digits)
+
+    real = torch.rand(100, 1, 8, 8)
+    out = G.evaluate_generator(Coded(True), brightness_features, brightness_reader, real, real, n=300, kid=False)
+    assert out["code_purity"] == 1.0 and out["code_classes"] == [2, 5, 7]
+    assert sum(map(sum, out["code_class_counts"])) == 300
+    noisy = G.evaluate_generator(Coded(False), brightness_features, brightness_reader, real, real, n=300,
+                                 kid=False)
+    assert noisy["code_purity"] < 0.4  # codes unrelated to the digit drawn
+    assert "code_purity" not in G.evaluate_generator(Painter(False), brightness_features, brightness_reader,
+                                                     real, real, n=50, kid=False)
+
+
 def test_evaluate_generator_refuses_a_size_mismatch():
     with pytest.raises(LatentworksError, match="1×8×8"):
         G.evaluate_generator(Painter(), brightness_features, brightness_reader, torch.rand(50, 28, 28),

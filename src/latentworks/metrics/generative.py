@@ -9,7 +9,9 @@
 * KID (``torchmetrics``' ``KernelInceptionDistance``, same features), for the samples and for the floor;
 * k-NN precision / recall (Kynkäänniemi et al. 2019, k = 3): the share of samples inside the real manifold
   and of real images inside the sample manifold (torchmetrics has none, so ``torch.cdist`` in chunks);
-* for conditional models, the reader's agreement with the requested digit over balanced labels.
+* for conditional models, the reader's agreement with the requested digit over balanced labels;
+* for a GAN with an InfoGAN code (``codes`` > 0), how well the unsupervised codes match the reader's classes:
+  ``code_purity``, the share of samples whose class is their code's most common class, and that class per code.
 
 Features are computed once per set and handed to torchmetrics through an identity module (``num_features``
 set), so the same features serve FLD, KID and precision/recall. :class:`FeatureModule` wraps a
@@ -194,6 +196,19 @@ def generate(model, n: int, seed: int = 0, batch: int = 500, labels: torch.Tenso
             yield images.float().cpu().clamp(0, 1), y
 
 
+def code_purity(model, predicted: torch.Tensor, n: int, seed: int, codes: int) -> dict[str, Any]:
+    """The samples' codes (redrawn from ``generate``'s latents) against the reader's classes ``predicted``."""
+    from latentworks.models.dcgan import latent_code
+
+    z = torch.as_tensor(model.sample_latent(n, generator=torch.Generator().manual_seed(int(seed)))).float().cpu()
+    code = latent_code(z, codes)
+    classes = int(predicted.max()) + 1 if len(predicted) else 1
+    table = torch.zeros(codes, classes, dtype=torch.long)
+    table.index_put_((code, predicted.long().cpu()), torch.ones_like(code), accumulate=True)
+    return {"code_purity": float(table.max(1).values.sum()) / max(n, 1),
+            "code_classes": table.argmax(1).tolist(), "code_class_counts": table.tolist()}
+
+
 def class_histogram(predicted: torch.Tensor, num_classes: int = 10) -> list[int]:
     return torch.bincount(predicted.long().cpu(), minlength=num_classes)[:num_classes].tolist()
 
@@ -282,6 +297,9 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
         out["conditional_accuracy_per_class"] = [
             float(hit[req == c].mean()) if bool((req == c).any()) else None for c in range(num_classes)
         ]
+    codes = int(getattr(model.config, "codes", 0) or 0)
+    if codes:
+        out.update(code_purity(model, pred, n, seed, codes))
     if test_labels is not None:
         p_real, _ = classify_fn(test_x)
         lab = torch.from_numpy(_writable(test_labels)).long()[test_idx]
