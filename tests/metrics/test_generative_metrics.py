@@ -189,16 +189,20 @@ def test_chunks_of_k_combine_exactly():
 
 def test_importance_weighted_bound_tightens_with_k_and_beats_the_elbo():
     m = ToyVAE(ToyVAE.Config(latent_dim=3, image_size=6))
-    x = torch.rand(60, 6, 6)
+    # Seeded, not the global RNG, so the test does not depend on which tests ran before it. On these images the
+    # toy posterior is poor and the bound has room to tighten all the way to k = 1000 (on some draws it has
+    # converged by k = 100, where the chain of strict inequalities would compare Monte Carlo noise).
+    x = torch.rand(60, 6, 6, generator=torch.Generator().manual_seed(1))
     res = {k: G.vae_likelihood(m, x, k=k, seed=0, budget=300) for k in (1, 10, 100, 1000)}
     nll = [res[k]["iw_nll_nats"] for k in (1, 10, 100, 1000)]
     assert nll[0] > nll[1] > nll[2] > nll[3]
     assert res[1000]["neg_elbo_nats"] > nll[3]
     assert res[1000]["n"] == 60 and res[1000]["k"] == 1000 and res[1000]["comparable_with_pythae"]
-    # same seed, same numbers; chunking k differently only changes the random draws
+    # same seed, same numbers; chunking k differently only changes the random draws. This toy posterior gives
+    # heavy-tailed weights: over 16 random data sets the two chunkings differed by at most 2.4 % at k = 100.
     assert G.vae_likelihood(m, x, k=100, seed=0, budget=300)["iw_nll_nats"] == nll[2]
     other = G.vae_likelihood(m, x, k=100, seed=0, budget=7)["iw_nll_nats"]
-    assert other == pytest.approx(nll[2], rel=0.02)
+    assert other != nll[2] and other == pytest.approx(nll[2], rel=0.05)
 
 
 def test_vae_likelihood_with_a_real_vae_when_present():
