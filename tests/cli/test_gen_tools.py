@@ -127,6 +127,14 @@ def test_eval_on_the_embedded_sample_with_a_given_reader(runs, tmp_path, capsys)
     assert result["likelihood"]["n"] == 4 and result["reader"]["weights_sha256_16"]
     with pytest.raises(LatentworksError, match="reader"):
         run("eval", runs / "vae", "--n", 20, "--reader", runs / "cgan", "--data-dir", "embedded")
+    from latentworks.models.dcgan import DCGAN
+
+    save_model(DCGAN(DCGAN.Config(latent_dim=4, codes=3, **TINY)), tmp_path / "info")
+    run("eval", tmp_path / "info", "--n", 30, "--reader", tmp_path / "reader", "--data-dir", "embedded",
+        "--no-kid", "-o", tmp_path / "info.json")
+    assert "code purity" in capsys.readouterr().out
+    info = json.loads((tmp_path / "info.json").read_text())
+    assert len(info["code_classes"]) == 3 and 0.1 <= info["code_purity"] <= 1  # ≥ 1 / classes by definition
     import shutil
 
     shutil.copytree(runs / "vae", tmp_path / "fashion")

@@ -345,6 +345,9 @@ def _print_summary(r: dict) -> None:
         lines.append(f"KID {r['kid_mean']:.4f} ± {r['kid_std']:.4f}   floor {r['kid_floor_mean']:.4f}")
     if "conditional_accuracy" in r:
         lines.append(f"conditional accuracy {r['conditional_accuracy']:.2%}")
+    if "code_purity" in r:
+        lines.append(f"code purity {r['code_purity']:.1%} (the reader's most common class per code: "
+                     f"{r['code_classes']})")
     if "likelihood" in r:
         lk = r["likelihood"]
         lines.append(f"binarised test: −ELBO {lk['neg_elbo_nats']:.2f} nats, IW NLL (k={lk['k']}) "
