@@ -281,3 +281,18 @@ def test_real_models_work_with_the_tools(cls):
         lab = 3 if m.conditional else None
         assert tools.encode(m, x, labels=lab).latents.shape == (2, 2)
         assert tools.reconstruct(m, x, labels=lab).images.shape == (2, 28, 28)
+
+
+def test_code_grid_changes_only_the_code_down_each_column(tmp_path):
+    from latentworks.models.dcgan import DCGAN
+
+    torch.manual_seed(0)
+    gan = DCGAN(DCGAN.Config(latent_dim=6, codes=3, filters=4, max_filters=8)).eval()
+    r = tools.code_grid(gan, seed=5, columns=4, out=tmp_path / "codes.png")
+    z = torch.from_numpy(r.latents).view(3, 4, 6)
+    assert torch.equal(z[:, :, :3].argmax(2), torch.arange(3)[:, None].expand(3, 4))  # row k has code k
+    assert torch.equal(z[:, :, 3:], z[:1, :, 3:].expand(3, 4, 3))  # the rest of each latent is shared
+    assert torch.equal(z[:, :, :3].sort(2).values, z[:1, :, :3].sort(2).values.expand(3, 4, 3))  # same numbers
+    assert r.images.shape == (12, 28, 28) and r.path.exists()
+    with pytest.raises(LatentworksError, match="--codes"):
+        tools.code_grid(toy(), seed=0)

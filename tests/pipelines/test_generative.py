@@ -323,5 +323,6 @@ def test_gan_options_on_an_autoencoder_and_codes_through_the_cli(tmp_path, capsy
                  "--max-filters", "8", "--latent-dim", "6", "--codes", "3", "--eval-images", "64",
                  "--snapshot-grid", "2", "--epochs", "1", "--out", str(out)]) == 0
     assert load_generative(out).config.codes == 3
+    assert (out / "figures" / "codes.png").exists()
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any(0 <= r.get("code_acc", -1) <= 1 for r in rows)

@@ -1,5 +1,5 @@
-"""``latentworks gen sample | interpolate | traverse | arith | sweep-dim | manifold | reconstruct | encode |
-decode | eval``: the latent tools and the MNIST evaluation on a finished generative run folder.
+"""``latentworks gen sample | interpolate | traverse | arith | sweep-dim | manifold | codes | reconstruct |
+encode | decode | eval``: the latent tools and the MNIST evaluation on a finished generative run folder.
 
 ``add_verbs(verbs)`` adds them to the ``gen`` sub-parsers made by :mod:`latentworks.cli.gen`. Every tool
 writes a PNG (default: ``RUN/figures/<verb>_….png``) and prints its path; user mistakes are one-line errors
@@ -71,6 +71,12 @@ def add_verbs(verbs) -> None:
     p.add_argument("--label", type=int)
     _output(p)
     p.set_defaults(handler=_sweep)
+
+    p = verbs.add_parser("codes", help="a GAN trained with --codes: one row per code, the same noise per column")
+    _run(p, seed=0)
+    p.add_argument("--n", type=int, default=10, help="columns (random latents)")
+    _output(p)
+    p.set_defaults(handler=_codes)
 
     p = verbs.add_parser("manifold", help="the decoded grid over normal quantiles of a 2-D latent")
     _run(p, seed=None)
@@ -208,6 +214,13 @@ def _sweep(args) -> int:
     model = _load(args)
     return _done(sweep_dim(model, args.dim, args.lo, args.hi, args.steps, args.seed, rows=args.rows,
                            labels=args.label, out=_out(args, f"sweep_dim{args.dim}_seed{args.seed}")))
+
+
+def _codes(args) -> int:
+    from latentworks.latent.tools import code_grid
+
+    model = _load(args)
+    return _done(code_grid(model, args.seed, args.n, out=_out(args, f"codes_seed{args.seed}")))
 
 
 def _manifold(args) -> int:

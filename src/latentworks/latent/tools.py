@@ -6,6 +6,7 @@
 * :func:`latent_arithmetic` — mean(A) − mean(B) + mean(C) by cell indices of a numbered grid (seed 002);
 * :func:`sweep_dim` — vary one latent coordinate;
 * :func:`manifold` — the decoded grid over normal quantiles of a 2-D latent;
+* :func:`code_grid` — a GAN with an InfoGAN code: one row per code value, the same noise down each column;
 * :func:`reconstruct`, :func:`encode`, :func:`decode_latents` — user images through a CAE / VAE / CVAE.
 
 Images are numpy float32 in [0, 1], ``(N, H, W)`` grey or ``(N, H, W, 3)`` RGB; latents ``(N, latent_dim)``.
@@ -250,6 +251,33 @@ def manifold(model, n: int = 20, labels=None, out: str | Path | None = None) -> 
         path = _grid_figure(images, out, nrow=n, title=f"{model_kind(model)}: 2-D latent manifold "
                                                        f"(±{float(q[-1]):.2f}σ)")
     return LatentResult(images, z.numpy(), _np(lab), path, {"quantiles": q.numpy()})
+
+
+def code_grid(model, seed: int, columns: int = 10, out: str | Path | None = None) -> LatentResult:
+    """One row per value of an InfoGAN code, ``columns`` random latents from ``seed`` across.
+
+    Row ``k`` sets each latent's code to ``k`` by swapping its first ``codes`` coordinates so that the k-th is
+    the largest: the same numbers in another order, so only the code changes down a column."""
+    codes = int(getattr(model.config, "codes", 0) or 0)
+    if not codes:
+        raise LatentworksError(f"this {model_kind(model)} model has no InfoGAN code; train a dcgan with --codes K")
+    if not 1 <= columns <= MAX_GRID:
+        raise LatentworksError(f"--n must be between 1 and {MAX_GRID}, got {columns}")
+    base = sample_latents(model, columns, generator(seed))
+    rows = []
+    for k in range(codes):
+        z = base.clone()
+        top = z[:, :codes].argmax(1)
+        cols = torch.arange(columns)
+        z[cols, k], z[cols, top] = base[cols, top], base[cols, k]
+        rows.append(z)
+    z = torch.cat(rows)
+    images = decode(model, z)
+    path = None
+    if out is not None:
+        path = _grid_figure(images, out, nrow=codes,
+                            title=f"{model_kind(model)}: code 0..{codes - 1} by row, seed {seed}")
+    return LatentResult(images, z.numpy(), None, path, {"seed": seed, "codes": codes})
 
 
 def model_is_cond(model) -> bool:

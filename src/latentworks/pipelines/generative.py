@@ -8,6 +8,7 @@
   row per class, the same z along each column), and ``epochs.gif`` animating them;
 * ``samples.png`` (numbered cells, so indices can be picked for arithmetic), ``loss.png``, ``d_accuracy.png``
   (GANs: the discriminator's accuracy on real and on fake images, and on the fakes' codes with ``codes``),
+  ``codes.png`` (with ``codes``: one row per code value, the same noise down each column),
   ``eval.png`` (held-out curves) and ``reconstructions.png`` (autoencoders: held-out images over their
   reconstructions).
 
@@ -382,6 +383,10 @@ def write_figures(run: RunDir, cfg: GenConfig, model, history: list[dict[str, An
         else:
             images, nrow = model.decode(model.sample_latent(100, gen)), 10
         save_png(number_cells(snapshot(images, nrow), len(images), nrow), run.figures / "samples.png")
+        if getattr(model.config, "codes", 0):
+            from latentworks.latent.tools import code_grid
+
+            code_grid(model, cfg.seed, 10, out=run.figures / "codes.png")
         if cfg.model in AUTOENCODERS and len(data.test_x):
             x = data.test_x[:10]
             rec = model.reconstruct(x, data.test_y[:10] if model.conditional else None).cpu()
