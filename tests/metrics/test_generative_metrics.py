@@ -158,6 +158,35 @@ def test_code_purity_finds_codes_that_draw_one_class_each():
                                                      real, real, n=50, kid=False)
 
 
+def test_fld_per_class_points_at_the_class_a_generator_draws_wrong():
+    from types import SimpleNamespace
+
+    def split(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        labels = torch.arange(n) % 10
+        images = ((labels.float() + 0.5) / 10)[:, None, None, None] + 0.02 * torch.randn(n, 1, 8, 8, generator=g)
+        return SimpleNamespace(images=images.clamp(0, 1), labels=labels.numpy())
+
+    class OffFives(Painter):
+        """Draws every digit like the real ones, but its 5s too smooth (no pixel noise)."""
+
+        def decode(self, z, labels=None):
+            g = torch.Generator().manual_seed(int(z[0, 0].abs() * 1e6))
+            labels = (z[:, 0].abs() * 10).long() % 10
+            noise = 0.02 * torch.randn(len(z), 1, 8, 8, generator=g) * (labels != 5).float()[:, None, None, None]
+            return (((labels.float() + 0.5) / 10)[:, None, None, None] + noise).clamp(0, 1)
+
+    out = G.evaluate_generator(OffFives(conditional=False), brightness_features, brightness_reader, split(2000, 1),
+                               split(2000, 2), n=2000, kid=False)
+    per_class, floor = out["fld_per_class"], out["fld_per_class_floor"]
+    assert len(per_class) == len(floor) == 10 and all(v is not None for v in floor)
+    worst = max(range(10), key=lambda c: per_class[c] or 0)
+    assert worst == 5 and per_class[5] > 10 * max(floor)
+    assert "fld_per_class" not in G.evaluate_generator(OffFives(False), brightness_features, brightness_reader,
+                                                       torch.rand(300, 1, 8, 8), torch.rand(300, 1, 8, 8), n=50,
+                                                       kid=False)
+
+
 def test_evaluate_generator_refuses_a_size_mismatch():
     with pytest.raises(LatentworksError, match="1×8×8"):
         G.evaluate_generator(Painter(), brightness_features, brightness_reader, torch.rand(50, 28, 28),

@@ -354,6 +354,11 @@ def _print_summary(r: dict) -> None:
         f"precision {r['precision']:.3f}  recall {r['recall']:.3f}  (floor {r['precision_floor']:.3f} / "
         f"{r['recall_floor']:.3f}, k={r['pr_k']})",
     ]
+    if "fld_per_class" in r:
+        def fmt(values):
+            return " ".join("-" if v is None else f"{v:.2f}" for v in values)
+
+        lines.append(f"FLD by class 0-9 {fmt(r['fld_per_class'])}   (real train {fmt(r['fld_per_class_floor'])})")
     if "kid_mean" in r:
         lines.append(f"KID {r['kid_mean']:.4f} ± {r['kid_std']:.4f}   floor {r['kid_floor_mean']:.4f}")
     if "conditional_accuracy" in r:

@@ -7,6 +7,8 @@
   ``torchmetrics``' ``FrechetInceptionDistance`` with our features, next to the **real floor**: the FLD
   between a sample of MNIST train and MNIST test at the same sizes (what a perfect generator would score);
 * KID (``torchmetrics``' ``KernelInceptionDistance``, same features), for the samples and for the floor;
+* FLD within each class (``fld_per_class``: test digits of class c against the samples read as c) next to the
+  same for real train digits (``fld_per_class_floor``), when the real sets have labels;
 * k-NN precision / recall (Kynkäänniemi et al. 2019, k = 3): the share of samples inside the real manifold
   and of real images inside the sample manifold (torchmetrics has none, so ``torch.cdist`` in chunks);
 * for conditional models, the reader's agreement with the requested digit over balanced labels;
@@ -209,6 +211,17 @@ def code_purity(model, predicted: torch.Tensor, n: int, seed: int, codes: int) -
             "code_classes": table.argmax(1).tolist(), "code_class_counts": table.tolist()}
 
 
+def per_class_fld(real_features: torch.Tensor, real_labels: torch.Tensor, other_features: torch.Tensor,
+                  other_classes: torch.Tensor, num_classes: int, min_samples: int = 50) -> list[float | None]:
+    """FLD within each class: real images of class c against the others the reader reads as c (None when
+    either side has fewer than ``min_samples``). Shows which digits a generator draws worst."""
+    out: list[float | None] = []
+    for c in range(num_classes):
+        real_c, other_c = real_features[real_labels == c], other_features[other_classes.cpu() == c]
+        out.append(frechet_distance(real_c, other_c) if min(len(real_c), len(other_c)) >= min_samples else None)
+    return out
+
+
 def class_histogram(predicted: torch.Tensor, num_classes: int = 10) -> list[int]:
     return torch.bincount(predicted.long().cpu(), minlength=num_classes)[:num_classes].tolist()
 
@@ -243,7 +256,8 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
     if n_test < len(test_x):
         test_idx = _subset(test_idx, n_test, seed + 1)
     test_x = test_x[test_idx]
-    train_x = _subset(train_x, n_train, seed + 2)
+    train_idx = _subset(torch.arange(len(train_x)), n_train, seed + 2)
+    train_x = train_x[train_idx]
 
     t0 = time.perf_counter()
     fake_feats, preds, confs, requested = [], [], [], []
@@ -304,6 +318,11 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
         p_real, _ = classify_fn(test_x)
         lab = torch.from_numpy(_writable(test_labels)).long()[test_idx]
         out["reader_test_accuracy"] = float((torch.as_tensor(p_real).cpu() == lab).float().mean())
+        train_labels = getattr(real_train, "labels", None)
+        if train_labels is not None:
+            train_lab = torch.from_numpy(_writable(train_labels)).long()[train_idx]
+            out["fld_per_class"] = per_class_fld(test_f, lab, fake_f, pred, num_classes)
+            out["fld_per_class_floor"] = per_class_fld(test_f, lab, train_f, train_lab, num_classes)
     out["seconds"] = {"generate_and_read": gen_seconds, "real_features": real_seconds,
                       "metrics": metric_seconds, "total": time.perf_counter() - started}
     return out
