@@ -68,3 +68,15 @@ def test_attribute_arithmetic_without_reader_picks_extremes(tmp_path):
     assert row["cells"]["b"] == order[:3].tolist()
     assert row["ink_a"] >= row["ink_b"]
     assert (tmp_path / "arith.png").exists() and row["digit_a"] is None
+
+
+def test_class_fld_figure_draws_measured_classes_and_skips_unmeasured_ones(tmp_path):
+    from PIL import Image
+
+    measured = {"fld_per_class": [1.0, None, *[2.0] * 8], "fld_per_class_floor": [0.5] * 10}
+    path = study.class_fld_figure({"dcgan": measured, "vae": {"fld_per_class": [None] * 10}}, tmp_path / "c.png")
+    assert path == tmp_path / "c.png" and Image.open(path).size[0] > 400
+    unmeasured = {"fld_per_class": [None] * 10, "fld_per_class_floor": [None] * 10}
+    assert study.class_fld_figure({"dcgan": unmeasured}, tmp_path / "none.png") is None
+    assert study.class_fld_figure({"cgan": {}}, tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()

@@ -227,18 +227,46 @@ def attribute_arithmetic(model, seed: int, n: int, attribute: Callable[[np.ndarr
     return row
 
 
-def class_histogram_figure(hists: dict[str, list[int]], n: int, path: Path) -> Path:
-    from latentworks.report.plots import plt, save_figure
+def _class_bars(series: dict[str, list[float | None]], colors: dict[str, str] | None = None):
+    """One group of bars per digit, one bar per series (None values are left out)."""
+    from latentworks.report.plots import plt
 
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    width = 0.8 / max(len(hists), 1)
-    for i, (name, hist) in enumerate(hists.items()):
-        ax.bar(np.arange(len(hist)) + (i - (len(hists) - 1) / 2) * width, hist, width, label=name)
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [c + (i - (len(series) - 1) / 2) * width for c, v in enumerate(values) if v is not None]
+        ax.bar(xs, [v for v in values if v is not None], width, label=name, color=(colors or {}).get(name))
+    return fig, ax
+
+
+def class_histogram_figure(hists: dict[str, list[int]], n: int, path: Path) -> Path:
+    from latentworks.report.plots import save_figure
+
+    fig, ax = _class_bars(hists)
     expected = n / 10
     ax.axhline(expected, color="k", lw=0.8, ls="--", label=f"uniform ({expected:g})")
     ax.axhspan(0.9 * expected, 1.1 * expected, color="k", alpha=0.07, label="±10 %")
     ax.set(xticks=range(10), xlabel="digit the reader sees", ylabel="samples",
            title=f"reader's classes over {n:,} samples per model")
+    ax.legend(fontsize=8, ncol=3)
+    return save_figure(fig, path)
+
+
+def class_fld_figure(evals: dict[str, dict[str, Any]], path: Path) -> Path | None:
+    """FLD within each digit per model, beside real train digits (what a perfect generator would score)."""
+    from latentworks.report.plots import save_figure
+
+    def measured(values: list[float | None] | None) -> bool:  # None: too few samples of the class
+        return bool(values) and any(v is not None for v in values)
+
+    series = {LABELS[k]: v["fld_per_class"] for k, v in evals.items() if measured(v.get("fld_per_class"))}
+    floor = next((v["fld_per_class_floor"] for v in evals.values() if measured(v.get("fld_per_class_floor"))), None)
+    if not series or floor is None:
+        return None
+    series["real train digits"] = floor
+    fig, ax = _class_bars(series, {"real train digits": "0.55"})
+    ax.set(xticks=range(10), xlabel="digit (the reader's class for samples, the label for real digits)",
+           ylabel="FLD within the class", title="which digits each model draws worst")
     ax.legend(fontsize=8, ncol=3)
     return save_figure(fig, path)
 
@@ -374,6 +402,10 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
     hists = {LABELS[k]: v["class_histogram"] for k, v in evals.items()}
     figures.insert(0, (class_histogram_figure(hists, plan.eval_n, fig_dir / "class_histograms.png"),
                        "reader's class histograms (shaded: the ±10 % target band)"))
+    by_class = class_fld_figure(evals, fig_dir / "class_fld.png")
+    if by_class is not None:
+        figures.insert(1, (by_class, "FLD within each digit: test digits of the class against the samples read "
+                                     "as it, and against real train digits (grey)"))
 
     rows = []
     for name, ev in evals.items():
@@ -414,7 +446,8 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
     for name, ev in evals.items():
         m = {k: ev.get(k) for k in ("n", "n_test", "n_train_floor", "class_histogram", "class_max_rel_deviation",
                                     "mean_confidence", "fld", "fld_floor", "fld_ratio", "precision", "recall",
-                                    "conditional_accuracy", "grey_share", "kid_mean", "kid_floor_mean")
+                                    "conditional_accuracy", "grey_share", "kid_mean", "kid_floor_mean",
+                                    "fld_per_class", "fld_per_class_floor", "code_purity")
              if ev.get(k) is not None}
         if "likelihood" in ev:
             m["neg_elbo_nats"] = ev["likelihood"]["neg_elbo_nats"]
