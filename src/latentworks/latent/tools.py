@@ -263,12 +263,13 @@ def code_grid(model, seed: int, columns: int = 10, out: str | Path | None = None
         raise LatentworksError(f"this {model_kind(model)} model has no InfoGAN code; train a dcgan with --codes K")
     if not 1 <= columns <= MAX_GRID:
         raise LatentworksError(f"--n must be between 1 and {MAX_GRID}, got {columns}")
+    from latentworks.models.dcgan import latent_code
+
     base = sample_latents(model, columns, generator(seed))
+    top, cols = latent_code(base, codes), torch.arange(columns)
     rows = []
     for k in range(codes):
         z = base.clone()
-        top = z[:, :codes].argmax(1)
-        cols = torch.arange(columns)
         z[cols, k], z[cols, top] = base[cols, top], base[cols, k]
         rows.append(z)
     z = torch.cat(rows)

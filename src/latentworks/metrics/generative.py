@@ -176,6 +176,12 @@ def knn_precision_recall(real_features: torch.Tensor, fake_features: torch.Tenso
 # ------------------------------------------------------------------ generation
 
 
+def eval_latents(model, n: int, seed: int) -> torch.Tensor:
+    """The ``n`` latents ``generate`` decodes for ``seed``, drawn all at once so samples do not depend on the
+    batch size (float32, CPU)."""
+    return torch.as_tensor(model.sample_latent(n, generator=torch.Generator().manual_seed(int(seed)))).float().cpu()
+
+
 def generate(model, n: int, seed: int = 0, batch: int = 500, labels: torch.Tensor | None = None):
     """Yield ``(images (b, C, H, W) on CPU, labels or None)`` batches of ``n`` samples from ``seed``.
 
@@ -184,14 +190,12 @@ def generate(model, n: int, seed: int = 0, batch: int = 500, labels: torch.Tenso
     """
     from latentworks.models.inference import inference, model_device
 
-    gen = torch.Generator().manual_seed(int(seed))
     device = model_device(model)
     conditional = bool(getattr(model, "conditional", False))
     if conditional and labels is None:
         labels = torch.arange(n, dtype=torch.long) % int(model.num_classes)
     with inference(model):
-        # All latents first, so the samples do not depend on ``batch``.
-        z_all = torch.as_tensor(model.sample_latent(n, generator=gen)).float()
+        z_all = eval_latents(model, n, seed)
         for s in range(0, n, batch):
             y = labels[s:s + batch] if conditional else None
             images = model.decode(z_all[s:s + batch].to(device), None if y is None else y.to(device))
@@ -199,11 +203,10 @@ def generate(model, n: int, seed: int = 0, batch: int = 500, labels: torch.Tenso
 
 
 def code_purity(model, predicted: torch.Tensor, n: int, seed: int, codes: int) -> dict[str, Any]:
-    """The samples' codes (redrawn from ``generate``'s latents) against the reader's classes ``predicted``."""
+    """The codes of ``generate``'s samples (same ``eval_latents``) against the reader's classes ``predicted``."""
     from latentworks.models.dcgan import latent_code
 
-    z = torch.as_tensor(model.sample_latent(n, generator=torch.Generator().manual_seed(int(seed)))).float().cpu()
-    code = latent_code(z, codes)
+    code = latent_code(eval_latents(model, n, seed), codes)
     classes = int(predicted.max()) + 1 if len(predicted) else 1
     table = torch.zeros(codes, classes, dtype=torch.long)
     table.index_put_((code, predicted.long().cpu()), torch.ones_like(code), accumulate=True)

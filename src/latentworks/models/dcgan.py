@@ -65,7 +65,6 @@ class Critic(nn.Module):
 
     def __init__(self, c, num_classes: int, d_cond: str):
         super().__init__()
-        self.codes = c.codes
         if d_cond not in D_CONDITIONING:
             raise LatentworksError(f"unknown d_cond '{d_cond}'; choose {', '.join(D_CONDITIONING)}")
         self.maps = num_classes if num_classes and d_cond in ("channels", "both") else 0
