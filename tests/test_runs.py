@@ -1,29 +1,53 @@
-"""Run-folder helpers: which folders hold a checkpoint, and when a finished run may be reused."""
+"""Run-folder helpers: claiming a folder, refusing a changed resume, and when a finished run may be reused."""
 
-from dataclasses import dataclass
+import pytest
 
-from latentworks.runs import RunDir, finished_results, has_checkpoint
+from latentworks.errors import LatentworksError
+from latentworks.runs import RunDir, check_resume, claim_run_dir, finished_results, has_checkpoint
+
+CONFIG = {"family": "demo", "train": {"lr": 0.1, "epochs": 2, "progress": True}}
 
 
-@dataclass
-class Config:
-    lr: float = 0.1
-    epochs: int = 2
-    progress: bool = True
+def _with(**train):
+    return {"family": "demo", "train": {**CONFIG["train"], **train}}
 
 
 def test_finished_results_only_for_the_same_settings(tmp_path):
     run = RunDir(tmp_path / "run")
-    assert finished_results(run.root, "demo", Config()) is None  # nothing written yet
-    run.write_results(kind="demo", config={"demo": Config()}, metrics={"score": 0.5}, seed=0)
-    assert finished_results(run.root, "demo", Config())["score"] == 0.5
-    assert finished_results(run.root, "demo", Config(progress=False))["score"] == 0.5  # only prints differ
-    assert finished_results(run.root, "demo", Config(epochs=3)) is None
-    assert finished_results(run.root, "other", Config()) is None
+    assert finished_results(run.root, CONFIG) is None  # nothing written yet
+    run.write_results(kind="demo", config=CONFIG, metrics={"score": 0.5}, seed=0)
+    assert finished_results(run.root, CONFIG)["score"] == 0.5
+    assert finished_results(run.root, _with(progress=False), free=("train.progress",))["score"] == 0.5
+    assert finished_results(run.root, _with(progress=False)) is None
+    assert finished_results(run.root, _with(epochs=3), free=("train.progress",)) is None
 
 
-def test_has_checkpoint_knows_both_loops(tmp_path):
+def test_has_checkpoint_reads_the_one_format(tmp_path):
     assert not has_checkpoint(tmp_path)
     (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "last.json").write_text("{}")  # the NumPy loop's
+    (tmp_path / "checkpoints" / "latest.json").write_text("{}")
     assert has_checkpoint(tmp_path)
+
+
+def test_claim_refuses_a_run_without_resume_and_moves_it_aside_with_overwrite(tmp_path):
+    out = tmp_path / "run"
+    assert claim_run_dir(out) == out and out.is_dir()  # new: created
+    (out / "model.json").write_text("{}")
+    with pytest.raises(LatentworksError, match="already holds a run; pass --resume .* --overwrite"):
+        claim_run_dir(out)
+    with pytest.raises(LatentworksError, match="no run to resume"):
+        claim_run_dir(out, resume=True)
+    claim_run_dir(out, overwrite=True)
+    assert (tmp_path / "run.old-1" / "model.json").is_file() and not any(out.iterdir())  # moved, never deleted
+    for bad, match in (("", "empty"), (str(tmp_path / "run.old-1" / "model.json"), "is a file")):
+        with pytest.raises(LatentworksError, match=match):
+            claim_run_dir(bad)
+
+
+def test_check_resume_names_every_changed_setting(tmp_path):
+    RunDir(tmp_path).write_config(CONFIG)
+    check_resume(tmp_path, _with(progress=False), free=("train.progress",))
+    with pytest.raises(LatentworksError, match=r"trained with --epochs 2, not 3; --lr 0.1, not 0.2"):
+        check_resume(tmp_path, _with(epochs=3, lr=0.2))
+    with pytest.raises(LatentworksError, match="holds a demo run, not a other one"):
+        check_resume(tmp_path, {**CONFIG, "family": "other"})

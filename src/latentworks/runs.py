@@ -45,12 +45,19 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write to a temp file in the same folder, fsync, then rename over ``path`` (mode as the umask says)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a report copied to a shared folder must stay readable
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -164,15 +171,18 @@ class RunDir:
         write_json(self.config_path, config)
 
     def write_results(
-        self, *, kind: str, config: Any, metrics: dict[str, Any], seed: int, extra: dict[str, Any] | None = None
+        self, *, kind: str, config: Any, metrics: dict[str, Any], seed: int, extra: dict[str, Any] | None = None,
+        runtime: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """``results.json``: what ran (config, seed, versions, commit) and what it measured."""
+        """``results.json``: what ran (config, seed, versions, commit, world size, backend, device) and what it
+        measured."""
         results = {
             "kind": kind,
             "seed": seed,
             "config": to_jsonable(config),
             **to_jsonable(metrics),
             **(to_jsonable(extra) if extra else {}),
+            "runtime": runtime or {"world_size": 1, "backend": None, "device": "cpu"},
             "environment": environment(),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
@@ -190,22 +200,81 @@ class RunDir:
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` holds a resumable checkpoint (the torch trainer's or the NumPy loop's)."""
-    checkpoints = Path(run_dir) / "checkpoints"
-    return (checkpoints / "latest.json").is_file() or (checkpoints / "last.json").is_file()
+    """Whether ``run_dir`` holds a resumable checkpoint."""
+    return (Path(run_dir) / "checkpoints" / "latest.json").is_file()
 
 
-def finished_results(run_dir: str | Path, key: str, config: Any) -> dict[str, Any] | None:
-    """``run_dir``'s results.json if that run finished with ``config`` (stored under ``config[key]``), else None.
+def claim_run_dir(out: str | Path, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """The folder a training run may write to; a run already there is never replaced silently.
 
-    Only the ``progress`` flag may differ: it changes what is printed, not what is trained.
+    ``resume`` needs a run to continue. Otherwise the folder must be empty or new, unless ``overwrite``, which
+    moves the old run aside to ``<name>.old-N`` (it is never deleted).
     """
+    if str(out).strip() == "":
+        raise LatentworksError("--out is empty; name the run folder to write, e.g. --out runs/my-run")
+    root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise LatentworksError(f"--out {root} is a file, not a folder; pick a folder name for the run")
+    if resume:
+        if overwrite:
+            raise LatentworksError("--resume and --overwrite contradict each other; pass one of them")
+        if not (root / "config.json").is_file():
+            raise LatentworksError(f"{root} holds no run to resume (config.json missing); drop --resume")
+        return root
+    if root.is_dir() and any(root.iterdir()):
+        if not overwrite:
+            raise LatentworksError(f"{root} already holds a run; pass --resume to continue it, --overwrite to move "
+                                   "it aside, or another --out")
+        n = 1
+        while root.with_name(f"{root.name}.old-{n}").exists():
+            n += 1
+        aside = root.with_name(f"{root.name}.old-{n}")
+        root.rename(aside)
+        print(f"latentworks: moved the previous run in {root} aside to {aside}", file=sys.stderr)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def check_resume(run_dir: str | Path, config: dict[str, Any], free: tuple[str, ...] = ()) -> None:
+    """Refuse, in one line, a resume whose config changes anything but the ``free`` fields (dotted prefixes)."""
+    from latentworks.config import changed_fields, flag
+
+    root = Path(run_dir)
+    saved = read_json(root / "config.json")
+    if saved.get("family") != config.get("family"):
+        raise LatentworksError(f"{root} holds a {saved.get('family')} run, not a {config.get('family')} one; "
+                               "pick another --out or drop --resume")
+    changed = changed_fields(saved, to_jsonable(config), free)
+    for selector in ("kind", "task", "backend", "recipe"):
+        if selector in changed:
+            old, new = saved.get(selector), config.get(selector)
+            raise LatentworksError(f"{root} holds a '{old}' run, not '{new}'; resume with the run's own settings "
+                                   "(its config.json) or pick another --out")
+    if changed:
+        now = to_jsonable(config)
+        parts = [f"{flag(p.rsplit('.', 1)[-1])} {_dig(saved, p)}, not {_dig(now, p)}" for p in changed[:3]]
+        more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+        raise LatentworksError(f"{root} was trained with {'; '.join(parts)}{more}; resume with the same settings "
+                               "(drop the changed options) or train into another --out")
+
+
+def _dig(tree: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """``run_dir``'s results.json if that run finished with ``config`` (``free`` fields may differ), else None."""
+    from latentworks.config import changed_fields
+
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         return None
     results = read_json(path)
-    saved = (results.get("config") or {}).get(key)
-    wanted = to_jsonable(dataclasses.asdict(config))
-    if not isinstance(saved, dict) or any(saved.get(k) != v for k, v in wanted.items() if k != "progress"):
+    saved = results.get("config")
+    if not isinstance(saved, dict) or changed_fields(saved, to_jsonable(config), free):
         return None
     return results

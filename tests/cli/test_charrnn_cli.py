@@ -72,7 +72,7 @@ def test_bad_corpus_is_one_line_error(tmp_path, capsys, content, match, backend)
 def test_missing_file_and_bad_options(corpus, tmp_path, capsys):
     train = ["charrnn", "train", "--out", str(tmp_path / "r"), "--text"]
     _error(capsys, [*train, str(tmp_path / "nope.txt")], "does not exist")
-    _error(capsys, [*train, str(corpus), "--backend", "torch", "--model", "rnn"], "LSTM")
+    _error(capsys, [*train, str(corpus), "--backend", "torch", "--model", "rnn"], "option of the numpy backend")
     _error(capsys, [*train, str(corpus), "--primes", "Zz", *FAST], "'Z'")
     _error(capsys, ["charrnn", "sample", str(tmp_path)], "no trained char-RNN")
 

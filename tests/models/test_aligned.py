@@ -5,15 +5,18 @@ import torch
 import torch.nn.functional as F
 
 from latentworks.data.arithmetic import ArithmeticSpec, build_text_dataset, decode, encode
-from latentworks.models.aligned import AlignedTextToText, aligned_preset
+from latentworks.models.aligned import AlignedTextToText
+from latentworks.recipes.arithmetic import recipe
 
 SPECS = [ArithmeticSpec(max_int=99, ops="+-", layout="v23"), ArithmeticSpec(max_int=199, ops="+-", layout="v21"),
          ArithmeticSpec(max_int=99, ops="+-*", layout="v23"), ArithmeticSpec(max_int=99, ops="+", layout="v23")]
 
 
 def _model(spec: ArithmeticSpec, **overrides) -> AlignedTextToText:
-    cfg, _ = aligned_preset(spec.charset, spec.query_len, spec.answer_len, spec.layout, **overrides)
-    return AlignedTextToText(cfg)
+    data = {"data.max_int": spec.max_int, "data.ops": spec.ops, "data.layout": spec.layout}
+    cfg = recipe("best", task="text2text", **data, **{f"model.{k}": v for k, v in overrides.items()})
+    assert cfg.model.charset == spec.charset and cfg.model.answer_len == spec.answer_len
+    return AlignedTextToText(cfg.model)
 
 
 def _ids(spec: ArithmeticSpec, *strings: str) -> torch.Tensor:

@@ -6,7 +6,8 @@ from torch import nn
 
 from latentworks.errors import LatentworksError
 from latentworks.models.conditional import CGAN, CVAE, class_labels
-from latentworks.training.gan import PairCritic, discriminator_step, make_optimizers
+from latentworks.models.gan_updates import PairCritic, discriminator_step
+from latentworks.training.config import TrainConfig
 
 torch.set_num_threads(1)
 
@@ -58,7 +59,7 @@ def test_cgan_discriminator_sees_labels_both_ways():
         )
     proj = CGAN(CGAN.Config(**SMALL, d_cond="projection"))
     assert first_conv(proj.discriminator).in_channels == 1
-    opt = make_optimizers(model)["d"]
+    opt = model.configure_optimizers(TrainConfig(lr=2e-4, betas=(0.5, 0.999)))["d"]
     fake = model.generator(torch.randn(4, 6), torch.tensor([0, 1, 2, 3]))
     logs = discriminator_step(
         PairCritic(model.discriminator),

@@ -29,9 +29,14 @@ def test_interface_decode_in_unit_range_and_discriminate():
         model.decode(torch.zeros(5, 9))
 
 
-def test_notebook_preset_gan_uses_course_latent_and_filters():
-    model = DCGAN(DCGAN.Config(image_size=64, channels=3, preset="notebook"))
+def test_notebook_recipe_gan_uses_course_latent_and_filters():
+    from latentworks.recipes.generative import recipe, resolve
+
+    cfg = resolve(recipe("notebook", kind="dcgan", **{"data.size": 64, "data.channels": 3}))
+    model = DCGAN(cfg.model)
     assert model.config.latent_dim == 256 and model.config.filters == 128 and model.config.norm == "none"
+    assert model.config.style == "notebook" and model.config.scheme == "notebook"
+    assert set(model.configure_optimizers(cfg.train)) == {"shared"}
     with torch.no_grad():
         assert model.eval().decode(model.sample_latent(2)).shape == (2, 3, 64, 64)
 

@@ -75,8 +75,7 @@ def test_learns_a_tiny_problem_with_the_trainer(tmp_path):
     xt, yt = _synthetic(200, seed=1)
     model = DigitReader(SMALL)
     cfg = pipeline.default_train_config(3, seed=0, progress=False, batch_size=32, checkpoint_every=10**6)
-    Trainer(model, (x, y), cfg, tmp_path / "run", loss_fn=pipeline.cross_entropy_loss,
-            batch_fn=pipeline.augment_batch).fit()
+    Trainer(model, (x, y), cfg, tmp_path / "run", transform=pipeline.augment_batch).fit()
     assert pipeline.accuracy(model, xt, yt) > 0.5  # chance is 0.1
 
 

@@ -19,14 +19,15 @@ def test_sample_normal_truncation_scale_and_seed():
         sample_normal(2, 2, scale=float("nan"))
 
 
-def test_gen_options_resolve_the_preset_into_concrete_numbers():
+def test_gen_options_hold_concrete_numbers_and_check_them():
     c = GenOptions(image_size=64, channels=3, latent_dim=8)
-    assert None not in (c.enc_depth, c.dec_depth, c.filters, c.max_filters, c.kernel, c.norm, c.init)
-    assert GenOptions(latent_dim=8, filters=16).filters == 16  # a given value wins over the preset
-    for bad in ({"latent_dim": 0}, {"latent_dim": 8, "channels": 0}, {"latent_dim": 8, "preset": "keras"},
+    assert None not in (c.filters, c.max_filters, c.kernel, c.norm, c.init)
+    assert c.encoder_stack().filters == c.filters and c.decoder_stack().activation == c.dec_activation
+    assert c.encoder_stack(norm="spectral").norm == "spectral"
+    for bad in ({"latent_dim": 0}, {"latent_dim": 8, "channels": 0}, {"latent_dim": 8, "dropout": 1.5},
                 {"latent_dim": 8, "image_size": 30}):
         with pytest.raises(LatentworksError):
-            GenOptions(**bad)
+            GenOptions(**bad).check()
 
 
 def test_label_codes_join_z_and_images():

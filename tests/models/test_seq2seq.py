@@ -10,7 +10,6 @@ from latentworks.models.seq2seq import (
     Seq2SeqCoreConfig,
     TextToText,
     count_trainable,
-    text2text_preset,
 )
 
 V, LQ, LA = 13, 5, 3
@@ -118,36 +117,40 @@ def test_reverse_output_learns_a_toy_in_normal_order(decoder):
     assert torch.equal(m(x, y).argmax(-1)[right], pred[right])  # teacher forcing agrees with greedy
 
 
-def test_notebook_preset_matches_keras_parameter_count():
-    cfg, train = text2text_preset("notebook", V, LQ, LA)
+def _recipe(name: str, **changes):
+    from latentworks.recipes.arithmetic import recipe
+
+    return recipe(name, task="text2text", **changes)
+
+
+def test_notebook_recipe_matches_keras_parameter_count():
+    run = _recipe("notebook")
+    cfg, train = run.model, run.train
+    assert (cfg.vocab_size, cfg.query_len, cfg.answer_len) == (V, LQ, LA)
     m = TextToText(cfg)
     assert count_trainable(m) == 805_133  # Keras summary; PyTorch's second LSTM bias is zero and frozen
     assert (cfg.cell, cfg.hidden, cfg.decoder, cfg.embed_dim) == ("lstm", 256, "repeat", 0)
-    assert train["batch_size"] == 32 and train["lr"] == 1e-3 and train["epochs"] == 20
+    assert train.batch_size == 32 and train.lr == 1e-3 and train.epochs == 20
     frozen = [p for n, p in m.named_parameters() if n.split(".")[-1].startswith("bias_hh")]
     assert frozen and all(not p.requires_grad and torch.count_nonzero(p) == 0 for p in frozen)
     # One extra encoder LSTM (the assignment's variant): 1,330,445 in the course report's Keras summary.
-    assert count_trainable(TextToText(text2text_preset("notebook", V, LQ, LA, enc_layers=2)[0])) == 1_330_445
+    assert count_trainable(TextToText(_recipe("notebook", **{"model.enc_layers": 2}).model)) == 1_330_445
 
 
-def test_attention_preset_has_trainer_settings():
-    cfg, train = text2text_preset("attention", V, LQ, LA)
-    assert {"epochs", "steps", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "warmup_steps",
-            "grad_clip", "label_smoothing"} <= set(train)
-    assert TextToText(cfg)(_x()).shape == (6, LA, V)
-    # A fixed number of optimizer steps, turned into whole epochs of the training set actually used.
-    for n in (1000, 2000, 10000):
-        epochs = text2text_preset("attention", V, LQ, LA, train_size=n)[1]["epochs"]
-        per_epoch = -(-n // train["batch_size"])
-        assert (epochs - 1) * per_epoch < train["steps"] <= epochs * per_epoch
-    assert text2text_preset("attention", V, LQ, LA, hidden=64)[0].hidden == 64
-    with pytest.raises(ValueError):
-        text2text_preset("nope", V, LQ, LA)
+def test_attention_recipe_counts_optimizer_steps():
+    run = _recipe("attention")
+    assert run.train.steps == 6000 and run.train.schedule == "cosine" and run.train.clip == "norm"
+    assert TextToText(run.model)(_x()).shape == (6, LA, V)
+    assert _recipe("attention", **{"model.hidden": 64}).model.hidden == 64
+    from latentworks.config import ConfigError
+
+    with pytest.raises(ConfigError, match="not a text2text recipe"):
+        _recipe("nope")
 
 
 @pytest.mark.parametrize("preset", ["notebook", "attention"])
 def test_save_load_round_trip(tmp_path, preset):
-    cfg, _ = text2text_preset(preset, V, LQ, LA)
+    cfg = _recipe(preset).model
     if preset == "notebook":
         cfg = dataclasses.replace(cfg, hidden=32)
     torch.manual_seed(0)

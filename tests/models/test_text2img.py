@@ -3,12 +3,7 @@ import torch
 
 from latentworks.errors import LatentworksError
 from latentworks.models.io import load_model, save_model
-from latentworks.models.text2img import TextToImage, text2img_loss, text2img_preset
-
-TRAIN_KEYS = {
-    "epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "warmup_steps", "grad_clip",
-    "loss",
-}
+from latentworks.models.text2img import TextToImage, text2img_loss
 
 
 def _small(**kw):
@@ -53,22 +48,18 @@ def test_wrong_query_length_is_a_user_error():
         _small()(torch.zeros(2, 7, dtype=torch.long))
 
 
-@pytest.mark.parametrize("name", ["notebook", "best"])
-def test_presets(name):
-    config, train = text2img_preset(name, vocab_size=13, query_len=5, answer_len=3)
-    assert set(train) >= TRAIN_KEYS
-    assert train["loss"] in ("bce", "mse")
-    model = TextToImage(config)
-    assert model(torch.randint(0, 13, (2, 5))).shape == (2, 3, 28, 28)
+def test_notebook_recipe_is_course_faithful():
+    from latentworks.config import ConfigError
+    from latentworks.recipes.arithmetic import recipe
 
-
-def test_notebook_preset_is_course_faithful():
-    config, train = text2img_preset("notebook", 13, 5, 3)
+    run = recipe("notebook", task="text2img")
+    config, train = run.model, run.train
     assert (config.embed_dim, config.cell, config.hidden, config.enc_layers) == (0, "lstm", 256, 1)
-    assert not config.bidirectional
-    assert (train["loss"], train["lr"], train["batch_size"], train["epochs"]) == ("mse", 1e-3, 32, 20)
-    with pytest.raises(LatentworksError):
-        text2img_preset("fancy", 13, 5, 3)
+    assert not config.bidirectional and (config.vocab_size, config.query_len, config.answer_len) == (13, 5, 3)
+    assert (config.loss, train.lr, train.batch_size, train.epochs) == ("mse", 1e-3, 32, 20)
+    assert TextToImage(config)(torch.randint(0, 13, (2, 5))).shape == (2, 3, 28, 28)
+    with pytest.raises(ConfigError):
+        recipe("fancy", task="text2img")
 
 
 def test_save_load_round_trip(tmp_path):
@@ -86,7 +77,7 @@ def test_save_load_round_trip(tmp_path):
 def test_bad_config_is_a_user_error():
     with pytest.raises(LatentworksError, match="cell"):
         _small(cell="transformer")
-    with pytest.raises(LatentworksError, match="deconv_kernel"):
+    with pytest.raises(LatentworksError, match="--deconv-kernel 5"):
         _small(deconv_kernel=5)
 
 

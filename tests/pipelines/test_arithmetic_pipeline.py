@@ -10,21 +10,26 @@ import pytest
 from latentworks.cli import main
 from latentworks.errors import LatentworksError
 from latentworks.models.io import load_model
-from latentworks.pipelines.arithmetic import ArithmeticConfig, predict, train
+from latentworks.pipelines.arithmetic import predict, train
+from latentworks.recipes.arithmetic import recipe
 
-TINY = dict(max_int=9, train_fraction=0.6, progress=False, hidden=64)
+TINY = {"data.max_int": 9, "data.train_fraction": 0.6, "train.progress": False, "model.hidden": 64}
+
+
+def _cfg(task: str = "text2text", name: str = "best", **changes):
+    return recipe(name, task=task, **{**TINY, **changes})
 
 
 @pytest.fixture(scope="module")
 def t2t_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("t2t")
-    results = train(ArithmeticConfig(task="text2text", epochs=2, **TINY), out)
+    results = train(_cfg(**{"train.epochs": 2}), out)
     return out, results
 
 
 def test_tiny_text2text_learns_unseen_queries(tmp_path):
     # Two-digit operands: the units column recurs across queries, which is what lets unseen queries be answered.
-    cfg = ArithmeticConfig(task="text2text", max_int=29, train_fraction=0.5, epochs=30, hidden=64, progress=False)
+    cfg = _cfg(**{"data.max_int": 29, "data.train_fraction": 0.5, "train.epochs": 30})
     results = train(cfg, tmp_path / "run")
     assert results["test"]["n"] == 900  # 1,800 queries, half held out
     assert results["test"]["exact_match"] >= 0.6
@@ -43,7 +48,7 @@ def test_run_folder_layout(t2t_run):
 
 
 def test_same_seed_same_metrics(tmp_path):
-    cfg = ArithmeticConfig(task="text2text", epochs=2, **TINY)
+    cfg = _cfg(**{"train.epochs": 2})
     a = train(cfg, tmp_path / "a")
     b = train(cfg, tmp_path / "b")
     assert a["test"] == b["test"]
@@ -88,7 +93,7 @@ def test_resume_finishes_to_the_same_weights(tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    cfg = ArithmeticConfig(task="text2text", epochs=2, **TINY)
+    cfg = _cfg(**{"train.epochs": 2})
     train(cfg, tmp_path / "full")
     from latentworks.pipelines import arithmetic as pipe
     from latentworks.training.trainer import Trainer
@@ -120,16 +125,18 @@ def test_two_process_gloo_ddp_smoke(tmp_path):
     assert rows[-1]["step"] == results["train"]["steps"]
 
 
-def test_attention_preset_trains_through_the_pipeline(tmp_path):
-    cfg = ArithmeticConfig(task="text2text", preset="attention", max_int=9, train_fraction=0.5, epochs=1,
-                           hidden=16, progress=False)
+def test_attention_recipe_trains_through_the_pipeline(tmp_path):
+    cfg = _cfg(name="attention", **{"data.train_fraction": 0.5, "train.steps": 4, "model.hidden": 16})
     results = train(cfg, tmp_path / "attn")
     model = load_model(tmp_path / "attn")
     assert type(model).__name__ == "TextToText" and model.config.decoder == "attention"
-    assert model.config.values == "inputs" and model.config.hidden == 16  # the preset, with the override
+    assert model.config.values == "inputs" and model.config.hidden == 16  # the recipe, with the override
     assert results["test"]["n"] == 100  # the held-out half of the 200 queries
+    assert results["train"]["steps"] == 4
 
 
-def test_a_preset_the_task_lacks_is_a_one_line_error(tmp_path):
-    with pytest.raises(LatentworksError, match="img2text task has no preset 'attention'"):
-        train(ArithmeticConfig(task="img2text", preset="attention", max_int=9, progress=False), tmp_path / "x")
+def test_a_recipe_the_task_lacks_is_a_one_line_error(capsys):
+    with pytest.raises(LatentworksError, match="'attention' is not a img2text recipe"):
+        _cfg(task="img2text", name="attention")
+    assert main(["arithmetic", "train", "--task", "img2text", "--preset", "attention", "--out", "x"]) == 2
+    assert "not a img2text recipe" in capsys.readouterr().err

@@ -9,11 +9,23 @@ import torch
 from safetensors.torch import load_file
 
 from latentworks.errors import LatentworksError
-from latentworks.pipelines.charrnn import CharRNNConfig, load_sampler, sample_charrnn, train_charrnn
+from latentworks.pipelines.charrnn import load_sampler, sample_charrnn, train_charrnn
+from latentworks.recipes.charrnn import recipe
 
 TEXT = "Harry said the quick brown fox jumps over the lazy dog. Hermione laughed at Harry.\n" * 50
 TINY = dict(hidden=32, seq_len=16, batch=8, lr=1e-2, eval_every=20, sample_every=40, checkpoint_every=20,
             sample_length=30, generate_length=1000, progress=False, threads=1)
+# Where each short name lives in the run config.
+HOME = {"text": "data.text", "seq_len": "data.seq_len", "hidden": "model.hidden", "layers": "model.layers",
+        "dropout": "model.dropout", "model": "model.cell", "batch": "train.batch_size", "lr": "train.lr",
+        "steps": "train.steps", "eval_every": "train.eval_every", "checkpoint_every": "train.checkpoint_every",
+        "progress": "train.progress", "threads": "train.threads", "optimizer": "train.optimizer",
+        "clip": "train.clip", "time_limit_s": "train.time_limit_s", "sample_every": "eval.sample_every",
+        "sample_length": "eval.sample_length", "generate_length": "eval.generate_length", "primes": "eval.primes"}
+
+
+def char(backend: str = "numpy", name: str | None = None, **kw):
+    return recipe(name, backend=backend, **{HOME[k]: v for k, v in kw.items()})
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +38,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module", params=["numpy", "torch"])
 def run(request, corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param)
-    res = train_charrnn(CharRNNConfig(text=corpus, backend=request.param, steps=60, **TINY), out)
+    res = train_charrnn(char(request.param, text=corpus, steps=60, **TINY), out)
     return request.param, out, res
 
 
@@ -46,7 +58,8 @@ def test_run_folder_has_results_vocab_figures_and_generation(run):
     saved = json.loads((out / "results.json").read_text())
     for key in ("val_loss", "val_acc", "chars_per_sec", "train_loss", "samples", "elapsed_s", "completions"):
         assert saved[key] is not None, key
-    assert saved["kind"] == f"charrnn/{backend}" and saved["seed"] == 0 and saved["config"]["charrnn"]["text"]
+    assert saved["kind"] == f"charrnn/{backend}" and saved["seed"] == 0 and saved["config"]["data"]["text"]
+    assert json.loads((out / "model.json").read_text())["kind"] in ("numpy_rnn", "char_lstm")
     assert "git_commit" in saved["environment"] and saved["chars_per_sec"] > 0
     assert json.loads((out / "vocab.json").read_text())["chars"] == "".join(sorted(set(TEXT)))
     assert (out / "figures" / "loss.png").is_file() and (out / "figures" / "accuracy.png").is_file()
@@ -76,10 +89,10 @@ def test_unknown_prime_character_is_named(run):
 
 
 def test_torch_resume_equals_uninterrupted(corpus, tmp_path):
-    cfg = CharRNNConfig(text=corpus, backend="torch", steps=12, **{**TINY, "eval_every": 3,
-                                                                    "checkpoint_every": 3, "dropout": 0.2})
+    kw = {**TINY, "eval_every": 3, "checkpoint_every": 3, "dropout": 0.2}
+    cfg = char("torch", text=corpus, steps=12, **kw)
     full = train_charrnn(cfg, tmp_path / "full")
-    train_charrnn(CharRNNConfig(**{**cfg.__dict__, "steps": 6}), tmp_path / "half")
+    train_charrnn(char("torch", text=corpus, steps=6, **kw), tmp_path / "half")
     resumed = train_charrnn(cfg, tmp_path / "half", resume=True)
     a, b = (load_file(tmp_path / name / "model.safetensors") for name in ("full", "half"))
     for k in a:
@@ -92,50 +105,55 @@ def test_torch_resume_equals_uninterrupted(corpus, tmp_path):
 
 
 def test_same_seed_same_numbers_torch(corpus, tmp_path):
-    cfg = CharRNNConfig(text=corpus, backend="torch", steps=6, **{**TINY, "eval_every": 3})
+    cfg = char("torch", text=corpus, steps=6, **{**TINY, "eval_every": 3})
     a, b = train_charrnn(cfg, tmp_path / "a"), train_charrnn(cfg, tmp_path / "b")
     assert a["val_loss"] == b["val_loss"] and a["samples"] == b["samples"]
 
 
 def test_min_char_rnn_recipe(corpus, tmp_path):
-    cfg = CharRNNConfig.min_char_rnn_recipe(text=corpus, steps=30, progress=False, eval_every=30,
-                                            generate_length=10)
+    cfg = char(name="min-char-rnn", text=corpus, steps=30, progress=False, eval_every=30, generate_length=10)
     res = train_charrnn(cfg, tmp_path)
-    ncfg = res["numpy_config"]
-    got = tuple(ncfg[k] for k in ("hidden", "seq_len", "batch", "optimizer", "lr"))
+    saved = res["config"]
+    got = (saved["model"]["hidden"], saved["data"]["seq_len"], saved["train"]["batch_size"],
+           saved["train"]["optimizer"], saved["train"]["lr"])
     assert got == (100, 25, 1, "adagrad", 0.1)
-    assert ncfg["grad_reduction"] == "sum" and ncfg["init"] == "min_char_rnn"
+    assert saved["model"]["loss_reduction"] == "sum" and saved["model"]["init"] == "min_char_rnn"
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(backend="torch", model="rnn"), "torch backend trains an LSTM"),
-    (dict(backend="torch", optimizer="adagrad"), "adam, adamw"),
-    (dict(backend="numpy", layers=2), "one layer"),
-    (dict(backend="jax"), "unknown backend"),
-    (dict(primes=["Qx"]), "not in the training vocabulary"),
-    (dict(seq_len=5000), "too short"),
+@pytest.mark.parametrize("backend, argv, match", [
+    ("torch", ["--model", "rnn"], "--model is an option of the numpy backend"),
+    ("numpy", ["--layers", "2"], "--layers is an option of the torch backend"),
+    ("numpy", ["--optimizer", "adamw"], "adamw"),
+    ("jax", [], "'jax' is not a choice"),
+    ("numpy", ["--primes", "Qx"], "not in the training vocabulary"),
+    ("numpy", ["--seq-len", "5000"], "too short"),
 ])
-def test_bad_options_are_one_line_errors(corpus, tmp_path, kw, match):
-    with pytest.raises(LatentworksError, match=match) as err:
-        train_charrnn(CharRNNConfig(text=corpus, steps=2, **{**TINY, **kw}), tmp_path)
-    assert "\n" not in str(err.value)
+def test_bad_options_are_one_line_errors(corpus, tmp_path, capsys, backend, argv, match):
+    from latentworks.cli import main
+
+    code = main(["charrnn", "train", "--backend", backend, "--text", corpus, "--steps", "2", "--hidden", "8",
+                 "--out", str(tmp_path / "r"), "--no-progress", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_numpy_nan_stops_with_last_good_checkpoint(corpus, tmp_path):
     with pytest.raises(LatentworksError, match="diverged|non-finite|nan") as err:
-        train_charrnn(CharRNNConfig(text=corpus, steps=40, optimizer="sgd", lr=1e30, clip="none",
-                                    **{k: v for k, v in TINY.items() if k != "lr"}), tmp_path)
+        train_charrnn(char(text=corpus, steps=40, optimizer="sgd", lr=1e30, clip="none",
+                           **{k: v for k, v in TINY.items() if k != "lr"}), tmp_path)
     assert "checkpoint" in str(err.value)
-    assert np.isfinite(load_sampler(tmp_path).model.params["Why"]).all()
+    from latentworks.training.checkpoint import load_checkpoint
+
+    tensors, meta = load_checkpoint(tmp_path / "checkpoints")
+    assert meta["step"] < 40 and np.isfinite(tensors["model/Why"].numpy()).all()
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_time_limit_stops_early_with_a_resumable_checkpoint(corpus, tmp_path, backend):
-    cfg = CharRNNConfig(text=corpus, backend=backend, steps=10_000, time_limit_s=0.0, **TINY)
+    cfg = char(backend, text=corpus, steps=10_000, time_limit_s=0.0, **TINY)
     res = train_charrnn(cfg, tmp_path)
     assert res["steps"] == 1 and res["val_loss"] > 0  # at least one step, then the limit stops it
-    more = train_charrnn(CharRNNConfig(**{**cfg.__dict__, "time_limit_s": None, "steps": 5}), tmp_path,
-                         resume=True)
+    more = train_charrnn(char(backend, text=corpus, steps=5, **TINY), tmp_path, resume=True)
     assert more["steps"] == 5
 
 

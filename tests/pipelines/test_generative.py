@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 from latentworks.cli import main
 from latentworks.errors import LatentworksError
 from latentworks.models.io import load_model
-from latentworks.pipelines.generative import GenConfig, load_generative, train_generative
+from latentworks.pipelines.generative import load_generative, train_generative
+from latentworks.recipes.generative import recipe
 
 torch.set_num_threads(1)
 MNIST = ["--data", "mnist", "--data-dir", "embedded", "--no-progress"]
@@ -27,6 +28,16 @@ TINY = dict(
     snapshot_grid=2,
     progress=False,
 )
+# Where each short name lives in the run config (the rest are model fields).
+HOME = {"data": "data.data", "data_dir": "data.data_dir", "limit": "data.limit", "size": "data.size",
+        "binarize": "data.binarize", "batch_size": "train.batch_size", "epochs": "train.epochs", "seed": "train.seed",
+        "progress": "train.progress", "device": "train.device", "lr": "train.lr", "eval_images": "eval.eval_images",
+        "snapshot_grid": "eval.snapshot_grid"}
+
+
+def gen(kind: str, **kw):
+    """The default recipe of ``kind`` with short-named changes."""
+    return recipe("default", kind=kind, **{HOME.get(k, f"model.{k}"): v for k, v in kw.items()})
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +126,7 @@ def test_checkpoint_of_another_model_kind_is_refused(cli_runs, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "'vae' run, not 'dcgan'" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "holds a 'vae' run, not 'dcgan'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_wrong_size_is_a_one_line_error(tmp_path, capsys):
@@ -169,7 +180,7 @@ def test_empty_folder_and_unlabelled_conditional_are_errors(tmp_path, capsys):
     for i in range(4):
         Image.fromarray(np.full((10, 10, 3), 40 * i, np.uint8)).save(pics / f"{i}.png")
     with pytest.raises(LatentworksError, match="needs class labels"):
-        train_generative(GenConfig(model="cgan", data=str(pics), size=8, progress=False), tmp_path / "c")
+        train_generative(gen("cgan", data=str(pics), size=8, progress=False), tmp_path / "c")
 
 
 def weights(folder):
@@ -185,11 +196,11 @@ def assert_same_weights(a, b):
 
 @pytest.mark.parametrize("model", ["vae", "dcgan"])
 def test_same_seed_same_weights(tmp_path, model):
-    cfg = GenConfig(model=model, epochs=1, **TINY)
+    cfg = gen(model, epochs=1, **TINY)
     train_generative(cfg, tmp_path / "a")
     train_generative(cfg, tmp_path / "b")
     assert_same_weights(tmp_path / "a", tmp_path / "b")
-    train_generative(GenConfig(model=model, epochs=1, seed=1, **TINY), tmp_path / "c")
+    train_generative(gen(model, epochs=1, seed=1, **TINY), tmp_path / "c")
     wa, wc = weights(tmp_path / "a"), weights(tmp_path / "c")
     assert any(not torch.equal(wa[k], wc[k]) for k in wa if wa[k].is_floating_point())
 
@@ -199,11 +210,9 @@ def test_same_seed_same_weights(tmp_path, model):
     [("vae", {}), ("cgan", {"ema": 0.9}), ("vae", {"pixel_layers": 2, "pixel_channels": 4, "binarize": True})],
 )
 def test_resume_equals_uninterrupted_training(tmp_path, model, extra):
-    train_generative(GenConfig(model=model, epochs=2, **TINY, **extra), tmp_path / "straight")
-    train_generative(GenConfig(model=model, epochs=1, **TINY, **extra), tmp_path / "resumed")
-    results = train_generative(
-        GenConfig(model=model, epochs=2, **TINY, **extra), tmp_path / "resumed", resume=True
-    )
+    train_generative(gen(model, epochs=2, **TINY, **extra), tmp_path / "straight")
+    train_generative(gen(model, epochs=1, **TINY, **extra), tmp_path / "resumed")
+    results = train_generative(gen(model, epochs=2, **TINY, **extra), tmp_path / "resumed", resume=True)
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     if "ema" in extra:  # the generator's weight average and its update count resume too
         assert int(weights(tmp_path / "resumed")["ema_updates"]) == 6
@@ -225,16 +234,7 @@ def test_folder_training_with_holdout_and_rgb(tmp_path):
             pics / f"{i}.jpg"
         )
     results = train_generative(
-        GenConfig(
-            model="cae",
-            data=str(pics),
-            size=8,
-            epochs=1,
-            batch_size=8,
-            filters=4,
-            latent_dim=3,
-            progress=False,
-        ),
+        gen("cae", data=str(pics), size=8, epochs=1, batch_size=8, filters=4, latent_dim=3, progress=False),
         tmp_path / "cae",
     )
     assert results["data"]["test_images"] == 2 and results["train"]["images"] == 18
@@ -255,9 +255,11 @@ def checked_fit(self, *a, **k):
     return out
 Trainer.fit = checked_fit
 model, d_norm, codes = sys.argv[2], sys.argv[3], int(sys.argv[4])
-G.train_generative(G.GenConfig(model=model, data="mnist", data_dir="embedded", limit=64, batch_size=16,
-                               filters=4, latent_dim=4, epochs=1, progress=False, device="cpu",
-                               d_norm=d_norm if d_norm != "-" else None, codes=codes or None), sys.argv[1])
+from latentworks.recipes.generative import recipe
+changes = {"data.data_dir": "embedded", "data.limit": 64, "train.batch_size": 16, "model.filters": 4,
+           "model.latent_dim": 4, "train.epochs": 1, "train.progress": False, "train.device": "cpu",
+           "model.d_norm": d_norm if d_norm != "-" else None, "model.codes": codes}
+G.train_generative(recipe("default", kind=model, **changes), sys.argv[1])
 """
 
 
@@ -304,20 +306,23 @@ def test_cli_spectral_discriminator_with_its_own_rate(tmp_path, capsys):
     assert model.config.d_norm == "spectral"
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.discriminator.modules())
     config = json.loads((out / "config.json").read_text())
-    assert config["generative"]["d_lr"] == 4e-4
+    assert config["model"]["d_lr"] == 4e-4
     capsys.readouterr()
     assert main([*args, "--epochs", "2", "--d-norm", "batch", "--resume"]) == 2
     err = capsys.readouterr().err
     assert "trained with --d-norm spectral, not batch" in err and len(err.strip().splitlines()) == 1
-    with pytest.raises(LatentworksError, match="not decoders; for a GAN use --d-norm spectral"):
-        train_generative(GenConfig(model="vae", norm="spectral", **TINY), tmp_path / "v")
+    with pytest.raises(LatentworksError, match="--norm 'spectral' is not one of"):
+        train_generative(gen("vae", norm="spectral", **TINY), tmp_path / "v")
 
 
 def test_gan_options_on_an_autoencoder_and_codes_through_the_cli(tmp_path, capsys):
-    for name, value in (("codes", 10), ("ema", 0.999), ("d_lr", 1e-3), ("pixel_layers", 2)):
-        model = "vae" if name != "pixel_layers" else "dcgan"
-        with pytest.raises(LatentworksError, match=f"--{name.replace('_', '-')} is an option of"):
-            train_generative(GenConfig(model=model, **{name: value}, **TINY), tmp_path / name)
+    for name, value in (("codes", 10), ("ema", 0.999), ("d-lr", 1e-3), ("pixel-layers", 2)):
+        model = "vae" if name != "pixel-layers" else "dcgan"
+        assert main(["gen", "train", "--model", model, f"--{name}", str(value), "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert f"--{name} is an option of" in err and f"not of the {model} model" in err, err
+        with pytest.raises(LatentworksError, match="no field"):
+            gen(model, **{name.replace("-", "_"): value})
     out = tmp_path / "info"
     assert main(["gen", "train", "--model", "dcgan", *MNIST, "--limit", "96", "--batch-size", "32", "--filters", "4",
                  "--max-filters", "8", "--latent-dim", "6", "--codes", "3", "--eval-images", "64",

@@ -1,117 +1,147 @@
-"""``latentworks arithmetic train | predict | render | sweep``."""
+"""``latentworks arithmetic train | sweep | predict | render``."""
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass, field
+from typing import Annotated
 
-from latentworks.cli.common import add_common, fraction_list
+from latentworks.cli.common import Output, Positional, check_output
+from latentworks.cli.parsing import TrainFamily, option_hints, option_value, parse, parse_train
+from latentworks.config import ConfigError, flag_alias, override, require, validate
+from latentworks.data.arithmetic import QueryFormat, check_data_dir
+from latentworks.recipes import arithmetic as recipes
 
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("arithmetic", help="encoder-decoders that learn + - × from text and handwriting")
-    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
-
-    t = verbs.add_parser("train", help="train one model and score it on held-out queries")
-    _model_args(t)
-    t.add_argument("--train-fraction", type=float, default=0.5, help="share of all queries used for training")
-    t.add_argument("--out", required=True, help="run folder to write")
-    t.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    t.set_defaults(handler=_train)
-
-    s = verbs.add_parser("sweep", help="train at several train fractions; curves + exact match vs fraction")
-    _model_args(s)
-    s.add_argument("--train-fractions", default="0.05,0.1,0.25,0.5")
-    s.add_argument("--out", default="runs/sweep", help="folder for the runs and the sweep figures")
-    s.set_defaults(handler=_sweep)
-
-    pr = verbs.add_parser("predict", help="answer a query with a trained run")
-    pr.add_argument("run_dir")
-    pr.add_argument("query", help="e.g. '12+34'")
-    pr.add_argument("--image", help="img2text: a (28, 28*L) PNG strip of the query")
-    pr.add_argument("-o", "--output", help="text2img: where to write the answer PNG (default answer.png)")
-    add_common(pr)
-    pr.set_defaults(handler=_predict)
-
-    r = verbs.add_parser("render", help="draw a query with MNIST test-split digits as a PNG strip")
-    r.add_argument("query")
-    r.add_argument("-o", "--output", required=True)
-    r.add_argument("--max-int", type=int, default=99)
-    r.add_argument("--ops", default="+-")
-    r.add_argument("--layout", default="v23", choices=["v23", "v21"])
-    add_common(r)
-    r.set_defaults(handler=_render)
+FAMILY = TrainFamily(recipes=recipes, selectors={"task": ("--task",), "name": ("--preset", "--recipe")},
+                     default_recipe=lambda chosen: "best",
+                     run_classes=lambda: sorted({c for _, _, c in recipes.MODEL_CONFIGS.values()}, key=str))
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", default="text2text", choices=["text2text", "img2text", "text2img"])
-    p.add_argument("--preset", default="best", choices=["notebook", "attention", "best"],
-                   help="notebook: the course's model; best: our most accurate recipe; attention (text2text): "
-                        "the best generic attention encoder-decoder, with no column re-layout")
-    p.add_argument("--max-int", type=int, default=99, help="largest operand (99: course V23, 199: V21)")
-    p.add_argument("--ops", default="+-", help="operators, e.g. '+-' or '+-*' ('×' and 'x' mean '*')")
-    p.add_argument("--layout", default="v23", choices=["v23", "v21"], help="course padding convention")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--cell", choices=["lstm", "gru"], help="recurrent cell (variant of the preset)")
-    p.add_argument("--hidden", type=int, help="hidden size (variant)")
-    p.add_argument("--encoder-layers", type=int, choices=[1, 2, 3], help="encoder depth (variant)")
-    p.add_argument("--encoder", choices=["cnn", "convlstm", "flatten"], help="img2text image encoder")
-    p.add_argument("--loss", choices=["bce", "mse"], help="text2img pixel loss")
-    p.add_argument("--reader", help="text2img: folder of a trained digit reader (default: cached or trained)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the query split (fixed across --seed)")
-    add_common(p)
+def _label(cls: type) -> str:
+    names = [f"{t} {r}" for (t, r), (_, _, c) in recipes.MODEL_CONFIGS.items() if c is cls]
+    return " / ".join(names)
 
 
-def _config(args, fraction: float):
-    from latentworks.data.arithmetic import normalize_op
-    from latentworks.pipelines.arithmetic import ArithmeticConfig
-
-    ops = "".join(normalize_op(c) for c in args.ops)
-    return ArithmeticConfig(
-        task=args.task, train_fraction=fraction, preset=args.preset, max_int=args.max_int, ops=ops,
-        layout=args.layout, seed=args.seed, split_seed=args.split_seed, data_dir=args.data_dir,
-        device=args.device, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, cell=args.cell,
-        hidden=args.hidden, encoder_layers=args.encoder_layers, encoder=args.encoder, loss=args.loss,
-        reader=args.reader, progress=args.progress,
-    )
-
-
-def _train(args) -> int:
-    from latentworks.pipelines.arithmetic import train
-
-    results = train(_config(args, args.train_fraction), args.out, resume=args.resume)
-    if results is not None:
-        print(json.dumps({"out": args.out, "test": _headline(results["test"]), "train": results["train"]}))
-    return 0
+def _hints(chosen: type) -> dict[str, str]:
+    return option_hints(FAMILY.run_classes(), chosen, _label)
 
 
 def _headline(test: dict) -> dict:
     return {k: v for k, v in test.items() if not isinstance(v, dict)}
 
 
-def _sweep(args) -> int:
-    from latentworks.pipelines.sweep import sweep
+def train(argv: list[str], prog: str) -> int:
+    from latentworks.pipelines.arithmetic import train as train_run
 
-    summary = sweep(lambda f: _config(args, f), fraction_list(args.train_fractions), args.out)
+    parsed = parse_train(FAMILY, argv, prog, "Train one arithmetic model and score it on held-out queries.",
+                         _hints)
+    if parsed is None:
+        return 0
+    cfg, opts = parsed
+    results = train_run(cfg, opts.out, resume=opts.resume, overwrite=opts.overwrite)
+    if results is not None:
+        print(json.dumps({"out": opts.out, "test": _headline(results["test"]), "train": results["train"]}))
+    return 0
+
+
+@dataclass
+class SweepOptions:
+    train_fractions: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5)  # one run per fraction
+
+
+def sweep(argv: list[str], prog: str) -> int:
+    from latentworks.pipelines.arithmetic import train as train_run
+    from latentworks.pipelines.sweep import sweep as run_sweep
+
+    if option_value(argv, ("--train-fraction",)) is not None:
+        raise ConfigError("a sweep trains at each of --train-fractions; drop --train-fraction")
+    fractions_argv, rest = _split_fractions(argv)
+    options = parse(SweepOptions, fractions_argv, prog=prog)
+    for f in options.train_fractions:
+        require(0 < f < 1, "train_fractions", list(options.train_fractions), "must lie strictly between 0 and 1")
+    if not any(a == "--out" or a.startswith("--out=") for a in rest):
+        rest += ["--out", "runs/sweep"]
+    parsed = parse_train(FAMILY, rest, prog, "Train at several train fractions: curves and exact match vs "
+                         "fraction (--train-fractions 0.05 0.1 0.25 0.5).", _hints)
+    if parsed is None:
+        return 0
+    cfg, opts = parsed
+
+    def run(c, run_dir):
+        return train_run(c, run_dir, resume=opts.resume, overwrite=opts.overwrite)
+
+    summary = run_sweep(lambda f: validate(override(cfg, {"data.train_fraction": f})),
+                        list(options.train_fractions), opts.out, train_fn=run)
     print(json.dumps(summary))
     return 0
 
 
-def _predict(args) -> int:
-    from latentworks.pipelines.arithmetic import predict
+def _split_fractions(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``--train-fractions 0.05 0.1 ...`` (or ``=a,b``) apart from the train command's own options."""
+    mine, rest, i = [], [], 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--train-fractions":
+            mine.append(token)
+            i += 1
+            while i < len(argv) and not argv[i].startswith("--"):
+                mine += [v for v in argv[i].split(",") if v]
+                i += 1
+            continue
+        if token.startswith("--train-fractions="):
+            mine += ["--train-fractions", *[v for v in token.split("=", 1)[1].split(",") if v]]
+        else:
+            rest.append(token)
+        i += 1
+    return mine, rest
 
-    print(predict(args.run_dir, args.query, image=args.image, out_png=args.output, data_dir=args.data_dir,
-                  seed=args.seed))
+
+@dataclass
+class Predict:
+    run: Positional[str]  # a finished arithmetic run folder
+    query: Positional[str]  # e.g. '12+34'
+    image: str | None = None  # image→text runs: a (28, 28·L) PNG strip of the query (default: drawn from MNIST test)
+    seed: int = 0  # which MNIST test handwriting draws the query when no --image is given
+    data_dir: str | None = None  # folder holding MNIST ('embedded': the packaged sample)
+    out: Output = field(default_factory=Output)  # text→image runs: the PNG of the drawn answer
+
+
+def predict(argv: list[str], prog: str) -> int:
+    from latentworks.pipelines.arithmetic import predict as run_predict
+    from latentworks.pipelines.arithmetic import run_info
+
+    args = parse(Predict, argv, prog=prog, description="Answer a query with a trained arithmetic run.")
+    task, _, _ = run_info(args.run)
+    output = args.out.output
+    require(args.image is None or task == "img2text", "image", args.image,
+            f"only applies to img2text runs; {args.run} is a {task} run")
+    require(output is None or task == "text2img", "output", output,
+            f"only applies to text2img runs (the answer is drawn); {args.run} is a {task} run")
+    check_output(output)
+    check_data_dir(args.data_dir)
+    print(run_predict(args.run, args.query, image=args.image, out_png=output, data_dir=args.data_dir,
+                      seed=args.seed))
     return 0
 
 
-def _render(args) -> int:
-    from latentworks.data.arithmetic import ArithmeticSpec, normalize_op
+@dataclass
+class Render:
+    query: Positional[str]  # e.g. '12+34'
+    output: Annotated[str, flag_alias("-o")]  # the PNG to write
+    format: QueryFormat = field(default_factory=QueryFormat)
+    seed: int = 0  # which MNIST test handwriting is drawn
+    data_dir: str | None = None  # folder holding MNIST ('embedded': the packaged sample)
+
+
+def render(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.arithmetic import render_query
 
-    spec = ArithmeticSpec(max_int=args.max_int, ops="".join(normalize_op(c) for c in args.ops),
-                          layout=args.layout)
-    print(render_query(args.query, args.output, spec=spec, data_dir=args.data_dir, seed=args.seed))
+    args = parse(Render, argv, prog=prog, description="Draw a query with MNIST test-split digits as a PNG strip.")
+    check_output(args.output)
+    check_data_dir(args.data_dir)
+    validate(args.format)
+    print(render_query(args.query, args.output, spec=args.format.spec(), data_dir=args.data_dir, seed=args.seed))
     return 0
+
+
+__all__ = ["FAMILY", "predict", "render", "sweep", "train"]

@@ -1,27 +1,52 @@
-"""Argument helpers shared by every verb."""
+"""Option groups that several verbs share: one declaration each, reused by composition."""
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
 
-from latentworks.errors import LatentworksError
+import tyro
 
+from latentworks.config import flag_alias, require
 
-def add_common(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
-    if seed:
-        p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers on CPU)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with the datasets (else $LATENTWORKS_DATA, the cache, or the embedded sample); "
-                        "'embedded' forces the embedded 5,000-digit MNIST sample")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+Positional = tyro.conf.Positional
 
 
-def fraction_list(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise LatentworksError(f"--train-fractions must be numbers separated by commas, got {text!r}") from None
-    if not values or any(not 0 < v < 1 for v in values):
-        raise LatentworksError(f"train fractions must lie strictly between 0 and 1, got {text!r}")
-    return values
+@dataclass
+class Device:
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+    def check(self) -> None:
+        require(self.device in ("auto", "cpu") or self.device.startswith("cuda"), "device", self.device,
+                "must be auto, cpu, cuda or cuda:N")
+
+
+@dataclass
+class Output:
+    output: Annotated[str | None, flag_alias("-o")] = None  # where to write the result (default: RUN/figures/…)
+
+
+PROTECTED = {"model.json", "model.safetensors", "results.json", "config.json", "metrics.jsonl", "vocab.json",
+             "generation.txt", "sweep.json"}
+
+
+def check_output(output: str | None) -> Path | None:
+    """An output path the user named: not empty, not a folder, and never one of a run folder's own files
+    (a run or study folder is one that holds a ``config.json``, ``model.json`` or ``results.json``)."""
+    if output is None:
+        return None
+    require(output.strip() != "", "output", output, "is empty; name a file")
+    path = Path(output)
+    require(not path.is_dir(), "output", output, "is a folder; name a file inside it")
+    target = path.resolve()
+    for root in target.parents:
+        if any((root / name).is_file() for name in ("config.json", "model.json", "results.json")):
+            parts = target.relative_to(root).parts
+            require(not (parts[0] in PROTECTED or parts[0] == "checkpoints"), "output", output,
+                    f"would overwrite the run's own {parts[0]} in {root}; write somewhere else")
+            break
+    return path
+
+
+__all__ = ["Device", "Output", "Positional", "check_output"]

@@ -1,44 +1,64 @@
-"""``latentworks report RUN_DIR... -o report.html`` and ``latentworks run`` (the study → one HTML report)."""
+"""``latentworks run`` (the study → one HTML report) and ``latentworks report RUN_DIR...``."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from latentworks.cli.common import Output, Positional, check_output
+from latentworks.cli.parsing import parse
+from latentworks.config import require
+from latentworks.data.arithmetic import check_data_dir
 
 
-def add_parsers(sub) -> None:
-    from latentworks.cli.common import add_common
-
-    r = sub.add_parser("report", help="one self-contained HTML page from run folders")
-    r.add_argument("run_dirs", nargs="+")
-    r.add_argument("-o", "--output", default="report.html")
-    r.add_argument("--title", default="latentworks report")
-    r.set_defaults(handler=_report)
-
-    s = sub.add_parser("run", help="the main job: run the study and write DIR/report.html + DIR/results.json")
-    s.add_argument("--profile", default="quick", choices=["test", "quick", "full"],
-                   help="quick: ≤ 10 min on 2 CPU cores on the embedded data; full: the real datasets")
-    s.add_argument("--out", default="runs/study")
-    s.add_argument("--only", help="comma-separated study names to run (default: all)")
-    s.add_argument("--resume", action="store_true",
-                   help="continue a stopped study in --out: finished runs with the same settings are reused, "
-                        "interrupted ones continue from their last checkpoint")
-    add_common(s)
-    s.set_defaults(handler=_run)
+@dataclass
+class RunStudy:
+    profile: Literal["test", "quick", "full"] = "quick"  # quick: ≤ 10 min on 2 CPU cores, offline; full: real data
+    out: str = "runs/study"  # the study folder (report.html, results.json and one folder per run)
+    only: tuple[str, ...] = ()  # study names to run (default: all), e.g. --only arithmetic charrnn
+    resume: bool = False  # continue a stopped study: finished runs reused, interrupted ones continued
+    overwrite: bool = False  # move a study already in --out aside (to <out>.old-N) and start afresh
+    seed: int = 0  # same seed, same numbers on CPU
+    data_dir: str | None = None  # folder with the datasets ('embedded': the packaged MNIST sample)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    progress: bool = True  # progress bars
 
 
-def _report(args) -> int:
+def run_study_command(a: RunStudy, only: list[str] | None = None) -> dict[str, Any]:
+    from latentworks.studies.registry import run_study
+
+    check_data_dir(a.data_dir)
+    require(a.out.strip() != "", "out", a.out, "is empty; name the study folder")
+    return run_study(a.profile, a.out, only=only or [s for part in a.only for s in part.split(",") if s] or None,
+                     data_dir=a.data_dir, seed=a.seed, progress=a.progress, device=a.device, resume=a.resume,
+                     overwrite=a.overwrite)
+
+
+def run(argv: list[str], prog: str) -> int:
+    a = parse(RunStudy, argv, prog=prog, description="The main job: train and score every family's part of the "
+              "study, then write one self-contained HTML report.")
+    summary = run_study_command(a)
+    report = (Path(a.out) / "report.html").resolve()
+    print(f"Done in {summary['seconds']:.0f} s. The report is {report}")
+    return 0
+
+
+@dataclass
+class Report:
+    runs: Positional[list[str]]  # run folders and study folders
+    title: str = "latentworks report"
+    out: Output = field(default_factory=Output)  # the HTML file to write (default: report.html)
+
+
+def report(argv: list[str], prog: str) -> int:
     from latentworks.report.html import section_from_run, write_report
 
-    path = write_report([section_from_run(d) for d in args.run_dirs], args.output, title=args.title)
+    a = parse(Report, argv, prog=prog, description="One self-contained HTML page from run folders.")
+    output = check_output(a.out.output) or Path("report.html")
+    path = write_report([section_from_run(d) for d in a.runs], output, title=a.title)
     print(path)
     return 0
 
 
-def _run(args) -> int:
-    from latentworks.studies.registry import run_study
-
-    only = [s.strip() for s in args.only.split(",")] if args.only else None
-    summary = run_study(args.profile, args.out, only=only, data_dir=args.data_dir, seed=args.seed,
-                        progress=args.progress, device=args.device, resume=args.resume)
-    print(json.dumps({"report": f"{args.out}/report.html", "seconds": summary["seconds"]}))
-    return 0
+__all__ = ["RunStudy", "report", "run", "run_study_command"]

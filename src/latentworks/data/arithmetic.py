@@ -16,12 +16,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from latentworks.config import require
 from latentworks.errors import LatentworksError
 
 __all__ = [
+    "ArithmeticData",
+    "QueryFormat",
     "ArithmeticSpec",
     "ArithmeticTextData",
     "build_text_dataset",
@@ -116,6 +121,52 @@ class ArithmeticSpec:
     def n_queries(self) -> int:
         """Size of the full query grid: ``(max_int + 1)**2 * len(ops)``."""
         return (self.max_int + 1) ** 2 * len(self.ops)
+
+
+@dataclass
+class QueryFormat:
+    """Which queries exist and how they are written."""
+
+    max_int: int = 99  # largest operand (99: the course's V23 data, 199: V21)
+    ops: str = "+-"  # operators, e.g. '+-' or '+-*' ('×' and 'x' mean '*')
+    layout: Literal["v23", "v21"] = "v23"  # the course's padding convention
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ops, str):
+            self.ops = "".join(normalize_op(c) for c in self.ops)
+
+    def spec(self) -> ArithmeticSpec:
+        return ArithmeticSpec(max_int=self.max_int, ops=self.ops, layout=self.layout)
+
+    def check(self) -> None:
+        require(self.max_int >= 1, "max_int", self.max_int, "must be at least 1, e.g. --max-int 99")
+        require(self.max_int <= 10**6, "max_int", self.max_int, "is too large to enumerate; use at most 1000000")
+        self.spec()  # one line naming a bad operator or layout
+
+
+@dataclass
+class ArithmeticData(QueryFormat):
+    """The ``data`` section of an arithmetic run: which queries exist, how they are written and split."""
+
+    train_fraction: float = 0.5  # share of all queries used for training; the rest are the held-out test
+    split_seed: int = 0  # seed of the query split, fixed across --seed so seeds are compared on the same queries
+    fresh_handwriting: bool = False  # image tasks: new MNIST-train handwriting for every batch
+    data_dir: str | None = None  # folder holding MNIST ('embedded': the packaged sample); default: the look-up
+
+    def check(self) -> None:
+        super().check()
+        require(isinstance(self.train_fraction, float) and 0 < self.train_fraction < 1, "train_fraction",
+                self.train_fraction, "must lie strictly between 0 and 1, e.g. --train-fraction 0.1")
+        check_data_dir(self.data_dir)
+
+
+def check_data_dir(data_dir: str | None) -> None:
+    """``--data-dir`` names a folder that exists (or 'embedded'): a folder the user named is never skipped."""
+    if data_dir is None or data_dir == "embedded":
+        return
+    require(data_dir.strip() != "", "data_dir", data_dir, "is empty; name a folder or leave the option out")
+    require(Path(data_dir).is_dir(), "data_dir", data_dir,
+            "is not a folder; pass the folder holding the datasets, or 'embedded'")
 
 
 def evaluate(i: int, op: str, j: int) -> int:

@@ -29,12 +29,14 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from latentworks.config import finite, require
 from latentworks.errors import LatentworksError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
@@ -382,6 +384,35 @@ def load_image_dataset(
     return x, labels, f"{data.source} {split} ({len(idx):,} of {len(data.images):,} images)"
 
 
+@dataclass
+class ImageData:
+    """The ``data`` section of a generative run."""
+
+    data: str = "mnist"  # mnist, fashion-mnist, or a folder of images (read recursively)
+    size: int = 28  # image side: 28, or a power of two from 8 to 1024
+    channels: Literal[1, 3] | None = None  # 1 grey, 3 RGB (default: 1 for the digit sets, 3 for folders)
+    data_dir: str | None = None  # folder holding MNIST / Fashion-MNIST ('embedded': the packaged sample)
+    limit: int | None = None  # train on a fixed random subset of this many images
+    holdout: float = 0.1  # folders: share of the images held out for scoring
+    background: Literal["white", "black"] = "white"  # folders: what transparent pixels are composited on
+    binarize: bool = False  # a fresh Bernoulli draw of the training images per batch (test: one fixed draw)
+
+    def check(self) -> None:
+        from latentworks.data.arithmetic import check_data_dir
+        from latentworks.models.builders import supported_sizes_text
+
+        require(self.size == 28 or (8 <= self.size <= 1024 and self.size & (self.size - 1) == 0), "size",
+                self.size, f"is not supported; use {supported_sizes_text()}")
+        require(self.limit is None or self.limit >= 1, "limit", self.limit, "must be at least 1 (or left out)")
+        require(finite(self.holdout) and 0 < self.holdout < 1, "holdout", self.holdout,
+                "must lie strictly between 0 and 1, e.g. --holdout 0.1")
+        require(self.data in MNIST_NAMES or Path(self.data).expanduser().is_dir(), "data", self.data,
+                "is neither mnist, fashion-mnist nor an existing folder of images")
+        require(not (self.data not in MNIST_NAMES and self.data_dir is not None), "data_dir", self.data_dir,
+                "only applies to mnist / fashion-mnist; --data already names the folder")
+        check_data_dir(self.data_dir)
+
+
 def folder_classes(folder: str | Path, size: int = 32, channels: int = 3) -> list[str]:
     """Class names of a folder with one sub-folder per class (empty list otherwise); uses the cache."""
     return load_image_folder(folder, size, channels, progress=False, quiet=True).classes
@@ -390,6 +421,7 @@ def folder_classes(folder: str | Path, size: int = 32, channels: int = 3) -> lis
 __all__ = [
     "IMAGE_EXTENSIONS",
     "FolderImages",
+    "ImageData",
     "decode_image",
     "folder_classes",
     "holdout_indices",

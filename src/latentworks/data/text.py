@@ -10,12 +10,39 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
+from latentworks.config import finite, flag_alias, require
 from latentworks.errors import LatentworksError
 
-__all__ = ["Vocab", "load_corpus", "normalise_ascii", "require_length", "split_corpus"]
+__all__ = ["CharData", "Vocab", "load_corpus", "normalise_ascii", "require_length", "split_corpus"]
+
+
+@dataclass
+class CharData:
+    """The ``data`` section of a char-RNN run."""
+
+    text: str = "default"  # a UTF-8 file, 'default' (the stdlib's pydoc prose) or 'tinyshakespeare' (data folders)
+    ascii_only: Annotated[bool, flag_alias("--ascii")] = False  # keep printable ASCII only (case kept)
+    seq_len: int = 50  # characters per BPTT chunk / training window
+    val_fraction: float = 0.1  # the held-out tail of the corpus, never trained on
+    data_dir: str | None = None  # folder holding tinyshakespeare/input.txt
+
+    def check(self) -> None:
+        from latentworks.data.arithmetic import check_data_dir
+
+        require(self.seq_len >= 1, "seq_len", self.seq_len, "must be at least 1")
+        require(finite(self.val_fraction) and 0 < self.val_fraction < 1, "val_fraction", self.val_fraction,
+                "must lie strictly between 0 and 1")
+        require(self.text.strip() != "", "text", self.text, "is empty; pass a UTF-8 file or 'default'")
+        if self.text not in ("default", "tinyshakespeare"):
+            path = Path(self.text).expanduser()
+            require(not path.is_dir(), "text", self.text, "is a folder; pass a UTF-8 text file inside it")
+            require(path.is_file(), "text", self.text, "does not exist; pass a UTF-8 text file, 'default' or "
+                    "'tinyshakespeare'")
+        check_data_dir(self.data_dir)
 
 # Typographic characters that NFKD does not decompose but that have an obvious ASCII spelling.
 _ASCII_FALLBACKS = str.maketrans(

@@ -1,12 +1,12 @@
 """Configurable conv (encoder / discriminator) and transposed-conv (decoder / generator) stacks.
 
-Two styles share one set of options:
+Two styles share one set of options (:class:`Stack`):
 
-* ``preset="default"`` (DCGAN style): stride-2 4×4 convs whose filters double per level from ``filters`` up to
+* ``style="default"`` (DCGAN style): stride-2 4×4 convs whose filters double per level from ``filters`` up to
   ``max_filters`` (seed 001: 32→256), batch norm on every level but the encoder's first and the decoder's
   output, LeakyReLU(0.2) in the encoder and ReLU in the decoder, N(0, 0.02) init. The decoder mirrors the
   encoder: dense → (top filters, s0, s0) → ``depth`` transposed convs, the last one producing the image.
-* ``preset="notebook"``: the course's ``build_conv_net`` / ``build_deconv_net`` (§4.2–4.3): 3×3 stride-2
+* ``style="notebook"``: the course's ``build_conv_net`` / ``build_deconv_net`` (§4.2–4.3): 3×3 stride-2
   'same' convs with a constant ``filters`` (128), ReLU, no norm, Keras-style Xavier init; the encoder is one
   conv on the input plus ``depth - 1`` more (5 in all), flattened into a dense output; the decoder is dense
   4·4·64 (linear) → reshape → ``depth`` transposed convs (4 at 64×64) → a 3×3 conv to the image channels.
@@ -26,8 +26,7 @@ checks) lives in :mod:`latentworks.models.generative_base`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -35,7 +34,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from latentworks.errors import LatentworksError
 
-PRESETS = ("default", "notebook")
+STYLES = ("default", "notebook")
 NORMS = ("none", "batch", "spectral")  # spectral: encoders / discriminators only
 ACTIVATIONS = ("leakyrelu", "relu")
 INITS = ("normal", "xavier", "torch")
@@ -65,11 +64,8 @@ def _conv_out(n: int, kernel: int, pad: int) -> int:
     return (n + 2 * pad - kernel) // 2 + 1
 
 
-def _kernel_pad(preset: str, kernel: int | None) -> tuple[int, int]:
-    k = kernel or (3 if preset == "notebook" else 4)
-    if k not in (3, 4, 5):
-        raise LatentworksError(f"kernel size {k} is not supported; use 3, 4 or 5")
-    return k, (k - 1) // 2
+def _kernel_pad(kernel: int) -> tuple[int, int]:
+    return kernel, (kernel - 1) // 2
 
 
 def spatial_chain(size: int, depth: int, kernel: int, pad: int) -> list[int]:
@@ -83,17 +79,17 @@ def spatial_chain(size: int, depth: int, kernel: int, pad: int) -> list[int]:
     return chain
 
 
-def default_depth(size: int, preset: str, role: str) -> int:
+def default_depth(size: int, style: str, role: str) -> int:
     """Encoder: 5 convs (notebook style), else down to ~4×4 (7×7 at 28); the decoder mirrors it."""
-    if preset == "notebook" and role == "encoder":
+    if style == "notebook" and role == "encoder":
         return 5
     if size == 28:
         return 2
     return max(1, int(round(math.log2(size / 4))))
 
 
-def level_filters(filters: int, max_filters: int, depth: int, preset: str) -> list[int]:
-    if preset == "notebook":
+def level_filters(filters: int, max_filters: int, depth: int, style: str) -> list[int]:
+    if style == "notebook":
         return [filters] * depth
     return [min(filters * 2**i, max(max_filters, filters)) for i in range(depth)]
 
@@ -132,65 +128,34 @@ def _out_act(name: str | None) -> nn.Module:
     return table[name]
 
 
-# What each preset means when an option is left at None. The notebook column is the course's Keras code.
-STACK_PRESETS: dict[str, dict[str, Any]] = {
-    "default": {
-        "filters": 32,
-        "max_filters": 256,
-        "kernel": 4,
-        "norm": "batch",
-        "dropout": 0.0,
-        "activation": "leakyrelu",
-        "dec_activation": "relu",
-        "init": "normal",
-    },
-    "notebook": {
-        "filters": 128,
-        "max_filters": 128,
-        "kernel": 3,
-        "norm": "none",
-        "dropout": 0.0,
-        "activation": "relu",
-        "dec_activation": "relu",
-        "init": "xavier",
-    },
-}
+@dataclass(frozen=True)
+class Stack:
+    """The options of one conv stack. The course's stacks are ``style="notebook"`` with the values that
+    :data:`latentworks.recipes.generative.NOTEBOOK_STACK` names (filters 128, kernel 3, no norm, ReLU, Xavier)."""
 
+    style: str = "default"
+    depth: int | None = None  # None: down to ~4×4 (7×7 at 28); 5 convs in a notebook encoder
+    filters: int = 32
+    max_filters: int = 256
+    kernel: int = 4
+    norm: str = "batch"
+    dropout: float = 0.0
+    activation: str = "leakyrelu"
+    init: str = "normal"
 
-@dataclass
-class StackOptions:
-    """Options of one stack; None means "the preset's value" (``STACK_PRESETS``), filled in when built."""
-
-    preset: str = "default"
-    depth: int | None = None
-    filters: int | None = None
-    max_filters: int | None = None
-    kernel: int | None = None
-    norm: str | None = None
-    dropout: float | None = None
-    activation: str | None = None
-    init: str | None = None
-
-    def resolved(self, role: str) -> StackOptions:
-        check_choice("preset", self.preset, PRESETS)
-        table = STACK_PRESETS[self.preset]
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key, value in values.items():
-            if value is None and key in table:
-                values[key] = table[key]
-        if self.activation is None:
-            values["activation"] = table["activation" if role == "encoder" else "dec_activation"]
-        opts = StackOptions(**values)
-        check_choice("norm", opts.norm, NORMS)
-        check_choice("activation", opts.activation, ACTIVATIONS)
-        check_choice("init", opts.init, INITS)
-        if not 0.0 <= opts.dropout < 1.0:
-            raise LatentworksError(f"dropout must lie in [0, 1), got {opts.dropout}")
-        if opts.filters < 1 or opts.max_filters < 1:
+    def __post_init__(self) -> None:
+        check_choice("style", self.style, STYLES)
+        check_choice("norm", self.norm, NORMS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("init", self.init, INITS)
+        if self.kernel not in (3, 4, 5):
+            raise LatentworksError(f"kernel size {self.kernel} is not supported; use 3, 4 or 5")
+        if not 0.0 <= self.dropout < 1.0:
+            raise LatentworksError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.filters < 1 or self.max_filters < 1:
             raise LatentworksError("filters must be positive")
-        if opts.depth is not None and opts.depth < 1:
-            raise LatentworksError(f"depth must be at least 1, got {opts.depth}")
-        return opts
+        if self.depth is not None and self.depth < 1:
+            raise LatentworksError(f"depth must be at least 1, got {self.depth}")
 
 
 # ------------------------------------------------------------------------------------------ stacks
@@ -203,19 +168,19 @@ class ConvNet(nn.Module):
         in_channels: int,
         out_features: int = 0,
         out_activation: str | None = None,
-        opts: StackOptions | None = None,
+        opts: Stack | None = None,
     ):
         super().__init__()
-        opts = (opts or StackOptions()).resolved("encoder")
+        opts = opts or Stack()
         size = check_image_size(image_size)
-        k, p = _kernel_pad(opts.preset, opts.kernel)
-        depth = opts.depth or default_depth(size, opts.preset, "encoder")
+        k, p = _kernel_pad(opts.kernel)
+        depth = opts.depth or default_depth(size, opts.style, "encoder")
         self.sizes = spatial_chain(size, depth, k, p)
-        widths = level_filters(opts.filters, opts.max_filters, depth, opts.preset)
+        widths = level_filters(opts.filters, opts.max_filters, depth, opts.style)
         layers: list[nn.Module] = []
         prev = in_channels
         for i, width in enumerate(widths):
-            use_norm = opts.norm == "batch" and not (opts.preset == "default" and i == 0)
+            use_norm = opts.norm == "batch" and not (opts.style == "default" and i == 0)
             layers.append(nn.Conv2d(prev, width, k, stride=2, padding=p, bias=not use_norm))
             if use_norm:
                 layers.append(nn.BatchNorm2d(width))
@@ -251,21 +216,21 @@ class DeconvNet(nn.Module):
         out_channels: int,
         in_features: int,
         out_activation: str | None = None,
-        opts: StackOptions | None = None,
+        opts: Stack | None = None,
     ):
         super().__init__()
-        opts = (opts or StackOptions()).resolved("decoder")
+        opts = opts or Stack(activation="relu")
         if opts.norm == "spectral":
             raise LatentworksError(
                 "spectral norm constrains discriminators, not decoders; for a GAN use --d-norm spectral"
             )
         size = check_image_size(image_size)
-        k, p = _kernel_pad(opts.preset, opts.kernel)
-        depth = opts.depth or default_depth(size, opts.preset, "decoder")
+        k, p = _kernel_pad(opts.kernel)
+        depth = opts.depth or default_depth(size, opts.style, "decoder")
         chain = spatial_chain(size, depth, k, p)
         self.start = chain[-1]
-        notebook = opts.preset == "notebook"
-        widths = level_filters(opts.filters, opts.max_filters, depth, opts.preset)[::-1]  # widest first
+        notebook = opts.style == "notebook"
+        widths = level_filters(opts.filters, opts.max_filters, depth, opts.style)[::-1]  # widest first
         start_ch = 64 if notebook else widths[0]
         use_norm = opts.norm == "batch"
         self.dense = nn.Linear(in_features, start_ch * self.start**2, bias=not (use_norm and not notebook))
@@ -315,20 +280,21 @@ def conv_stack(
     image_size: int, in_channels: int, out_features: int = 0, out_activation: str | None = None, **options
 ) -> ConvNet:
     """Encoder / discriminator: ``conv_stack(64, 3, 1, depth=4, filters=32, dropout=0.2)``."""
-    return ConvNet(image_size, in_channels, out_features, out_activation, StackOptions(**options))
+    return ConvNet(image_size, in_channels, out_features, out_activation, Stack(**options))
 
 
 def deconv_stack(
     image_size: int, out_channels: int, in_features: int, out_activation: str | None = None, **options
 ) -> DeconvNet:
-    """Decoder / generator: ``deconv_stack(28, 1, 100, "tanh", depth=2, filters=64, activation="relu")``."""
-    return DeconvNet(image_size, out_channels, in_features, out_activation, StackOptions(**options))
+    """Decoder / generator: ``deconv_stack(28, 1, 100, "tanh", depth=2, filters=64)`` (ReLU unless told)."""
+    return DeconvNet(image_size, out_channels, in_features, out_activation, Stack(**{"activation": "relu",
+                                                                                     **options}))
 
 
 __all__ = [
     "ConvNet",
     "DeconvNet",
-    "StackOptions",
+    "Stack",
     "check_image_size",
     "conv_stack",
     "deconv_stack",

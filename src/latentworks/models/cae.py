@@ -1,7 +1,7 @@
 """Convolutional autoencoder (course §4.4): conv encoder → latent code → transposed-conv decoder.
 
 The decoder ends in a sigmoid (``decode`` returns [0, 1]); training uses the logits, with per-pixel mean BCE
-(the course's loss) or MSE. With ``preset="notebook"`` the code is sigmoid-bounded, as in the course.
+(the course's loss) or MSE. With ``style="notebook"`` the code is sigmoid-bounded, as in the course.
 
 A CAE's codes are not N(0, I), so ``sample_latent`` draws from a diagonal Gaussian fitted to the training
 codes (running mean and standard deviation kept as buffers, saved with the weights): truncation and scale act
@@ -11,20 +11,14 @@ on the standardised draw, then ``z = mean + std · ε``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from latentworks.errors import LatentworksError
+from latentworks.config import positive, require
 from latentworks.models.builders import ConvNet, DeconvNet
-from latentworks.models.generative_base import (
-    GenerativeBase,
-    GenOptions,
-    dec_options,
-    enc_options,
-    label_maps,
-)
+from latentworks.models.generative_base import GenerativeBase, GenOptions, label_maps
 from latentworks.models.io import register_model
 
 
@@ -32,24 +26,25 @@ from latentworks.models.io import register_model
 class CAE(GenerativeBase):
     @dataclass
     class Config(GenOptions):
-        MODEL_DEFAULTS: ClassVar[dict] = {"default": {"latent_dim": 32}, "notebook": {"latent_dim": 512}}
-
-        loss: str = "bce"  # bce | mse (per-pixel mean)
+        loss: Literal["bce", "mse"] = "bce"  # per-pixel mean reconstruction loss
         code_momentum: float = 0.01  # running mean/std of the codes, for sample_latent
+
+        def check(self) -> None:
+            super().check()
+            require(positive(self.code_momentum) and self.code_momentum <= 1, "code_momentum",
+                    self.code_momentum, "must lie in (0, 1]")
 
     def __init__(self, config: Config):
         super().__init__()
         self.config = config
-        if config.loss not in ("bce", "mse"):
-            raise LatentworksError(f"unknown CAE loss '{config.loss}'; choose bce or mse")
         self.z_cond = self._setup_conditioning()
         c = config
-        bounded = "sigmoid" if c.preset == "notebook" else None
+        bounded = "sigmoid" if c.style == "notebook" else None
         self.encoder = ConvNet(
-            c.image_size, c.channels + self.num_classes, c.latent_dim, bounded, enc_options(c)
+            c.image_size, c.channels + self.num_classes, c.latent_dim, bounded, c.encoder_stack()
         )
         self.decoder = DeconvNet(
-            c.image_size, c.channels, c.latent_dim + self.z_cond.extra, None, dec_options(c)
+            c.image_size, c.channels, c.latent_dim + self.z_cond.extra, None, c.decoder_stack()
         )
         self.register_buffer("code_mean", torch.zeros(c.latent_dim))
         self.register_buffer("code_std", torch.ones(c.latent_dim))

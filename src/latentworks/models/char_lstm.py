@@ -14,10 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentworks.config import Derived, finite, require, validate
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
 from latentworks.models.io import register_model
 from latentworks.models.numpy_char_rnn import check_sampling_options, pick_next
+from latentworks.training.module import Trainable
 
 __all__ = ["CharLSTM"]
 
@@ -25,22 +27,26 @@ State = tuple[torch.Tensor, torch.Tensor]
 
 
 @register_model("char_lstm")
-class CharLSTM(nn.Module):
+class CharLSTM(Trainable, nn.Module):
     """Character language model; ``forward(x (B, T) ids, state) -> (logits (B, T, V), state)``."""
 
     @dataclass
     class Config:
-        vocab_size: int
-        hidden: int = 256
-        layers: int = 2
-        dropout: float = 0.0
-        embed_dim: int = 64
+        vocab_size: Derived[int] = 65
+        hidden: int = 256  # hidden units per LSTM layer
+        layers: int = 2  # stacked LSTM layers
+        dropout: float = 0.0  # between layers and before the output layer
+        embed_dim: int = 64  # size of each character's embedding
+
+        def check(self) -> None:
+            require(min(self.vocab_size, self.hidden, self.layers, self.embed_dim) >= 1, "hidden", self.hidden,
+                    "--layers and --embed-dim must be >= 1")
+            require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
 
     def __init__(self, config: CharLSTM.Config):
         super().__init__()
         c = config
-        if min(c.vocab_size, c.hidden, c.layers, c.embed_dim) < 1 or not 0 <= c.dropout < 1:
-            raise LatentworksError(f"invalid char_lstm config {c}; sizes must be >= 1 and dropout in [0, 1)")
+        validate(c)
         self.config = c
         self.embed = nn.Embedding(c.vocab_size, c.embed_dim)
         self.lstm = nn.LSTM(c.embed_dim, c.hidden, c.layers, batch_first=True,
@@ -57,6 +63,13 @@ class CharLSTM(nn.Module):
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         out, state = self.lstm(self.embed(x), state)
         return self.head(self.drop(out)), state
+
+    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+        """Batches are (inputs, next characters), each (B, T)."""
+        x, y = batch
+        logits, _ = self(x)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.reshape(-1))
+        return loss, {"acc": float((logits.detach().argmax(-1) == y).float().mean())}
 
     def sample(self, prime_ids: np.ndarray | list[int], length: int, temperature: float = 1.0,
                top_k: int | None = None, rng: np.random.Generator | None = None) -> list[int]:

@@ -12,35 +12,43 @@ a wrong digit. The digit reader that scores the drawings is never part of traini
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentworks.config import Derived, require, validate
 from latentworks.models.aligned import AlignedConfig, AlignedTextToText
 from latentworks.models.io import register_model
+from latentworks.training.module import Trainable
 
 
 @dataclass
 class ComputeDrawConfig:
-    charset: str = "0123456789+- "
-    query_len: int = 5
-    answer_len: int = 3
-    layout: str = "v23"
-    hidden: int = 128
-    pen_dim: int = 64
-    pen_channels: int = 32
-    loss: str = "bce"  # bce | mse: the pixel loss of the pen
+    charset: Derived[str] = "0123456789+- "
+    query_len: Derived[int] = 5
+    answer_len: Derived[int] = 3
+    layout: Derived[str] = "v23"
+    hidden: int = 128  # hidden units of the column encoder-decoder
+    pen_dim: int = 64  # size of each answer character's code for the pen
+    pen_channels: int = 32  # channels of the pen's transposed convs
+    loss: Literal["bce", "mse"] = "bce"  # the pen's pixel loss
+
+    def check(self) -> None:
+        require(min(self.hidden, self.pen_dim, self.pen_channels) >= 1, "hidden", self.hidden,
+                "--pen-dim and --pen-channels must be >= 1")
+        require(self.loss in ("bce", "mse"), "loss", self.loss, "must be bce or mse")
 
 
 @register_model("text2img_draw")
-class ComputeThenDraw(nn.Module):
+class ComputeThenDraw(Trainable, nn.Module):
     Config = ComputeDrawConfig
-    loss_in_forward = True  # the pipeline passes (x, y, y_img) and gets the training loss back
 
     def __init__(self, config: ComputeDrawConfig):
         super().__init__()
+        validate(config)
         self.config = config
         V = len(config.charset)
         self.compute = AlignedTextToText(AlignedConfig(vocab_size=V, charset=config.charset, hidden=config.hidden,
@@ -80,10 +88,6 @@ class ComputeThenDraw(nn.Module):
         """Images in [0, 1], (B, La, 28, 28)."""
         return torch.sigmoid(self(x))
 
-
-def compute_draw_preset(charset: str, query_len: int, answer_len: int, layout: str = "v23",
-                        **overrides) -> tuple[ComputeDrawConfig, dict]:
-    cfg = ComputeDrawConfig(charset=charset, query_len=query_len, answer_len=answer_len, layout=layout)
-    train = dict(epochs=30, batch_size=64, lr=3e-3, optimizer="adamw", weight_decay=1e-2, schedule="onecycle",
-                 grad_clip=1.0, fresh_handwriting=True, loss="bce", threads=1)
-    return replace(cfg, **overrides), train
+    def training_step(self, batch, ctx) -> torch.Tensor:
+        """Batches are (query ids, answer ids, answer handwriting)."""
+        return self(*batch)

@@ -16,7 +16,9 @@ index for all); leaving them out raises a one-line error rather than guessing a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+from latentworks.config import Derived
 from latentworks.errors import LatentworksError
 from latentworks.models.dcgan import DCGAN
 from latentworks.models.io import register_model
@@ -34,7 +36,7 @@ class CVAE(VAE):
 
     @dataclass
     class Config(VAE.Config):
-        num_classes: int = 10
+        num_classes: Derived[int] = 10
 
     def __init__(self, config: Config):
         _require_classes("cvae", config.num_classes)
@@ -47,8 +49,8 @@ class CGAN(DCGAN):
 
     @dataclass
     class Config(DCGAN.Config):
-        num_classes: int = 10
-        d_cond: str = "both"
+        num_classes: Derived[int] = 10
+        d_cond: Literal["channels", "projection", "both"] = "both"  # how labels enter the discriminator
 
     def __init__(self, config: Config):
         _require_classes("cgan", config.num_classes)

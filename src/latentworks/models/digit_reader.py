@@ -16,6 +16,7 @@ from torch import nn
 
 from latentworks.models.inference import inference, model_device
 from latentworks.models.io import register_model
+from latentworks.training.module import Trainable
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -26,7 +27,7 @@ def _conv_bn_relu(c_in: int, c_out: int, kernel: int = 3) -> list[nn.Module]:
 
 
 @register_model("digit_reader")
-class DigitReader(nn.Module):
+class DigitReader(Trainable, nn.Module):
     """conv-BN-ReLU stages (max-pool between them) → dense ``feature_dim`` → dropout → 10 logits."""
 
     @dataclass
@@ -100,6 +101,13 @@ class DigitReader(nn.Module):
         if not labels:
             return torch.zeros(0, dtype=torch.long), torch.zeros(0)
         return torch.cat(labels), torch.cat(conf)
+
+    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy on (images, labels), with the batch's accuracy as a log."""
+        images, labels = batch
+        logits = self(images)
+        acc = (logits.detach().argmax(-1) == labels).float().mean()
+        return nn.functional.cross_entropy(logits, labels), {"train_acc": float(acc)}
 
     def embed_images(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """``features`` in eval mode over a large set, batched, returned on CPU (for Fréchet distance)."""

@@ -1,90 +1,77 @@
 """What every generative model (CAE, VAE, DCGAN and their conditional forms) shares beyond the conv stacks.
 
-* :class:`GenOptions`: the flat config fields, resolved against the stack presets so ``model.json`` holds
-  concrete numbers;
+* :class:`GenOptions`: the config fields every generative model has (flat, so each is one command-line flag)
+  and the :class:`~latentworks.models.builders.Stack` of its encoder and decoder;
 * :func:`sample_normal`: the latent sampler with truncation (re-drawn beyond ±t) and scale;
 * label conditioning: a one-hot or embedded code joined to z (:class:`ZCondition`), one-hot maps as extra
   image channels (:func:`label_maps`);
-* :class:`GenerativeBase`: ``conditional``, ``sample_latent`` and the one-line checks of labels, latents and
-  images.
+* :class:`GenerativeBase`: ``conditional``, ``sample_latent``, the one-line checks of labels, latents and
+  images, and the autoencoders' training step.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.errors import LatentworksError
-from latentworks.models.builders import (
-    PRESETS,
-    STACK_PRESETS,
-    StackOptions,
-    check_choice,
-    check_image_size,
-    default_depth,
-)
+from latentworks.models.builders import Stack, check_choice, check_image_size
+from latentworks.training.module import Trainable
 
 
 @dataclass
 class GenOptions:
-    """Fields every generative model config has, flat so ``model.json`` round-trips without nesting.
+    """Fields every generative model config has, flat so each is one option and ``model.json`` round-trips.
 
-    Options left at None take the preset's value in ``__post_init__`` (``STACK_PRESETS`` merged with the
-    model's ``MODEL_DEFAULTS``), so a saved config always holds concrete numbers.
+    Defaults are the DCGAN-style stacks; the course's Keras stacks are the ``notebook`` recipe
+    (:mod:`latentworks.recipes.generative`).
     """
 
-    MODEL_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
+    image_size: Derived[int] = 28
+    channels: Derived[int] = 1
+    num_classes: Derived[int] = 0
+    latent_dim: int = 32  # latent size
+    cond_embed: Literal["onehot", "embedding"] = "onehot"  # conditional models: how labels join z
+    embed_dim: int = 16  # conditional models with --cond-embed embedding: the label embedding's size
+    style: Literal["default", "notebook"] = "default"  # conv stacks: DCGAN style, or the course's Keras ones
+    enc_depth: Annotated[int | None, flag_alias("--d-depth")] = None  # stride-2 convs in the encoder / D (None: auto)
+    dec_depth: Annotated[int | None, flag_alias("--g-depth")] = None  # transposed convs in the decoder / G
+    filters: int = 32  # filters of the first level (doubled per level)
+    max_filters: int = 256  # cap on the doubling (seed 001: 32→256)
+    kernel: Literal[3, 4, 5] = 4  # conv kernel size
+    norm: Literal["none", "batch"] = "batch"  # normalisation in the stacks
+    dropout: float = 0.0  # dropout in the encoder / discriminator
+    activation: Literal["leakyrelu", "relu"] = "leakyrelu"  # encoder / discriminator activation
+    dec_activation: Literal["leakyrelu", "relu"] = "relu"  # decoder / generator activation
+    init: Literal["normal", "xavier", "torch"] = "normal"  # normal: N(0, 0.02); xavier: Glorot; torch: its default
 
-    image_size: int = 28
-    channels: int = 1
-    latent_dim: int | None = None
-    num_classes: int = 0
-    cond_embed: str = "onehot"  # onehot | embedding: how labels join z
-    embed_dim: int = 16
-    preset: str = "default"
-    enc_depth: int | None = None
-    dec_depth: int | None = None
-    filters: int | None = None
-    max_filters: int | None = None
-    kernel: int | None = None
-    norm: str | None = None
-    dropout: float | None = None
-    activation: str | None = None
-    dec_activation: str | None = None
-    init: str | None = None
-
-    def __post_init__(self) -> None:
-        check_choice("preset", self.preset, PRESETS)
+    def check(self) -> None:
+        require(self.latent_dim >= 1, "latent_dim", self.latent_dim, "must be at least 1")
+        require(self.embed_dim >= 1, "embed_dim", self.embed_dim, "must be at least 1")
+        require(self.filters >= 1 and self.max_filters >= 1, "filters", self.filters,
+                "and --max-filters must be at least 1")
+        for name in ("enc_depth", "dec_depth"):
+            value = getattr(self, name)
+            require(value is None or value >= 1, name, value, "must be at least 1 (or left out)")
+        require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
         check_image_size(self.image_size)
-        if self.channels < 1:
-            raise LatentworksError(f"channels must be positive, got {self.channels}")
-        table = {**STACK_PRESETS[self.preset], **self.MODEL_DEFAULTS.get(self.preset, {})}
-        for key, value in table.items():
-            if getattr(self, key, 0) is None:
-                setattr(self, key, value)
-        if self.enc_depth is None:
-            self.enc_depth = default_depth(self.image_size, self.preset, "encoder")
-        if self.dec_depth is None:
-            self.dec_depth = default_depth(self.image_size, self.preset, "decoder")
-        if self.latent_dim is None or self.latent_dim < 1:
-            raise LatentworksError(f"latent_dim must be a positive integer, got {self.latent_dim}")
+        require(self.channels >= 1, "channels", self.channels, "must be positive")
 
+    def encoder_stack(self, norm: str | None = None) -> Stack:
+        return Stack(style=self.style, depth=self.enc_depth, filters=self.filters, max_filters=self.max_filters,
+                     kernel=self.kernel, norm=norm or self.norm, dropout=self.dropout, activation=self.activation,
+                     init=self.init)
 
-def enc_options(c: GenOptions) -> StackOptions:
-    return StackOptions(
-        c.preset, c.enc_depth, c.filters, c.max_filters, c.kernel, c.norm, c.dropout, c.activation, c.init
-    )
-
-
-def dec_options(c: GenOptions) -> StackOptions:
-    return StackOptions(
-        c.preset, c.dec_depth, c.filters, c.max_filters, c.kernel, c.norm, 0.0, c.dec_activation, c.init
-    )
+    def decoder_stack(self) -> Stack:
+        return Stack(style=self.style, depth=self.dec_depth, filters=self.filters, max_filters=self.max_filters,
+                     kernel=self.kernel, norm=self.norm, dropout=0.0, activation=self.dec_activation,
+                     init=self.init)
 
 
 def check_sampling(truncate: float | None, scale: float) -> None:
@@ -141,7 +128,7 @@ def label_maps(x: torch.Tensor, labels: torch.Tensor | None, num_classes: int) -
     return torch.cat([x, maps.expand(-1, -1, x.shape[2], x.shape[3])], dim=1)
 
 
-class GenerativeBase(nn.Module):
+class GenerativeBase(Trainable, nn.Module):
     """Common interface: ``conditional``, ``num_classes``, ``sample_latent``, and the input checks."""
 
     config: GenOptions
@@ -149,6 +136,7 @@ class GenerativeBase(nn.Module):
 
     def _setup_conditioning(self) -> ZCondition:
         c = self.config
+        validate(c)
         if c.num_classes < 0 or c.num_classes == 1:
             raise LatentworksError(
                 f"num_classes must be 0 (unconditional) or at least 2, got {c.num_classes}"
@@ -160,6 +148,10 @@ class GenerativeBase(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+        """Autoencoders: batches are (images,) or (images, labels); ``forward`` returns (loss, logs)."""
+        return self(batch[0], batch[1] if self.conditional else None)
 
     def sample_latent(
         self,
@@ -215,8 +207,6 @@ __all__ = [
     "GenerativeBase",
     "ZCondition",
     "check_sampling",
-    "dec_options",
-    "enc_options",
     "label_maps",
     "sample_normal",
 ]

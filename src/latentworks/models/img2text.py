@@ -3,28 +3,37 @@ shared sequence core (``seq2seq.Seq2SeqCore``) reads those vectors and writes th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+from typing import Literal
 
 import torch
 from torch import nn
 
+from latentworks.config import Derived, finite, require, validate
 from latentworks.models.image_encoders import build_image_encoder
 from latentworks.models.io import register_model
-from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig
+from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
+from latentworks.training.module import Trainable
 
 
 @dataclass
 class ImageToTextConfig(Seq2SeqCoreConfig):
-    vocab_size: int = 13
-    query_len: int = 5
-    answer_len: int = 3
-    encoder: str = "cnn"  # cnn (per-step CNN) | convlstm | flatten (seed 000's flattened-pixels LSTM)
-    feature_dim: int = 256
+    vocab_size: Derived[int] = 13
+    query_len: Derived[int] = 5
+    answer_len: Derived[int] = 3
+    encoder: Literal["cnn", "convlstm", "flatten"] = "cnn"  # per-step image encoder (flatten: seed 000's)
+    feature_dim: int = 256  # image features per query character
     encoder_dropout: float = 0.0
+
+    def check(self) -> None:
+        super().check()
+        require(self.feature_dim >= 1, "feature_dim", self.feature_dim, "must be at least 1")
+        require(finite(self.encoder_dropout) and 0 <= self.encoder_dropout < 1, "encoder_dropout",
+                self.encoder_dropout, "must lie in [0, 1)")
 
 
 @register_model("img2text")
-class ImageToText(nn.Module):
+class ImageToText(Trainable, nn.Module):
     """Query images (B, Lq, 28, 28), uint8 or float in [0, 1] -> answer logits (B, La, V)."""
 
     Config = ImageToTextConfig
@@ -48,41 +57,34 @@ class ImageToText(nn.Module):
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         return self.core.predict(self.steps(images))
 
-
-def img2text_preset(name: str, vocab_size: int = 13, query_len: int = 5, answer_len: int = 3,
-                    **overrides) -> tuple[ImageToTextConfig, dict]:
-    """notebook: per-step CNN (32, 64) -> LSTM 256 -> repeat -> LSTM 256, Adam 1e-3, bs 32, 20 epochs, one fixed
-    drawing of the training handwriting (as the course). Variants: --encoder convlstm | flatten, --cell, --hidden."""
-    sizes = dict(vocab_size=vocab_size, query_len=query_len, answer_len=answer_len)
-    if name == "notebook":
-        # Keras initialisers, as the course's model had: with torch's defaults the model sat on a loss plateau
-        # (per-char 40 %) for all 20 epochs at a 50 % split.
-        cfg = ImageToTextConfig(cell="lstm", hidden=256, decoder="repeat", encoder="cnn", feature_dim=256,
-                                keras_init=True, **sizes)
-        train = dict(epochs=20, batch_size=32, lr=1e-3, optimizer="adam", schedule="constant",
-                     fresh_handwriting=False)
-    elif name == "best":
-        raise ValueError("the img2text best preset is ReadThenCompute; build it with read_compute_preset")
-    else:
-        raise ValueError(f"unknown img2text preset {name!r}; choose notebook or best")
-    return replace(cfg, **overrides), train
+    def training_step(self, batch, ctx) -> torch.Tensor:
+        images, y = batch[:2]
+        return answer_loss(self(images, y), y, self.config.label_smoothing)
 
 
 # ---------------------------------------------------------------------------- read, then compute
 @dataclass
 class ReadComputeConfig:
-    charset: str = "0123456789+- "
-    query_len: int = 5
-    answer_len: int = 3
-    layout: str = "v23"
-    glyph_channels: tuple[int, ...] = (16, 32, 64)
-    glyph_features: int = 128
-    hidden: int = 128
+    charset: Derived[str] = "0123456789+- "
+    query_len: Derived[int] = 5
+    answer_len: Derived[int] = 3
+    layout: Derived[str] = "v23"
+    glyph_channels: tuple[int, ...] = (16, 32, 64)  # conv stages of the glyph reader
+    glyph_features: int = 128  # the glyph reader's feature size
+    hidden: int = 128  # hidden units of the column encoder-decoder
     reading_weight: float = 1.0  # weight of the per-glyph reading loss beside the answer loss
+
+    def check(self) -> None:
+        require(1 <= len(self.glyph_channels) <= 3, "glyph_channels", list(self.glyph_channels),
+                "must list one to three conv widths")
+        require(self.hidden >= 1 and self.glyph_features >= 1, "hidden", self.hidden,
+                "and --glyph-features must be >= 1")
+        require(finite(self.reading_weight) and self.reading_weight >= 0, "reading_weight", self.reading_weight,
+                "must be a finite number >= 0")
 
 
 @register_model("img2text_read")
-class ReadThenCompute(nn.Module):
+class ReadThenCompute(Trainable, nn.Module):
     """The ``best`` image->text recipe: a glyph CNN reads each image into a character, and the column-aligned
     encoder-decoder (``aligned.AlignedTextToText``) computes the answer from what was read.
 
@@ -98,6 +100,7 @@ class ReadThenCompute(nn.Module):
         from latentworks.models.aligned import AlignedConfig, AlignedTextToText
         from latentworks.models.digit_reader import DigitReader
 
+        validate(config)
         self.config = config
         V = len(config.charset)
         self.reader = DigitReader(DigitReader.Config(channels=config.glyph_channels, feature_dim=config.glyph_features,
@@ -110,8 +113,6 @@ class ReadThenCompute(nn.Module):
         """(B, L, 28, 28) -> per-glyph character logits (B, L, V)."""
         B, L = images.shape[:2]
         return self.reader(images.reshape(B * L, 28, 28)).reshape(B, L, -1)
-
-    loss_in_forward = True  # the pipeline passes (images, y, x_ids) and gets the training loss back
 
     def forward(self, images: torch.Tensor, y: torch.Tensor | None = None,
                 x_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -127,11 +128,7 @@ class ReadThenCompute(nn.Module):
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         return self.compute.predict(self.read(images).argmax(-1))
 
-
-def read_compute_preset(charset: str, query_len: int, answer_len: int, layout: str = "v23",
-                        **overrides) -> tuple[ReadComputeConfig, dict]:
-    """Fresh MNIST-train handwriting for every batch, so the glyph CNN never memorises one drawing."""
-    cfg = ReadComputeConfig(charset=charset, query_len=query_len, answer_len=answer_len, layout=layout)
-    train = dict(epochs=20, batch_size=64, lr=3e-3, optimizer="adamw", weight_decay=1e-2, schedule="onecycle",
-                 grad_clip=1.0, fresh_handwriting=True)
-    return replace(cfg, **overrides), train
+    def training_step(self, batch, ctx) -> torch.Tensor:
+        """Batches are (images, answer ids, query ids): the query text each strip was drawn from."""
+        images, y, x_ids = batch
+        return self(images, y, x_ids)

@@ -1,24 +1,32 @@
 """One save/load convention for every model, learned once.
 
 ``save_model(model, folder)`` writes ``model.safetensors`` (weights) and ``model.json`` (``kind`` plus the
-model's dataclass config). ``load_model(folder, expect=...)`` rebuilds the model from the JSON alone and
-refuses, with a one-line error, a folder that holds another kind of model. Nothing is unpickled.
+model's dataclass config), each atomically. ``load_model(folder, expect=...)`` rebuilds the model from the
+JSON alone and refuses, with a one-line error, a folder that holds another kind of model or a damaged file.
+Nothing is unpickled. Torch modules and the NumPy char-RNNs follow the same convention: a registered class
+built from its ``Config`` with ``state_dict`` / ``load_state_dict``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from latentworks.errors import LatentworksError
 from latentworks.runs import read_json, write_json
 
-_REGISTRY: dict[str, type[torch.nn.Module]] = {}
-ModelT = TypeVar("ModelT", bound=type[torch.nn.Module])
+_REGISTRY: dict[str, type] = {}
+ModelT = TypeVar("ModelT", bound=type)
+
+# Fields renamed since a run folder may have been written: old name -> new name.
+_RENAMED = {"preset": "style"}
 
 
 def register_model(kind: str):
@@ -33,7 +41,7 @@ def register_model(kind: str):
 
 
 MODEL_MODULES = ("aligned", "img2text", "compute_draw", "seq2seq", "text2img", "digit_reader", "char_lstm", "cae",
-                 "vae", "dcgan", "conditional")
+                 "vae", "dcgan", "conditional", "numpy_char_rnn")
 
 
 def _import_all_models() -> None:
@@ -44,30 +52,53 @@ def _import_all_models() -> None:
         importlib.import_module(f"latentworks.models.{name}")
 
 
-def save_model(model: torch.nn.Module, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
+def model_class(kind: str) -> type:
+    """The registered class of a model kind (its ``Config`` is the run's ``model`` section)."""
+    if kind not in _REGISTRY:
+        _import_all_models()
+    if kind not in _REGISTRY:
+        raise LatentworksError(f"unknown model kind '{kind}'; known kinds: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[kind]
+
+
+def save_model(model: Any, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     kind = getattr(model, "kind", None)
     if kind is None:
         raise TypeError(f"{type(model).__name__} is not registered with @register_model")
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = folder / ".model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"kind": kind})
-    tmp.replace(folder / "model.safetensors")
+    state = {k: _tensor(v) for k, v in model.state_dict().items()}
+    tmp = folder / f".model.safetensors.{os.getpid()}.tmp"
+    try:
+        save_file(state, str(tmp), metadata={"kind": kind})
+        tmp.replace(folder / "model.safetensors")
+    finally:
+        tmp.unlink(missing_ok=True)
     write_json(folder / "model.json", {"kind": kind, "config": dataclasses.asdict(model.config), **(extra or {})})
     return folder / "model.safetensors"
 
 
+def _tensor(value: Any) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    return value.detach().cpu().contiguous().clone()
+
+
 def read_model_info(folder: str | Path) -> dict[str, Any]:
     folder = Path(folder)
+    if not folder.is_dir():
+        raise LatentworksError(f"{folder} is not a run folder (no such folder); pass the folder a training wrote")
     if not (folder / "model.json").exists():
         raise LatentworksError(f"{folder} holds no trained model (model.json missing); pass a finished run folder")
-    return read_json(folder / "model.json")
+    info = read_json(folder / "model.json")
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+        raise LatentworksError(f"{folder / 'model.json'} is damaged (no model config); retrain or restore the run")
+    return info
 
 
 def load_model(
     folder: str | Path, expect: str | tuple[str, ...] | None = None, map_location: str = "cpu"
-) -> torch.nn.Module:
+) -> Any:
     """Rebuild a registered model from ``folder``; ``expect`` names the kind(s) the caller can use."""
     folder = Path(folder)
     info = read_model_info(folder)
@@ -85,13 +116,30 @@ def load_model(
     cls = _REGISTRY[kind]
     config_cls = cls.Config  # type: ignore[attr-defined]
     names = {f.name for f in dataclasses.fields(config_cls)}
-    config = config_cls(**{k: _untuple(v) for k, v in info["config"].items() if k in names})
-    model = cls(config)
-    state = load_file(str(folder / "model.safetensors"), device=map_location)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    saved = {_RENAMED.get(k, k) if _RENAMED.get(k) in names else k: v for k, v in info["config"].items()}
+    try:
+        config = config_cls(**{k: _untuple(v) for k, v in saved.items() if k in names})
+        model = cls(config)
+    except (LatentworksError, TypeError, ValueError) as err:
+        raise LatentworksError(f"{folder / 'model.json'} holds a config this latentworks cannot build ({err}); "
+                               "retrain the run") from None
+    weights = folder / "model.safetensors"
+    try:
+        state = load_file(str(weights), device=map_location)
+    except FileNotFoundError:
+        raise LatentworksError(f"{weights} is missing; the run folder is incomplete, retrain it") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise LatentworksError(f"{weights} is damaged or truncated ({str(err).splitlines()[0][:80]}); restore it or "
+                               "retrain the run") from None
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError:
+        missing, unexpected = ["?"], []
     if missing or unexpected:
         raise LatentworksError(f"weights in {folder} do not match its model.json; the run folder is damaged")
-    return model.to(map_location).eval()
+    if isinstance(model, torch.nn.Module):
+        model = model.to(map_location).eval()
+    return model
 
 
 def _untuple(value: Any) -> Any:

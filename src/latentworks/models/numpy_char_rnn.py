@@ -11,16 +11,39 @@ Conventions (shared with any PyTorch port):
   tune, batch-size independent) or ``1`` to reproduce min-char-rnn (sum over T, B = 1).
 * The state is a tuple of ``(B, H)`` arrays: ``(h,)`` for the RNN, ``(h, c)`` for the LSTM. The caller
   carries it across chunks (truncated BPTT).
+* Saved like every other model (``models/io.py``: ``model.json`` + ``model.safetensors``), kinds
+  ``numpy_rnn`` and ``numpy_lstm``; ``config`` is the run's ``model`` section (:class:`NumpyCharConfig`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Annotated, Literal
+
 import numpy as np
 
+from latentworks.config import Derived, flag_alias, require
 from latentworks.data.text import Vocab
 from latentworks.errors import LatentworksError
+from latentworks.models.io import register_model
 
-__all__ = ["MODELS", "NumpyCharModel", "NumpyLSTM", "NumpyRNN", "next_char_probs", "sample"]
+__all__ = ["MODELS", "NumpyCharConfig", "NumpyCharModel", "NumpyLSTM", "NumpyRNN", "next_char_probs", "sample"]
+
+
+@dataclass
+class NumpyCharConfig:
+    """The ``model`` section of a NumPy char-RNN run."""
+
+    cell: Annotated[Literal["rnn", "lstm"], flag_alias("--model")] = "rnn"  # vanilla tanh RNN or LSTM
+    hidden: int = 256  # hidden units
+    vocab_size: Derived[int] = 65
+    init: Literal["default", "min_char_rnn"] = "default"  # min_char_rnn: N(0, 1)·0.01 weights (Karpathy's gist)
+    dtype: Literal["float32", "float64"] = "float32"
+    loss_reduction: Literal["mean", "sum"] = "mean"  # gradients of the mean per-character loss, or of the sum
+
+    def check(self) -> None:
+        require(self.hidden >= 1, "hidden", self.hidden, "must be at least 1")
+        require(self.cell in ("rnn", "lstm"), "cell", self.cell, "must be rnn or lstm")
 
 State = tuple[np.ndarray, ...]
 
@@ -41,14 +64,19 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class NumpyCharModel:
     """Shared parameter handling, output layer, loss and state helpers."""
 
-    kind = ""
+    cell = ""
     n_states = 1
     param_names: tuple[str, ...] = ()
+    Config = NumpyCharConfig
 
-    def __init__(self, params: dict[str, np.ndarray]):
-        self.params = params
-        self.vocab_size, self.hidden = params["Why"].shape[1], params["Why"].shape[0]
-        self.dtype = params["Why"].dtype
+    def __init__(self, config: NumpyCharConfig, params: dict[str, np.ndarray] | None = None):
+        """A model of ``config``'s shape; zero weights unless ``params`` are given (see :meth:`init`)."""
+        self.config = replace(config, cell=self.cell)
+        V, H = config.vocab_size, config.hidden
+        self.params = params if params is not None else {
+            k: np.zeros(shape, config.dtype) for k, shape in self._shapes(V, H).items()}
+        self.vocab_size, self.hidden = V, H
+        self.dtype = self.params["Why"].dtype
 
     @classmethod
     def init(cls, vocab: int, hidden: int, rng: np.random.Generator, dtype: np.dtype | str = np.float32,
@@ -59,23 +87,48 @@ class NumpyCharModel:
         if scheme not in ("default", "min_char_rnn"):
             raise LatentworksError(f"unknown init scheme {scheme!r}; use 'default' or 'min_char_rnn'")
         params = cls._init_params(vocab, hidden, rng, scheme)
-        return cls({k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()})
+        config = NumpyCharConfig(cell=cls.cell, hidden=hidden, vocab_size=vocab, init=scheme,
+                                 dtype=np.dtype(dtype).name)
+        return cls(config, {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()})
 
     @classmethod
     def _init_params(cls, V: int, H: int, rng: np.random.Generator, scheme: str) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     @classmethod
+    def _shapes(cls, V: int, H: int) -> dict[str, tuple[int, ...]]:
+        raise NotImplementedError
+
+    @classmethod
     def from_state_dict(cls, state: dict[str, np.ndarray]) -> NumpyCharModel:
         if set(state) != set(cls.param_names):
             raise LatentworksError(
-                f"checkpoint holds {sorted(state)}, not the {cls.kind} parameters {sorted(cls.param_names)}; "
+                f"checkpoint holds {sorted(state)}, not the {cls.cell} parameters {sorted(cls.param_names)}; "
                 "load it with the model kind it was trained with"
             )
-        return cls({k: np.array(v) for k, v in state.items()})
+        H, V = np.shape(state["Why"])
+        dtype = np.asarray(state["Why"]).dtype.name
+        return cls(NumpyCharConfig(cell=cls.cell, hidden=H, vocab_size=V, dtype=dtype),
+                   {k: np.array(v) for k, v in state.items()})
 
     def to_state_dict(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.params.items()}
+
+    # The models/io.py convention: the same two calls as a torch module.
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return self.to_state_dict()
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> tuple[list[str], list[str]]:
+        missing = sorted(set(self.param_names) - set(state))
+        unexpected = sorted(set(state) - set(self.param_names))
+        for k in set(self.param_names) & set(state):
+            v = state[k]
+            array = v.numpy() if hasattr(v, "numpy") else np.asarray(v)
+            if array.shape != self.params[k].shape:
+                unexpected.append(k)
+                continue
+            self.params[k] = np.ascontiguousarray(array, dtype=self.dtype)
+        return missing, unexpected
 
     def zero_state(self, batch: int) -> State:
         return tuple(np.zeros((batch, self.hidden), self.dtype) for _ in range(self.n_states))
@@ -140,11 +193,16 @@ class NumpyCharModel:
         return last
 
 
+@register_model("numpy_rnn")
 class NumpyRNN(NumpyCharModel):
     """Vanilla tanh RNN: ``h_t = tanh(Wxh[x_t] + h_{t-1} Whh + bh)``, ``logits = h_t Why + by``."""
 
-    kind = "rnn"
+    cell = "rnn"
     param_names = ("Wxh", "Whh", "bh", "Why", "by")
+
+    @classmethod
+    def _shapes(cls, V, H):
+        return {"Wxh": (V, H), "Whh": (H, H), "bh": (H,), "Why": (H, V), "by": (V,)}
 
     @classmethod
     def _init_params(cls, V, H, rng, scheme):
@@ -177,12 +235,17 @@ class NumpyRNN(NumpyCharModel):
         return {"Wxh": self._input_grad(x_tm, da), "Whh": h_prev.T @ flat, "bh": flat.sum(axis=0)}
 
 
+@register_model("numpy_lstm")
 class NumpyLSTM(NumpyCharModel):
     """LSTM with fused gates ``z = Wx[x_t] + h_{t-1} Wh + b`` split as ``i, f, g, o``."""
 
-    kind = "lstm"
+    cell = "lstm"
     n_states = 2
     param_names = ("Wx", "Wh", "b", "Why", "by")
+
+    @classmethod
+    def _shapes(cls, V, H):
+        return {"Wx": (V, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,), "Why": (H, V), "by": (V,)}
 
     @classmethod
     def _init_params(cls, V, H, rng, scheme):

@@ -19,20 +19,26 @@ Read top-down:
    ``reverse_output`` makes the decoder emit the answer's digits last-to-first (see ``emission_order``).
    It only changes the order of emission: ``forward`` and ``predict`` always hand back the normal order.
 2. ``TextToText``: character ids -> one-hot or learned embedding -> ``Seq2SeqCore``. Registered as
-   ``"text2text"`` for ``latentworks.models.io.save_model / load_model``.
-3. ``text2text_preset``: the course's ``notebook`` model and the generic ``attention`` recipe, with training settings.
+   ``"text2text"`` for ``latentworks.models.io.save_model / load_model``; it owns its loss (cross-entropy per
+   answer character).
+
+The named recipes built from it (the course's ``notebook`` model, the generic ``attention`` one) are in
+:mod:`latentworks.recipes.arithmetic`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.models.io import register_model
+from latentworks.training.module import Trainable
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 STEP_CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell}
@@ -40,31 +46,34 @@ STEP_CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell}
 
 @dataclass
 class Seq2SeqCoreConfig:
-    cell: str = "lstm"  # lstm | gru
-    hidden: int = 256
-    enc_layers: int = 1  # 1-3 stacked encoder RNNs
-    bidirectional: bool = False
+    cell: Literal["lstm", "gru"] = "lstm"  # recurrent cell
+    hidden: int = 256  # hidden units per RNN
+    enc_layers: Annotated[int, flag_alias("--encoder-layers")] = 1  # stacked encoder RNNs (1-3)
+    bidirectional: bool = False  # bidirectional encoder
     dec_layers: int = 1  # decoder RNN depth ('repeat' only; the attention decoder is one cell)
-    decoder: str = "repeat"  # repeat | attention
+    decoder: Literal["repeat", "attention"] = "repeat"  # repeat: the course's RepeatVector decoder
     heads: int = 1  # attention heads ('attention' only); each head reads one input position more easily
-    values: str = "encoder"  # what attention reads at each input position: encoder | inputs | both
+    values: Literal["encoder", "inputs", "both"] = "encoder"  # what attention reads at each input position
     bridge: bool = True  # start the attention decoder from the encoder's summary (False: from zeros)
     dropout: float = 0.0  # on the encoder's input steps, between encoder layers and before the output layer
     reverse_output: bool = False  # emit the digits last-to-first (callers still get the normal order)
     digits: int | None = 10  # ids below this are digits (reverse_output reverses their run); None: all
     keras_init: bool = False  # Keras initialisers and one LSTM bias vector (parameter counts match Keras)
+    label_smoothing: float = 0.0  # of the per-character cross-entropy
 
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be 'lstm' or 'gru', not {self.cell!r}")
-        if self.decoder not in ("repeat", "attention"):
-            raise ValueError(f"decoder must be 'repeat' or 'attention', not {self.decoder!r}")
-        if not 1 <= self.enc_layers <= 3:
-            raise ValueError(f"enc_layers must be 1, 2 or 3, not {self.enc_layers}")
-        if self.values not in ("encoder", "inputs", "both"):
-            raise ValueError(f"values must be 'encoder', 'inputs' or 'both', not {self.values!r}")
-        if self.hidden % self.heads:
-            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+    def check(self) -> None:
+        require(self.cell in CELLS, "cell", self.cell, "must be lstm or gru")
+        require(self.decoder in ("repeat", "attention"), "decoder", self.decoder, "must be repeat or attention")
+        require(self.values in ("encoder", "inputs", "both"), "values", self.values,
+                "must be encoder, inputs or both")
+        require(1 <= self.enc_layers <= 3, "enc_layers", self.enc_layers, "must be 1, 2 or 3")
+        require(self.dec_layers >= 1, "dec_layers", self.dec_layers, "must be at least 1")
+        require(self.hidden >= 1, "hidden", self.hidden, "must be at least 1")
+        require(self.heads >= 1 and self.hidden % self.heads == 0, "heads", self.heads,
+                f"must divide --hidden {self.hidden}")
+        require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
+        require(finite(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing",
+                self.label_smoothing, "must lie in [0, 1)")
 
 
 class Seq2SeqCore(nn.Module):
@@ -72,6 +81,7 @@ class Seq2SeqCore(nn.Module):
 
     def __init__(self, cfg: Seq2SeqCoreConfig, input_size: int, vocab_size: int, answer_len: int):
         super().__init__()
+        validate(cfg)
         self.cfg, self.vocab_size, self.answer_len = cfg, vocab_size, answer_len
         H, dirs = cfg.hidden, 2 if cfg.bidirectional else 1
         rnn = CELLS[cfg.cell]
@@ -201,15 +211,20 @@ class Seq2SeqCore(nn.Module):
 # ---------------------------------------------------------------------------- text -> text
 @dataclass
 class TextToTextConfig(Seq2SeqCoreConfig):
-    vocab_size: int = 13
-    query_len: int = 5
-    answer_len: int = 3
+    vocab_size: Derived[int] = 13
+    query_len: Derived[int] = 5
+    answer_len: Derived[int] = 3
     embed_dim: int = 0  # 0: one-hot input like the course; >0: learned embedding
     reverse_input: bool = False  # read the (padded) query last-to-first
 
 
+def answer_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy over every answer character: logits (B, La, V), target ids (B, La)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), label_smoothing=smoothing)
+
+
 @register_model("text2text")
-class TextToText(nn.Module):
+class TextToText(Trainable, nn.Module):
     """Query character ids (B, Lq) -> answer logits (B, La, V)."""
 
     Config = TextToTextConfig
@@ -238,52 +253,10 @@ class TextToText(nn.Module):
         """Greedy answer ids (B, La), normal order."""
         return self.core.predict(self.steps(x))
 
+    def training_step(self, batch, ctx) -> torch.Tensor:
+        x, y = batch[:2]
+        return answer_loss(self(x, y), y, self.config.label_smoothing)
+
 
 def count_trainable(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-# ---------------------------------------------------------------------------- presets
-PRESETS = ("notebook", "attention")
-
-# The course model, as in the notebook (LSTM 256 -> RepeatVector -> LSTM 256 -> Dense softmax), Keras init.
-_NOTEBOOK_MODEL = dict(cell="lstm", hidden=256, enc_layers=1, bidirectional=False, decoder="repeat",
-                       embed_dim=0, keras_init=True)
-_NOTEBOOK_TRAIN = dict(epochs=20, steps=None, batch_size=32, lr=1e-3, optimizer="adam", weight_decay=0.0,
-                       schedule="constant", warmup_steps=0, grad_clip=None, label_smoothing=0.0)
-
-# The strongest generic encoder-decoder we found (benchmarks/text2text_search.py): no column re-layout, the
-# network finds the digits itself. Held-out exact match, seeds 0/1/2: 5 % train 96.3/95.9/97.3 %, 10 %
-# 98.2/98.5/98.6 %; 50 % 99.87 % (seed 0). What matters, in order: attention whose values are the raw input
-# characters (the decoder must fetch digits and compute with them, it cannot look the whole answer up in the
-# encoder's summary), many small heads (one per digit it needs), and answer digits emitted units-first after
-# the sign (carries and borrows flow in emission order).
-_ATTENTION_MODEL = dict(cell="lstm", hidden=128, enc_layers=1, bidirectional=True, decoder="attention",
-                        heads=16, values="inputs", bridge=False, embed_dim=32, reverse_input=False,
-                        reverse_output=True, dropout=0.1)
-_ATTENTION_TRAIN = dict(steps=6000, batch_size=32, lr=4e-3, optimizer="adamw", weight_decay=1.0,
-                        schedule="cosine", warmup_steps=100, grad_clip=1.0, label_smoothing=0.0, threads=1)
-_REFERENCE_TRAIN_SIZE = 2000  # 10 % of the 20,000 V23 queries: what ``epochs`` assumes without train_size
-
-
-def text2text_preset(
-    name: str, vocab_size: int = 13, query_len: int = 5, answer_len: int = 3,
-    train_size: int | None = None, **overrides,
-) -> tuple[TextToTextConfig, dict]:
-    """Model config and training settings (for the trainer) of a named recipe.
-
-    ``overrides`` replace config fields (e.g. ``enc_layers=2``, ``cell="gru"``, ``hidden=128``). The
-    ``attention`` recipe is a fixed number of optimizer ``steps``, whatever the training-set size; its
-    ``epochs`` is that number turned into whole epochs of ``train_size`` queries (2,000 when not given).
-    """
-    if name == "notebook":
-        model, train = _NOTEBOOK_MODEL, dict(_NOTEBOOK_TRAIN)
-    elif name == "attention":
-        model, train = _ATTENTION_MODEL, dict(_ATTENTION_TRAIN)
-    else:
-        raise ValueError(f"unknown text2text preset {name!r}; choose one of {', '.join(PRESETS)}")
-    cfg = TextToTextConfig(vocab_size=vocab_size, query_len=query_len, answer_len=answer_len, **model)
-    if train["steps"]:
-        per_epoch = math.ceil((train_size or _REFERENCE_TRAIN_SIZE) / train["batch_size"])
-        train["epochs"] = math.ceil(train["steps"] / per_epoch)
-    return replace(cfg, **overrides), train

@@ -19,15 +19,17 @@ answer text, which the training data has anyway; drawing and scoring never use t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
 from latentworks.models.io import register_model
+from latentworks.training.module import Trainable
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -42,17 +44,17 @@ def _rnn(
 
 
 @register_model("text2img")
-class TextToImage(nn.Module):
+class TextToImage(Trainable, nn.Module):
     @dataclass
     class Config:
-        vocab_size: int = 13
-        query_len: int = 5
-        answer_len: int = 3
-        # Field names follow the text2text model (TextToTextConfig) so the same CLI overrides apply.
+        vocab_size: Derived[int] = 13
+        query_len: Derived[int] = 5
+        answer_len: Derived[int] = 3
+        # Field names follow the text2text model (TextToTextConfig) so the same options mean the same.
         embed_dim: int = 0  # 0 = one-hot input (as in the course); > 0 = learned embedding
-        cell: str = "lstm"  # lstm | gru | rnn, for encoder and decoder
+        cell: Literal["lstm", "gru", "rnn"] = "lstm"  # for encoder and decoder
         hidden: int = 256  # encoder (per direction) and decoder hidden size
-        enc_layers: int = 1
+        enc_layers: Annotated[int, flag_alias("--encoder-layers")] = 1  # stacked encoder RNNs
         bidirectional: bool = False  # encoder only
         dec_layers: int = 1
         map_channels: int = 64  # C of the 7×7×C map made by the per-step dense layer
@@ -61,10 +63,22 @@ class TextToImage(nn.Module):
         batchnorm: bool = True
         dropout: float = 0.0
         aux_char_weight: float = 0.0  # > 0: auxiliary answer-character head and its CE weight in text2img_loss
+        loss: Literal["bce", "mse"] = "bce"  # pixel loss: BCE on the logits or MSE on the sigmoid
+
+        def check(self) -> None:
+            require(self.cell in _CELLS, "cell", self.cell, "must be lstm, gru or rnn")
+            require(min(self.hidden, self.enc_layers, self.dec_layers) >= 1, "hidden", self.hidden,
+                    "--enc-layers and --dec-layers must be >= 1")
+            require(self.deconv_kernel in (3, 4), "deconv_kernel", self.deconv_kernel, "must be 3 or 4")
+            require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
+            require(finite(self.aux_char_weight) and self.aux_char_weight >= 0, "aux_char_weight",
+                    self.aux_char_weight, "must be >= 0")
+            require(self.loss in ("bce", "mse"), "loss", self.loss, "must be bce or mse")
 
     def __init__(self, config: Config | None = None):
         super().__init__()
         self.config = c = config or TextToImage.Config()
+        validate(c)
         if c.vocab_size < 1 or c.query_len < 1 or c.answer_len < 1:
             raise LatentworksError("text2img needs vocab_size, query_len and answer_len of at least 1")
         if c.embed_dim > 0:
@@ -150,6 +164,11 @@ class TextToImage(nn.Module):
             return torch.zeros(0, self.config.answer_len, 28, 28)
         return torch.cat(out)
 
+    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+        """Batches are (query ids, answer ids, answer handwriting)."""
+        x, y, y_img = batch
+        return text2img_loss(self, x, y, y_img, self.config.loss)
+
 
 def text2img_loss(
     model: TextToImage, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor, loss: str = "bce"
@@ -172,49 +191,3 @@ def text2img_loss(
     char_loss = F.cross_entropy(chars.reshape(-1, chars.shape[-1]), y.reshape(-1).long())
     total = image_loss + model.config.aux_char_weight * char_loss
     return total, {"image_loss": float(image_loss.detach()), "char_loss": float(char_loss.detach())}
-
-
-def text2img_preset(
-    name: str, vocab_size: int, query_len: int, answer_len: int
-) -> tuple[TextToImage.Config, dict[str, Any]]:
-    """(model Config, train settings) for a named preset.
-
-    ``notebook``: course-faithful (the ``hedzd`` V23 copy's decoder). LSTM 256 on one-hot input → repeat →
-    LSTM 256 → per-step dense ReLU to 7×7×128 → BN → 3×3 stride-2 transposed conv 64 → BN → ReLU → 3×3
-    stride-2 transposed conv 1; MSE on the sigmoid; Adam 1e-3, batch 32, 20 epochs, constant LR.
-
-    ``best``: learned embeddings, a 2-layer bidirectional LSTM encoder, BCE on logits, the auxiliary
-    answer-character head (``aux_char_weight`` 0.1; train with ``text2img_loss``), fresh target handwriting
-    every batch (``fresh_handwriting``, read by the arithmetic pipeline) so the model learns each digit's
-    average shape instead of memorising particular training images, and AdamW 2e-3 (wd 1e-2, cosine, warmup
-    100, clip 1), batch 32, 20 epochs. The arithmetic (not the drawing) is the hard part, so the capacity
-    goes into the encoder; the image decoder is small (7×7×32 → 14×14×32 → 28×28).
-
-    Measured (V23 data, 50 % train, seed 0, CPU, a plain loop equivalent to the Trainer's): the benchmark
-    digit reader reads the drawn answers of all 10,000 held-out queries back exactly for 99.5 % of them
-    (99.8 % of characters). Without the auxiliary head (and at batch 64) the model read back only 2.6 %
-    after 15 epochs: the per-pixel loss alone teaches the arithmetic very slowly.
-    """
-    dims = dict(vocab_size=vocab_size, query_len=query_len, answer_len=answer_len)
-    if name == "notebook":
-        config = TextToImage.Config(
-            **dims, embed_dim=0, cell="lstm", hidden=256, enc_layers=1, bidirectional=False, dec_layers=1,
-            map_channels=128, deconv_channels=64, deconv_kernel=3, batchnorm=True, dropout=0.0,
-        )
-        train = dict(
-            epochs=20, batch_size=32, lr=1e-3, optimizer="adam", weight_decay=0.0, schedule="constant",
-            warmup_steps=0, grad_clip=None, loss="mse",
-        )
-        return config, train
-    if name == "best":
-        config = TextToImage.Config(
-            **dims, embed_dim=32, cell="lstm", hidden=256, enc_layers=2, bidirectional=True, dec_layers=1,
-            map_channels=32, deconv_channels=32, deconv_kernel=4, batchnorm=True, dropout=0.1,
-            aux_char_weight=0.1,
-        )
-        train = dict(
-            epochs=20, batch_size=32, lr=2e-3, optimizer="adamw", weight_decay=1e-2, schedule="cosine",
-            warmup_steps=100, grad_clip=1.0, loss="bce", fresh_handwriting=True,
-        )
-        return config, train
-    raise LatentworksError(f"unknown text2img preset '{name}'; choose notebook or best")

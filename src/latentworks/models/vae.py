@@ -1,6 +1,6 @@
 """Variational autoencoder (course §4.5) with a Gaussian encoder, reparameterisation and an honest ELBO.
 
-* Encoder: conv stack → two linear heads, ``mu`` and ``logvar``. With ``preset="notebook"`` the trunk ends in
+* Encoder: conv stack → two linear heads, ``mu`` and ``logvar``. With ``style="notebook"`` the trunk ends in
   the course's sigmoid ``Dense(2·latent)`` and the heads read from it.
 * Decoder: transposed-conv stack → logits. ``likelihood="bernoulli"``: log p(x|z) = −BCE summed per image
   (targets may be grey; for a true likelihood binarise the data). ``"gaussian"``: N(x; sigmoid(logits), σ²)
@@ -20,21 +20,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentworks.config import positive, require
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import ConvNet, DeconvNet
-from latentworks.models.generative_base import (
-    GenerativeBase,
-    GenOptions,
-    dec_options,
-    enc_options,
-    label_maps,
-)
+from latentworks.models.generative_base import GenerativeBase, GenOptions, label_maps
 from latentworks.models.io import register_model
 from latentworks.models.pixel_head import PixelHead
 
@@ -45,45 +40,40 @@ LOG_2PI = math.log(2 * math.pi)
 class VAE(GenerativeBase):
     @dataclass
     class Config(GenOptions):
-        MODEL_DEFAULTS: ClassVar[dict] = {"default": {"latent_dim": 32}, "notebook": {"latent_dim": 32}}
-
-        likelihood: str = "bernoulli"  # bernoulli | gaussian
-        decoder_std: float = 1 / math.sqrt(2)
-        beta: float = 1.0
-        loss: str = "elbo"  # elbo | notebook
-        pixel_layers: int = 0  # 0: factorised decoder; n: autoregressive PixelCNN head with n masked layers
-        pixel_channels: int = 32
+        likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"  # decoder: BCE summed per image, or Gaussian
+        decoder_std: float = 1 / math.sqrt(2)  # the Gaussian decoder's fixed σ
+        beta: float = 1.0  # weight of the KL term
+        loss: Literal["elbo", "notebook"] = "elbo"  # notebook: the course's per-pixel weighting
+        pixel_layers: int = 0  # masked PixelCNN layers after the decoder (autoregressive, binary grey; 0: none)
+        pixel_channels: int = 32  # width of the PixelCNN head
         decode_seed: int = 0  # the uniform field behind the autoregressive decoder's samples
+
+        def check(self) -> None:
+            super().check()
+            require(positive(self.decoder_std), "decoder_std", self.decoder_std, "must be positive")
+            require(positive(self.beta) or self.beta == 0, "beta", self.beta, "must be a finite number >= 0")
+            require(self.pixel_layers >= 0, "pixel_layers", self.pixel_layers, "must be >= 0")
+            require(self.pixel_channels >= 1, "pixel_channels", self.pixel_channels, "must be at least 1")
+            require(not self.pixel_layers or (self.channels == 1 and self.likelihood == "bernoulli"),
+                    "pixel_layers", self.pixel_layers, "models binary grey pixels: use it with one channel and the "
+                    "bernoulli likelihood, or set --pixel-layers 0")
 
     def __init__(self, config: Config):
         super().__init__()
         self.config = config
         c = config
-        if c.likelihood not in ("bernoulli", "gaussian"):
-            raise LatentworksError(f"unknown likelihood '{c.likelihood}'; choose bernoulli or gaussian")
-        if c.loss not in ("elbo", "notebook"):
-            raise LatentworksError(f"unknown VAE loss '{c.loss}'; choose elbo or notebook")
-        if not c.decoder_std > 0:
-            raise LatentworksError("decoder_std must be positive")
-        if c.pixel_layers < 0 or c.pixel_channels < 1:
-            raise LatentworksError("pixel_layers must be ≥ 0 and pixel_channels ≥ 1")
-        if c.pixel_layers and (c.channels != 1 or c.likelihood != "bernoulli"):
-            raise LatentworksError(
-                "the autoregressive decoder (--pixel-layers) models binary grey pixels; "
-                "use it with one channel and the bernoulli likelihood, or set --pixel-layers 0"
-            )
         self.z_cond = self._setup_conditioning()
         in_ch = c.channels + self.num_classes
-        if c.preset == "notebook":
-            self.encoder = ConvNet(c.image_size, in_ch, 2 * c.latent_dim, "sigmoid", enc_options(c))
+        if c.style == "notebook":
+            self.encoder = ConvNet(c.image_size, in_ch, 2 * c.latent_dim, "sigmoid", c.encoder_stack())
             trunk = 2 * c.latent_dim
         else:
-            self.encoder = ConvNet(c.image_size, in_ch, 0, None, enc_options(c))
+            self.encoder = ConvNet(c.image_size, in_ch, 0, None, c.encoder_stack())
             trunk = self.encoder.feature_dim
         self.mu_head = nn.Linear(trunk, c.latent_dim)
         self.logvar_head = nn.Linear(trunk, c.latent_dim)
         out = c.pixel_channels if c.pixel_layers else c.channels
-        self.decoder = DeconvNet(c.image_size, out, c.latent_dim + self.z_cond.extra, None, dec_options(c))
+        self.decoder = DeconvNet(c.image_size, out, c.latent_dim + self.z_cond.extra, None, c.decoder_stack())
         self.pixel_head = PixelHead(c.pixel_channels, c.pixel_layers) if c.pixel_layers else None
 
     @property

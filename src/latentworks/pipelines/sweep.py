@@ -10,19 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from latentworks.pipelines.arithmetic import ArithmeticConfig, train
+from latentworks.pipelines.arithmetic import train
+from latentworks.recipes.arithmetic import RunConfig
 from latentworks.report import plots
 from latentworks.runs import RunDir, write_json
 
 
-def sweep(make_config: Callable[[float], ArithmeticConfig], fractions: list[float], out: str | Path,
-          *, train_fn: Callable[[ArithmeticConfig, Path], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out: str | Path,
+          *, train_fn: Callable[[RunConfig, Path], dict[str, Any] | None] | None = None) -> dict[str, Any]:
     out = Path(out)
     rows: list[dict[str, Any]] = []
     curves: dict[str, tuple[list[float], list[float]]] = {}
     for fraction in fractions:
         cfg = make_config(fraction)
-        run_dir = out / f"{cfg.task}-{cfg.preset}-f{fraction:g}"
+        run_dir = out / f"{cfg.task}-{cfg.recipe}-f{fraction:g}"
         results = (train_fn or train)(cfg, run_dir)
         if results is None:  # not the writing rank under torchrun
             continue

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from latentworks.pipelines.arithmetic import ArithmeticConfig
 from latentworks.pipelines.sweep import sweep
+from latentworks.recipes.arithmetic import RunConfig, recipe
 from latentworks.report.html import Section, Table, section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
@@ -33,11 +33,15 @@ PLANS = {
 }
 
 
-def _config(ctx: StudyContext, plan: Plan, **kw: Any) -> ArithmeticConfig:
+def _config(ctx: StudyContext, plan: Plan, task: str, name: str, fraction: float,
+            epochs: int | None) -> RunConfig:
     data_dir = ctx.data_dir if ctx.data_dir or ctx.profile == "full" else "embedded"
-    base = ArithmeticConfig(max_int=plan.max_int, seed=ctx.seed, data_dir=data_dir, device=ctx.device,
-                            progress=ctx.progress)
-    return replace(base, **kw)
+    changes: dict[str, Any] = {"data.max_int": plan.max_int, "data.train_fraction": fraction,
+                               "data.data_dir": data_dir, "train.seed": ctx.seed, "train.device": ctx.device,
+                               "train.progress": ctx.progress}
+    if epochs:
+        changes["train.epochs"] = epochs
+    return recipe(name, task=task, **changes)
 
 
 @register_study("arithmetic", order=10)
@@ -46,22 +50,17 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
 
     plan = PLANS[ctx.profile]
     root = ctx.out / "arithmetic"
-    quick_epochs = {"epochs": plan.sweep_epochs} if plan.sweep_epochs else {}
-    summary = sweep(lambda f: _config(ctx, plan, task="text2text", preset="best", train_fraction=f, **quick_epochs),
+    summary = sweep(lambda f: _config(ctx, plan, "text2text", "best", f, plan.sweep_epochs),
                     list(plan.sweep_fractions), root / "sweep-best",
-                    train_fn=lambda cfg, run_dir: ctx.train(train, cfg, run_dir, "arithmetic"))
-    runs = []
-    nb_epochs = {"epochs": plan.notebook_epochs} if plan.notebook_epochs else {}
-    runs.append(("text2text notebook", root / "text2text-notebook",
-                 _config(ctx, plan, task="text2text", preset="notebook", train_fraction=plan.notebook_fraction,
-                         **nb_epochs)))
+                    train_fn=lambda cfg, run_dir: ctx.train(train, cfg, run_dir))
+    runs = [("text2text notebook", root / "text2text-notebook",
+             _config(ctx, plan, "text2text", "notebook", plan.notebook_fraction, plan.notebook_epochs))]
     for task, epochs in (("img2text", plan.img2text_epochs), ("text2img", plan.text2img_epochs)):
         runs.append((f"{task} best", root / f"{task}-best",
-                     _config(ctx, plan, task=task, preset="best", train_fraction=plan.image_fraction,
-                             **({"epochs": epochs} if epochs else {}))))
+                     _config(ctx, plan, task, "best", plan.image_fraction, epochs)))
     results: dict[str, Any] = {}
     for name, run_dir, cfg in runs:
-        results[name] = ctx.train(train, cfg, run_dir, "arithmetic")
+        results[name] = ctx.train(train, cfg, run_dir)
 
     rows = []
     for row in summary.get("rows", []):
@@ -73,7 +72,7 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
         task, preset = name.split()
         test = res["test"]
         prefix = "readback_" if task == "text2img" else ""
-        rows.append([task, preset, res["config"]["arithmetic"]["train_fraction"], test.get(f"{prefix}exact_match"),
+        rows.append([task, preset, res["config"]["data"]["train_fraction"], test.get(f"{prefix}exact_match"),
                      test.get(f"{prefix}char_accuracy"), test.get(f"{prefix}abs_error"), res["train"]["seconds"]])
     table = Table(["task", "preset", "train fraction", "exact match", "per-char accuracy", "mean |error|",
                    "train s"], rows, caption="All scores on held-out queries (test handwriting from MNIST test)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +24,19 @@ OPTIMIZER_LRS = {"sgd": 1.0, "rmsprop": 2e-3, "adam": 2e-3, "adagrad": 0.1}  # p
 @dataclass(frozen=True)
 class Plan:
     corpus_chars: int | None  # slice of the embedded corpus (None = all of it)
-    main: dict
-    optim: dict
+    main: str  # recipe names (latentworks.recipes.charrnn)
+    optim: str
     grid: tuple[tuple[int, ...], tuple[float, ...], tuple[int, ...]] | None = None
     grid_steps: int = 0
-    torch: dict | None = None
+    torch: str | None = None
 
 
 PLANS = {
-    "test": Plan(60_000, dict(hidden=32, seq_len=16, batch=16, steps=60, eval_every=30),
-                 dict(hidden=24, seq_len=16, batch=16, steps=30, eval_every=15),
-                 grid=((16, 32), (3e-3,), (16,)), grid_steps=20,
-                 torch=dict(hidden=32, layers=1, seq_len=16, batch=8, steps=8, eval_every=4, threads=1)),
-    "quick": Plan(None, dict(hidden=128, seq_len=50, batch=32, lr=3e-3, steps=2500, eval_every=250),
-                  dict(hidden=64, seq_len=25, batch=32, steps=1000, eval_every=100)),
-    "full": Plan(None, dict(hidden=256, seq_len=50, batch=64, lr=2e-3, steps=8000, eval_every=500),
-                 dict(hidden=100, seq_len=25, batch=32, steps=2000, eval_every=200),
-                 grid=((100, 256, 512), (1e-2, 1e-3, 1e-4), (20, 30, 40, 50)), grid_steps=1500,
-                 torch=dict(hidden=256, layers=2, seq_len=100, batch=32, lr=3e-3, steps=1500, eval_every=250,
-                            threads=1)),
+    "test": Plan(60_000, "test-main", "test-optim", grid=((16, 32), (3e-3,), (16,)), grid_steps=20,
+                 torch="test-torch"),
+    "quick": Plan(None, "quick-main", "quick-optim"),
+    "full": Plan(None, "full-main", "full-optim", grid=((100, 256, 512), (1e-2, 1e-3, 1e-4), (20, 30, 40, 50)),
+                 grid_steps=1500, torch="full-torch"),
 }
 
 
@@ -65,15 +59,16 @@ def _corpus(ctx: StudyContext, plan: Plan) -> tuple[str, str]:
     return str(path), f"the first {plan.corpus_chars:,} characters of the embedded pydoc corpus"
 
 
-def _run(ctx: StudyContext, text: str, out: Path, **kw: Any) -> dict[str, Any]:
-    from latentworks.pipelines.charrnn import CharRNNConfig, train_charrnn
+def _run(ctx: StudyContext, text: str, out: Path, name: str, **changes: Any) -> dict[str, Any]:
+    from latentworks.pipelines.charrnn import train_charrnn
+    from latentworks.recipes.charrnn import recipe, resolve
 
     main = out.name in ("numpy-main", "torch-lstm")  # only these get figures, a 1000-char text and a section
-    base = CharRNNConfig(text=text, seed=ctx.seed, device=ctx.device, progress=ctx.progress,
-                         sample_every=10**9, checkpoint_every=10**9, generate_length=1000 if main else 200,
-                         figures=main)
+    cfg = recipe(name, **{"data.text": text, "train.seed": ctx.seed, "train.device": ctx.device,
+                          "train.progress": ctx.progress, "eval.generate_length": 1000 if main else 200,
+                          "eval.figures": main, **changes})
     # Resolved here so that a finished run's stored (resolved) config compares equal under --resume.
-    return ctx.train(train_charrnn, replace(base, **kw).resolved(), out, "charrnn")
+    return ctx.train(train_charrnn, resolve(cfg), out)
 
 
 def _row(name: str, res: dict[str, Any]) -> list[Any]:
@@ -91,6 +86,7 @@ def _clean(text: str, n: int = 160) -> str:
 @register_study("charrnn", order=30)
 def charrnn_study(ctx: StudyContext) -> StudyResult:
     from latentworks.pipelines.charrnn import load_sampler
+    from latentworks.recipes.charrnn import recipe
     from latentworks.report.plots import bar_plot, line_plot
     from latentworks.runs import RunDir
 
@@ -99,22 +95,23 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     text, corpus = _corpus(ctx, plan)
     runs: dict[str, dict[str, Any]] = {}
     main_dir = root / "numpy-main"
-    runs["numpy main"] = main = _run(ctx, text, main_dir, **plan.main)
+    runs["numpy main"] = main = _run(ctx, text, main_dir, plan.main)
     if plan.torch:
-        runs["torch LSTM"] = _run(ctx, text, root / "torch-lstm", backend="torch", **plan.torch)
+        runs["torch LSTM"] = _run(ctx, text, root / "torch-lstm", plan.torch)
     uniform = main["corpus"]["uniform_nats"]
 
     curves: dict[str, tuple[list, list]] = {}
     for opt, lr in OPTIMIZER_LRS.items():
         out = root / f"optim-{opt}"
-        res = runs[f"{opt} lr {lr:g}"] = _run(ctx, text, out, optimizer=opt, lr=lr, **plan.optim)
+        res = runs[f"{opt} lr {lr:g}"] = _run(ctx, text, out, plan.optim, **{"train.optimizer": opt, "train.lr": lr})
         rows = [r for r in RunDir(out, create=False).read_metrics() if "val_loss" in r][:-1]
         # the last periodic point is replaced by the final whole-split validation loss
         curves[f"{opt} (lr {lr:g})"] = ([r["step"] for r in rows] + [res["steps"]],
                                         [r["val_loss"] for r in rows] + [res["val_loss"]])
     fig_dir = root / "figures"
+    optim = recipe(plan.optim)
     line_plot(curves, fig_dir / "optimizers.png", xlabel="step", ylabel="validation nats/char",
-              title=f"optimizers, same budget ({plan.optim['steps']} steps)", ylim=(0, uniform * 1.05))
+              title=f"optimizers, same budget ({optim.train.steps} steps)", ylim=(0, uniform * 1.05))
 
     sampler = load_sampler(main_dir)
     prime = "The " if set("The ") <= set(sampler.vocab.chars) else sampler.vocab.chars[-1]
@@ -126,8 +123,9 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     if plan.grid:
         for hidden, lr, seq in itertools.product(*plan.grid):
             name = f"H {hidden} lr {lr:g} T {seq}"
-            res = _run(ctx, text, root / "grid" / name.replace(" ", "_"), hidden=hidden, lr=lr,
-                       seq_len=seq, batch=32, steps=plan.grid_steps, eval_every=plan.grid_steps)
+            res = _run(ctx, text, root / "grid" / name.replace(" ", "_"), "full-grid", **{
+                "model.hidden": hidden, "train.lr": lr, "data.seq_len": seq, "train.steps": plan.grid_steps,
+                "train.eval_every": plan.grid_steps})
             grid_rows.append([hidden, lr, seq, res["val_loss"], res["val_acc"], round(res["chars_per_sec"])])
         best = sorted(grid_rows, key=lambda r: r[3])[:12]
         bar_plot([f"H{r[0]} lr{r[1]:g} T{r[2]}" for r in best], [round(r[3], 3) for r in best],
@@ -149,7 +147,7 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
              f"context); ln V = {uniform:.3f} is the uniform predictor. Karpathy's min-char-rnn reaches "
              "about 2.0 nats/char (smoothed <i>training</i> loss) on Tiny Shakespeare. Same optimizer "
              "budget: "
-             f"{plan.optim['steps']} steps of batch {plan.optim['batch']} x {plan.optim['seq_len']} "
+             f"{optim.train.steps} steps of batch {optim.train.batch_size} x {optim.data.seq_len} "
              "characters.</p>")
     figures = [(fig_dir / "optimizers.png", "validation loss by optimizer, same steps, each at one "
                                              "conventional learning rate (the ranking depends on it)")]

@@ -19,7 +19,6 @@ result is measured too, so the figure is a test rather than a hand-picked anecdo
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import time
@@ -31,53 +30,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentworks.pipelines.generative_eval import grey_share
 from latentworks.report.html import Section, Table, section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
-# Training recipes per profile, as GenConfig keyword arguments (the benchmarks reuse the full ones).
-MNIST_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "test": {
-        "vae": dict(model="vae", latent_dim=8, filters=8, max_filters=16, epochs=1, batch_size=64, binarize=True),
-        "dcgan": dict(model="dcgan", latent_dim=16, filters=8, max_filters=16, epochs=1, batch_size=32, lr=5e-4),
-        "cgan": dict(model="cgan", latent_dim=16, filters=8, max_filters=16, epochs=1, batch_size=32, lr=5e-4),
-    },
-    # Small stacks (1 torch thread: 2-5x faster than 2 on a busy 2-core box); lr 5e-4 with batch 32 gave the GANs
-    # the most progress per second on the 4,000 embedded digits. Measured on that sample (1,000 samples, FLD):
-    # three levels in G and D instead of two took the DCGAN from 38.5 to 26.0 and its rarest class from 10 to
-    # 53 samples (seed 004 also found the deeper discriminator better); sampling from the generator's weight
-    # average (ema) took the cGAN from 20.4 to 16.9 and its conditional accuracy from 78.6 % to 82.1 %.
-    "quick": {
-        "vae": dict(model="vae", latent_dim=16, filters=32, max_filters=64, epochs=10, batch_size=64, binarize=True),
-        "dcgan": dict(model="dcgan", latent_dim=64, filters=16, max_filters=64, enc_depth=3, dec_depth=3,
-                      epochs=12, batch_size=32, lr=5e-4, ema=0.999),
-        "cgan": dict(model="cgan", latent_dim=64, filters=16, max_filters=64, epochs=12, batch_size=32, lr=5e-4,
-                     ema=0.999),
-    },
-    "full": {
-        "vae": dict(model="vae", latent_dim=32, filters=32, max_filters=64, epochs=30, batch_size=128, lr=1e-3,
-                    binarize=True),
-        # Three levels in G and D, the weight average, a spectral-norm discriminator at twice G's learning rate
-        # (TTUR) and a 10-way InfoGAN code: FLD 0.445 (1.76x the floor) after 92 epochs, every class within
-        # +-10 %; without the code 1.32, with batch norm and one rate 1.47 (BENCHMARKS.md).
-        "dcgan": dict(model="dcgan", latent_dim=100, filters=32, max_filters=128, enc_depth=3, dec_depth=3,
-                      epochs=92, batch_size=64, lr=2e-4, d_lr=4e-4, d_norm="spectral", ema=0.999, codes=10),
-        # d_cond both (label channels + projection): 99.45 % conditional accuracy after 42 epochs (BENCHMARKS.md).
-        "cgan": dict(model="cgan", latent_dim=100, filters=32, max_filters=128, epochs=42, batch_size=64, lr=2e-4,
-                     d_cond="both"),
-        # An 8-d style code with β = 2 leaves the class to the label and fewer holes in the prior: 99.28 %
-        # conditional accuracy after 29 epochs, where 32 dimensions and β = 1 gave 93.79 % (BENCHMARKS.md has
-        # the latent-size and β trade against recall).
-        "cvae": dict(model="cvae", latent_dim=8, beta=2.0, filters=32, max_filters=64, epochs=29, batch_size=128,
-                     lr=1e-3, binarize=True),
-    },
-}
-
-FACE_RECIPES: dict[str, dict[str, Any]] = {
-    "vae": dict(model="vae", size=64, channels=3, latent_dim=128, filters=32, max_filters=256, epochs=10,
-                batch_size=64, lr=1e-3),
-    "dcgan": dict(model="dcgan", size=64, channels=3, latent_dim=100, filters=32, max_filters=256, epochs=10,
-                  batch_size=64, lr=2e-4),
-}
+# What each profile trains: recipe names of latentworks.recipes.generative, one run per model kind.
+MNIST_KINDS = {"test": ("vae", "dcgan", "cgan"), "quick": ("vae", "dcgan", "cgan"),
+               "full": ("vae", "dcgan", "cgan", "cvae")}
+FACE_KINDS = ("vae", "dcgan")
 
 
 @dataclass(frozen=True)
@@ -108,37 +68,14 @@ def _data_dir(ctx: StudyContext) -> str | None:
     return ctx.data_dir if ctx.data_dir or ctx.profile == "full" else "embedded"
 
 
-def gen_config(recipe: dict[str, Any], *, data: str, data_dir: str | None, seed: int, device: str,
-               progress: bool, limit: int | None = None, **overrides: Any):
-    from latentworks.pipelines.generative import GenConfig
+def gen_config(name: str, kind: str, *, data: str, data_dir: str | None, seed: int, device: str,
+               progress: bool, limit: int | None = None, **changes: Any):
+    """A study run's config: recipe ``name`` for ``kind`` on ``data``, with the study's seed and device."""
+    from latentworks.recipes.generative import recipe
 
-    kw = {**recipe, **overrides}
-    return GenConfig(data=data, data_dir=data_dir, seed=seed, device=device, progress=progress, limit=limit, **kw)
-
-
-def weights_fingerprint(folder: Path | None) -> str | None:
-    weights = Path(folder) / "model.safetensors" if folder is not None else None
-    if weights is None or not weights.exists():
-        return None
-    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-
-
-def reader_info(folder: Path | None) -> dict[str, Any]:
-    """Where the reader came from, its weights' fingerprint and its MNIST test accuracy (when recorded)."""
-    from latentworks.runs import read_json
-
-    info: dict[str, Any] = {"dir": None if folder is None else str(folder),
-                            "weights_sha256_16": weights_fingerprint(folder), "test_accuracy": None}
-    if folder is None:
-        return info
-    readme, results = Path(folder) / "README.json", Path(folder) / "results.json"
-    if readme.exists():  # the reader packaged with latentworks
-        meta = read_json(readme)
-        info.update(test_accuracy=meta.get("test_accuracy"), what=meta.get("what"))
-    elif results.exists():  # a run folder (a cached or freshly trained reader)
-        res = read_json(results)
-        info.update(test_accuracy=res.get("test", {}).get("accuracy"), data_source=res.get("data_source"))
-    return info
+    return recipe(name, kind=kind, **{"data.data": data, "data.data_dir": data_dir, "data.limit": limit,
+                                      "train.seed": seed, "train.device": device, "train.progress": progress,
+                                      **changes})
 
 
 def get_reader(ctx: StudyContext, plan: Plan, data_dir: str | None, root: Path):
@@ -153,13 +90,6 @@ def get_reader(ctx: StudyContext, plan: Plan, data_dir: str | None, root: Path):
                            progress=False, device="cpu")
         return find_or_train_reader(folder)
     return find_or_train_reader(None, data_dir=data_dir, progress=ctx.progress)
-
-
-def grey_share(images: np.ndarray) -> float:
-    """Blur measure: the share of inked pixels (> 0.1) that are mid-grey (0.1–0.9). Sharp strokes score low."""
-    x = np.asarray(images, dtype=np.float32)
-    ink = x > 0.1
-    return float(((x < 0.9) & ink).sum() / max(int(ink.sum()), 1))
 
 
 def ink(images: np.ndarray) -> np.ndarray:
@@ -295,24 +225,12 @@ def _fmt_int_range(hist: list[int]) -> str:
 
 # ------------------------------------------------------------------------------------------ MNIST
 def evaluate_models(runs: dict[str, Path], reader, mnist, plan: Plan, seed: int) -> dict[str, dict[str, Any]]:
-    from latentworks.metrics.generative import evaluate_generator, generate, reader_fns, vae_likelihood
     from latentworks.pipelines.generative import load_generative
+    from latentworks.pipelines.generative_eval import evaluate_model
 
-    feature_fn, classify_fn = reader_fns(reader)
-    evals: dict[str, dict[str, Any]] = {}
-    for name, run_dir in runs.items():
-        model = load_generative(run_dir)
-        t0 = time.perf_counter()
-        ev = evaluate_generator(model, feature_fn, classify_fn, mnist.train, mnist.test, n=plan.eval_n,
-                                seed=seed, kid=plan.kid)
-        m = min(plan.eval_n, 2000)
-        first = next(generate(model, m, seed=seed, batch=m))[0]
-        ev["grey_share"] = grey_share(first.numpy())
-        if name == "vae":
-            ev["likelihood"] = vae_likelihood(model, mnist.test, k=plan.nll_k, n=plan.nll_images, seed=seed)
-        ev["eval_seconds"] = time.perf_counter() - t0
-        evals[name] = ev
-    return evals
+    return {name: evaluate_model(load_generative(run_dir), reader, mnist, n=plan.eval_n, seed=seed, kid=plan.kid,
+                                 nll_k=plan.nll_k if name == "vae" else 0, nll_images=plan.nll_images)
+            for name, run_dir in runs.items()}
 
 
 def _mnist_text(evals: dict[str, dict[str, Any]], real_grey: float, plan: Plan, source: str) -> str:
@@ -358,18 +276,17 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
     from latentworks.pipelines.generative import load_generative, train_generative
 
     data_dir = _data_dir(ctx)
-    recipes = MNIST_RECIPES[ctx.profile]
     runs: dict[str, Path] = {}
     results: dict[str, dict[str, Any]] = {}
-    for name, recipe in recipes.items():
-        cfg = gen_config(recipe, data="mnist", data_dir=data_dir, seed=ctx.seed, device=ctx.device,
+    for name in MNIST_KINDS[ctx.profile]:
+        cfg = gen_config(ctx.profile, name, data="mnist", data_dir=data_dir, seed=ctx.seed, device=ctx.device,
                          progress=ctx.progress, limit=plan.limit)
         runs[name] = root / name
-        results[name] = ctx.train(train_generative, cfg, runs[name], "generative")
+        results[name] = ctx.train(train_generative, cfg, runs[name])
     mnist = load_mnist("mnist", data_dir=data_dir, quiet=True)
     reader = get_reader(ctx, plan, data_dir, root)
-    rinfo = reader_info(getattr(reader, "run_dir", None))
     evals = evaluate_models(runs, reader, mnist, plan, ctx.seed)
+    rinfo = next(iter(evals.values()))["reader"]
     from latentworks.metrics.generative import reader_fns
 
     _, classify_fn = reader_fns(reader)
@@ -473,8 +390,8 @@ def find_faces(data_dir: str | None) -> Path | None:
     return None
 
 
-def faces_part(ctx: StudyContext, root: Path, recipes: dict[str, dict[str, Any]] | None = None,
-               limit: int | None = None) -> tuple[Section, dict[str, Any]]:
+def faces_part(ctx: StudyContext, root: Path, kinds: tuple[str, ...] = FACE_KINDS, limit: int | None = None,
+               **changes: Any) -> tuple[Section, dict[str, Any]]:
     from latentworks.latent.tools import interpolate, sample_grid
     from latentworks.pipelines.generative import load_generative, train_generative
 
@@ -486,15 +403,14 @@ def faces_part(ctx: StudyContext, root: Path, recipes: dict[str, dict[str, Any]]
                 "the faces part was skipped. Pass <code>--data-dir</code> pointing at a folder that holds "
                 "<code>faces/celebA</code>.</p>")
         return Section(title, text=note), {"skipped": "CelebA folder not found"}
-    recipes = recipes or FACE_RECIPES
     fig_dir = root / "figures"
     figures: list[tuple[Path, str]] = []
     rows, metrics, runs = [], {}, []
-    for name, recipe in recipes.items():
-        cfg = gen_config(recipe, data=str(folder), data_dir=None, seed=ctx.seed, device=ctx.device,
-                         progress=ctx.progress, limit=limit)
+    for name in kinds:
+        cfg = gen_config("faces", name, data=str(folder), data_dir=None, seed=ctx.seed, device=ctx.device,
+                         progress=ctx.progress, limit=limit, **changes)
         run_dir = root / name
-        res = ctx.train(train_generative, cfg, run_dir, "generative")
+        res = ctx.train(train_generative, cfg, run_dir)
         runs.append(run_dir)
         model = load_generative(run_dir)
         label = LABELS[name]
@@ -508,7 +424,7 @@ def faces_part(ctx: StudyContext, root: Path, recipes: dict[str, dict[str, Any]]
         figures.append((Path(arith["figure"]), f"{label}: A (brightest {c['a']}) − B (darkest {c['b']}) + C "
                                                f"(median {c['c']})"))
         test = res["test"] if res else {}
-        rows.append([label, res["train"]["images"] if res else None, cfg.epochs, test.get("recon_mse"),
+        rows.append([label, res["train"]["images"] if res else None, cfg.train.epochs, test.get("recon_mse"),
                      arith["luminance_mean_c"], arith["luminance_result"],
                      res["train"]["seconds"] if res else None])
         metrics[name] = {"test": test, "train_seconds": res["train"]["seconds"] if res else None,

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from latentworks.config import to_dict
 from latentworks.errors import LatentworksError
 from latentworks.report.html import Section, write_report
-from latentworks.runs import environment, finished_results, has_checkpoint, write_json
+from latentworks.runs import claim_run_dir, environment, finished_results, has_checkpoint, write_json
 
 PROFILES = ("test", "quick", "full")
 
@@ -29,17 +30,19 @@ class StudyContext:
     device: str = "auto"
     resume: bool = False  # reuse finished runs with the same settings and continue interrupted ones
 
-    def train(self, train_fn: Callable[..., dict[str, Any] | None], config: Any, run_dir: Path,
-              key: str) -> dict[str, Any] | None:
-        """``train_fn(config, run_dir)``: each pipeline's train function, whose results.json stores ``config``
-        under ``key``. With ``resume``, a run that already finished with this config is reused as it is and one
-        with a checkpoint continues from it (a checkpoint of other settings is refused by the pipeline)."""
+    def train(self, train_fn: Callable[..., dict[str, Any] | None], config: Any,
+              run_dir: Path) -> dict[str, Any] | None:
+        """``train_fn(config, run_dir)``: each pipeline's train function. With ``resume``, a run that already
+        finished with this config is reused as it is and one with a checkpoint continues from it (a checkpoint
+        of other settings is refused by the pipeline); anything else in the way is moved aside."""
         if self.resume:
-            done = finished_results(run_dir, key, config)
+            done = finished_results(run_dir, {"family": config.family, **to_dict(config)},
+                                    ("train.progress", "train.device"))
             if done is not None:
                 return done
             if has_checkpoint(run_dir):
                 return train_fn(config, run_dir, resume=True)
+            return train_fn(config, run_dir, overwrite=True)
         return train_fn(config, run_dir)
 
 
@@ -81,8 +84,13 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
         if unknown:
             raise LatentworksError(f"unknown study {unknown}; registered studies: {', '.join(names)}")
         names = [n for n in names if n in only]
+    overwrite = kwargs.pop("overwrite", False)
     ctx = StudyContext(profile=profile, out=Path(out), **kwargs)
-    ctx.out.mkdir(parents=True, exist_ok=True)
+    if ctx.resume:
+        if not ctx.out.is_dir():
+            raise LatentworksError(f"{ctx.out} holds no study to resume; drop --resume")
+    else:
+        claim_run_dir(ctx.out, overwrite=overwrite)
     sections: list[Section] = []
     summary: dict[str, Any] = {"profile": profile, "studies": {}, "seed": ctx.seed}
     started = time.perf_counter()

@@ -1,23 +1,28 @@
 """Checkpoints as safetensors + JSON, written so that a crash can never corrupt the last good one.
 
-Each save writes ``step-NNNNNNNN.safetensors`` (every tensor: weights, optimizer moments, torch RNG) and
+Each save writes ``step-NNNNNNNN.safetensors`` (every tensor: weights, optimizer moments, RNG states) and
 ``step-NNNNNNNN.json`` (config, step, the non-tensor optimizer state, numpy/python RNG), each via a temp
-file and a rename, and only then points ``latest.json`` at them. Loading never unpickles anything.
+file and a rename, and only then points ``latest.json`` at them. Loading never unpickles anything, and falls
+back to the newest intact checkpoint when the latest one is damaged (saying so). The torch trainer and the
+NumPy char-RNN loop write this one format (:func:`write_checkpoint`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from latentworks.errors import LatentworksError
-from latentworks.runs import atomic_write_bytes, read_json, to_jsonable, write_json
+from latentworks.runs import atomic_write_bytes, to_jsonable, write_json
 
 KEEP_LAST = 2
 
@@ -80,9 +85,7 @@ def save_checkpoint(
     optimizers: dict[str, torch.optim.Optimizer],
     meta: dict[str, Any],
 ) -> Path:
-    """Write a complete, resumable checkpoint and return the path of its safetensors file."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write a complete, resumable checkpoint of torch modules and optimizers; return its safetensors path."""
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():
         for key, value in module.state_dict().items():
@@ -90,20 +93,35 @@ def save_checkpoint(
     optim_meta = {name: _flatten_optimizer(name, opt, tensors) for name, opt in optimizers.items()}
     rng_tensors, rng_meta = capture_rng()
     tensors.update(rng_tensors)
+    return write_checkpoint(directory, step, tensors, {"optimizers": optim_meta, "rng": rng_meta, **meta})
 
+
+def write_checkpoint(directory: str | Path, step: int, tensors: dict[str, torch.Tensor],
+                     meta: dict[str, Any]) -> Path:
+    """The one checkpoint format: tensors to ``step-N.safetensors``, ``meta`` to ``step-N.json``, then the
+    ``latest.json`` pointer, each written atomically; older checkpoints beyond the last ``KEEP_LAST`` go."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     stem = f"step-{step:08d}"
     weights_path = directory / f"{stem}.safetensors"
-    tmp = directory / f".{stem}.safetensors.tmp"
-    # safetensors refuses tensors that share storage, and tied weights do; clone makes each one its own.
-    save_file({k: v.clone() for k, v in tensors.items()}, str(tmp), metadata={"step": str(step)})
-    tmp.replace(weights_path)
-    write_json(
-        directory / f"{stem}.json",
-        {"step": step, "optimizers": optim_meta, "rng": rng_meta, **meta},
-    )
+    tmp = directory / f".{stem}.safetensors.{os.getpid()}.tmp"
+    try:
+        # safetensors refuses tensors that share storage, and tied weights do; clone makes each one its own.
+        save_file({k: v.clone() for k, v in tensors.items()}, str(tmp), metadata={"step": str(step)})
+        os.chmod(tmp, 0o666 & ~_umask())
+        tmp.replace(weights_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_json(directory / f"{stem}.json", {"step": step, **to_jsonable(meta)})
     write_json(directory / "latest.json", {"step": step, "weights": weights_path.name, "meta": f"{stem}.json"})
     _prune(directory, keep=KEEP_LAST)
     return weights_path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _prune(directory: Path, keep: int) -> None:
@@ -117,24 +135,49 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
     pointer = Path(directory) / "latest.json"
     if not pointer.exists():
         return None
-    return Path(directory) / read_json(pointer)["weights"]
+    try:
+        return Path(directory) / json.loads(pointer.read_text())["weights"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _read(directory: Path, stem: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """One checkpoint's (tensors, meta); raises ``ValueError`` describing any damage."""
+    try:
+        meta = json.loads((directory / f"{stem}.json").read_bytes().decode("utf-8"))
+        tensors = load_file(str(directory / f"{stem}.safetensors"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, SafetensorError, RuntimeError) as err:
+        raise ValueError(str(err).splitlines()[0][:100] if str(err) else type(err).__name__) from None
+    if not isinstance(meta, dict) or meta.get("step") != int(stem.split("-")[1]):
+        raise ValueError("its metadata names another step")
+    return tensors, meta
 
 
 def load_checkpoint(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Return (tensors, meta) of the latest checkpoint in ``directory``."""
+    """(tensors, meta) of the newest intact checkpoint in ``directory``; a damaged newer one is skipped with a
+    note, and none intact is a one-line error."""
     directory = Path(directory)
-    pointer = directory / "latest.json"
-    if not pointer.exists():
+    stems = sorted({p.stem for p in directory.glob("step-*.safetensors")} |
+                   {p.stem for p in directory.glob("step-*.json")}, reverse=True)
+    pointed = latest_checkpoint(directory)
+    if pointed is not None and pointed.stem in stems:  # the pointer's choice first: it was written last
+        stems.remove(pointed.stem)
+        stems.insert(0, pointed.stem)
+    if not stems:
         raise LatentworksError(f"no checkpoint in {directory}; train first, or drop --resume")
-    latest = read_json(pointer)
-    try:
-        tensors = load_file(str(directory / latest["weights"]))
-        meta = json.loads((directory / latest["meta"]).read_text())
-    except (OSError, json.JSONDecodeError, KeyError) as err:
-        raise LatentworksError(f"checkpoint in {directory} is unreadable ({err}); delete it to start over") from None
-    if meta.get("step") != latest["step"]:
-        raise LatentworksError(f"checkpoint files in {directory} disagree on the step; delete the folder to restart")
-    return tensors, meta
+    problems = []
+    for stem in stems:
+        try:
+            tensors, meta = _read(directory, stem)
+        except ValueError as err:
+            problems.append(f"{stem} ({err})")
+            continue
+        if problems:
+            print(f"latentworks: checkpoint {problems[0]} is damaged; resuming from {stem} instead",
+                  file=sys.stderr)
+        return tensors, meta
+    raise LatentworksError(f"every checkpoint in {directory} is damaged ({problems[0]}); train again without "
+                           "--resume (--overwrite moves this run aside)")
 
 
 def restore_modules(modules: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor]) -> None:

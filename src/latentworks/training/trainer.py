@@ -1,9 +1,11 @@
 """The one training loop for every torch model in latentworks.
 
-A pipeline hands the trainer a model, in-memory tensors, a loss function and (optionally) an evaluation hook.
-The trainer owns everything else: device, seeding, batching (through a ``DistributedSampler`` so torchrun
-needs no second code path), optimizer and LR schedule, progress bar, ``metrics.jsonl``, NaN guards, atomic
-checkpoints, resume and Ctrl-C. A GAN swaps the default update for its own ``step_fn``; nothing else changes.
+A pipeline hands the trainer a model (which owns its optimizers and its training step, see
+:mod:`latentworks.training.module`), the training tensors with an optional per-batch ``transform`` (fresh
+handwriting, binarisation, augmentation), the ``train`` section of its config and, optionally, an evaluation
+hook. The trainer owns everything else: device, seeding, batching (through a ``DistributedSampler`` so torchrun
+needs no second code path), the LR schedule, clipping, progress bar, ``metrics.jsonl``, divergence guards,
+atomic checkpoints, exact resume (mid-epoch included), Ctrl-C and the time budget.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,40 +24,17 @@ from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
 from latentworks.errors import LatentworksError, TrainingInterrupted
-from latentworks.runs import RunDir, to_jsonable
+from latentworks.runs import RunDir, check_resume, to_jsonable
 from latentworks.training import checkpoint as ckpt
 from latentworks.training import distributed as dist_utils
+from latentworks.training.config import RESUME_FREE, TrainConfig
+from latentworks.training.module import Batch, StepContext, StepModule
+from latentworks.training.optim import clip_gradients, lr_factor
 
-Batch = tuple[torch.Tensor, ...]
-LossFn = Callable[[torch.nn.Module, Batch], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
-StepFn = Callable[["Trainer", Batch], dict[str, float]]
+Transform = Callable[[Batch, torch.Generator], Batch]
 EvalFn = Callable[[torch.nn.Module, int], dict[str, float]]
-BatchFn = Callable[[Batch, torch.Generator], Batch]
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"  # adam | adamw | sgd | rmsprop
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    momentum: float = 0.9
-    schedule: str = "constant"  # constant | cosine | linear | onecycle
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.0
-    grad_clip: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None  # CPU intra-op threads; small RNNs run fastest on one (None: torch's default)
-    eval_every: int = 1  # epochs
-    log_every: int = 10  # steps
-    checkpoint_every: int = 0  # steps; 0 means at the end of every epoch
-    drop_last: bool = False
-    progress: bool = True
-    tensorboard: bool = True  # used only when the tensorboard package is installed
-    extra: dict[str, Any] = field(default_factory=dict)
+# A finite loss this many times its first logged value means the weights exploded: stop as for NaN.
+DIVERGENCE_FACTOR = 1e4
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -73,38 +51,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    name = cfg.optimizer.lower()
-    if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    raise LatentworksError(f"unknown optimizer '{cfg.optimizer}'; choose adam, adamw, sgd or rmsprop")
-
-
-def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
-    """Multiplier on the base LR at ``step``: a pure function of the step, so resume needs no scheduler state."""
-    if cfg.warmup_steps and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
-    progress = min(max(progress, 0.0), 1.0)
-    floor = cfg.min_lr_ratio
-    if cfg.schedule == "constant":
-        return 1.0
-    if cfg.schedule == "cosine":
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-    if cfg.schedule == "linear":
-        return floor + (1 - floor) * (1 - progress)
-    if cfg.schedule == "onecycle":
-        peak = 0.3
-        if progress < peak:
-            return 0.1 + 0.9 * progress / peak
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (progress - peak) / (1 - peak)))
-    raise LatentworksError(f"unknown LR schedule '{cfg.schedule}'; choose constant, cosine, linear or onecycle")
+def resume_free(cfg: TrainConfig) -> tuple[str, ...]:
+    """Config fields a resume may change: logging, and the run's length when the learning rate ignores it."""
+    free = (*RESUME_FREE, "eval")
+    return (*free, "train.epochs", "train.steps") if cfg.schedule == "constant" else free
 
 
 class Trainer:
@@ -117,15 +67,10 @@ class Trainer:
         cfg: TrainConfig,
         out: str | Path,
         *,
-        loss_fn: LossFn | None = None,
-        step_fn: StepFn | None = None,
+        transform: Transform | None = None,
         eval_fn: EvalFn | None = None,
-        batch_fn: BatchFn | None = None,
-        optimizers: dict[str, torch.optim.Optimizer] | None = None,
         run_config: dict[str, Any] | None = None,
     ):
-        if (loss_fn is None) == (step_fn is None):
-            raise ValueError("give exactly one of loss_fn (default update) or step_fn (custom update)")
         self.cfg = cfg
         self.device = pick_device(cfg.device)
         self.dist = dist_utils.setup(self.device)
@@ -134,18 +79,20 @@ class Trainer:
         self.is_main = self.dist.is_main
         self.run = RunDir(out, create=self.is_main)
         self.run_config = run_config or {}
-        self.loss_fn, self.step_fn, self.eval_fn, self.batch_fn = loss_fn, step_fn, eval_fn, batch_fn
+        self.transform, self.eval_fn = transform, eval_fn
 
         if cfg.threads and self.device.type == "cpu":
             torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.raw_model = model.to(self.device)
-        self.model: torch.nn.Module = self.raw_model
-        if self.dist.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = torch.nn.parallel.DistributedDataParallel(self.raw_model, device_ids=ids)
-        self.optimizers = optimizers or {"main": build_optimizer(self.raw_model.parameters(), cfg)}
+        self.optimizers = model.configure_optimizers(cfg)
         self.base_lrs = {n: [g["lr"] for g in o.param_groups] for n, o in self.optimizers.items()}
+        self.manual = bool(getattr(model, "manual_optimization", False))
+        self.step_module: torch.nn.Module | None = None
+        if self.dist.enabled and not self.manual:
+            self.step_module = self._ddp(StepModule(self.raw_model))
+        self.ctx = StepContext(seed=cfg.seed, rank=self.dist.rank, world_size=self.dist.world_size,
+                               device=self.device, optimizers=self.optimizers, wrap=self._ddp)
 
         self.data = tuple(t.to(self.device) for t in data)
         n = len(self.data[0])
@@ -158,18 +105,33 @@ class Trainer:
         per_rank = len(self.sampler)
         bs = cfg.batch_size
         self.steps_per_epoch = per_rank // bs if cfg.drop_last and per_rank >= bs else math.ceil(per_rank / bs)
-        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.total_steps = cfg.steps or self.steps_per_epoch * cfg.epochs
         self.step = 0
         self.seconds_before = 0.0  # fit time of earlier sessions of this run (restored on resume)
         self.started: float | None = None  # this session's fit: start, and its length once it returns
         self.elapsed: float | None = None
+        self.timed_out = False
+        self.session_steps = 0  # steps taken by this session's fit
+        self.examples_per_sec = 0.0
         self.history: list[dict[str, Any]] = []
+        self._window: dict[str, float] = {}  # sums of the step logs since the last metric row, and their count
+        self._first_loss: float | None = None
         self._last_good: Path | None = None
-        self._tb = self._open_tensorboard(self.run.root / "tensorboard") if cfg.tensorboard and self.is_main else None
+        self._order: torch.Tensor | None = None
+        self._order_epoch = -1
+        self._tb = self._open_tensorboard() if cfg.tensorboard and self.is_main else None
 
     # ----------------------------------------------------------------- public API
+    @property
+    def runtime(self) -> dict[str, Any]:
+        """World size, process-group backend and device, recorded in results.json."""
+        backend = None
+        if self.dist.enabled:
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+        return {"world_size": self.dist.world_size, "backend": backend, "device": str(self.device)}
+
     def fit(self, resume: bool = False, stop_after: int | None = None) -> list[dict[str, Any]]:
-        """Train to ``cfg.epochs``. ``stop_after`` pauses (with a checkpoint) after that global step."""
+        """Train to the end. ``stop_after`` pauses (with a checkpoint) after that global step."""
         if resume:
             self._resume()
         else:
@@ -178,34 +140,44 @@ class Trainer:
             if self.is_main:
                 self.run.metrics_path.unlink(missing_ok=True)
                 self.run.results_path.unlink(missing_ok=True)  # a stale result must not pass for this run's
-                self.run.write_config({"train": asdict(self.cfg), **self.run_config})
+                self.run.write_config(self.run_config)
         bar = tqdm(
             total=self.total_steps, initial=self.step, disable=not (self.cfg.progress and self.is_main),
-            desc=self.run.root.name, unit="step", dynamic_ncols=True, leave=False,
+            desc=f"train {self.run.root.name}", unit="step", dynamic_ncols=True, leave=False,
         )
         self.started, self.elapsed = time.perf_counter(), None
         steps_this_session = 0
         try:
             while self.step < self.total_steps:
+                if self._out_of_time():
+                    self.timed_out = True
+                    if self.is_main:
+                        bar.write(f"latentworks: time limit of {self.cfg.time_limit_s:g} s reached at step "
+                                  f"{self.step}; finishing as at the last step")
+                    self.save()
+                    break
                 epoch, index = divmod(self.step, self.steps_per_epoch)
                 batch = self._batch(epoch, index)
-                self.model.train()
+                self.raw_model.train()
                 self._set_lr()
                 logs = self._train_step(batch)
                 self._check_finite(logs, epoch)
                 self.step += 1
                 steps_this_session += 1
                 bar.update(1)
-                if self.step % self.cfg.log_every == 0 or index + 1 == self.steps_per_epoch:
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
-                    self._log({"step": self.step, "epoch": epoch + (index + 1) / self.steps_per_epoch, **logs})
-                end_of_epoch = index + 1 == self.steps_per_epoch
-                if end_of_epoch and self.eval_fn and ((epoch + 1) % self.cfg.eval_every == 0 or
-                                                     self.step == self.total_steps):
-                    self._evaluate(epoch + 1)
+                end_of_epoch = index + 1 == self.steps_per_epoch or self.step == self.total_steps
+                self._accumulate(logs)
+                if self.step % self.cfg.log_every == 0 or end_of_epoch:
+                    row = self._flush_window(logs)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()}, refresh=False)
+                    self._log({"step": self.step, "epoch": epoch + (index + 1) / self.steps_per_epoch, **row})
+                if self.eval_fn and self._should_evaluate(end_of_epoch):
+                    self._evaluate(epoch, index)
                 if self._should_checkpoint(end_of_epoch):
                     self.save()
                 if stop_after is not None and self.step >= stop_after:
+                    if not self._should_checkpoint(end_of_epoch):
+                        self.save()  # pause exactly here, mid-epoch included
                     break
         except KeyboardInterrupt:
             bar.close()
@@ -216,6 +188,7 @@ class Trainer:
         finally:
             bar.close()
         self.elapsed = time.perf_counter() - self.started
+        self.session_steps = steps_this_session
         self.examples_per_sec = steps_this_session * self.cfg.batch_size * self.dist.world_size / max(
             self.elapsed, 1e-9
         )
@@ -240,8 +213,8 @@ class Trainer:
             path = ckpt.save_checkpoint(
                 self.run.checkpoints, step=self.step, modules={"model": self.raw_model},
                 optimizers=self.optimizers,
-                meta={"train": to_jsonable(asdict(self.cfg)), "run": to_jsonable(self.run_config),
-                      "train_seconds": self.train_seconds},
+                meta={"config": to_jsonable(self.run_config), "train_seconds": self.train_seconds,
+                      "log_window": dict(self._window), "first_loss": self._first_loss},
             )
             self._last_good = path
         dist_utils.barrier()
@@ -254,20 +227,35 @@ class Trainer:
             merged.update({k: v for k, v in row.items() if k.startswith(prefix)})
         return merged
 
+    def log_images(self, tag: str, images: torch.Tensor) -> None:
+        """An image grid (N, C, H, W in [0, 1]) to TensorBoard, when it is on."""
+        if self._tb is not None:
+            self._tb.add_images(tag, images.detach().float().clamp(0, 1).cpu(), self.step)
+
     # ----------------------------------------------------------------- internals
+    def _ddp(self, module: torch.nn.Module) -> torch.nn.Module:
+        if not self.dist.enabled:
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+    def _out_of_time(self) -> bool:
+        limit = self.cfg.time_limit_s
+        return limit is not None and self.step > 0 and self.train_seconds >= limit
+
     def _batch(self, epoch: int, index: int) -> Batch:
-        if index == 0 or not hasattr(self, "_order") or self._order_epoch != epoch:
+        if self._order is None or self._order_epoch != epoch:
             self.sampler.set_epoch(epoch)
             self._order = torch.tensor(list(self.sampler), device=self.device)
             self._order_epoch = epoch
         idx = self._order[index * self.cfg.batch_size:(index + 1) * self.cfg.batch_size]
         batch = tuple(t[idx] for t in self.data)
-        if self.batch_fn is not None:
-            # A per-step generator keeps on-the-fly augmentation identical across resume and ranks differ.
+        if self.transform is not None:
+            # A per-step generator keeps on-the-fly augmentation identical across resume, and ranks differ.
             gen = torch.Generator(device="cpu").manual_seed(
                 self.cfg.seed * 1_000_003 + self.step * 7919 + self.dist.rank
             )
-            batch = self.batch_fn(batch, gen)
+            batch = self.transform(batch, gen)
         return batch
 
     def _set_lr(self) -> None:
@@ -277,36 +265,68 @@ class Trainer:
                 group["lr"] = base * factor
 
     def _train_step(self, batch: Batch) -> dict[str, float]:
-        if self.step_fn is not None:
-            return self.step_fn(self, batch)
+        self.ctx.step = self.step
+        lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
+        if self.manual:
+            return {**self.raw_model.training_step(batch, self.ctx), "lr": lr}
         opt = self.optimizers["main"]
         opt.zero_grad(set_to_none=True)
-        out = self.loss_fn(self.model, batch)
+        step = self.step_module if self.step_module is not None else self.raw_model.training_step
+        out = step(batch, self.ctx)
         loss, logs = out if isinstance(out, tuple) else (out, {})
         loss.backward()
-        if self.cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), self.cfg.grad_clip)
+        clip_gradients(self.raw_model.parameters(), self.cfg)
         opt.step()
-        return {"loss": float(loss.detach()), **logs, "lr": opt.param_groups[0]["lr"]}
+        return {"loss": float(loss.detach()), **logs, "lr": lr}
 
     def _check_finite(self, logs: dict[str, float], epoch: int) -> None:
+        losses = {k: v for k, v in logs.items() if "loss" in k and isinstance(v, float)}
         bad = {k: v for k, v in logs.items() if isinstance(v, float) and not math.isfinite(v)}
+        if not bad and "loss" in losses:
+            if self._first_loss is None:
+                self._first_loss = abs(losses["loss"]) + 1e-3
+            elif abs(losses["loss"]) > DIVERGENCE_FACTOR * self._first_loss:
+                bad = {"loss": losses["loss"]}
         if not bad:
             return
         where = (f"last good checkpoint: {self._last_good.parent}" if self._last_good
                  else "no checkpoint was written yet")
         name, value = next(iter(bad.items()))
         raise LatentworksError(
-            f"{name} became {value} at step {self.step + 1} (epoch {epoch + 1}); training stopped, {where}; "
-            "lower --lr or clip gradients"
+            f"{name} became {value:.4g} at step {self.step + 1} (epoch {epoch + 1}); training diverged and stopped, "
+            f"{where}; lower --lr or clip gradients (--clip norm)"
         )
 
-    def _evaluate(self, epoch: int) -> None:
+    def _accumulate(self, logs: dict[str, float]) -> None:
+        for k, v in logs.items():
+            if k != "lr" and isinstance(v, (int, float)):
+                self._window[k] = self._window.get(k, 0.0) + float(v)
+        self._window["__n"] = self._window.get("__n", 0.0) + 1
+
+    def _flush_window(self, logs: dict[str, float]) -> dict[str, float]:
+        """The step logs averaged over the steps since the previous metric row (the learning rate as it is)."""
+        n = self._window.pop("__n", 1.0)
+        row = {k: v / n for k, v in self._window.items()}
+        self._window.clear()
+        if "lr" in logs:
+            row["lr"] = logs["lr"]
+        return row
+
+    def _should_evaluate(self, end_of_epoch: bool) -> bool:
+        if self.step == self.total_steps:
+            return True
+        if self.cfg.eval_every > 0:
+            return self.step % self.cfg.eval_every == 0
+        return end_of_epoch
+
+    def _evaluate(self, epoch: int, index: int) -> None:
         if self.is_main:
-            self.model.eval()
+            self.raw_model.eval()
+            done = epoch + (index + 1) / self.steps_per_epoch
+            label = round(done) if abs(done - round(done)) < 1e-9 else done
             with torch.no_grad():
-                metrics = self.eval_fn(self.raw_model, epoch)
-            self._log({"step": self.step, "epoch": float(epoch), **{f"eval/{k}": v for k, v in metrics.items()}})
+                metrics = self.eval_fn(self.raw_model, label)
+            self._log({"step": self.step, "epoch": float(done), **{f"eval/{k}": v for k, v in metrics.items()}})
         dist_utils.barrier()
 
     def _should_checkpoint(self, end_of_epoch: bool) -> bool:
@@ -329,24 +349,34 @@ class Trainer:
                     self._tb.add_scalar(key, value, row["step"])
 
     def _resume(self) -> None:
+        if self.is_main:
+            check_resume(self.run.root, to_jsonable(self.run_config), resume_free(self.cfg))
         tensors, meta = ckpt.load_checkpoint(self.run.checkpoints)
         ckpt.restore_modules({"model": self.raw_model}, tensors)
         ckpt.restore_optimizers(self.optimizers, meta, tensors)
         ckpt.restore_rng(tensors, meta["rng"])
         self.step = int(meta["step"])
-        self.seconds_before = float(meta.get("train_seconds", 0.0))  # absent in checkpoints before 2026-11-22
+        self.seconds_before = float(meta.get("train_seconds", 0.0))
+        self._window = {k: float(v) for k, v in (meta.get("log_window") or {}).items()}
+        self._first_loss = meta.get("first_loss")
         self._last_good = ckpt.latest_checkpoint(self.run.checkpoints)
         # Keep only the metrics logged up to the checkpoint, so an interrupted tail is not counted twice.
         rows = [r for r in self.run.read_metrics() if r.get("step", 0) <= self.step]
         self.history = rows
         if self.is_main:
+            self.run.write_config(self.run_config)  # logging and length changes are recorded
             text = "".join(json.dumps(r) + "\n" for r in rows)
             self.run.metrics_path.write_text(text)
 
-    @staticmethod
-    def _open_tensorboard(log_dir: Path):
+    def _open_tensorboard(self):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            return None
+            raise LatentworksError("--tensorboard needs the tensorboard extra: pip install -e '.[tensorboard]'") \
+                from None
+        log_dir = self.run.root / "tensorboard"
+        print(f"latentworks: TensorBoard logs in {log_dir} (tensorboard --logdir {log_dir})")
         return SummaryWriter(log_dir=str(log_dir))
+
+
+__all__ = ["Trainer", "pick_device", "resume_free", "seed_everything"]

@@ -1,19 +1,13 @@
 """GAN updates: a D step leaves G untouched and vice versa, both schemes, logged metrics, the weight average."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
-from latentworks.errors import LatentworksError
+from latentworks.config import ConfigError, validate
 from latentworks.models.dcgan import DCGAN
-from latentworks.training.gan import (
-    PairCritic,
-    discriminator_step,
-    generator_step,
-    make_optimizers,
-    make_step_fn,
-)
+from latentworks.models.gan_updates import PairCritic, discriminator_step, generator_step
+from latentworks.training.config import TrainConfig
+from latentworks.training.module import StepContext
 
 torch.set_num_threads(1)
 
@@ -30,6 +24,18 @@ def tiny_gan(**kw) -> DCGAN:
     return DCGAN(
         DCGAN.Config(image_size=28, channels=1, latent_dim=8, filters=4, max_filters=8, **kw)
     ).train()
+
+
+GAN_TRAIN = TrainConfig(lr=2e-4, betas=(0.5, 0.999))
+
+
+def make_optimizers(model: DCGAN, train: TrainConfig = GAN_TRAIN):
+    return model.configure_optimizers(train)
+
+
+def context(model: DCGAN) -> StepContext:
+    return StepContext(seed=0, rank=0, world_size=1, device=torch.device("cpu"),
+                       optimizers=make_optimizers(model), wrap=lambda m: m)
 
 
 def state(module):
@@ -50,8 +56,8 @@ def real_batch(n=16):
 
 @pytest.mark.parametrize("scheme,d_norm", [("default", None), ("notebook", None), ("default", "spectral")])
 def test_discriminator_step_leaves_generator_untouched(scheme, d_norm):
-    model = tiny_gan(d_norm=d_norm)
-    opts = make_optimizers(model, scheme)
+    model = tiny_gan(d_norm=d_norm, scheme=scheme)
+    opts = make_optimizers(model)
     opt_d = opts.get("d", opts.get("shared"))
     fake = model.generator(torch.randn(16, 8))
     g_before, d_before = state(model.generator), state(model.discriminator)
@@ -66,8 +72,8 @@ def test_discriminator_step_leaves_generator_untouched(scheme, d_norm):
 
 @pytest.mark.parametrize("scheme,d_norm", [("default", None), ("notebook", None), ("default", "spectral")])
 def test_generator_step_leaves_discriminator_untouched(scheme, d_norm):
-    model = tiny_gan(d_norm=d_norm)
-    opts = make_optimizers(model, scheme)
+    model = tiny_gan(d_norm=d_norm, scheme=scheme)
+    opts = make_optimizers(model)
     opt_g = opts.get("g", opts.get("shared"))
     # Give D stale gradients, as after a D step: the G step must neither apply nor add to them.
     discriminator_step(
@@ -90,48 +96,33 @@ def test_default_optimizers_are_separate_adams_notebook_shares_one():
     assert set(opts) == {"g", "d"}
     for opt in opts.values():
         assert opt.param_groups[0]["lr"] == 2e-4 and opt.param_groups[0]["betas"] == (0.5, 0.999)
-    shared = make_optimizers(model, "notebook")
+    shared = make_optimizers(tiny_gan(scheme="notebook"))
     assert set(shared) == {"shared"}
     assert len(shared["shared"].param_groups[0]["params"]) == len(list(model.parameters()))
-    with pytest.raises(LatentworksError, match="scheme"):
-        make_optimizers(model, "wgan")
-
-
-def fake_trainer(model, scheme="default"):
-    return SimpleNamespace(
-        raw_model=model,
-        model=model,
-        optimizers=make_optimizers(model, scheme),
-        device=torch.device("cpu"),
-        step=0,
-        steps_per_epoch=100,
-        cfg=SimpleNamespace(log_every=2, seed=0),
-    )
+    with pytest.raises(ConfigError, match="scheme"):
+        tiny_gan(scheme="wgan")
 
 
 @pytest.mark.parametrize("scheme", ["default", "notebook"])
-def test_step_fn_logs_the_four_metrics(scheme):
-    model = tiny_gan()
-    trainer = fake_trainer(model, scheme)
+def test_training_step_logs_the_four_metrics_and_draws_noise_by_step(scheme):
+    model = tiny_gan(scheme=scheme)
+    ctx = context(model)
     images = (torch.rand(16, 1, 28, 28) * 255).to(torch.uint8)
-    step = make_step_fn(scheme)
-    first = step(trainer, (images,))
-    trainer.step = 1
-    second = step(trainer, (images,))  # a log step: the mean of steps 1 and 2
-    assert set(second) >= {"d_loss", "g_loss", "d_acc_real", "d_acc_fake", "lr"}
+    first = model.training_step((images,), ctx)
+    ctx.step = 1
+    second = model.training_step((images,), ctx)
+    assert set(second) >= {"d_loss", "g_loss", "d_acc_real", "d_acc_fake", "d_real", "d_fake"}
     assert all(isinstance(v, float) for v in second.values())
-    trainer.step = 2
-    third = step(trainer, (images,))  # a fresh window
-    assert first["d_loss"] != second["d_loss"] and third["d_loss"] > 0
+    assert first["d_loss"] != second["d_loss"] and second["d_loss"] > 0
+    assert not torch.equal(torch.randn(4, generator=ctx.noise()), torch.randn(4, generator=context(model).noise()))
 
 
 @pytest.mark.parametrize("scheme", ["default", "notebook"])
-def test_step_fn_folds_the_generator_into_its_average_and_nothing_else(scheme):
-    model = tiny_gan(ema=0.9)
-    trainer = fake_trainer(model, scheme)
+def test_training_step_folds_the_generator_into_its_average_and_nothing_else(scheme):
+    model = tiny_gan(ema=0.9, scheme=scheme)
     images = (torch.rand(16, 1, 28, 28) * 255).to(torch.uint8)
     before = state(model.generator_ema)
-    make_step_fn(scheme)(trainer, (images,))
+    model.training_step((images,), context(model))
     assert int(model.ema_updates) == 1
     assert moved(before, state(model.generator_ema))
     # The warm-up decay at t = 0 is 1/10: the average moved a tenth of the way towards the live weights.
@@ -142,12 +133,12 @@ def test_step_fn_folds_the_generator_into_its_average_and_nothing_else(scheme):
 
 
 def test_d_lr_gives_the_discriminator_its_own_rate():
-    opts = make_optimizers(tiny_gan(), lr=1e-4, d_lr=4e-4)
+    opts = make_optimizers(tiny_gan(d_lr=4e-4), TrainConfig(lr=1e-4))
     assert opts["g"].param_groups[0]["lr"] == 1e-4 and opts["d"].param_groups[0]["lr"] == 4e-4
-    with pytest.raises(LatentworksError, match="shares one optimizer"):
-        make_optimizers(tiny_gan(), "notebook", lr=1e-4, d_lr=4e-4)
-    with pytest.raises(LatentworksError, match="--d-lr must be positive"):
-        make_optimizers(tiny_gan(), lr=1e-4, d_lr=-1.0)
+    with pytest.raises(ConfigError, match="shares one optimizer"):
+        validate(DCGAN.Config(scheme="notebook", d_lr=4e-4))
+    with pytest.raises(ConfigError, match="--d-lr -1.0: must be a positive"):
+        validate(DCGAN.Config(d_lr=-1.0))
 
 
 def test_codes_add_the_code_loss_to_both_updates_and_each_step_still_moves_one_network():
@@ -172,13 +163,12 @@ def test_codes_add_the_code_loss_to_both_updates_and_each_step_still_moves_one_n
 
 def test_codes_learn_to_be_recognised_and_the_notebook_scheme_refuses_them():
     model = tiny_gan(codes=3)
-    trainer = fake_trainer(model)
+    ctx = context(model)
     images = (torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
-    step = make_step_fn()
     accs = []
     for i in range(40):
-        trainer.step = i
-        accs.append(step(trainer, (images,))["code_acc"])
+        ctx.step = i
+        accs.append(model.training_step((images,), ctx)["code_acc"])
     assert sum(accs[-5:]) / 5 > sum(accs[:5]) / 5 + 0.2  # the code head and G agree on the codes
-    with pytest.raises(LatentworksError, match="codes"):
-        make_optimizers(model, "notebook")
+    with pytest.raises(ConfigError, match="codes"):
+        validate(DCGAN.Config(codes=3, scheme="notebook"))

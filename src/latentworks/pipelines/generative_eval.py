@@ -1,0 +1,111 @@
+"""The one evaluation of a trained generative model on MNIST, shared by ``gen eval``, the study and the benchmarks.
+
+:func:`evaluate_model` scores fresh samples with the frozen digit reader (class histogram, FLD beside its floor,
+KID, precision / recall, conditional accuracy, InfoGAN code purity, FLD within each class), measures blur (the
+mid-grey share of the ink) and, for an unconditional VAE, the held-out likelihood (−ELBO and IW-NLL in nats).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from latentworks.errors import LatentworksError
+
+
+def grey_share(images: np.ndarray) -> float:
+    """Blur measure: the share of inked pixels (> 0.1) that are mid-grey (0.1–0.9). Sharp strokes score low."""
+    x = np.asarray(images, dtype=np.float32)
+    ink = x > 0.1
+    return float(((x < 0.9) & ink).sum() / max(int(ink.sum()), 1))
+
+
+def weights_fingerprint(folder: Path | None) -> str | None:
+    weights = Path(folder) / "model.safetensors" if folder is not None else None
+    if weights is None or not weights.exists():
+        return None
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+
+
+def reader_info(folder: Path | None) -> dict[str, Any]:
+    """Where the reader came from, its weights' fingerprint and its MNIST test accuracy (when recorded)."""
+    from latentworks.runs import read_json
+
+    info: dict[str, Any] = {"dir": None if folder is None else str(folder),
+                            "weights_sha256_16": weights_fingerprint(folder), "test_accuracy": None}
+    if folder is None:
+        return info
+    readme, results = Path(folder) / "README.json", Path(folder) / "results.json"
+    if readme.exists():  # the reader packaged with latentworks
+        meta = read_json(readme)
+        info.update(test_accuracy=meta.get("test_accuracy"), what=meta.get("what"))
+    elif results.exists():  # a run folder (a cached or freshly trained reader)
+        res = read_json(results)
+        info.update(test_accuracy=res.get("test", {}).get("accuracy"), data_source=res.get("data_source"))
+    return info
+
+
+def check_digit_model(model, dataset: str | None, where: str | Path) -> None:
+    """The reader judges 28×28 grey digits; refuse anything else in one line."""
+    c = model.config
+    if (dataset and dataset.lower() != "mnist") or (c.channels, c.image_size) != (1, 28):
+        raise LatentworksError(f"eval judges MNIST digits with the digit reader; {where} holds a "
+                               f"{c.channels}×{c.image_size}×{c.image_size} model"
+                               f"{f' trained on {dataset}' if dataset else ''}")
+
+
+def evaluate_model(model, reader, mnist, *, n: int = 10000, seed: int = 0, kid: bool = True, batch: int = 500,
+                   nll_k: int = 0, nll_images: int | None = None, blur_samples: int = 2000) -> dict[str, Any]:
+    """Every measure of a generative model against real MNIST (``mnist``: a ``MnistData``)."""
+    from latentworks.metrics.generative import evaluate_generator, generate, reader_fns, vae_likelihood
+
+    feature_fn, classify_fn = reader_fns(reader)
+    t0 = time.perf_counter()
+    result = evaluate_generator(model, feature_fn, classify_fn, mnist.train, mnist.test, n=n, seed=seed,
+                                batch=batch, kid=kid)
+    m = min(n, blur_samples)
+    result["grey_share"] = grey_share(next(generate(model, m, seed=seed, batch=m))[0].numpy())
+    if nll_k and callable(getattr(model, "iw_nll", None)) and not getattr(model, "conditional", False):
+        result["likelihood"] = vae_likelihood(model, mnist.test, k=nll_k, n=nll_images, seed=seed)
+    result["reader"] = reader_info(getattr(reader, "run_dir", None))
+    result["data_source"] = mnist.source
+    result["eval_seconds"] = time.perf_counter() - t0
+    return result
+
+
+def summary_lines(r: dict[str, Any]) -> list[str]:
+    """The evaluation in a few human lines (what ``gen eval`` prints)."""
+    lines = [
+        f"samples {r['n']:,} (seed {r['seed']}); real test {r['n_test']:,}, train floor {r['n_train_floor']:,}",
+        f"class histogram {r['class_histogram']}  (worst class {r['class_max_rel_deviation']:+.1%} "
+        f"from uniform; mean confidence {r['mean_confidence']:.3f})",
+        f"FLD {r['fld']:.3f}   floor (train vs test) {r['fld_floor']:.3f}   ratio {r['fld_ratio']:.2f}",
+        f"precision {r['precision']:.3f}  recall {r['recall']:.3f}  (floor {r['precision_floor']:.3f} / "
+        f"{r['recall_floor']:.3f}, k={r['pr_k']})",
+        f"grey share of the ink {r['grey_share']:.3f} (blur; lower is sharper)",
+    ]
+    if "fld_per_class" in r:
+        def fmt(values):
+            return " ".join("-" if v is None else f"{v:.2f}" for v in values)
+
+        lines.append(f"FLD by class 0-9 {fmt(r['fld_per_class'])}   (real train {fmt(r['fld_per_class_floor'])})")
+    if "kid_mean" in r:
+        lines.append(f"KID {r['kid_mean']:.4f} ± {r['kid_std']:.4f}   floor {r['kid_floor_mean']:.4f}")
+    if "conditional_accuracy" in r:
+        lines.append(f"conditional accuracy {r['conditional_accuracy']:.2%}")
+    if "code_purity" in r:
+        lines.append(f"code purity {r['code_purity']:.1%} (the reader's most common class per code: "
+                     f"{r['code_classes']})")
+    if "likelihood" in r:
+        lk = r["likelihood"]
+        lines.append(f"binarised test: −ELBO {lk['neg_elbo_nats']:.2f} nats, IW NLL (k={lk['k']}) "
+                     f"{lk['iw_nll_nats']:.2f} ± {lk['iw_nll_se']:.2f} nats over {lk['n']:,} images")
+    return lines
+
+
+__all__ = ["check_digit_model", "evaluate_model", "grey_share", "reader_info", "summary_lines",
+           "weights_fingerprint"]

@@ -1,0 +1,77 @@
+"""The contract between a model and the one trainer, in the spirit of Lightning's ``LightningModule``.
+
+A trainable model owns two things:
+
+* ``configure_optimizers(train)``: its optimizers by name (one ``"main"`` Adam-family optimizer by default);
+* ``training_step(batch, ctx)``: the loss of one batch, or ``(loss, logs)``; the trainer then runs backward,
+  clips, steps and schedules. A model that updates several networks in turn (a GAN) sets
+  ``manual_optimization = True``, steps its own optimizers from ``ctx.optimizers`` and returns only its logs.
+
+The trainer calls nothing else. :class:`StepContext` is all a step may ask of it: the step number, noise seeded
+by (seed, step, rank), the optimizers, and :meth:`StepContext.synced` to run a sub-network under
+DistributedDataParallel when torchrun started several processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from latentworks.training.config import TrainConfig
+from latentworks.training.optim import build_optimizer
+
+Batch = tuple[torch.Tensor, ...]
+StepOutput = torch.Tensor | tuple[torch.Tensor, dict[str, float]] | dict[str, float]
+
+
+class StepContext:
+    """What a ``training_step`` may use. A plain class: DDP passes it through its forward untouched."""
+
+    def __init__(self, *, seed: int, rank: int, world_size: int, device: torch.device,
+                 optimizers: dict[str, torch.optim.Optimizer], wrap: Callable[[nn.Module], nn.Module]):
+        self.seed, self.rank, self.world_size, self.device = seed, rank, world_size, device
+        self.optimizers = optimizers
+        self.step = 0
+        self._wrap = wrap
+        self._synced: dict[int, nn.Module] = {}
+
+    def noise(self, device: torch.device | None = None) -> torch.Generator:
+        """A generator seeded by (seed, step, rank): distinct draws on every rank, the same ones after a resume."""
+        return torch.Generator(device=device or self.device).manual_seed(
+            self.seed * 1_000_003 + self.step * 7919 + self.rank * 104_729)
+
+    def synced(self, module: nn.Module) -> nn.Module:
+        """``module`` in its own DistributedDataParallel wrapper under torchrun (built once), else itself."""
+        key = id(module)
+        if key not in self._synced:
+            self._synced[key] = self._wrap(module)
+        return self._synced[key]
+
+
+class Trainable:
+    """Mixin for ``nn.Module`` models: the default optimizer and the hooks the trainer calls."""
+
+    manual_optimization: ClassVar[bool] = False
+
+    def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        return {"main": build_optimizer(self.parameters(), train)}  # type: ignore[attr-defined]
+
+    def training_step(self, batch: Batch, ctx: StepContext) -> StepOutput:
+        raise NotImplementedError(f"{type(self).__name__} does not define training_step")
+
+
+class StepModule(nn.Module):
+    """Routes ``forward`` to the model's ``training_step``, so wrapping this in DDP syncs the step's gradients."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch, ctx: StepContext) -> Any:
+        return self.model.training_step(batch, ctx)
+
+
+__all__ = ["Batch", "StepContext", "StepModule", "StepOutput", "Trainable"]
