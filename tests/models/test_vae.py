@@ -128,3 +128,22 @@ def test_bad_vae_options_are_errors():
     with pytest.raises(LatentworksError, match="loss"):
         tiny_vae(loss="bce")
     assert math.isclose(tiny_vae().config.decoder_std, 2**-0.5)
+
+
+def test_free_bits_leave_small_kl_unpenalised_and_the_logged_elbo_true():
+    torch.manual_seed(0)
+    model = tiny_vae()
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(1)
+    plain_loss, plain = model(x)
+    model.config.free_bits = 1e3  # far above any dimension's KL: the KL term is a constant
+    torch.manual_seed(1)
+    free_loss, free = model(x)
+    assert free["elbo"] == plain["elbo"] and free["kl"] == plain["kl"]  # the measure does not change
+    dims = model.config.latent_dim
+    assert free_loss.item() == pytest.approx(free["recon_nll"] + 1e3 * dims, rel=1e-5)
+    mu, logvar = model.encode_dist(x)
+    loss, _ = model(x)
+    loss.backward()
+    assert model.mu_head.weight.grad.abs().sum() > 0  # only through the reconstruction now
+    assert plain_loss.item() < free_loss.item()

@@ -47,6 +47,7 @@ class VAE(GenerativeBase):
         pixel_layers: int = 0  # masked PixelCNN layers after the decoder (autoregressive, binary grey; 0: none)
         pixel_channels: int = 32  # width of the PixelCNN head
         decode_seed: int = 0  # the uniform field behind the autoregressive decoder's samples
+        free_bits: float = 0.0  # nats of KL per latent dimension the loss leaves free (Kingma et al. 2016); 0: off
 
         def check(self) -> None:
             super().check()
@@ -54,6 +55,8 @@ class VAE(GenerativeBase):
             require(positive(self.beta) or self.beta == 0, "beta", self.beta, "must be a finite number >= 0")
             require(self.pixel_layers >= 0, "pixel_layers", self.pixel_layers, "must be >= 0")
             require(self.pixel_channels >= 1, "pixel_channels", self.pixel_channels, "must be at least 1")
+            require(self.free_bits == 0 or positive(self.free_bits), "free_bits", self.free_bits,
+                    "must be a finite number of nats >= 0")
             require(not self.pixel_layers or (self.channels == 1 and self.likelihood == "bernoulli"),
                     "pixel_layers", self.pixel_layers, "models binary grey pixels: use it with one channel and the "
                     "bernoulli likelihood, or set --pixel-layers 0")
@@ -153,15 +156,21 @@ class VAE(GenerativeBase):
         rec = self.log_likelihood(x, logits)
         kl = self.kl_divergence(mu, logvar)
         beta = self.config.beta
+        # Free bits: each latent dimension's batch-mean KL below ``free_bits`` nats costs nothing, so the encoder
+        # is not pushed to switch dimensions off; the logged ELBO stays the true one.
+        penalty = kl
+        if self.config.free_bits:
+            per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+            penalty = per_dim.clamp_min(self.config.free_bits).sum().expand_as(kl)
         if self.config.loss == "notebook":
             pixel = (
                 F.binary_cross_entropy_with_logits(logits, x)
                 if self.config.likelihood == "bernoulli"
                 else F.mse_loss(torch.sigmoid(logits), x)
             )
-            loss = pixel + beta * kl.sum() / self.data_dim
+            loss = pixel + beta * penalty.sum() / self.data_dim
         else:
-            loss = (-rec + beta * kl).mean()
+            loss = (-rec + beta * penalty).mean()
         rec, kl = rec.detach(), kl.detach()
         return loss, {
             "recon_nll": float(-rec.mean()),
