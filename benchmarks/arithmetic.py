@@ -16,7 +16,8 @@ import platform
 import time
 from pathlib import Path
 
-from latentworks.pipelines.arithmetic import ArithmeticConfig, train
+from latentworks.pipelines.arithmetic import train
+from latentworks.recipes.arithmetic import recipe
 
 RUNS = {
     "t2t-best-0.05": dict(task="text2text", preset="best", train_fraction=0.05),
@@ -36,6 +37,17 @@ RUNS = {
     "t2i-notebook-0.5": dict(task="text2img", preset="notebook", train_fraction=0.5),
 }
 OUT = Path(__file__).parent / "out"
+
+
+def run_config(kw: dict, data_dir: str | None):
+    """The run's recipe with the table's settings as dotted overrides. ``epochs`` replaces the recipe's length,
+    also where the recipe counts optimizer steps (``attention``), as the old per-preset epochs did."""
+    changes = {"data.train_fraction": kw["train_fraction"], "data.data_dir": data_dir, "train.progress": False}
+    if "seed" in kw:
+        changes["train.seed"] = kw["seed"]
+    if "epochs" in kw:
+        changes.update({"train.epochs": kw["epochs"], "train.steps": None})
+    return recipe(kw["preset"], task=kw["task"], **changes)
 
 
 def main() -> None:
@@ -58,7 +70,8 @@ def main() -> None:
             kw["epochs"] = args.epochs
         load = os.getloadavg()
         started = time.perf_counter()
-        res = train(ArithmeticConfig(**kw, data_dir=args.data_dir, progress=False), OUT / "arithmetic" / name)
+        # Every run retrains: a run already in its folder is moved aside (<name>.old-N).
+        res = train(run_config(kw, args.data_dir), OUT / "arithmetic" / name, overwrite=True)
         wall = time.perf_counter() - started
         test = {k: v for k, v in res["test"].items() if not isinstance(v, dict)}
         table[name] = {

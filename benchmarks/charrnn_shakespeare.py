@@ -17,23 +17,24 @@ import os
 import time
 from pathlib import Path
 
-from latentworks.pipelines.charrnn import CharRNNConfig, train_charrnn
+from latentworks.pipelines.charrnn import train_charrnn
+from latentworks.recipes.charrnn import recipe
 from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, write_json
 from latentworks.runs import load_average as _load
 
+# Each backend's recipe and the benchmark's settings as dotted overrides of it.
+RECIPES = {"numpy": "default", "torch": "torch-lstm"}
 PRESETS = {
     # From-scratch NumPy vanilla RNN: the fastest route to a low loss per wall-clock second on one core.
-    "numpy": dict(backend="numpy", model="rnn", hidden=256, seq_len=50, batch=64, optimizer="adam", lr=2e-3,
-                  eval_every=500, val_batches=20),
+    "numpy": {"model.cell": "rnn", "model.hidden": 256, "data.seq_len": 50, "train.batch_size": 64,
+              "train.optimizer": "adam", "train.lr": 2e-3, "train.eval_every": 500, "eval.val_batches": 20},
     # torch LSTM 2 x 256 on random 100-character windows (char-rnn's architecture, fewer steps).
-    "torch": dict(backend="torch", model="lstm", hidden=256, layers=2, embed_dim=64, seq_len=100, batch=32,
-                  optimizer="adam", lr=3e-3, eval_every=200, val_batches=5),
+    "torch": {"model.hidden": 256, "model.layers": 2, "model.embed_dim": 64, "data.seq_len": 100,
+              "train.batch_size": 32, "train.optimizer": "adam", "train.lr": 3e-3, "train.eval_every": 200,
+              "eval.val_batches": 5},
 }
 TARGETS = {"numpy": 1.9, "torch": 1.75}
-
-
-
 
 
 def main() -> None:
@@ -47,11 +48,13 @@ def main() -> None:
     ap.add_argument("--run-dir", help="run folder (default <out>/charrnn_shakespeare_<backend>)")
     args = ap.parse_args()
     run_dir = Path(args.run_dir or Path(args.out) / f"charrnn_shakespeare_{args.backend}")
-    cfg = CharRNNConfig(text=args.text, steps=10**9, time_limit_s=args.budget, threads=args.threads,
-                        device=args.device, sample_every=10**9, checkpoint_every=10**9, progress=False,
-                        primes=["ROMEO:\n", "Harr"], **PRESETS[args.backend])
+    cfg = recipe(RECIPES[args.backend], **{
+        "data.text": args.text, "train.steps": 10**9, "train.time_limit_s": args.budget,
+        "train.threads": args.threads, "train.device": args.device, "eval.sample_every": 10**9,
+        "train.checkpoint_every": 10**9, "train.progress": False, "eval.primes": ["ROMEO:\n", "Harr"],
+        **PRESETS[args.backend]})
     started, load_before, t0 = time.strftime("%Y-%m-%d %H:%M:%S %Z"), _load(), time.perf_counter()
-    res = train_charrnn(cfg, run_dir)
+    res = train_charrnn(cfg, run_dir, overwrite=True)  # every run retrains; an earlier one is moved aside
     entry = {
         "date": started, "command": f"python benchmarks/charrnn_shakespeare.py --backend {args.backend} "
                                     f"--budget {args.budget:g} --threads {args.threads}",

@@ -23,15 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from latentworks.pipelines.charrnn import CharRNNConfig, train_charrnn
+from latentworks.pipelines.charrnn import train_charrnn
+from latentworks.recipes.charrnn import RunConfig, recipe
 from latentworks.runs import RunDir, environment, write_json
 from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import load_average as _load
 
 GIST_CHARS_PER_SEC = 5600  # anchors.md §5: the original min-char-rnn gist on this machine
-
-
-
 
 
 def _curve(run_dir: Path, batch: int, seq_len: int, final: dict) -> list[tuple[float, int, float]]:
@@ -42,13 +40,16 @@ def _curve(run_dir: Path, batch: int, seq_len: int, final: dict) -> list[tuple[f
     return pts
 
 
-def _run(name: str, cfg: CharRNNConfig, work: Path) -> dict:
+def _run(name: str, cfg: RunConfig, work: Path) -> dict:
     print(f"[{time.strftime('%H:%M:%S')}] {name}: load {_load()}", flush=True)
-    res = train_charrnn(cfg, work / name)
-    curve = _curve(work / name, cfg.batch, cfg.seq_len, res)
+    res = train_charrnn(cfg, work / name, overwrite=True)  # a reused --work folder: the old run is moved aside
+    curve = _curve(work / name, cfg.train.batch_size, cfg.data.seq_len, res)
     print(f"  {res['chars_per_sec']:,.0f} chars/s, {res['steps']} steps, val {res['val_loss']:.4f}")
-    keys = ("model", "hidden", "seq_len", "batch", "optimizer", "lr", "clip", "min_char_rnn")
-    return {"config": {k: getattr(cfg, k) for k in keys},
+    m, t = cfg.model, cfg.train
+    config = {"model": m.cell, "hidden": m.hidden, "seq_len": cfg.data.seq_len, "batch": t.batch_size,
+              "optimizer": t.optimizer, "lr": t.lr, "clip": t.clip,
+              "min_char_rnn": m.init == "min_char_rnn" and m.loss_reduction == "sum"}
+    return {"config": config,
             "chars_per_sec": res["chars_per_sec"], "steps": res["steps"],
             "train_seconds": res["train_seconds"],
             "val_loss": res["val_loss"], "train_loss": res["train_loss"], "curve": curve,
@@ -70,14 +71,15 @@ def main() -> None:
     ap.add_argument("--work", help="folder for the two run folders (default: a temporary folder)")
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="charrnn_speed_"))
-    common = dict(text=args.text, steps=10**9, time_limit_s=args.budget, val_batches=None,
-                  sample_every=10**9, checkpoint_every=10**9, generate_length=200, progress=False, threads=1,
-                  primes=["The "])
+    common = {"data.text": args.text, "train.steps": 10**9, "train.time_limit_s": args.budget,
+              "eval.val_batches": None, "eval.sample_every": 10**9, "train.checkpoint_every": 10**9,
+              "eval.generate_length": 200, "train.progress": False, "train.threads": 1, "eval.primes": ["The "]}
     started, load_before = time.strftime("%Y-%m-%d %H:%M:%S %Z"), _load()
-    base = _run("min-char-rnn", CharRNNConfig.min_char_rnn_recipe(eval_every=10_000, **common), work)
-    best = _run("best", CharRNNConfig(model=args.model, hidden=args.hidden, seq_len=args.seq_len,
-                                      batch=args.batch, optimizer="adam", lr=args.lr, eval_every=200,
-                                      **{**common, "threads": args.best_threads}), work)
+    base = _run("min-char-rnn", recipe("min-char-rnn", **common, **{"train.eval_every": 10_000}), work)
+    best = _run("best", recipe("default", **{
+        **common, "model.cell": args.model, "model.hidden": args.hidden, "data.seq_len": args.seq_len,
+        "train.batch_size": args.batch, "train.optimizer": "adam", "train.lr": args.lr, "train.eval_every": 200,
+        "train.threads": args.best_threads}), work)
     target = base["val_loss"]
     reach = next((t for t, _, v in best["curve"] if v <= target), None)
     result = {

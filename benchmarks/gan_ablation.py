@@ -23,7 +23,6 @@ epochs×variants grid figure and one FLD-by-epoch curve per group, and the run f
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shlex
@@ -34,14 +33,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentworks.config import override, to_dict
 from latentworks.data.mnist import load_mnist
 from latentworks.metrics.generative import evaluate_generator, reader_fns
-from latentworks.pipelines.generative import GenConfig, load_generative, train_generative
+from latentworks.pipelines.generative import load_generative, train_generative
+from latentworks.pipelines.generative_eval import reader_info
+from latentworks.recipes.generative import recipe
 from latentworks.report.html import Section, Table, write_report
 from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, write_json
 from latentworks.runs import load_average as _load
-from latentworks.studies.generative import reader_info
 
 BASE = dict(model="dcgan", latent_dim=100, filters=32, max_filters=128, kernel=3, enc_depth=4, dec_depth=2,
             dropout=0.0, init="normal", lr=2e-4, batch_size=128)
@@ -53,9 +54,16 @@ GROUPS: dict[str, list[tuple[str, dict]]] = {
     "generator": [("G 2 deconvs (7×7 start)", {}), ("G 3 deconvs (4×4 start)", {"dec_depth": 3})],
     "init": [("N(0, 0.02)", {}), ("Xavier", {"init": "xavier"})],
 }
+# Where each setting above lives in the run config tree (the DCGAN ``default`` recipe's).
+PATHS = {"latent_dim": "model.latent_dim", "filters": "model.filters", "max_filters": "model.max_filters",
+         "kernel": "model.kernel", "enc_depth": "model.enc_depth", "dec_depth": "model.dec_depth",
+         "dropout": "model.dropout", "init": "model.init", "lr": "train.lr", "batch_size": "train.batch_size"}
 
 
-
+def run_config(settings: dict, **changes):
+    """The DCGAN ``default`` recipe with ``settings`` (BASE's names) and dotted ``changes``."""
+    kind = settings.get("model", "dcgan")
+    return recipe("default", kind=kind, **{PATHS[k]: v for k, v in settings.items() if k != "model"}, **changes)
 
 
 def log(msg: str) -> None:
@@ -176,18 +184,22 @@ def main() -> None:
         settings = {**BASE, **(TINY if args.tiny else {}), **var["overrides"]}
         if args.batch_size:
             settings["batch_size"] = args.batch_size
-        cfg = GenConfig(data="mnist", data_dir=args.data_dir, seed=args.seed, device="cpu", progress=False,
-                        limit=limit, eval_images=min(500, len(data.test)), **settings)
+        cfg = run_config(settings, **{"data.data": "mnist", "data.data_dir": args.data_dir, "data.limit": limit,
+                                      "train.seed": args.seed, "train.device": "cpu", "train.progress": False,
+                                      "eval.eval_images": min(500, len(data.test))})
+        config = to_dict(cfg)  # the whole tree: a variant is reused only where every setting matches
         run_dir = out / "runs" / key
         done = earlier.get(key, {})
-        if done.get("settings") == settings and len(done.get("evals", [])) == len(epochs):
+        if done.get("config") == config and len(done.get("evals", [])) == len(epochs):
             log(f"{var['label']}: reusing its {len(epochs)} evaluations from {earlier_path}")
-            report["variants"][key] = {**var, **{k: done[k] for k in ("settings", "run_dir", "evals")}}
+            report["variants"][key] = {**var, **{k: done[k] for k in ("settings", "config", "run_dir", "evals")}}
             continue
         rows, train_s, previous = [], 0.0, 0
         for epoch in epochs:
             t0 = time.perf_counter()
-            res = train_generative(dataclasses.replace(cfg, epochs=epoch), run_dir, resume=previous > 0)
+            # The first stage starts afresh (an earlier run in the folder is moved aside); later ones resume it.
+            res = train_generative(override(cfg, {"train.epochs": epoch}), run_dir, resume=previous > 0,
+                                   overwrite=previous == 0)
             train_s += time.perf_counter() - t0
             previous = epoch
             ev = evaluate_generator(load_generative(run_dir), feature_fn, classify_fn, data.train, data.test, n=n,
@@ -204,7 +216,8 @@ def main() -> None:
             log(f"{var['label']} epoch {epoch}: FLD {ev['fld']:.2f} (floor {ev['fld_floor']:.2f}) worst class "
                 f"{ev['class_max_rel_deviation']:+.0%} P/R {ev['precision']:.2f}/{ev['recall']:.2f} "
                 f"train {train_s:.0f} s")
-        report["variants"][key] = {**var, "settings": settings, "run_dir": str(run_dir), "evals": rows}
+        report["variants"][key] = {**var, "settings": settings, "config": config, "run_dir": str(run_dir),
+                                   "evals": rows}
         report["machine"]["load_average_now"] = _load()
         write_json(out / "gan_ablation.json", report)
 

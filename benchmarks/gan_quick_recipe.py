@@ -13,6 +13,7 @@ effect is measured without a second training run. Writes ``<out>/gan_quick_recip
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -25,8 +26,10 @@ from latentworks.data.mnist import load_mnist
 from latentworks.metrics.generative import evaluate_generator, reader_fns
 from latentworks.pipelines.digit_reader import find_or_train_reader
 from latentworks.pipelines.generative import load_generative, train_generative
+from latentworks.pipelines.generative_eval import reader_info
+from latentworks.recipes.generative import RECIPES, recipe
 from latentworks.runs import environment, write_json
-from latentworks.studies.generative import MNIST_RECIPES, gen_config, reader_info
+from latentworks.studies.generative import gen_config
 
 # Each the previous quick recipe (two levels in G and D, no average) with one change, plus the cGAN.
 DEFAULT_VARIANTS = [
@@ -38,6 +41,22 @@ DEFAULT_VARIANTS = [
     'cgan:{"ema": 0.999}',
 ]
 KEYS = ("fld", "fld_floor", "fld_ratio", "class_histogram", "conditional_accuracy", "precision", "recall")
+
+
+def dotted(kind: str, overrides: dict) -> dict:
+    """Overrides by field name (``enc_depth``, ``lr``, ``gan_scheme``) as dotted paths of ``kind``'s run config
+    (``model.enc_depth``, ``train.lr``, ``model.scheme``); dotted paths pass through."""
+    cfg, out = recipe("default", kind=kind), {}
+    for name, value in overrides.items():
+        if "." not in name:
+            field = {"gan_scheme": "scheme"}.get(name, name)
+            where = [s for s in ("data", "train", "eval", "model")
+                     if field in {f.name for f in dataclasses.fields(getattr(cfg, s))}]
+            if not where:
+                raise SystemExit(f"{kind}: no setting {name!r}; name a field of data, model, train or eval")
+            name = f"{where[0]}.{field}"
+        out[name] = value
+    return out
 
 
 def main() -> None:
@@ -68,13 +87,16 @@ def main() -> None:
     for spec in args.variants:
         name, _, extra = spec.partition(":")
         overrides = json.loads(extra) if extra else {}
-        recipe = {**MNIST_RECIPES["quick"][name], **overrides}
-        cfg = gen_config(recipe, data="mnist", data_dir="embedded", seed=args.seed, device="cpu", progress=False)
+        changes = dotted(name, overrides)
+        cfg = gen_config("quick", name, data="mnist", data_dir="embedded", seed=args.seed, device="cpu",
+                         progress=False, **changes)
         run = out / "runs" / (name + "".join(f"-{k}{v}" for k, v in sorted(overrides.items())))
         t0 = time.perf_counter()
-        results = train_generative(cfg, run)
+        results = train_generative(cfg, run, overwrite=True)  # every variant retrains; an old run is moved aside
         model = load_generative(run)
-        entry = {"recipe": recipe, "run_dir": str(run), "train_seconds": results["train"]["seconds"]}
+        # The quick recipe's overrides of the default tree, with this variant's changes.
+        entry = {"recipe": {**RECIPES["quick"][name], **changes}, "run_dir": str(run),
+                 "train_seconds": results["train"]["seconds"]}
         ev = evaluate_generator(model, feature_fn, classify_fn, data.train, data.test, n=args.n, seed=args.seed)
         entry["eval"] = {k: ev.get(k) for k in KEYS}
         if getattr(model, "generator_ema", None) is not None:

@@ -33,21 +33,34 @@ from pathlib import Path
 
 import torch
 
+from latentworks.config import override
 from latentworks.data.mnist import load_mnist
 from latentworks.metrics.generative import evaluate_generator, reader_fns, vae_likelihood
 from latentworks.pipelines.digit_reader import find_or_train_reader
 from latentworks.pipelines.generative import load_generative, train_generative
+from latentworks.pipelines.generative_eval import grey_share, reader_info
+from latentworks.recipes.generative import RECIPES, recipe
 from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, read_json, write_json
 from latentworks.runs import load_average as _load
-from latentworks.studies.generative import MNIST_RECIPES, gen_config, grey_share, reader_info
+from latentworks.studies.generative import gen_config
 
 # Share of the budget per stage; what is left over (~20 %) pays for the 10k-sample evaluations.
 SHARES = {"dcgan": 0.23, "cgan": 0.17, "cvae": 0.09, "vae": 0.22, "iw_nll": 0.09}
 PYTHAE_VAE = 89.78
 
 
-
+def dotted(kind: str, name: str) -> str:
+    """A setting's dotted path in ``kind``'s run config: ``epochs`` → ``train.epochs``, ``d_cond`` →
+    ``model.d_cond``, ``gan_scheme`` → ``model.scheme``; a dotted path passes through."""
+    if "." in name:
+        return name
+    cfg, field = recipe("default", kind=kind), {"gan_scheme": "scheme"}.get(name, name)
+    where = [s for s in ("data", "train", "eval", "model")
+             if field in {f.name for f in dataclasses.fields(getattr(cfg, s))}]
+    if not where:
+        raise SystemExit(f"--set {kind}.{name}: no such setting; name a field of data, model, train or eval")
+    return f"{where[0]}.{field}"
 
 
 def log(msg: str) -> None:
@@ -61,30 +74,30 @@ def train_for(cfg, out: Path, seconds: float, max_epochs: int, reuse: bool) -> d
         info = read_json(out / "budget.json") if (out / "budget.json").exists() else {}
         # The epochs are those of the model on disk: a run stopped mid-budget has no budget.json, and one
         # continued with `gen train --resume` has outgrown its budget.json.
-        trained = res["config"]["generative"]["epochs"]
+        trained = res["config"]["train"]["epochs"]
         if info.get("epochs") != trained:
             info = {"epochs": trained, "train_wall_seconds": None, "budgeted": info or None}
         info.setdefault("train_wall_seconds", None)
-        log(f"{cfg.model}: reusing {out} ({info.get('epochs')} epochs)")
+        log(f"{cfg.kind}: reusing {out} ({info.get('epochs')} epochs)")
         return {"results": res, **info}
     if out.exists():
         shutil.rmtree(out)
     started = time.perf_counter()
-    if cfg.schedule != "constant":
+    if cfg.train.schedule != "constant":
         # A decaying LR needs the run's length up front; epoch-by-epoch budgeting would restart its decay
         # every epoch. Train the recipe's epochs in one go instead.
         res = train_generative(cfg, out)
-        info = {"epochs": cfg.epochs, "train_wall_seconds": round(time.perf_counter() - started, 1)}
+        info = {"epochs": cfg.train.epochs, "train_wall_seconds": round(time.perf_counter() - started, 1)}
         write_json(out / "budget.json", info)
         return {"results": res, **info}
     epoch_times: list[float] = []
     res = None
     for epoch in range(1, max_epochs + 1):
         t0 = time.perf_counter()
-        res = train_generative(dataclasses.replace(cfg, epochs=epoch), out, resume=epoch > 1)
+        res = train_generative(override(cfg, {"train.epochs": epoch}), out, resume=epoch > 1)
         epoch_times.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
-        log(f"{cfg.model}: epoch {epoch} in {epoch_times[-1]:.0f} s (total {elapsed:.0f} / {seconds:.0f} s) "
+        log(f"{cfg.kind}: epoch {epoch} in {epoch_times[-1]:.0f} s (total {elapsed:.0f} / {seconds:.0f} s) "
             f"test {res['test']} final {res['train']['final']}")
         if elapsed + max(epoch_times[-2:]) > seconds:
             break
@@ -157,16 +170,20 @@ def main() -> None:
     runs = out / "generative_mnist"
     json_path = out / "generative_mnist.json"
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    recipes = {n: dict(MNIST_RECIPES["full"][n]) for n in names}
+    # The full recipe's dotted overrides of each model's default tree, with the --set changes.
+    recipes = {n: dict(RECIPES["full"][n]) for n in names}
+    changes: dict[str, dict] = {n: {} for n in names}
     for item in args.set:
         key, _, value = item.partition("=")
         model, _, field = key.partition(".")
         if model not in recipes or not field or not value:
             raise SystemExit(f"--set {item!r}: expected MODEL.FIELD=VALUE with MODEL in {', '.join(names)}")
+        path = dotted(model, field)  # a field name (d_cond, epochs) or a dotted path (model.d_cond)
         try:
-            recipes[model][field] = json.loads(value)  # numbers, true/false, lists
+            changes[model][path] = json.loads(value)  # numbers, true/false, lists
         except ValueError:
-            recipes[model][field] = value  # a word such as both or normal
+            changes[model][path] = value  # a word such as both or normal
+        recipes[model][path] = changes[model][path]
     report: dict = {
         "benchmark": "generative_mnist",
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
@@ -183,8 +200,8 @@ def main() -> None:
 
     trained: dict[str, dict] = {}
     for name in names:
-        cfg = gen_config(recipes[name], data="mnist", data_dir=args.data_dir, seed=args.seed,
-                         device="cpu", progress=False, eval_images=1000)
+        cfg = gen_config("full", name, data="mnist", data_dir=args.data_dir, seed=args.seed, device="cpu",
+                         progress=False, **{"eval.eval_images": 1000, **changes[name]})
         seconds = args.train_min * 60 if args.train_min else SHARES[name] * budget
         log(f"training {name} for {seconds / 60:.1f} min")
         trained[name] = train_for(cfg, runs / name, seconds, args.max_epochs, args.reuse)

@@ -24,8 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentworks.models.seq2seq import TextToText, count_trainable, text2text_preset
-from latentworks.training.trainer import TrainConfig, lr_factor
+from latentworks.models.seq2seq import TextToText, count_trainable
+from latentworks.recipes.arithmetic import recipe
+from latentworks.training.config import TrainConfig
+from latentworks.training.optim import lr_factor
 
 CHARSET = "0123456789+- "
 OUT = Path(__file__).parent / "out" / "text2text_search.json"
@@ -63,10 +65,26 @@ CONFIGS: dict[str, tuple[str, dict, dict]] = {
 }
 
 
+def preset(name: str, **model_over):
+    """The text2text recipe's model config (``model_over``: its fields by name) and its training settings,
+    as this loop reads them."""
+    run = recipe(name, task="text2text", **{f"model.{k}": v for k, v in model_over.items()})
+    t = run.train
+    train = dict(epochs=t.epochs, steps=t.steps, batch_size=t.batch_size, lr=t.lr, optimizer=t.optimizer,
+                 weight_decay=t.weight_decay, schedule=t.schedule, warmup_steps=t.warmup_steps,
+                 grad_clip=t.clip_value if t.clip == "norm" else None,
+                 label_smoothing=run.model.label_smoothing)
+    if t.steps:  # a recipe counted in steps: the whole epochs they take on 2,000 training queries (10 %)
+        train["epochs"] = math.ceil(t.steps / math.ceil(2000 / t.batch_size))
+    if t.threads is not None:
+        train["threads"] = t.threads
+    return run.model, train
+
+
 def train_eval(name: str, frac: float, seed: int, data, steps: int | None = None, eval_every: int = 0,
                time_limit: float = 170.0, extra_model: dict | None = None, extra_train: dict | None = None):
     base, model_over, train_over = CONFIGS[name]
-    cfg, train = text2text_preset(base, **{**model_over, **(extra_model or {})})
+    cfg, train = preset(base, **{**model_over, **(extra_model or {})})
     train = {**train, **train_over, **(extra_train or {})}
     if steps is not None:
         train["steps"] = steps
@@ -81,7 +99,8 @@ def train_eval(name: str, frac: float, seed: int, data, steps: int | None = None
     total = epochs * steps_per_epoch
     tcfg = TrainConfig(epochs=epochs, batch_size=bs, lr=train["lr"], optimizer=train["optimizer"],
                        weight_decay=train["weight_decay"], schedule=train["schedule"],
-                       warmup_steps=train["warmup_steps"], grad_clip=train["grad_clip"])
+                       warmup_steps=train["warmup_steps"], clip="norm" if train["grad_clip"] else "none",
+                       clip_value=train["grad_clip"] or 1.0)
     params = [p for p in model.parameters() if p.requires_grad]
     opt_cls = torch.optim.AdamW if tcfg.optimizer == "adamw" else torch.optim.Adam
     opt = opt_cls(params, lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -100,8 +119,8 @@ def train_eval(name: str, frac: float, seed: int, data, steps: int | None = None
                                    label_smoothing=train["label_smoothing"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if tcfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, tcfg.grad_clip)
+            if tcfg.clip == "norm":
+                torch.nn.utils.clip_grad_norm_(params, tcfg.clip_value)
             opt.step()
             step += 1
             if eval_every and step % eval_every == 0:

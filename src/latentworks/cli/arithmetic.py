@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from latentworks.cli.common import Output, Positional, check_output
-from latentworks.cli.parsing import TrainFamily, option_hints, option_value, parse, parse_train
+from latentworks.cli.parsing import TrainFamily, option_hints, option_value, parse, parse_train, train_command
 from latentworks.config import ConfigError, flag_alias, override, require, validate
 from latentworks.data.arithmetic import QueryFormat, check_data_dir
 from latentworks.recipes import arithmetic as recipes
@@ -33,15 +33,8 @@ def _headline(test: dict) -> dict:
 def train(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.arithmetic import train as train_run
 
-    parsed = parse_train(FAMILY, argv, prog, "Train one arithmetic model and score it on held-out queries.",
-                         _hints)
-    if parsed is None:
-        return 0
-    cfg, opts = parsed
-    results = train_run(cfg, opts.out, resume=opts.resume, overwrite=opts.overwrite)
-    if results is not None:
-        print(json.dumps({"out": opts.out, "test": _headline(results["test"]), "train": results["train"]}))
-    return 0
+    return train_command(FAMILY, argv, prog, "Train one arithmetic model and score it on held-out queries.",
+                         train_run, lambda r: {"test": _headline(r["test"]), "train": r["train"]}, _hints)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from latentworks.cli.common import Output, Positional, check_output
-from latentworks.cli.parsing import TrainFamily, option_hints, parse, parse_train
+from latentworks.cli.parsing import TrainFamily, option_hints, parse, train_command
 from latentworks.config import require
 from latentworks.recipes import charrnn as recipes
 
@@ -22,19 +22,15 @@ def _hints(chosen: type) -> dict[str, str]:
     return option_hints(FAMILY.run_classes(), chosen, lambda cls: f"the {names[cls]} backend")
 
 
+SUMMARY = ("val_loss", "val_acc", "train_loss", "chars_per_sec", "steps", "elapsed_s", "completion_hits", "samples")
+
+
 def train(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.charrnn import train_charrnn
 
-    parsed = parse_train(FAMILY, argv, prog, "Train a character model (--backend numpy|torch, --recipe "
-                         "default|min-char-rnn|torch-lstm) and report held-out nats/char.", _hints)
-    if parsed is None:
-        return 0
-    cfg, opts = parsed
-    res = train_charrnn(cfg, opts.out, resume=opts.resume, overwrite=opts.overwrite)
-    if res is not None:
-        keys = ("val_loss", "val_acc", "train_loss", "chars_per_sec", "steps", "elapsed_s", "completion_hits")
-        print(json.dumps({"out": opts.out, **{k: res.get(k) for k in keys}, "samples": res["samples"]}))
-    return 0
+    return train_command(FAMILY, argv, prog, "Train a character model (--backend numpy|torch, --recipe "
+                         "default|min-char-rnn|torch-lstm) and report held-out nats/char.", train_charrnn,
+                         lambda r: {k: r.get(k) for k in SUMMARY}, _hints)
 
 
 @dataclass

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from latentworks.cli.parsing import TrainFamily, option_hints, parse_train
+from latentworks.cli.parsing import TrainFamily, option_hints, train_command
 from latentworks.recipes import generative as recipes
 
 FAMILY = TrainFamily(recipes=recipes, selectors={"kind": ("--model", "--kind"), "name": ("--preset", "--recipe")},
@@ -20,15 +18,9 @@ def _hints(chosen: type) -> dict[str, str]:
 def train(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.generative import train_generative
 
-    parsed = parse_train(FAMILY, argv, prog, "Train one generative model (--model cae|vae|dcgan|cvae|cgan) into a "
-                         "run folder; --preset picks a recipe (default, notebook, quick, full, faces).", _hints)
-    if parsed is None:
-        return 0
-    cfg, opts = parsed
-    results = train_generative(cfg, opts.out, resume=opts.resume, overwrite=opts.overwrite)
-    if results is not None:
-        print(json.dumps({"out": opts.out, "test": results["test"], "train": results["train"]}))
-    return 0
+    return train_command(FAMILY, argv, prog, "Train one generative model (--model cae|vae|dcgan|cvae|cgan) into a "
+                         "run folder; --preset picks a recipe (default, notebook, quick, full, faces).",
+                         train_generative, lambda r: {"test": r["test"], "train": r["train"]}, _hints)
 
 
 __all__ = ["FAMILY", "train"]

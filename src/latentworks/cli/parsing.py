@@ -17,7 +17,6 @@ import dataclasses
 import io
 import json
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import tyro
 
-from latentworks.config import ConfigError, flatten, load_json, to_dict, validate
+from latentworks.config import ConfigError, load_json, to_dict, validate
 from latentworks.errors import LatentworksError
 
 T = TypeVar("T")
@@ -205,20 +204,18 @@ def parse_train(family: TrainFamily, argv: Sequence[str], prog: str, description
     return cfg, command.options
 
 
-def changed_from_recipe(cfg: Any, family: TrainFamily) -> dict[str, Any]:
-    """The dotted fields where ``cfg`` differs from its own recipe (for a run's one-line summary)."""
-    base = flatten(to_dict(family.recipes.recipe(cfg.recipe, **{k: getattr(cfg, k) for k in family.selectors
-                                                                 if k != "name"})))
-    mine = flatten(to_dict(cfg))
-    return {k: v for k, v in mine.items() if base.get(k) != v}
-
-
-def print_result(line: dict[str, Any]) -> None:
-    print(json.dumps(line))
-
-
-def warn(message: str) -> None:
-    print(f"latentworks: {message}", file=sys.stderr)
+def train_command(family: TrainFamily, argv: Sequence[str], prog: str, description: str,
+                  train_fn: Callable[..., dict[str, Any] | None], summary: Callable[[dict[str, Any]], dict[str, Any]],
+                  hints_for: Callable[[type], dict[str, str]] | None = None) -> int:
+    """A whole train verb: parse, train into ``--out``, print one JSON line of ``summary(results)``."""
+    parsed = parse_train(family, argv, prog, description, hints_for)
+    if parsed is None:
+        return 0
+    cfg, opts = parsed
+    results = train_fn(cfg, opts.out, resume=opts.resume, overwrite=opts.overwrite)
+    if results is not None:  # None: a torchrun rank that does not write
+        print(json.dumps({"out": opts.out, **summary(results)}))
+    return 0
 
 
 __all__ = ["ParseError", "TrainCommand", "TrainFamily", "TrainOptions", "option_hints", "option_value", "parse",

@@ -49,9 +49,6 @@ def barrier() -> None:
 
 
 def cleanup() -> None:
+    """Leave the process group (after training: nothing collective follows)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def is_main_process() -> bool:
-    return detect().is_main

@@ -187,6 +187,8 @@ class Trainer:
             ) from None
         finally:
             bar.close()
+            if self.dist.enabled:
+                dist_utils.cleanup()  # nothing collective follows a fit; ranks > 0 are done
         self.elapsed = time.perf_counter() - self.started
         self.session_steps = steps_this_session
         self.examples_per_sec = steps_this_session * self.cfg.batch_size * self.dist.world_size / max(
@@ -312,12 +314,14 @@ class Trainer:
             row["lr"] = logs["lr"]
         return row
 
-    def _should_evaluate(self, end_of_epoch: bool) -> bool:
+    def _due(self, every: int, end_of_epoch: bool) -> bool:
+        """Whether a periodic task (every ``every`` steps; 0: every epoch) falls on this step; the last always."""
         if self.step == self.total_steps:
             return True
-        if self.cfg.eval_every > 0:
-            return self.step % self.cfg.eval_every == 0
-        return end_of_epoch
+        return self.step % every == 0 if every > 0 else end_of_epoch
+
+    def _should_evaluate(self, end_of_epoch: bool) -> bool:
+        return self._due(self.cfg.eval_every, end_of_epoch)
 
     def _evaluate(self, epoch: int, index: int) -> None:
         if self.is_main:
@@ -330,11 +334,7 @@ class Trainer:
         dist_utils.barrier()
 
     def _should_checkpoint(self, end_of_epoch: bool) -> bool:
-        if self.step == self.total_steps:
-            return True
-        if self.cfg.checkpoint_every > 0:
-            return self.step % self.cfg.checkpoint_every == 0
-        return end_of_epoch
+        return self._due(self.cfg.checkpoint_every, end_of_epoch)
 
     def _log(self, row: dict[str, Any]) -> None:
         row = to_jsonable(row)
