@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -76,19 +78,40 @@ def test_same_seed_same_weights(tmp_path):
         assert torch.equal(v, _weights(b)[k])
 
 
-def test_ctrl_c_saves_and_resumes(tmp_path):
-    t = _trainer(tmp_path / "run")
-
+def _ctrl_c_at(step_at: int, times: int = 1):
     def interrupting(loss, step):
-        if step == 5:
-            raise KeyboardInterrupt
+        if step == step_at:
+            for _ in range(times):
+                os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does, in the middle of a step
         return loss
+    return interrupting
 
-    t.raw_model.hook = interrupting
-    with pytest.raises(TrainingInterrupted, match="--resume"):
+
+def test_ctrl_c_mid_epoch_finishes_the_step_saves_and_resume_is_bit_identical(tmp_path):
+    full = _trainer(tmp_path / "full")
+    full.fit()
+    t = _trainer(tmp_path / "run")
+    t.raw_model.hook = _ctrl_c_at(5)  # step 6 of 16: inside the second epoch of 4 steps
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 6; .*--resume"):
         t.fit()
-    tensors, meta = ckpt.load_checkpoint(tmp_path / "run" / "checkpoints")
-    assert meta["step"] == 5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    _, meta = ckpt.load_checkpoint(tmp_path / "run" / "checkpoints")
+    assert meta["step"] == 6  # the step in flight finished, then the checkpoint
+    resumed = _trainer(tmp_path / "run")
+    resumed.fit(resume=True)
+    for k, v in _weights(full).items():
+        assert torch.equal(v, _weights(resumed)[k]), k
+    rows = lambda name: (tmp_path / name / "metrics.jsonl").read_text()  # noqa: E731
+    assert rows("run") == rows("full")  # every logged value too, the averaged window included
+
+
+def test_a_second_ctrl_c_aborts_at_once_and_keeps_the_last_checkpoint(tmp_path):
+    t = _trainer(tmp_path / "run")
+    t.raw_model.hook = _ctrl_c_at(9, times=2)
+    with pytest.raises(TrainingInterrupted, match="aborted at step 9; the last checkpoint .* is intact"):
+        t.fit()
+    _, meta = ckpt.load_checkpoint(tmp_path / "run" / "checkpoints")
+    assert meta["step"] == 8  # the end of epoch 2
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -147,6 +149,7 @@ class Trainer:
         )
         self.started, self.elapsed = time.perf_counter(), None
         steps_this_session = 0
+        stop, old_handler = self._catch_ctrl_c(bar)
         try:
             while self.step < self.total_steps:
                 if self._out_of_time():
@@ -175,18 +178,23 @@ class Trainer:
                     self._evaluate(epoch, index)
                 if self._should_checkpoint(end_of_epoch):
                     self.save()
-                if stop_after is not None and self.step >= stop_after:
+                stopping = self._agreed(bool(stop))
+                if stopping or (stop_after is not None and self.step >= stop_after):
                     if not self._should_checkpoint(end_of_epoch):
-                        self.save()  # pause exactly here, mid-epoch included
+                        self.save()  # pause exactly here, mid-epoch included: --resume continues bit for bit
+                    if stopping:
+                        raise TrainingInterrupted(f"interrupted at step {self.step}; checkpoint saved to "
+                                                  f"{self.run.checkpoints}; rerun with --resume to continue")
                     break
-        except KeyboardInterrupt:
-            bar.close()
-            path = self.save()
-            raise TrainingInterrupted(
-                f"interrupted at step {self.step}; checkpoint saved to {path.parent}; rerun with --resume to continue"
-            ) from None
+        except KeyboardInterrupt:  # a second Ctrl-C: out at once, mid-step, so the last checkpoint is kept as it is
+            last = ckpt.latest_checkpoint(self.run.checkpoints)
+            where = f"the last checkpoint ({last.stem}) is intact" if last else "no checkpoint was written yet"
+            raise TrainingInterrupted(f"aborted at step {self.step}; {where}; rerun with --resume to continue "
+                                      "from it") from None
         finally:
             bar.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
             if self.dist.enabled:
                 dist_utils.cleanup()  # nothing collective follows a fit; ranks > 0 are done
         self.elapsed = time.perf_counter() - self.started
@@ -209,8 +217,10 @@ class Trainer:
         return self.seconds_before + running
 
     def save(self) -> Path:
-        """Checkpoint now (rank 0 writes; other ranks wait)."""
+        """Checkpoint now (rank 0 writes; other ranks wait). Weights that are no longer finite are never saved."""
         path = self.run.checkpoints / "latest.json"
+        if self.is_main and not all(bool(torch.isfinite(p).all()) for p in self.raw_model.parameters()):
+            self._diverged("the weights", float("nan"), self.step // self.steps_per_epoch)
         if self.is_main:
             path = ckpt.save_checkpoint(
                 self.run.checkpoints, step=self.step, modules={"model": self.raw_model},
@@ -235,6 +245,30 @@ class Trainer:
             self._tb.add_images(tag, images.detach().float().clamp(0, 1).cpu(), self.step)
 
     # ----------------------------------------------------------------- internals
+    def _catch_ctrl_c(self, bar) -> tuple[list[bool], Any]:
+        """Ctrl-C finishes the step in flight, then saves: the checkpoint never holds half an update. A second
+        Ctrl-C interrupts at once."""
+        stop: list[bool] = []
+        if threading.current_thread() is not threading.main_thread():
+            return stop, None
+
+        def handler(signum, frame):
+            if stop:
+                raise KeyboardInterrupt
+            stop.append(True)
+            if self.is_main:
+                bar.write("latentworks: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+        return stop, signal.signal(signal.SIGINT, handler)
+
+    def _agreed(self, flag: bool) -> bool:
+        """Whether any rank was asked to stop (ranks stop at the same step, so their checkpoints agree)."""
+        if not self.dist.enabled:
+            return flag
+        t = torch.tensor([float(flag)], device=self.device if self.device.type == "cuda" else "cpu")
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item())
+
     def _ddp(self, module: torch.nn.Module) -> torch.nn.Module:
         if not self.dist.enabled:
             return module
@@ -289,11 +323,12 @@ class Trainer:
                 self._first_loss = abs(losses["loss"]) + 1e-3
             elif abs(losses["loss"]) > DIVERGENCE_FACTOR * self._first_loss:
                 bad = {"loss": losses["loss"]}
-        if not bad:
-            return
+        if bad:
+            self._diverged(*next(iter(bad.items())), epoch)
+
+    def _diverged(self, name: str, value: float, epoch: int) -> None:
         where = (f"last good checkpoint: {self._last_good.parent}" if self._last_good
                  else "no checkpoint was written yet")
-        name, value = next(iter(bad.items()))
         raise LatentworksError(
             f"{name} became {value:.4g} at step {self.step + 1} (epoch {epoch + 1}); training diverged and stopped, "
             f"{where}; lower --lr or clip gradients (--clip norm)"
