@@ -73,13 +73,20 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
+    """A JSON file; any failure to read or parse it is one line naming the file."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise LatentworksError(f"{path} not found; is this a latentworks run folder?") from None
+    except IsADirectoryError:
+        raise LatentworksError(f"{path} is a folder, not a JSON file; the run folder is damaged") from None
+    except UnicodeDecodeError:
+        raise LatentworksError(f"{path} is not UTF-8 text; the file is damaged (restore or retrain the run)") from None
     except json.JSONDecodeError as err:
         raise LatentworksError(f"{path} is not valid JSON ({err.msg}); the file is damaged") from None
+    except OSError as err:
+        raise LatentworksError(f"cannot read {path} ({err.strerror or err}); check its permissions") from None
 
 
 def git_commit() -> str | None:
@@ -193,10 +200,18 @@ class RunDir:
         return read_json(self.results_path)
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """The metric rows; a line torn by a crash or a full disk is skipped, not fatal."""
         if not self.metrics_path.exists():
             return []
-        lines = self.metrics_path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        rows = []
+        for line in self.metrics_path.read_bytes().decode("utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:

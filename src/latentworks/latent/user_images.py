@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -117,13 +116,10 @@ def write_latents_json(path: str | Path, z: np.ndarray, *, kind: str, names: Seq
 
 def read_latents_json(path: str | Path) -> tuple[np.ndarray, list[int] | None]:
     """``{"z": [[...], ...], "labels"?: [...]}`` (what ``encode -o`` writes) or a bare list of vectors."""
+    from latentworks.runs import read_json
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LatentworksError(f"{path} not found") from None
-    except json.JSONDecodeError as err:
-        raise LatentworksError(f"{path} is not valid JSON ({err.msg})") from None
+    data = read_json(path)
     vectors = data.get("z") if isinstance(data, dict) else data
     try:
         z = np.asarray(vectors, dtype=np.float32)

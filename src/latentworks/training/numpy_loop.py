@@ -27,7 +27,7 @@ from tqdm import tqdm
 from latentworks.data.text import Vocab, require_length, split_corpus
 from latentworks.errors import LatentworksError, TrainingInterrupted
 from latentworks.models.numpy_char_rnn import MODELS, NumpyCharModel, sample
-from latentworks.runs import check_resume, write_json
+from latentworks.runs import RunDir, check_resume, write_json
 from latentworks.training import checkpoint as ckpt
 from latentworks.training.numpy_optim import clip_elementwise, clip_global_norm, make_optimizer
 from latentworks.training.optim import lr_factor
@@ -126,10 +126,9 @@ def _resume(cfg: RunConfig, run_dir: Path, ck_dir: Path, run_config: dict):
     st = {k: meta[k] for k in ("step", "pos", "smooth", "acc", "chars", "train_s", "wall_s")}
     st.update(state=tuple(np.array(tensors[f"state/{i}"].numpy()) for i in range(model.n_states)), rng=rng)
     write_json(run_dir / "config.json", run_config)  # logging and length changes are recorded
-    path = run_dir / "metrics.jsonl"
-    if path.is_file():  # drop log lines written after the checkpoint, so the log has no duplicate steps
-        keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= st["step"]]
-        path.write_text("".join(ln + "\n" for ln in keep))
+    # Drop log lines written after the checkpoint (and any a crash tore), so the log has no duplicate steps.
+    rows = [r for r in RunDir(run_dir, create=False).read_metrics() if r.get("step", 0) <= st["step"]]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return model, opt, st
 
 
