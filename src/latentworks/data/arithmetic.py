@@ -217,26 +217,31 @@ def parse_query(text: str, spec: ArithmeticSpec) -> tuple[int, str, int]:
     if not isinstance(text, str):
         raise LatentworksError(f"query must be text, got {type(text).__name__}; {hint}")
     compact = "".join(normalize_op(c) for c in text if not c.isspace())
+    shown = _shown(text)
     if not compact:
         raise LatentworksError(f"empty query; {hint}")
-    if len(compact) > spec.query_len:
-        raise LatentworksError(
-            f"query {text.strip()!r} is too long ({len(compact)} chars, at most {spec.query_len}); {hint}"
-        )
+    if len(compact) > 4 * spec.query_len + 8:  # far beyond any query: say so without echoing it all back
+        raise LatentworksError(f"query {shown} is {len(compact):,} characters long, at most {spec.query_len}; {hint}")
     if compact[0] == "-" or re.search(r"[+\-*]-\d", compact):
-        raise LatentworksError(f"query {text.strip()!r} has a negative operand; {hint}")
+        raise LatentworksError(f"query {shown} has a negative operand; {hint}")
     if re.search(r"\d\s+\d", text.strip()):
-        raise LatentworksError(f"query {text.strip()!r} has a space inside a number; {hint}")
+        raise LatentworksError(f"query {shown} has a space inside a number; {hint}")
     m = _QUERY_RE.match(compact)
     if m is None:
-        raise LatentworksError(f"malformed query {text.strip()!r}; {hint}")
+        raise LatentworksError(f"malformed query {shown}; {hint}")
     i, op, j = int(m.group(1)), m.group(2), int(m.group(3))
     if op not in spec.ops:
-        raise LatentworksError(f"operator {op!r} in {text.strip()!r} is not in this model's ops; {hint}")
+        raise LatentworksError(f"operator {op!r} in {shown} is not in this model's ops; {hint}")
     for value in (i, j):
         if value > spec.max_int:
-            raise LatentworksError(f"operand {value} in {text.strip()!r} is above max_int; {hint}")
+            raise LatentworksError(f"operand {value} in {shown} is above this model's max_int {spec.max_int}; {hint}")
     return i, op, j
+
+
+def _shown(text: str, limit: int = 32) -> str:
+    """A user's text quoted for an error message, cut to ``limit`` characters."""
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 # --------------------------------------------------------------------------------------------------

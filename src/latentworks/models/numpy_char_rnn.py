@@ -17,6 +17,7 @@ Conventions (shared with any PyTorch port):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
@@ -333,6 +334,29 @@ def next_char_probs(model: NumpyCharModel, state: State, temperature: float = 1.
     return p / p.sum(axis=-1, keepdims=True)
 
 
+def stream(model: NumpyCharModel, prime_ids: np.ndarray | list[int], length: int, temperature: float = 1.0,
+           top_k: int | None = None, rng: np.random.Generator | None = None) -> Iterator[int]:
+    """Warm the state up on ``prime_ids`` then yield ``length`` generated ids one at a time, the state carried
+    from each to the next (the options are checked at once, before the first id is asked for)."""
+    ids = [int(i) for i in prime_ids]
+    if not ids:
+        raise LatentworksError("sampling needs a non-empty prime string; pass e.g. --prime 'The '")
+    check_sampling_options(temperature, top_k)
+    rng = np.random.default_rng() if rng is None else rng
+
+    def generate() -> Iterator[int]:
+        state = model.zero_state(1)
+        for i in ids[:-1]:
+            state = model.step_state(np.array([i]), state)
+        cur = ids[-1]
+        for _ in range(length):
+            state = model.step_state(np.array([cur]), state)
+            cur = pick_next(model.logits_from_state(state)[0], temperature, top_k, rng)
+            yield cur
+
+    return generate()
+
+
 def sample(model: NumpyCharModel, vocab: Vocab, prime: str, length: int, temperature: float = 1.0,
            top_k: int | None = None, rng: np.random.Generator | None = None) -> str:
     """Warm the state up on ``prime`` then generate ``length`` characters (returned without the prime).
@@ -342,14 +366,5 @@ def sample(model: NumpyCharModel, vocab: Vocab, prime: str, length: int, tempera
     if not prime:
         raise LatentworksError("sampling needs a non-empty prime string; pass e.g. --prime 'The '")
     check_sampling_options(temperature, top_k)
-    rng = np.random.default_rng() if rng is None else rng
     ids = vocab.encode(prime)  # raises naming any characters outside the training vocabulary
-    state = model.zero_state(1)
-    for i in ids[:-1]:
-        state = model.step_state(np.array([i]), state)
-    out, cur = [], int(ids[-1])
-    for _ in range(length):
-        state = model.step_state(np.array([cur]), state)
-        cur = pick_next(model.logits_from_state(state)[0], temperature, top_k, rng)
-        out.append(cur)
-    return vocab.decode(out)
+    return vocab.decode(list(stream(model, ids, length, temperature, top_k, rng)))
