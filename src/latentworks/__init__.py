@@ -1,3 +1,16 @@
-"""latentworks: RNN encoder-decoders, generative models and character RNNs, measured honestly."""
+"""latentworks: RNN encoder-decoders, generative models and character RNNs, measured honestly.
 
-__version__ = "0.1.0"
+    import latentworks as lw
+    run = lw.load("runs/quick/generative/mnist/vae")     # any run folder
+    images = run.sample(n=16, seed=0)
+    cfg = lw.recipe("arithmetic", "best", task="text2text", **{"train.epochs": 5})
+    lw.train(cfg, "runs/t2t").predict("12+34")
+
+See :mod:`latentworks.api` for every verb.
+"""
+
+__version__ = "0.2.0"
+
+from latentworks.api import load, recipe, train  # noqa: E402
+
+__all__ = ["__version__", "load", "recipe", "train"]

@@ -227,28 +227,40 @@ def run_info(run_dir: str | Path) -> tuple[str, ArithmeticSpec, dict[str, Any]]:
     return task, ArithmeticSpec(**info["spec"]), info
 
 
+def answer(model, task: str, spec: ArithmeticSpec, query: str, *, glyphs: np.ndarray | None = None,
+           data_dir: str | None = None, seed: int = 0) -> str | np.ndarray:
+    """A loaded model's answer to ``query``: a string, or (text2img) the drawn answer (La, 28, 28) in [0, 1].
+
+    image→text models read ``glyphs`` (L, 28, 28) when given, else the query drawn in MNIST test handwriting.
+    """
+    i, op, j = parse_query(query, spec)
+    x = torch.from_numpy(encode([format_query(i, op, j, spec)], spec))
+    if task == "text2text":
+        return predict_strings(model, x, spec)[0]
+    if task == "img2text":
+        if glyphs is not None:
+            strip = torch.as_tensor(np.asarray(glyphs))[None]
+        else:
+            strip = test_sampler(spec, data_dir).render(x, torch.Generator().manual_seed(seed))
+        return predict_strings(model, strip, spec)[0]
+    return generate_images(model, x)[0].numpy()
+
+
 def predict(run_dir: str | Path, query: str, *, image: str | Path | None = None, out_png: str | Path | None = None,
             task: str | None = None, data_dir: str | None = None, seed: int = 0) -> str:
-    """Answer one query with a trained run; img2text reads ``image`` (or draws the query from MNIST test)."""
+    """Answer one query with a trained run; img2text reads ``image`` (or draws the query from MNIST test);
+    text2img writes the drawn answer to ``out_png`` (default answer.png) and returns its path."""
     run_task, spec, _ = run_info(run_dir)
     if task is not None and task != run_task:
         raise LatentworksError(f"{run_dir} is a {run_task} run, not {task}; pass a {task} run folder")
     model = load_model(run_dir, expect=TASK_KINDS[run_task])
-    i, op, j = parse_query(query, spec)
-    text = format_query(i, op, j, spec)
-    x = torch.from_numpy(encode([text], spec))
-    if run_task == "text2text":
-        return predict_strings(model, x, spec)[0]
-    if run_task == "img2text":
-        if image is not None:
-            glyphs = torch.from_numpy(load_strip_png(image, spec.query_len))[None]
-        else:
-            glyphs = test_sampler(spec, data_dir).render(x, torch.Generator().manual_seed(seed))
-        return predict_strings(model, glyphs, spec)[0]
-    images = generate_images(model, x)[0]
+    glyphs = load_strip_png(image, spec.query_len) if image is not None else None
+    result = answer(model, run_task, spec, query, glyphs=glyphs, data_dir=data_dir, seed=seed)
+    if isinstance(result, str):
+        return result
     from PIL import Image
 
-    strip = render_strip((images.numpy() * 255).round().astype(np.uint8))
+    strip = render_strip((result * 255).round().astype(np.uint8))
     target = Path(out_png or "answer.png")
     Image.fromarray(strip).save(target)
     return str(target)
@@ -275,4 +287,4 @@ def render_query(query: str, out_png: str | Path, *, spec: ArithmeticSpec | None
     return out_png
 
 
-__all__ = ["build_model", "predict", "render_query", "train"]
+__all__ = ["answer", "build_model", "predict", "render_query", "train"]

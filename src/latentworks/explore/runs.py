@@ -1,0 +1,217 @@
+"""The runs the explorer serves: found under the folders given, loaded once at start-up, kept with their caches.
+
+A folder with a ``model.json`` is a run; any other folder (a study folder such as ``runs/quick``) is searched
+recursively for run folders. Models the page cannot show (the digit reader a study trains) are skipped when
+found by the search, and refused when named directly. A missing or damaged folder is a one-line
+:class:`~latentworks.errors.LatentworksError` before the server starts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from latentworks.errors import LatentworksError
+
+GENERATIVE_KINDS = ("cae", "vae", "dcgan", "cvae", "cgan")
+AUTOENCODER_KINDS = ("cae", "vae", "cvae")
+CHARRNN_KINDS = ("char_lstm", "numpy_rnn", "numpy_lstm")
+MAX_RUNS = 200
+
+
+class ApiError(LatentworksError):
+    """A request the API refuses, with its HTTP status (400 unless said otherwise)."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+def family_of(info: dict[str, Any]) -> str | None:
+    """generative | arithmetic | charrnn for a ``model.json``; None for models the page cannot show."""
+    from latentworks.recipes.arithmetic import TASKS
+
+    kind = info.get("kind")
+    if kind in GENERATIVE_KINDS:
+        return "generative"
+    if info.get("task") in TASKS:
+        return "arithmetic"
+    if kind in CHARRNN_KINDS:
+        return "charrnn"
+    return None
+
+
+def find_run_dirs(paths: list[str | Path]) -> list[Path]:
+    """Run folders named in ``paths`` or found below them (sorted, each once)."""
+    from latentworks.models.io import read_model_info
+
+    if not paths:
+        raise LatentworksError("name at least one run folder or study folder, e.g. `latentworks explore runs/quick`")
+    found: list[Path] = []
+    for given in map(Path, paths):
+        if not given.is_dir():
+            what = "is a file, not a folder" if given.exists() else "does not exist"
+            raise LatentworksError(f"{given} {what}; pass a run folder (with model.json) or a study folder")
+        if (given / "model.json").exists():
+            info = read_model_info(given)  # a damaged model.json is one line here
+            if family_of(info) is None:
+                raise LatentworksError(f"{given} holds a '{info.get('kind')}' model, which the explorer cannot "
+                                       "show; pass generative, arithmetic or char-RNN runs")
+            found.append(given.resolve())
+            continue
+        below = []
+        for root, dirs, files in os.walk(given):
+            dirs[:] = sorted(d for d in dirs if d != "checkpoints" and not d.startswith("."))
+            if "model.json" in files:
+                if family_of(read_model_info(root)) is not None:
+                    below.append(Path(root).resolve())
+        if not below:
+            raise LatentworksError(f"{given} holds no run folders (no model.json below it); pass a run folder "
+                                   "or a study folder that a training wrote")
+        found += below
+    unique = list(dict.fromkeys(found))
+    if len(unique) > MAX_RUNS:
+        raise LatentworksError(f"{len(unique)} run folders found; the explorer serves at most {MAX_RUNS}, "
+                               "pass fewer folders")
+    return unique
+
+
+def run_ids(dirs: list[Path]) -> list[str]:
+    """Each folder's path relative to the common parent of all of them ('/'-separated)."""
+    root = Path(os.path.commonpath([str(d.parent) for d in dirs]))
+    return [d.relative_to(root).as_posix() for d in dirs]
+
+
+@dataclass
+class Run:
+    """One loaded run: its model, what the page can do with it, and caches filled on first use."""
+
+    id: str
+    path: Path
+    family: str
+    kind: str
+    info: dict[str, Any]
+    model: Any
+    config: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        out = {"id": self.id, "kind": self.kind, "family": self.family, "title": self.title(),
+               "path": str(self.path), "capabilities": self.capabilities()}
+        if self.family == "generative":
+            c = self.model.config
+            out.update(latent_dim=int(c.latent_dim), num_classes=int(getattr(self.model, "num_classes", 0)),
+                       codes=int(getattr(c, "codes", 0) or 0), image_shape=[int(c.channels), int(c.image_size),
+                                                                           int(c.image_size)])
+        elif self.family == "arithmetic":
+            spec = self.extra["spec"]
+            out.update(task=self.extra["task"], query_len=spec.query_len, answer_len=spec.answer_len,
+                       max_int=spec.max_int, ops=spec.ops, layout=spec.layout,
+                       image_shape=[1, 28, 28 * spec.query_len] if self.extra["task"] == "img2text" else None)
+        else:
+            out.update(vocab_size=self.extra["vocab"].size, backend=self.extra["backend"],
+                       example_prime=self.extra["example_prime"])
+        return out
+
+    def title(self) -> str:
+        if self.family == "generative":
+            c = self.model.config
+            data = (self.config or {}).get("data", {}).get("data") or "images"
+            data = Path(str(data)).name if "/" in str(data) else data
+            return f"{self.kind} · {data} {c.image_size}×{c.image_size} · latent {c.latent_dim}"
+        if self.family == "arithmetic":
+            spec = self.extra["spec"]
+            return f"{self.extra['task']} · {self.kind} · 0..{spec.max_int} {spec.ops}"
+        return f"char-RNN · {self.kind} · {self.extra['vocab'].size} characters"
+
+    def capabilities(self) -> list[str]:
+        if self.family == "arithmetic":
+            task = self.extra["task"]
+            return ["answer"] + (["handwriting", "draw"] if task == "img2text" else [])
+        if self.family == "charrnn":
+            return ["generate", "stream"]
+        caps = ["sample", "decode", "interpolate", "vector", "directions", "scale"]
+        if getattr(self.model, "conditional", False):
+            caps.append("labels")
+        if getattr(self.model.config, "codes", 0):
+            caps.append("codes")
+        if self.kind in AUTOENCODER_KINDS:
+            caps += ["encode", "reconstruct", "upload"]
+            if self.config is not None:
+                caps.append("map")
+        return caps
+
+
+def load_run(path: Path, run_id: str) -> Run:
+    """Load one run folder's model (CPU, eval mode) and what its family needs beside it."""
+    from latentworks.models.io import load_model, read_model_info
+    from latentworks.runs import read_json
+
+    info = read_model_info(path)
+    family = family_of(info)
+    if family is None:
+        raise LatentworksError(f"{path} holds a '{info.get('kind')}' model, which the explorer cannot show")
+    config = read_json(path / "config.json") if (path / "config.json").is_file() else None
+    if family == "generative":
+        model = load_model(path, expect=GENERATIVE_KINDS, map_location="cpu")
+        run = Run(run_id, path, family, str(info["kind"]), info, model, config if isinstance(config, dict) else None)
+        return run
+    if family == "arithmetic":
+        from latentworks.pipelines.arithmetic import TASK_KINDS, run_info
+
+        task, spec, _ = run_info(path)
+        model = load_model(path, expect=TASK_KINDS[task], map_location="cpu")
+        return Run(run_id, path, family, str(info["kind"]), info, model, config, {"task": task, "spec": spec})
+    from latentworks.data.text import Vocab
+
+    if not (path / "vocab.json").is_file():
+        raise LatentworksError(f"{path / 'vocab.json'} is missing; the char-RNN run folder is incomplete, retrain it")
+    try:
+        vocab = Vocab.from_json(read_json(path / "vocab.json"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise LatentworksError(f"{path / 'vocab.json'} is damaged ({type(err).__name__}); retrain the run") from None
+    model = load_model(path, expect=CHARRNN_KINDS, map_location="cpu")
+    prime = next((p for p in ("The ", "Harr", "the ") if set(p) <= set(vocab.chars)), vocab.chars[0])
+    backend = "torch" if info["kind"] == "char_lstm" else "numpy"
+    return Run(run_id, path, family, str(info["kind"]), info, model, config,
+               {"vocab": vocab, "backend": backend, "example_prime": prime})
+
+
+class Runs:
+    """The served runs by id, and the one lock that keeps model work from running in parallel (parallel torch
+    calls on few cores only fight over them; one at a time, each call gets every intra-op thread)."""
+
+    def __init__(self, runs: list[Run]):
+        self.by_id = {r.id: r for r in runs}
+        self.compute = threading.Lock()
+
+    @classmethod
+    def load(cls, paths: list[str | Path]) -> Runs:
+        dirs = find_run_dirs(paths)
+        return cls([load_run(d, i) for d, i in zip(dirs, run_ids(dirs))])
+
+    def get(self, run_id: str, family: str | None = None) -> Run:
+        run = self.by_id.get(run_id)
+        if run is None:
+            shown = run_id if len(run_id) <= 60 else run_id[:57] + "..."
+            raise NotFound(f"unknown run id {shown!r}; GET /api/runs lists the {len(self.by_id)} served runs")
+        if family is not None and run.family != family:
+            raise ApiError(f"run {run_id!r} is a {run.family} run ({run.kind}); this endpoint needs a {family} run")
+        return run
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [r.describe() for r in self.by_id.values()]
+
+
+__all__ = ["ApiError", "NotFound", "Run", "Runs", "find_run_dirs", "load_run", "run_ids"]
