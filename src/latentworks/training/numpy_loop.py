@@ -227,7 +227,8 @@ def _resume(vocab: Vocab, cfg: NumpyCharRNNConfig, out_dir: Path):
 
 def _blas_limit(threads: int | None):
     try:
-        from threadpoolctl import threadpool_limits  # present via scikit-learn; optional
+        # A declared dependency (pyproject); if an install lacks it anyway, train with BLAS unpinned.
+        from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
