@@ -4,9 +4,10 @@ Profiles:
 
 * ``test`` — seconds: 300 embedded digits, one epoch, tiny stacks, a tiny reader trained on the spot. Proves the
   plumbing, not the quality.
-* ``quick`` — the embedded 5,000-digit MNIST sample (4,000 train / 1,000 test): VAE (Bernoulli decoder on
-  dynamically binarised digits), DCGAN and cGAN with small stacks and few epochs; sample grids, interpolations,
-  latent arithmetic; the evaluation table at 2,000 samples; 1.5-2.6 minutes measured on 2 busy CPU cores.
+* ``quick`` — the embedded MNIST sample (4,000 train digits from MNIST train / 1,000 test digits from MNIST
+  test): VAE (Bernoulli decoder on dynamically binarised digits), DCGAN and cGAN with small stacks and few
+  epochs; sample grids, interpolations, latent arithmetic; the evaluation table at 2,000 samples; 1.5-2.6 minutes
+  measured on 2 busy CPU cores.
 * ``full`` — full MNIST (VAE, DCGAN, cGAN, CVAE) evaluated at 10,000 samples, and the CelebA folder at 64×64
   (VAE and DCGAN: grids, interpolation, arithmetic, reconstruction MSE) when the folder can be found.
 
@@ -42,10 +43,11 @@ MNIST_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
         "cgan": dict(model="cgan", latent_dim=16, filters=8, max_filters=16, epochs=1, batch_size=32, lr=5e-4),
     },
     # Small stacks (1 torch thread: 2-5x faster than 2 on a busy 2-core box); lr 5e-4 with batch 32 gave the GANs
-    # the most progress per second on the 4,000 embedded digits. Measured on that sample (1,000 samples, FLD):
-    # three levels in G and D instead of two took the DCGAN from 38.5 to 26.0 and its rarest class from 10 to
-    # 53 samples (seed 004 also found the deeper discriminator better); sampling from the generator's weight
-    # average (ema) took the cGAN from 20.4 to 16.9 and its conditional accuracy from 78.6 % to 82.1 %.
+    # the most progress per second on the 4,000 embedded digits. Measured on the earlier embedded sample (other
+    # digits, all from MNIST train; 1,000 samples, FLD): three levels in G and D instead of two took the DCGAN
+    # from 38.5 to 26.0 and its rarest class from 10 to 53 samples (seed 004 also found the deeper discriminator
+    # better); sampling from the generator's weight average (ema) took the cGAN from 20.4 to 16.9 and its
+    # conditional accuracy from 78.6 % to 82.1 %.
     "quick": {
         "vae": dict(model="vae", latent_dim=16, filters=32, max_filters=64, epochs=10, batch_size=64, binarize=True),
         "dcgan": dict(model="dcgan", latent_dim=64, filters=16, max_filters=64, enc_depth=3, dec_depth=3,
