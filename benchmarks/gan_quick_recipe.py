@@ -1,4 +1,4 @@
-"""The quick profile's GAN recipes, varied one thing at a time on the embedded 5,000-digit sample.
+"""The quick profile's GAN recipes, varied one thing at a time on the embedded MNIST sample.
 
     python benchmarks/gan_quick_recipe.py                                   # the variants behind the quick recipes
     python benchmarks/gan_quick_recipe.py 'dcgan:{"dropout": 0.3}' 'cgan:{}'  # any MODEL:JSON-overrides

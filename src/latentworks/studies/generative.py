@@ -4,9 +4,10 @@ Profiles:
 
 * ``test`` — seconds: 300 embedded digits, one epoch, tiny stacks, a tiny reader trained on the spot. Proves the
   plumbing, not the quality.
-* ``quick`` — the embedded 5,000-digit MNIST sample (4,000 train / 1,000 test): VAE (Bernoulli decoder on
-  dynamically binarised digits), DCGAN and cGAN with small stacks and few epochs; sample grids, interpolations,
-  latent arithmetic; the evaluation table at 2,000 samples; 1.5-2.6 minutes measured on 2 busy CPU cores.
+* ``quick`` — the embedded MNIST sample (4,000 train digits from MNIST train / 1,000 test digits from MNIST
+  test): VAE (Bernoulli decoder on dynamically binarised digits), DCGAN and cGAN with small stacks and few
+  epochs; sample grids, interpolations, latent arithmetic; the evaluation table at 2,000 samples; 1.5-2.6 minutes
+  measured on 2 busy CPU cores.
 * ``full`` — full MNIST (VAE, DCGAN, cGAN, CVAE) evaluated at 10,000 samples, and the CelebA folder at 64×64
   (VAE and DCGAN: grids, interpolation, arithmetic, reconstruction MSE) when the folder can be found.
 
