@@ -286,3 +286,21 @@ def test_real_shared_mnist_found_by_dev_search(isolated: Path, monkeypatch: pyte
     assert data.source == str(_shared_mnist())
     assert data.train.images.shape == (60000, 28, 28) and data.test.images.shape == (10000, 28, 28)
     assert np.bincount(data.test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_nothing_downloads_unless_asked(monkeypatch, tmp_path):
+    import latentworks.data.mnist as m
+
+    calls = []
+    monkeypatch.setattr(m, "_download", lambda name, quiet: calls.append(name))
+    monkeypatch.setenv("LATENTWORKS_NO_DEV_DATA", "1")
+    monkeypatch.setenv("LATENTWORKS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LATENTWORKS_DATA", raising=False)
+    monkeypatch.delenv("LATENTWORKS_OFFLINE", raising=False)
+    with pytest.raises(LatentworksError, match="latentworks download fashion-mnist"):
+        m.load_mnist("fashion-mnist", quiet=True)
+    assert m.load_mnist("mnist", quiet=True).source.startswith("embedded")  # the packaged sample, offline
+    assert calls == []
+    with pytest.raises(LatentworksError, match="could not download"):
+        m.download("mnist", quiet=True)
+    assert calls == ["mnist"]

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, object]] = {
     "run": ("the main job: a study of every family, one HTML report", "latentworks.cli.report:run"),
     "report": ("one self-contained HTML page from run or study folders", "latentworks.cli.report:report"),
     "explore": ("an interactive page in the browser for trained runs", "latentworks.cli.explore:explore"),
+    "download": ("fetch MNIST or Fashion-MNIST into the cache (the only command that uses the network)",
+                 "latentworks.cli.report:download"),
     "arithmetic": ("encoder-decoders that learn + - × from text and handwriting", {
         "train": ("train one model and score it on held-out queries", "latentworks.cli.arithmetic:train"),
         "sweep": ("train at several train fractions; curves and exact match vs fraction",

@@ -61,4 +61,18 @@ def report(argv: list[str], prog: str) -> int:
     return 0
 
 
-__all__ = ["RunStudy", "report", "run", "run_study_command"]
+@dataclass
+class Download:
+    dataset: Positional[Literal["mnist", "fashion-mnist"]]  # which dataset's four IDX files
+
+
+def download(argv: list[str], prog: str) -> int:
+    from latentworks.data.mnist import download as fetch
+
+    a = parse(Download, argv, prog=prog, description="Fetch MNIST or Fashion-MNIST from the canonical mirrors into "
+              "the cache (md5-checked). Nothing else in latentworks reaches the network.")
+    print(fetch(a.dataset))
+    return 0
+
+
+__all__ = ["RunStudy", "download", "report", "run", "run_study_command"]

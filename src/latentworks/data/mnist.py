@@ -9,7 +9,8 @@ tried before ``R`` itself):
    ``~/.cache/latentworks``;
 4. a development ``shared/data`` folder next to any ancestor of the working directory or of this
    file (disable with ``LATENTWORKS_NO_DEV_DATA=1``);
-5. a download from the canonical mirrors into the cache (skipped when ``LATENTWORKS_OFFLINE=1``);
+5. a download from the canonical mirrors into the cache, only when asked for (``latentworks download mnist``,
+   :func:`download`, or ``allow_download=True``): nothing reaches the network on its own;
 6. for ``"mnist"`` only, the embedded sample packaged with latentworks (``latentworks/assets/mnist_sample/``,
    see :func:`embedded_mnist_path`): 4,000 train digits from the MNIST train split and 1,000 test digits from
    the MNIST test split, 400 / 100 per class, as the same four IDX files, read by the same code.
@@ -380,10 +381,23 @@ def _load_embedded(folder: Path) -> tuple[MnistSplit, MnistSplit]:
 EMBEDDED = "embedded"
 
 
+def download(name: str = "mnist", quiet: bool = False) -> Path:
+    """Fetch the four IDX files of ``name`` into the cache (md5-checked); the folder, or a one-line error."""
+    _check_name(name)
+    if _offline():
+        raise LatentworksError(f"LATENTWORKS_OFFLINE is set, so {_DISPLAY[name]} is not downloaded; unset it")
+    got = _download(name, quiet)
+    if got is None or len(_files_in(got)) != len(_FILES):
+        raise LatentworksError(f"could not download {_DISPLAY[name]} from {', '.join(_MIRRORS[name])} (no network, "
+                               "or the files failed their md5 check); put the IDX files in a folder and pass "
+                               "--data-dir DIR")
+    return got
+
+
 def load_mnist(
     name: str = "mnist",
     data_dir: str | Path | None = None,
-    allow_download: bool = True,
+    allow_download: bool = False,
     allow_embedded: bool = True,
     quiet: bool = False,
 ) -> MnistData:
@@ -404,7 +418,7 @@ def load_mnist(
         return MnistData(train=train, test=test, source=str(folder))
 
     if not allow_download:
-        tried.append("download (disabled)")
+        tried.append(f"no download (not asked for: `latentworks download {name}`)")
     elif _offline():
         tried.append("download (LATENTWORKS_OFFLINE set)")
     else:
