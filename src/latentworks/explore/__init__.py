@@ -32,8 +32,8 @@ run id or path, 500 only for a bug (and the server keeps serving).
 ``POST /api/directions``           ``{run, k<=16}`` → ``directions: [{name, vector (unit), scale}]`` and ``source``
                                    (``dimensions`` for latents <= 16, else ``pca`` of encoded held-out images or
                                    ``ganspace``: principal directions of sampled latents' first-layer features)
-``POST /api/map``                  ``{run, points<=2000, seed}`` → ``points: [[x, y]]``, ``labels``, ``basis`` (``mean``,
-                                   ``components``: the 2-D plane in latent space), ``source``, ``note``
+``POST /api/map``                  ``{run, points<=2000, seed}`` → ``points: [[x, y]]``, ``labels``, ``basis``
+                                   (``mean``, ``components``: the 2-D plane in latent space), ``source``, ``note``
 ``POST /api/map/point``            ``{run, index, points, seed}`` → that held-out image's ``z``, ``label``, ``image``
 ``POST /api/encode``               an image upload → ``z``, ``input`` (the image as the model sees it)
 ``POST /api/reconstruct``          an image upload → ``z``, ``input``, ``image`` (reconstruction), ``mse``

@@ -72,9 +72,8 @@ def find_run_dirs(paths: list[str | Path]) -> list[Path]:
         below = []
         for root, dirs, files in os.walk(given):
             dirs[:] = sorted(d for d in dirs if d != "checkpoints" and not d.startswith("."))
-            if "model.json" in files:
-                if family_of(read_model_info(root)) is not None:
-                    below.append(Path(root).resolve())
+            if "model.json" in files and family_of(read_model_info(root)) is not None:
+                below.append(Path(root).resolve())
         if not below:
             raise LatentworksError(f"{given} holds no run folders (no model.json below it); pass a run folder "
                                    "or a study folder that a training wrote")

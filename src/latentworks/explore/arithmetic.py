@@ -1,0 +1,136 @@
+"""Arithmetic runs: answer a typed query (text, or the drawn answer for text→image), read a drawn or MNIST
+handwritten query (image→text) and say what the model reads and what it answers.
+
+"What it reads": the ``best`` image→text model reads each glyph itself (its own CNN); for the others the
+package's frozen digit reader reads the glyphs, which shows what the picture says to a good reader.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentworks.data.arithmetic import encode, evaluate, format_query, parse_query
+from latentworks.data.glyphs import render_strip
+from latentworks.errors import LatentworksError
+from latentworks.explore import schemas
+from latentworks.explore.images import data_url, decode_base64, grey_array, mnist_cells, read_upload
+from latentworks.explore.runs import ApiError, Run
+from latentworks.models.inference import inference
+
+
+@functools.lru_cache(maxsize=1)
+def packaged_reader():
+    """The frozen digit reader shipped with the package (None if it is missing)."""
+    from latentworks.models.io import load_model
+    from latentworks.pipelines.digit_reader import PACKAGED_READER
+
+    try:
+        return load_model(PACKAGED_READER, expect="digit_reader")
+    except LatentworksError:
+        return None
+
+
+def _read(run: Run, glyphs: torch.Tensor) -> tuple[str | None, str | None]:
+    """What ``glyphs`` (1, L, 28, 28) uint8 say, and who read them: the model itself, else the packaged reader."""
+    spec, model = run.extra["spec"], run.model
+    if callable(getattr(model, "read", None)):
+        with inference(model):
+            ids = model.read(glyphs.float() / 255.0).argmax(-1)[0].tolist()
+        return "".join(spec.charset[i] for i in ids), "model"
+    reader = packaged_reader()
+    if reader is None:
+        return None, None
+    from latentworks.pipelines.digit_reader import read_glyphs
+
+    return read_glyphs(reader, glyphs, spec.charset)[0], "digit reader"
+
+
+def _expected(text: str | None, spec) -> str | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return str(evaluate(*parse_query(text, spec)))
+    except LatentworksError:
+        return None
+
+
+def _sampler(run: Run):
+    """MNIST test-split handwriting for this run's charset (the run's data folder, else the look-up, else the
+    embedded sample), built once."""
+    if "sampler" not in run.cache:
+        from latentworks.pipelines.arithmetic import test_sampler
+
+        data_dir = ((run.config or {}).get("data") or {}).get("data_dir")
+        spec = run.extra["spec"]
+        try:
+            run.cache["sampler"] = test_sampler(spec, data_dir)
+        except LatentworksError:
+            run.cache["sampler"] = test_sampler(spec, "embedded")
+    return run.cache["sampler"]
+
+
+def _query_ids(run: Run, query: str) -> tuple[str, torch.Tensor]:
+    spec = run.extra["spec"]
+    text = format_query(*parse_query(query, spec), spec)
+    return text, torch.from_numpy(encode([text], spec))
+
+
+def handwriting(run: Run, req: schemas.HandwritingRequest) -> dict[str, Any]:
+    """A query (given, or random from ``seed``) written with MNIST test-split digits, as a 28-pixel strip."""
+    if run.extra["task"] != "img2text":
+        raise ApiError(f"run {run.id!r} is a {run.extra['task']} run; handwriting is for img2text runs")
+    spec = run.extra["spec"]
+    query = req.query
+    if query is None or not query.strip():
+        rng = np.random.default_rng(req.seed)
+        i, j = (int(v) for v in rng.integers(0, spec.max_int + 1, size=2))
+        query = f"{i}{spec.ops[int(rng.integers(len(spec.ops)))]}{j}"
+    text, x = _query_ids(run, query)
+    glyphs = _sampler(run).render(x, torch.Generator().manual_seed(req.seed))
+    return {"query": text, "image": data_url(render_strip(glyphs[0].numpy())), "seed": req.seed}
+
+
+def answer(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
+    task, spec, model = run.extra["task"], run.extra["spec"], run.model
+    from latentworks.pipelines.arithmetic import generate_images, predict_strings
+
+    if task == "img2text":
+        if req.image:
+            strip = grey_array(read_upload(decode_base64(req.image)))
+            glyphs = torch.from_numpy(mnist_cells(strip, spec.query_len))[None]
+            text = None
+            if req.query.strip():
+                text = _query_ids(run, req.query)[0]
+        else:
+            if not req.query.strip():
+                raise ApiError("send a query to draw in MNIST test handwriting, or image: the query drawn")
+            text, x = _query_ids(run, req.query)
+            glyphs = _sampler(run).render(x, torch.Generator().manual_seed(req.seed))
+        read, read_by = _read(run, glyphs)
+        result = predict_strings(model, glyphs, spec)[0]
+        return {"task": task, "query": text, "read": read, "read_by": read_by, "answer": result,
+                "expected": _expected(text or read, spec),
+                "query_image": data_url(render_strip(glyphs[0].numpy()))}
+    if not req.query.strip():
+        raise ApiError(f"empty query; type one such as '12{spec.ops[0]}34'")
+    text, x = _query_ids(run, req.query)
+    if task == "text2text":
+        return {"task": task, "query": text, "answer": predict_strings(model, x, spec)[0],
+                "expected": _expected(text, spec)}
+    images = generate_images(model, x)[0].clamp(0, 1)
+    reader = packaged_reader()
+    read = None
+    if reader is not None:
+        from latentworks.pipelines.digit_reader import read_glyphs
+
+        read = read_glyphs(reader, images[None], spec.charset)[0]
+    return {"task": task, "query": text, "answer_image": data_url(render_strip(
+        (images.numpy() * 255).round().astype(np.uint8))), "read": read, "read_by": "digit reader" if read else None,
+        "expected": _expected(text, spec)}
+
+
+__all__ = ["answer", "handwriting", "packaged_reader"]

@@ -1,0 +1,159 @@
+"""Generative runs (CAE, VAE, DCGAN, CVAE, cGAN): the handlers behind sample, decode, interpolate, vector
+arithmetic and uploads. Each takes a loaded :class:`~latentworks.explore.runs.Run` and a checked request and
+returns plain JSON; model work runs under the caller's lock, in eval mode without gradients
+(:func:`latentworks.latent.core.decode` and ``batched`` see to that).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentworks.errors import LatentworksError
+from latentworks.explore import schemas
+from latentworks.explore.images import data_url, data_urls, decode_base64, read_upload
+from latentworks.explore.runs import ApiError, Run
+from latentworks.latent.core import decode, generator, interpolate_latents, resolve_labels, sample_latents
+from latentworks.models.inference import inference
+
+
+def _round(z: torch.Tensor | np.ndarray) -> list[list[float]]:
+    return np.round(np.asarray(z, dtype=np.float64), 5).tolist()
+
+
+def check_latent(run: Run, rows: list[list[float]], name: str = "z") -> torch.Tensor:
+    """Rows of numbers → float32 (N, latent_dim), or a 400 naming the run's latent size."""
+    d = int(run.model.config.latent_dim)
+    for row in rows:
+        if len(row) != d:
+            raise ApiError(f"{name} has vectors of {len(row)} numbers but run {run.id!r} has latent_dim {d}; send "
+                           f"{d} numbers per vector")
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def _labels(run: Run, n: int, label: int | None, labels: list[int] | None = None) -> torch.Tensor | None:
+    """Conditional runs: the given label(s), else 0, 1, …, K−1 by cell; unconditional runs ignore none given."""
+    model = run.model
+    if not getattr(model, "conditional", False):
+        if label is not None or labels:
+            raise ApiError(f"run {run.id!r} ({run.kind}) is unconditional; drop label")
+        return None
+    return resolve_labels(model, n, labels if labels else label)
+
+
+def set_code(run: Run, z: torch.Tensor, code: int | None) -> torch.Tensor:
+    """InfoGAN-coded GANs: make ``code`` the argmax of each latent's first ``codes`` coordinates by swapping two
+    coordinates (as :func:`latentworks.latent.tools.code_grid` does), so only the code changes."""
+    if code is None:
+        return z
+    codes = int(getattr(run.model.config, "codes", 0) or 0)
+    if not codes:
+        raise ApiError(f"run {run.id!r} has no InfoGAN code; drop code (only dcgan runs trained with --codes have one)")
+    if not 0 <= code < codes:
+        raise ApiError(f"code {code} is out of range; this run's codes are 0..{codes - 1}")
+    from latentworks.models.dcgan import latent_code
+
+    z = z.clone()
+    rows, top = torch.arange(len(z)), latent_code(z, codes)
+    z[rows, code], z[rows, top] = z[rows, top], z[rows, code]
+    return z
+
+
+def _decode(run: Run, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:
+    return decode(run.model, z, labels)
+
+
+def sample(run: Run, req: schemas.SampleRequest) -> dict[str, Any]:
+    """An n×n grid from ``seed``: cell i decodes ``z[i]`` with ``labels[i]``."""
+    n = req.n * req.n
+    z = sample_latents(run.model, n, generator(req.seed), req.truncate, req.scale)
+    z = set_code(run, z, req.code)
+    labels = _labels(run, n, req.label)
+    images = _decode(run, z, labels)
+    return {"n": req.n, "seed": req.seed, "images": data_urls(images), "z": _round(z),
+            "labels": None if labels is None else labels.tolist()}
+
+
+def decode_rows(run: Run, req: schemas.DecodeRequest) -> dict[str, Any]:
+    z = set_code(run, check_latent(run, req.z), req.code)
+    if req.labels is not None and len(req.labels) not in (1, len(z)):
+        raise ApiError(f"{len(req.labels)} labels for {len(z)} latents; send one label or one per latent")
+    images = _decode(run, z, _labels(run, len(z), req.label, req.labels))
+    return {"images": data_urls(images)}
+
+
+def interpolate(run: Run, req: schemas.InterpolateRequest) -> dict[str, Any]:
+    a, b = check_latent(run, [req.a], "a")[0], check_latent(run, [req.b], "b")[0]
+    path = interpolate_latents(a, b, req.steps, use_slerp=req.method == "slerp")
+    labels = _labels(run, len(path), req.label)
+    return {"images": data_urls(_decode(run, path, labels)), "z": _round(path), "method": req.method}
+
+
+def vector(run: Run, req: schemas.VectorRequest) -> dict[str, Any]:
+    """decode(a − b + c): vector arithmetic on three latents."""
+    z = check_latent(run, [req.a, req.b, req.c], "a, b and c")
+    result = (z[0] - z[1] + z[2])[None]
+    return {"image": data_url(_decode(run, result, _labels(run, 1, req.label))[0]), "z": _round(result)[0]}
+
+
+# ------------------------------------------------------------------ uploads (CAE / VAE / CVAE)
+
+
+def _model_input(run: Run, data: bytes, invert: bool | None) -> torch.Tensor:
+    """Uploaded bytes → (1, C, H, W) in [0, 1] as ``gen reconstruct`` reads a file: centre crop, resize."""
+    from latentworks.latent.user_images import images_for_model
+
+    img = read_upload(data)
+    grey = int(run.model.config.channels) == 1
+    if invert is None and grey:  # MNIST models read light ink on black: invert dark-on-light pictures
+        invert = float(np.median(np.asarray(img.convert("L")))) > 127
+    with tempfile.TemporaryDirectory(prefix="latentworks-explore-") as tmp:
+        path = Path(tmp) / "upload.img"  # Pillow reads the format from the bytes, not the name
+        path.write_bytes(data)
+        return images_for_model(run.model, [path], bool(invert))
+
+
+def upload_bytes(fields: dict[str, Any], file: bytes | None) -> bytes:
+    """The image bytes of an upload: the multipart ``file`` or the JSON ``image`` (data URL / base64)."""
+    if file is not None:
+        return file
+    image = fields.get("image")
+    if not isinstance(image, str):
+        raise ApiError("no image in the upload; send JSON {run, image: 'data:image/png;base64,...'} or a "
+                       "multipart form with a 'file' field")
+    return decode_base64(image)
+
+
+def encode_upload(run: Run, data: bytes, label: int | None, invert: bool | None,
+                  reconstruct: bool) -> dict[str, Any]:
+    """z (and the reconstruction) of one uploaded picture."""
+    model = run.model
+    if not callable(getattr(model, "encode", None)):
+        raise ApiError(f"run {run.id!r} is a {run.kind}, which has no encoder; uploads need a cae, vae or cvae run")
+    x = _model_input(run, data, invert)
+    if getattr(model, "conditional", False) and label is None:
+        raise ApiError(f"run {run.id!r} is conditional; send label (the class shown, 0..{model.num_classes - 1})")
+    labels = _labels(run, 1, label)
+    try:
+        with inference(model):
+            z = model.encode(x, labels)
+            z = (z[0] if isinstance(z, (tuple, list)) else z).float()
+    except LatentworksError as err:
+        raise ApiError(str(err)) from None
+    from latentworks.report.pictures import to_numpy_images
+
+    out = {"z": _round(z)[0], "input": data_url(to_numpy_images(x)[0]),
+           "label": None if labels is None else int(labels[0])}
+    if reconstruct:
+        rec = _decode(run, z, labels)
+        out["image"] = data_url(rec[0])
+        out["mse"] = float(((torch.from_numpy(rec[0]) - torch.from_numpy(to_numpy_images(x)[0])) ** 2).mean())
+    return out
+
+
+__all__ = ["check_latent", "decode_rows", "encode_upload", "interpolate", "sample", "set_code", "upload_bytes",
+           "vector"]
