@@ -1,0 +1,275 @@
+"""The explorer's JSON API on tiny untrained runs: every endpoint, determinism, bounds, bad requests (each a 4xx
+JSON line, after which the server keeps serving), and the CLI's start-up errors and clean stop."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from latentworks.cli import main  # noqa: E402
+from latentworks.explore.server import create_app  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def client(tiny_runs):
+    return TestClient(create_app([tiny_runs], threads=1))
+
+
+def png(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def data_url(raw: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(raw).decode()
+
+
+def one_line_error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"] and "\n" not in body["error"]
+    assert "Traceback" not in body["error"]
+    return body["error"]
+
+
+def test_runs_lists_every_family_with_capabilities(client):
+    runs = {r["id"]: r for r in client.get("/api/runs").json()}
+    assert set(runs) == {"generative/vae", "generative/cvae", "generative/cgan", "generative/dcgan",
+                         "arithmetic/text2text", "arithmetic/img2text", "charrnn/rnn"}
+    vae, cgan, dcgan = runs["generative/vae"], runs["generative/cgan"], runs["generative/dcgan"]
+    assert vae["family"] == "generative" and vae["latent_dim"] == 2 and vae["image_shape"] == [1, 28, 28]
+    assert {"map", "upload", "sample"} <= set(vae["capabilities"]) and "labels" not in vae["capabilities"]
+    assert cgan["num_classes"] == 10 and "labels" in cgan["capabilities"] and "map" not in cgan["capabilities"]
+    assert dcgan["codes"] == 3 and "codes" in dcgan["capabilities"]
+    assert runs["arithmetic/img2text"]["task"] == "img2text" and "draw" in runs["arithmetic/img2text"]["capabilities"]
+    assert runs["charrnn/rnn"]["backend"] == "numpy"
+    assert "POST /api/sample" in client.get("/api").json()["endpoints"]
+
+
+def test_sample_is_seeded_and_bounded(client):
+    body = {"run": "generative/vae", "n": 3, "seed": 7}
+    a, b = client.post("/api/sample", json=body).json(), client.post("/api/sample", json=body).json()
+    assert len(a["images"]) == 9 and a["images"][0].startswith("data:image/png;base64,")
+    assert a == b
+    assert client.post("/api/sample", json={**body, "seed": 8}).json()["z"] != a["z"]
+    half = client.post("/api/sample", json={**body, "scale": 0.5}).json()
+    assert np.allclose(np.array(half["z"]), np.array(a["z"]) * 0.5, atol=1e-4)
+    assert "16" in one_line_error(client.post("/api/sample", json={**body, "n": 17}), 422)
+    labelled = client.post("/api/sample", json={"run": "generative/cgan", "n": 2, "label": 7}).json()
+    assert labelled["labels"] == [7] * 4
+    assert client.post("/api/sample", json={"run": "generative/cgan", "n": 2}).json()["labels"] == [0, 1, 2, 3]
+    coded = client.post("/api/sample", json={"run": "generative/dcgan", "n": 2, "code": 2}).json()
+    assert all(int(np.argmax(z[:3])) == 2 for z in coded["z"])
+    one_line_error(client.post("/api/sample", json={"run": "generative/dcgan", "code": 3}), 400)
+    one_line_error(client.post("/api/sample", json={"run": "generative/vae", "label": 1}), 400)
+
+
+def test_decode_interpolate_and_vector(client):
+    grid = client.post("/api/sample", json={"run": "generative/vae", "n": 2, "seed": 1}).json()
+    z = grid["z"]
+    decoded = client.post("/api/decode", json={"run": "generative/vae", "z": z}).json()["images"]
+    assert decoded == grid["images"]
+    msg = one_line_error(client.post("/api/decode", json={"run": "generative/vae", "z": [[0.0, 1.0, 2.0]]}), 400)
+    assert "latent_dim 2" in msg
+    one_line_error(client.post("/api/decode", json={"run": "generative/vae", "z": [[0.0, 1.0]] * 257}), 422)
+    nan = b'{"run": "generative/vae", "z": [[NaN, 1.0]]}'
+    one_line_error(client.post("/api/decode", content=nan, headers={"content-type": "application/json"}), 422)
+    path = client.post("/api/interpolate", json={"run": "generative/vae", "a": z[0], "b": z[1], "steps": 5,
+                                                 "method": "slerp"}).json()
+    assert len(path["images"]) == 5 and path["images"][0] == grid["images"][0]
+    assert np.allclose(path["z"][-1], z[1], atol=1e-4)
+    one_line_error(client.post("/api/interpolate", json={"run": "generative/vae", "a": z[0], "b": z[1],
+                                                         "steps": 10**9}), 422)
+    one_line_error(client.post("/api/interpolate", json={"run": "generative/vae", "a": z[0], "b": z[1],
+                                                         "method": "cubic"}), 422)
+    out = client.post("/api/vector", json={"run": "generative/cgan", "a": [1, 0, 0], "b": [0, 1, 0], "c": [0, 0, 1],
+                                           "label": 3}).json()
+    assert out["z"] == [1.0, -1.0, 1.0] and out["image"].startswith("data:image/png")
+
+
+def test_directions_by_latent_size_and_kind(client):
+    small = client.post("/api/directions", json={"run": "generative/vae"}).json()
+    assert small["source"] == "dimensions" and [d["name"] for d in small["directions"]] == ["z[0]", "z[1]"]
+    for run, source in (("generative/cvae", "pca"), ("generative/dcgan", "ganspace")):
+        out = client.post("/api/directions", json={"run": run, "k": 4}).json()
+        assert out["source"] == source and len(out["directions"]) == 4
+        vectors = np.array([d["vector"] for d in out["directions"]])
+        assert vectors.shape == (4, 20) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+        assert all(d["scale"] > 0 for d in out["directions"])
+        assert client.post("/api/directions", json={"run": run, "k": 4}).json() == out  # cached, same answer
+    one_line_error(client.post("/api/directions", json={"run": "generative/vae", "k": 17}), 422)
+
+
+def test_map_of_heldout_images_and_its_points(client):
+    body = {"run": "generative/cvae", "points": 200, "seed": 3}
+    out = client.post("/api/map", json=body).json()
+    assert len(out["points"]) == 200 and len(out["labels"]) == 200 and out["source"] == "pca"
+    assert len(out["basis"]["components"]) == 2 and len(out["basis"]["mean"]) == 20
+    assert client.post("/api/map", json=body).json() == out
+    point = client.post("/api/map/point", json={**body, "index": 5}).json()
+    assert point["label"] == out["labels"][5] and len(point["z"]) == 20
+    plane = (np.array(point["z"]) - out["basis"]["mean"]) @ np.array(out["basis"]["components"]).T
+    assert np.allclose(plane, out["points"][5], atol=1e-3)
+    assert client.post("/api/map", json={"run": "generative/vae", "points": 50}).json()["source"] == "latent"
+    one_line_error(client.post("/api/map", json={"run": "generative/dcgan"}), 400)
+    one_line_error(client.post("/api/map", json={"run": "generative/vae", "points": 5000}), 422)
+    one_line_error(client.post("/api/map/point", json={**body, "index": 1999}), 400)
+
+
+def test_uploads_encode_and_reconstruct(client):
+    digit = np.zeros((40, 40), np.uint8)
+    digit[8:32, 18:23] = 255
+    raw = png(digit)
+    out = client.post("/api/reconstruct", json={"run": "generative/vae", "image": data_url(raw)}).json()
+    assert len(out["z"]) == 2 and out["image"].startswith("data:image/png") and out["mse"] >= 0
+    form = client.post("/api/encode", data={"run": "generative/vae"}, files={"file": ("d.png", raw, "image/png")})
+    assert form.status_code == 200 and np.allclose(form.json()["z"], out["z"], atol=1e-4)
+    cond = client.post("/api/encode", json={"run": "generative/cvae", "image": data_url(raw), "label": 1})
+    assert cond.status_code == 200 and cond.json()["label"] == 1
+    one_line_error(client.post("/api/encode", json={"run": "generative/cvae", "image": data_url(raw)}), 400)
+    one_line_error(client.post("/api/encode", json={"run": "generative/dcgan", "image": data_url(raw)}), 400)
+    one_line_error(client.post("/api/encode", json={"run": "generative/vae", "image": data_url(b"not a png")}), 400)
+    one_line_error(client.post("/api/encode", json={"run": "generative/vae", "image": "%%%"}), 400)
+    one_line_error(client.post("/api/encode", files={"file": ("x.txt", b"hello", "text/plain")},
+                               data={"run": "generative/vae"}), 400)
+    huge = png(np.zeros((4097, 4097), np.uint8))  # a few KB on disk, 16.8 M pixels: refused before decoding
+    assert len(huge) < 2 * 2**20
+    one_line_error(client.post("/api/encode", files={"file": ("big.png", huge, "image/png")},
+                               data={"run": "generative/vae"}), 413)
+    big = b"\x89PNG" + bytes(50 * 2**20)
+    one_line_error(client.post("/api/encode", files={"file": ("big.png", big, "image/png")},
+                               data={"run": "generative/vae"}), 413)
+    three_mb = png((np.random.default_rng(0).random((1600, 1600)) * 255).astype(np.uint8))
+    assert 2 * 2**20 < len(three_mb) < 4 * 2**20
+    one_line_error(client.post("/api/encode", files={"file": ("n.png", three_mb, "image/png")},
+                               data={"run": "generative/vae"}), 413)
+
+
+def test_arithmetic_answers_typed_drawn_and_handwritten(client):
+    out = client.post("/api/arithmetic/answer", json={"run": "arithmetic/text2text", "query": " 3 + 4 "}).json()
+    assert out["query"] == "3+4" and out["expected"] == "7" and isinstance(out["answer"], str)
+    assert "max_int" in one_line_error(client.post("/api/arithmetic/answer",
+                                                   json={"run": "arithmetic/text2text", "query": "33+4"}), 400)
+    one_line_error(client.post("/api/arithmetic/answer", json={"run": "arithmetic/text2text", "query": "x" * 65}), 422)
+    hand = client.post("/api/arithmetic/handwriting", json={"run": "arithmetic/img2text", "seed": 3}).json()
+    assert hand == client.post("/api/arithmetic/handwriting", json={"run": "arithmetic/img2text", "seed": 3}).json()
+    read = client.post("/api/arithmetic/answer", json={"run": "arithmetic/img2text", "query": hand["query"],
+                                                       "image": hand["image"]}).json()
+    assert read["query_image"] == hand["image"] and read["read_by"] == "digit reader"
+    assert read["read"].strip() == hand["query"].strip()  # MNIST test digits: the packaged reader reads them
+    drawn = np.zeros((112, 336), np.uint8)  # a '1' drawn large in the first of three cells
+    drawn[20:90, 50:60] = 255
+    out = client.post("/api/arithmetic/answer", json={"run": "arithmetic/img2text", "image": data_url(png(drawn))})
+    assert out.status_code == 200 and out.json()["read"] == "1  " and out.json()["query"] is None
+    one_line_error(client.post("/api/arithmetic/answer", json={"run": "arithmetic/img2text"}), 400)
+    one_line_error(client.post("/api/arithmetic/handwriting", json={"run": "arithmetic/text2text"}), 400)
+    one_line_error(client.post("/api/arithmetic/answer", json={"run": "generative/vae", "query": "1+2"}), 400)
+
+
+def test_charrnn_streams_the_same_text_as_one_answer(client):
+    body = {"run": "charrnn/rnn", "prime": "The ", "length": 120, "temperature": 1.0, "seed": 5}
+    with client.stream("POST", "/api/charrnn/generate", json=body) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert len(lines) > 2 and lines[-1]["done"] and lines[-1]["chars"] == 120
+    streamed = "".join(line.get("text", "") for line in lines)
+    whole = client.post("/api/charrnn/generate", json={**body, "stream": False}).json()["text"]
+    assert streamed == whole and len(whole) == 120
+    from latentworks.pipelines.charrnn import sample_charrnn
+
+    assert whole == sample_charrnn(client.app.state.runs.get("charrnn/rnn").path, "The ", 1.0, 120, seed=5)
+    one_line_error(client.post("/api/charrnn/generate", json={**body, "prime": "x" * 501}), 422)
+    one_line_error(client.post("/api/charrnn/generate", json={**body, "length": 10**6}), 422)
+    assert "vocabulary" in one_line_error(client.post("/api/charrnn/generate", json={**body, "prime": "Z@"}), 400)
+    one_line_error(client.post("/api/charrnn/generate", json={**body, "temperature": -1}), 422)
+
+
+def test_bad_requests_are_one_line_4xx_and_the_server_keeps_serving(client):
+    one_line_error(client.post("/api/sample", json={"run": "nope"}), 404)
+    one_line_error(client.post("/api/sample", content=b"{not json", headers={"content-type": "application/json"}), 400)
+    one_line_error(client.post("/api/sample"), 400)
+    assert "bogus" in one_line_error(client.post("/api/sample", json={"run": "generative/vae", "bogus": 1}), 422)
+    one_line_error(client.post("/api/sample", json={"run": "generative/vae", "n": "many"}), 422)
+    one_line_error(client.get("/api/nothing"), 404)
+    one_line_error(client.get("/api/sample"), 405)
+    one_line_error(client.post("/api/sample", content=bytes(5 * 2**20), headers={"content-type": "application/json"}),
+                   413)
+    one_line_error(client.post("/api/reconstruct", content=b"[1, 2]", headers={"content-type": "application/json"}),
+                   400)
+    one_line_error(client.post("/api/reconstruct", content=b"abc", headers={"content-type": "text/plain"}), 415)
+    assert client.get("/api/runs").status_code == 200
+    assert client.post("/api/sample", json={"run": "generative/vae", "n": 1}).status_code == 200
+
+
+def test_page_and_static_files_are_served_without_external_urls(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "app.js" in page.text
+    for name in ("app.js", "util.js", "gen.js", "genmap.js", "arith.js", "charrnn.js", "style.css"):
+        text = client.get(f"/static/{name}").text
+        assert "http://" not in text and "https://" not in text, name
+
+
+def test_cli_refuses_missing_and_damaged_folders(tmp_path, capsys):
+    assert main(["explore", str(tmp_path / "missing"), "--no-browser"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("latentworks: error:") and "does not exist" in err and len(err.splitlines()) == 1
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "model.json").write_text("{ not json")
+    assert main(["explore", str(damaged), "--no-browser"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    assert main(["explore", str(tmp_path / "empty"), "--no-browser"]) == 2
+    assert "no run folders" in capsys.readouterr().err
+    assert main(["explore", str(tmp_path / "empty"), "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_cli_serves_on_localhost_and_stops_cleanly_on_ctrl_c(tiny_runs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "latentworks", "explore", str(tiny_runs / "generative" / "vae"),
+                             "--port", "0", "--no-browser", "--threads", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert "http://127.0.0.1:" in line, line + proc.stderr.read()
+        url = line.split(" at ")[1].split()[0]
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(url + "api/runs", timeout=5) as response:
+                    assert json.loads(response.read())[0]["id"] == "vae"
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server never answered")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (0, 130) and "Traceback" not in err, err
