@@ -26,7 +26,7 @@ class Explore:
     port: int = 8765  # port to serve on (0: any free port)
     host: str = "127.0.0.1"  # address to bind; anything but 127.0.0.1 shows your models to the network
     browser: bool = True  # open the page in the default browser (--no-browser: only print the URL)
-    threads: int | None = None  # torch intra-op threads for decoding (default: up to 4)
+    threads: int | None = None  # torch intra-op threads for decoding (default: half the cores, at most 4)
 
     def check(self) -> None:
         require(0 <= self.port <= 65535, "port", self.port, "must lie in 0..65535 (0: any free port)")
@@ -41,8 +41,10 @@ def bind(host: str, port: int) -> socket.socket:
     except socket.gaierror as err:
         raise LatentworksError(f"--host {host!r} is not an address this machine has ({err.strerror}); "
                                "use 127.0.0.1") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, kind, proto, _, address = infos[0]
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then, and without it every response
+    # on a kept-alive connection (headers, then body) waits ~40 ms on Nagle's algorithm and the client's delayed ACK.
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
