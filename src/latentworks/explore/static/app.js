@@ -29,6 +29,10 @@ async function start() {
     select.append(el("optgroup", { label: family }, list.map((r) => el("option", { value: r.id, text: r.id }))));
   }
   select.addEventListener("change", () => show(select.value));
+  window.addEventListener("hashchange", () => {
+    const id = new URLSearchParams(location.hash.slice(1)).get("run");
+    if (id && id !== select.value) show(id);
+  });
   const wanted = new URLSearchParams(location.hash.slice(1)).get("run");
   show(wanted || runs[0].id);
 }

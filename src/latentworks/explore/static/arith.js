@@ -10,7 +10,7 @@ export function showArithmetic(view, run) {
     placeholder: example });
   const out = el("div", { id: "answer", class: "answer" });
   const drawing = run.task === "img2text";
-  const pad = drawing ? drawPad(run.query_len) : null;
+  const pad = drawing ? drawPad(run.query_len, () => { query.value = ""; }) : null;
   let seed = 0;
 
   function report(data) {
@@ -37,7 +37,10 @@ export function showArithmetic(view, run) {
   async function ask() {
     await attempt(async () => {
       const body = { run: run.id, query: query.value, seed };
-      if (drawing && !pad.isEmpty()) body.image = pad.image();
+      if (drawing && !pad.isEmpty()) {
+        body.image = pad.image();
+        if (pad.isDrawn()) delete body.query; // the drawing is the query: the expected answer follows from its reading
+      }
       report(await api("/api/arithmetic/answer", body));
     }, "answer");
   }
@@ -70,7 +73,7 @@ export function showArithmetic(view, run) {
   if (drawing) handwriting(true); else ask();
 }
 
-function drawPad(length) {
+function drawPad(length, onDraw) {
   const canvas = el("canvas", { id: "draw", width: CELL * length, height: CELL, "aria-label": "drawing pad" });
   const ctx = canvas.getContext("2d");
   let empty = true;
@@ -105,7 +108,7 @@ function drawPad(length) {
     empty = false;
     strip = null;
   }
-  canvas.addEventListener("mousedown", (e) => { last = null; stroke(at(e)); });
+  canvas.addEventListener("mousedown", (e) => { last = null; if (strip || empty) onDraw(); stroke(at(e)); });
   canvas.addEventListener("mousemove", (e) => { if (e.buttons & 1) stroke(at(e)); });
   canvas.addEventListener("mouseup", () => { last = null; });
   canvas.addEventListener("mouseleave", () => { last = null; });
@@ -137,5 +140,6 @@ function drawPad(length) {
       img.src = src;
     });
   }
-  return { node: el("div", { class: "pad" }, canvas), clear, image, load, isEmpty: () => empty };
+  return { node: el("div", { class: "pad" }, canvas), clear, image, load, isEmpty: () => empty,
+    isDrawn: () => !empty && !strip };
 }

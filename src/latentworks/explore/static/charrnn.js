@@ -31,6 +31,7 @@ export function showCharRNN(view, run) {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        if (!output.isConnected) { controller.abort(); break; } // another run is shown now
         buffer += decoder.decode(value, { stream: true });
         const lines = buffer.split("\n");
         buffer = lines.pop();

@@ -110,6 +110,7 @@ export function showGenerative(view, run) {
     stopAnim();
     playBtn.textContent = "pause";
     S.timer = setInterval(() => {
+      if (!anim.isConnected) { stopAnim(); return; } // another run is shown now
       if (!S.frames.length) return;
       const n = S.frames.length;
       const i = k % (2 * n - 2 || 1);
