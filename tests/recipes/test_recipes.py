@@ -47,7 +47,7 @@ def test_the_course_settings_are_the_course_s():
 
 
 def test_selectors_and_recipes_are_checked():
-    with pytest.raises(ConfigError, match="--model 'vqvae'"):
+    with pytest.raises(ConfigError, match="--model 'vqvae' is not a choice"):
         generative.recipe("default", kind="vqvae")
     with pytest.raises(ConfigError, match="not a cae recipe"):
         generative.recipe("full", kind="cae")

@@ -105,6 +105,8 @@ def _os_error(err: OSError) -> str:
         return f"the file system is read-only{where}; pick an output folder you can write to"
     if err.errno in (errno.EACCES, errno.EPERM):
         return f"permission denied{where}; pick an output folder you can write to"
+    if err.errno in (errno.ENOENT, errno.ENOTDIR):
+        return f"no such file or folder{where}; check the path (an output's folder must exist)"
     return f"{err.strerror or err}{where}; check the path and the disk"
 
 
@@ -124,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT):
+        if err.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOENT,
+                         errno.ENOTDIR, errno.EIO):
             print(f"latentworks: error: {_os_error(err)}", file=sys.stderr)
             return 2
         raise

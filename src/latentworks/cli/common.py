@@ -39,6 +39,8 @@ def check_output(output: str | None) -> Path | None:
     require(output.strip() != "", "output", output, "is empty; name a file")
     path = Path(output)
     require(not path.is_dir(), "output", output, "is a folder; name a file inside it")
+    require(path.resolve().parent.is_dir(), "output", output, f"is in a folder that does not exist "
+            f"({path.parent}); create it first")
     target = path.resolve()
     for root in target.parents:
         if any((root / name).is_file() for name in ("config.json", "model.json", "results.json")):

@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from latentworks.errors import LatentworksError
 from latentworks.runs import read_json, write_json
+from latentworks.training.checkpoint import save_tensors
 
 _REGISTRY: dict[str, type] = {}
 ModelT = TypeVar("ModelT", bound=type)
@@ -70,7 +71,7 @@ def save_model(model: Any, folder: str | Path, extra: dict[str, Any] | None = No
     state = {k: _tensor(v) for k, v in model.state_dict().items()}
     tmp = folder / f".model.safetensors.{os.getpid()}.tmp"
     try:
-        save_file(state, str(tmp), metadata={"kind": kind})
+        save_tensors(state, tmp, metadata={"kind": kind})
         tmp.replace(folder / "model.safetensors")
     finally:
         tmp.unlink(missing_ok=True)

@@ -258,11 +258,10 @@ def predict(run_dir: str | Path, query: str, *, image: str | Path | None = None,
     result = answer(model, run_task, spec, query, glyphs=glyphs, data_dir=data_dir, seed=seed)
     if isinstance(result, str):
         return result
-    from PIL import Image
+    from latentworks.report.pictures import save_png
 
-    strip = render_strip((result * 255).round().astype(np.uint8))
     target = Path(out_png or "answer.png")
-    Image.fromarray(strip).save(target)
+    save_png(render_strip((result * 255).round().astype(np.uint8)), target)
     return str(target)
 
 
@@ -276,14 +275,14 @@ def test_sampler(spec: ArithmeticSpec, data_dir: str | None) -> GlyphSampler:
 def render_query(query: str, out_png: str | Path, *, spec: ArithmeticSpec | None = None,
                  data_dir: str | None = None, seed: int = 0) -> Path:
     """Draw a query with MNIST test-split digits as a (28, 28*L) PNG strip."""
-    from PIL import Image
+    from latentworks.report.pictures import save_png
 
     spec = spec or ArithmeticSpec()
     i, op, j = parse_query(query, spec)
     x = torch.from_numpy(encode([format_query(i, op, j, spec)], spec))
     glyphs = test_sampler(spec, data_dir).render(x, torch.Generator().manual_seed(seed))[0]
     out_png = Path(out_png)
-    Image.fromarray(render_strip(glyphs.numpy())).save(out_png)
+    save_png(render_strip(glyphs.numpy()), out_png)
     return out_png
 
 

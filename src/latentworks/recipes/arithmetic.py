@@ -165,7 +165,7 @@ def recipe(name: str = "best", task: str = "text2text", **changes: Any) -> RunCo
     """The complete run config of recipe ``name`` for ``task``, with dotted ``changes`` applied; the model's
     sizes follow the data (``resolve``)."""
     if task not in TASKS:
-        raise ConfigError(f"--task {task!r}: choose one of {', '.join(TASKS)}")
+        raise ConfigError(f"--task {task!r} is not a choice; use one of {', '.join(TASKS)}")
     if (task, name) not in RECIPES:
         raise ConfigError(f"--preset {name!r} is not a {task} recipe; choose {', '.join(recipe_names(task))}")
     _, model_cls, run_cls = MODEL_CONFIGS[(task, name)]

@@ -147,7 +147,7 @@ def recipe(name: str | None = None, backend: str | None = None, **changes: Any) 
     if name is None:
         name = "torch-lstm" if backend == "torch" else "default"
     if name not in RECIPES:
-        raise ConfigError(f"--recipe {name!r}: choose one of {', '.join(RECIPES)}")
+        raise ConfigError(f"--recipe {name!r} is not a choice; use one of {', '.join(RECIPES)}")
     if backend is not None and backend != RECIPES[name][0]:
         raise ConfigError(f"--recipe {name} trains the {RECIPES[name][0]} backend, not {backend}; drop --backend "
                           f"or pick a {backend} recipe ({', '.join(recipe_names(backend))})")

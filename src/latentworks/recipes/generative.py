@@ -184,7 +184,7 @@ def recipe(name: str = "default", kind: str = "vae", **changes: Any) -> RunConfi
     """The complete run config of recipe ``name`` for model ``kind``, with dotted ``changes`` applied
     (``recipe("quick", kind="vae", **{"train.epochs": 2})``)."""
     if kind not in KINDS:
-        raise ConfigError(f"--model {kind!r}: choose one of {', '.join(KINDS)}")
+        raise ConfigError(f"--model {kind!r} is not a choice; use one of {', '.join(KINDS)}")
     if name not in RECIPES or kind not in RECIPES[name]:
         raise ConfigError(f"--preset {name!r} is not a {kind} recipe; choose {', '.join(recipe_names(kind))}")
     base = RUN_CLASSES[kind](kind=kind, recipe=name, model=MODELS[kind].Config(), train=TrainConfig(drop_last=True))

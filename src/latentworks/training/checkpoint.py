@@ -9,6 +9,7 @@ NumPy char-RNN loop write this one format (:func:`write_checkpoint`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -96,6 +97,19 @@ def save_checkpoint(
     return write_checkpoint(directory, step, tensors, {"optimizers": optim_meta, "rng": rng_meta, **meta})
 
 
+def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
+    """safetensors ``save_file`` whose I/O failures are ``OSError`` (a full disk, a read-only folder), so the
+    command line reports them in one line like any other write."""
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as err:
+        text = str(err)
+        code = next((e for e, name in ((errno.ENOSPC, "No space left"), (errno.EROFS, "Read-only"),
+                                       (errno.EACCES, "Permission denied"), (errno.EDQUOT, "quota"))
+                     if name in text), errno.EIO)
+        raise OSError(code, os.strerror(code), str(path)) from None
+
+
 def write_checkpoint(directory: str | Path, step: int, tensors: dict[str, torch.Tensor],
                      meta: dict[str, Any]) -> Path:
     """The one checkpoint format: tensors to ``step-N.safetensors``, ``meta`` to ``step-N.json``, then the
@@ -107,7 +121,7 @@ def write_checkpoint(directory: str | Path, step: int, tensors: dict[str, torch.
     tmp = directory / f".{stem}.safetensors.{os.getpid()}.tmp"
     try:
         # safetensors refuses tensors that share storage, and tied weights do; clone makes each one its own.
-        save_file({k: v.clone() for k, v in tensors.items()}, str(tmp), metadata={"step": str(step)})
+        save_tensors({k: v.clone() for k, v in tensors.items()}, tmp, metadata={"step": str(step)})
         os.chmod(tmp, 0o666 & ~_umask())
         tmp.replace(weights_path)
     finally:

@@ -71,6 +71,11 @@ class TrainConfig:
                 self.time_limit_s, "must be a number of seconds >= 0 (0 stops after the first step)")
         require(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"), "device",
                 self.device, "must be auto, cpu, cuda or cuda:N")
+        if self.device.startswith("cuda"):
+            import torch
+
+            require(torch.cuda.is_available(), "device", self.device, "asked for, but CUDA is not available here; "
+                    "use --device cpu")
 
 
 __all__ = ["OPTIMIZERS", "RESUME_FREE", "SCHEDULES", "TrainConfig"]
