@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -170,6 +171,10 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
     grad_scale = 1.0 / (B * T) if cfg.model.loss_reduction == "mean" else 1.0
     ck_dir = run_dir / "checkpoints"
     metrics_path = run_dir / "metrics.jsonl"
+    if resume and not any(ck_dir.glob("step-*.safetensors")):
+        check_resume(run_dir, run_config, resume_free(cfg.train))
+        print(f"latentworks: {run_dir} has no checkpoint yet; starting it from the beginning", file=sys.stderr)
+        resume = False
     if resume:
         model, opt, st = _resume(cfg, run_dir, ck_dir, run_config)
     else:

@@ -14,6 +14,7 @@ import json
 import math
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -134,6 +135,13 @@ class Trainer:
 
     def fit(self, resume: bool = False, stop_after: int | None = None) -> list[dict[str, Any]]:
         """Train to the end. ``stop_after`` pauses (with a checkpoint) after that global step."""
+        if resume and ckpt.latest_checkpoint(self.run.checkpoints) is None and not any(
+                self.run.checkpoints.glob("step-*.safetensors")):
+            if self.is_main:  # stopped before its first checkpoint: there is nothing to continue, so start
+                check_resume(self.run.root, to_jsonable(self.run_config), resume_free(self.cfg))
+                print(f"latentworks: {self.run.root} has no checkpoint yet; starting it from the beginning",
+                      file=sys.stderr)
+            resume = False
         if resume:
             self._resume()
         else:
