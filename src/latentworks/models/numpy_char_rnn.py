@@ -28,7 +28,8 @@ from latentworks.data.text import Vocab
 from latentworks.errors import LatentworksError
 from latentworks.models.io import register_model
 
-__all__ = ["MODELS", "NumpyCharConfig", "NumpyCharModel", "NumpyLSTM", "NumpyRNN", "next_char_probs", "sample"]
+__all__ = ["MODELS", "NumpyCharConfig", "NumpyCharModel", "NumpyLSTM", "NumpyRNN", "next_char_probs", "sample",
+           "stream"]
 
 
 @dataclass
