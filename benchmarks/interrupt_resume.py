@@ -63,13 +63,21 @@ def interrupted(argv: list[str], out: Path, sig: int, after_s: float) -> int:
     return proc.returncode
 
 
+TIMINGS = ("chars_per_sec",)  # the NumPy loop logs its speed in each row; everything else must match
+
+
+def rows(run: Path) -> list[dict]:
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMINGS}
+            for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
 def same(ref: Path, other: Path) -> dict[str, bool]:
     a, b = (json.loads((d / "results.json").read_text()) for d in (ref, other))
     held_out = [k for k in ("test", "val_loss", "val_acc", "samples") if k in a]
     return {
         "weights": (ref / "model.safetensors").read_bytes() == (other / "model.safetensors").read_bytes(),
         "metrics": all(a[k] == b.get(k) for k in held_out),
-        "rows": (ref / "metrics.jsonl").read_text() == (other / "metrics.jsonl").read_text(),
+        "rows": rows(ref) == rows(other),
     }
 
 
@@ -123,7 +131,12 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     report["machine"]["load_after"] = load_average()
     report["environment"] = environment()
-    write_json(OUT / "interrupt_resume.json", report)
+    path = OUT / "interrupt_resume.json"
+    if path.is_file():  # families measured earlier stay, with their own date and command
+        earlier = json.loads(path.read_text()).get("families", {})
+        report["families"] = {**{k: {**v, "measured": "earlier run"} for k, v in earlier.items()
+                                 if k not in report["families"]}, **report["families"]}
+    write_json(path, report)
 
 
 if __name__ == "__main__":

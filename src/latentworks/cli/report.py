@@ -23,6 +23,9 @@ class RunStudy:
     data_dir: str | None = None  # folder with the datasets ('embedded': the packaged MNIST sample)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     progress: bool = True  # progress bars
+    executor: Literal["local", "ray"] = "local"  # local: one run after another here; ray: Ray tasks in parallel
+    workers: int | None = None  # ray: runs at a time on a local cluster (default: one per CPU)
+    address: str | None = None  # ray: join this running cluster (e.g. auto, or ray://host:10001) instead
 
 
 def run_study_command(a: RunStudy, only: list[str] | None = None) -> dict[str, Any]:
@@ -32,7 +35,7 @@ def run_study_command(a: RunStudy, only: list[str] | None = None) -> dict[str, A
     require(a.out.strip() != "", "out", a.out, "is empty; name the study folder")
     return run_study(a.profile, a.out, only=only or [s for part in a.only for s in part.split(",") if s] or None,
                      data_dir=a.data_dir, seed=a.seed, progress=a.progress, device=a.device, resume=a.resume,
-                     overwrite=a.overwrite)
+                     overwrite=a.overwrite, executor=a.executor, workers=a.workers, address=a.address)
 
 
 def run(argv: list[str], prog: str) -> int:

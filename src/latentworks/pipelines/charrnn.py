@@ -92,15 +92,16 @@ class _Sampler:
 
 def _train_numpy(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, primes: list[str], run: RunDir,
                  run_config: dict, resume: bool) -> tuple[dict[str, Any], _Sampler, list[dict]]:
-    from latentworks.training.numpy_loop import evaluate_numpy, train_numpy_char_rnn
+    from latentworks.training.numpy_loop import blas_threads, evaluate_numpy, train_numpy_char_rnn
 
     if detect().world_size > 1:
         raise LatentworksError("the NumPy backend runs in one process; drop torchrun or use --backend torch")
     res = train_numpy_char_rnn(cfg, ids, vocab, run.root, primes, run_config, resume=resume)
     model = res["model"]
     _, val_ids = split_corpus(ids, cfg.data.val_fraction)
-    val_loss, val_acc = evaluate_numpy(model, val_ids, cfg.train.batch_size, cfg.data.seq_len, None,
-                                       return_accuracy=True)
+    with blas_threads(cfg.train.threads):  # the thread count the run trained with: the same sums, the same bits
+        val_loss, val_acc = evaluate_numpy(model, val_ids, cfg.train.batch_size, cfg.data.seq_len, None,
+                                           return_accuracy=True)
     n = res["steps"]
 
     def unbias(ema: float, start: float, step: int) -> float:
@@ -110,7 +111,8 @@ def _train_numpy(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, primes: list[str
     metrics = {"val_loss": val_loss, "val_acc": val_acc, "chars_per_sec": res["chars_per_sec"],
                "train_loss": unbias(res["train_smooth_loss"], math.log(vocab.size), n),
                "train_acc": unbias(res["acc_ema"], 1 / vocab.size, n),
-               "train_smooth_loss": res["train_smooth_loss"], "steps": n, "train_seconds":
+               "train_smooth_loss": res["train_smooth_loss"], "steps": n, "resumed_at_step": res["resumed_at"],
+               "train_seconds":
                n * cfg.train.batch_size * cfg.data.seq_len / max(res["chars_per_sec"], 1e-9),
                "elapsed_s": res["elapsed_s"]}
     rows = [{"step": r["step"], "train_loss": unbias(r["smooth_loss"], math.log(vocab.size), r["step"]),
@@ -176,6 +178,7 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
     metrics = {"val_loss": val_loss, "val_acc": val_acc,
                "chars_per_sec": trainer.session_steps * B * world * T / train_s,
                "train_loss": last["train_loss"], "train_acc": last["train_acc"], "steps": trainer.step,
+               "resumed_at_step": trainer.resumed_at,
                "train_seconds": train_s, "elapsed_s": fit_seconds + time.perf_counter() - t1,
                "parameters": sum(p.numel() for p in net.parameters()), "world_size": world}
     return metrics, _Sampler(net.cpu(), vocab, "torch"), rows, trainer.runtime

@@ -287,6 +287,7 @@ def train_generative(cfg: RunConfig, out: str | Path, resume: bool = False,
             "seconds": round(trainer.train_seconds, 2),  # every session of the run
             "examples_per_sec": round(trainer.examples_per_sec, 1),
             "steps": trainer.step,
+            "resumed_at_step": trainer.resumed_at,
             "images": len(data.train_x),
             "final": final_train,
             "parameters": sum(p.numel() for p in model.parameters()),

@@ -16,6 +16,11 @@ from latentworks.report import plots
 from latentworks.runs import RunDir, write_json
 
 
+def run_dir_of(out: str | Path, cfg: RunConfig) -> Path:
+    """The folder of one fraction's run inside a sweep folder."""
+    return Path(out) / f"{cfg.task}-{cfg.recipe}-f{cfg.data.train_fraction:g}"
+
+
 def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out: str | Path,
           *, train_fn: Callable[[RunConfig, Path], dict[str, Any] | None] | None = None) -> dict[str, Any]:
     out = Path(out)
@@ -23,7 +28,7 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
     curves: dict[str, tuple[list[float], list[float]]] = {}
     for fraction in fractions:
         cfg = make_config(fraction)
-        run_dir = out / f"{cfg.task}-{cfg.recipe}-f{fraction:g}"
+        run_dir = run_dir_of(out, cfg)
         results = (train_fn or train)(cfg, run_dir)
         if results is None:  # not the writing rank under torchrun
             continue

@@ -44,20 +44,41 @@ def _config(ctx: StudyContext, plan: Plan, task: str, name: str, fraction: float
     return recipe(name, task=task, **changes)
 
 
-@register_study("arithmetic", order=10)
-def arithmetic_study(ctx: StudyContext) -> StudyResult:
-    from latentworks.pipelines.arithmetic import train
+def _sweep_config(ctx: StudyContext, plan: Plan, fraction: float) -> RunConfig:
+    return _config(ctx, plan, "text2text", "best", fraction, plan.sweep_epochs)
 
-    plan = PLANS[ctx.profile]
+
+def _runs(ctx: StudyContext, plan: Plan) -> list[tuple[str, Any, RunConfig]]:
+    """The study's runs besides the sweep: (name, run folder, config)."""
     root = ctx.out / "arithmetic"
-    summary = sweep(lambda f: _config(ctx, plan, "text2text", "best", f, plan.sweep_epochs),
-                    list(plan.sweep_fractions), root / "sweep-best",
-                    train_fn=lambda cfg, run_dir: ctx.train(train, cfg, run_dir))
     runs = [("text2text notebook", root / "text2text-notebook",
              _config(ctx, plan, "text2text", "notebook", plan.notebook_fraction, plan.notebook_epochs))]
     for task, epochs in (("img2text", plan.img2text_epochs), ("text2img", plan.text2img_epochs)):
         runs.append((f"{task} best", root / f"{task}-best",
                      _config(ctx, plan, task, "best", plan.image_fraction, epochs)))
+    return runs
+
+
+def arithmetic_plan(ctx: StudyContext) -> list:
+    from latentworks.pipelines.sweep import run_dir_of
+
+    plan = PLANS[ctx.profile]
+    sweep_root = ctx.out / "arithmetic" / "sweep-best"
+    sweep_configs = [_sweep_config(ctx, plan, f) for f in plan.sweep_fractions]
+    jobs = [ctx.job(f"text2text best {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
+            for cfg in sweep_configs]
+    return jobs + [ctx.job(name, cfg, run_dir) for name, run_dir, cfg in _runs(ctx, plan)]
+
+
+@register_study("arithmetic", order=10, plan=arithmetic_plan)
+def arithmetic_study(ctx: StudyContext) -> StudyResult:
+    from latentworks.pipelines.arithmetic import train
+
+    plan = PLANS[ctx.profile]
+    root = ctx.out / "arithmetic"
+    summary = sweep(lambda f: _sweep_config(ctx, plan, f), list(plan.sweep_fractions), root / "sweep-best",
+                    train_fn=lambda cfg, run_dir: ctx.train(train, cfg, run_dir))
+    runs = _runs(ctx, plan)
     results: dict[str, Any] = {}
     for name, run_dir, cfg in runs:
         results[name] = ctx.train(train, cfg, run_dir)

@@ -59,8 +59,7 @@ def _corpus(ctx: StudyContext, plan: Plan) -> tuple[str, str]:
     return str(path), f"the first {plan.corpus_chars:,} characters of the embedded pydoc corpus"
 
 
-def _run(ctx: StudyContext, text: str, out: Path, name: str, **changes: Any) -> dict[str, Any]:
-    from latentworks.pipelines.charrnn import train_charrnn
+def _config(ctx: StudyContext, text: str, out: Path, name: str, **changes: Any):
     from latentworks.recipes.charrnn import recipe, resolve
 
     main = out.name in ("numpy-main", "torch-lstm")  # only these get figures, a 1000-char text and a section
@@ -68,7 +67,34 @@ def _run(ctx: StudyContext, text: str, out: Path, name: str, **changes: Any) -> 
                           "train.progress": ctx.progress, "eval.generate_length": 1000 if main else 200,
                           "eval.figures": main, **changes})
     # Resolved here so that a finished run's stored (resolved) config compares equal under --resume.
-    return ctx.train(train_charrnn, resolve(cfg), out)
+    return resolve(cfg)
+
+
+def _planned(ctx: StudyContext, plan: Plan, text: str) -> dict[str, tuple[Path, Any]]:
+    """Every run of the char-RNN study by its table name: (run folder, config)."""
+    root = ctx.out / "charrnn"
+    runs = {"numpy main": (root / "numpy-main", plan.main)}
+    if plan.torch:
+        runs["torch LSTM"] = (root / "torch-lstm", plan.torch)
+    planned = {name: (out, _config(ctx, text, out, recipe)) for name, (out, recipe) in runs.items()}
+    for opt, lr in OPTIMIZER_LRS.items():
+        out = root / f"optim-{opt}"
+        planned[f"{opt} lr {lr:g}"] = (out, _config(ctx, text, out, plan.optim,
+                                                     **{"train.optimizer": opt, "train.lr": lr}))
+    if plan.grid:
+        for hidden, lr, seq in itertools.product(*plan.grid):
+            name = f"H {hidden} lr {lr:g} T {seq}"
+            out = root / "grid" / name.replace(" ", "_")
+            planned[f"grid {name}"] = (out, _config(ctx, text, out, "full-grid", **{
+                "model.hidden": hidden, "train.lr": lr, "data.seq_len": seq, "train.steps": plan.grid_steps,
+                "train.eval_every": plan.grid_steps}))
+    return planned
+
+
+def charrnn_plan(ctx: StudyContext) -> list:
+    plan = PLANS[ctx.profile]
+    text, _ = _corpus(ctx, plan)
+    return [ctx.job(name, cfg, out) for name, (out, cfg) in _planned(ctx, plan, text).items()]
 
 
 def _row(name: str, res: dict[str, Any]) -> list[Any]:
@@ -83,9 +109,9 @@ def _clean(text: str, n: int = 160) -> str:
     return text[:n].replace("\n", " ⏎ ")
 
 
-@register_study("charrnn", order=30)
+@register_study("charrnn", order=30, plan=charrnn_plan)
 def charrnn_study(ctx: StudyContext) -> StudyResult:
-    from latentworks.pipelines.charrnn import load_sampler
+    from latentworks.pipelines.charrnn import load_sampler, train_charrnn
     from latentworks.recipes.charrnn import recipe
     from latentworks.report.plots import bar_plot, line_plot
     from latentworks.runs import RunDir
@@ -93,17 +119,23 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     plan = PLANS[ctx.profile]
     root = ctx.out / "charrnn"
     text, corpus = _corpus(ctx, plan)
+    planned = _planned(ctx, plan, text)
+
+    def run(name: str) -> dict[str, Any]:
+        out, cfg = planned[name]
+        return ctx.train(train_charrnn, cfg, out)
+
     runs: dict[str, dict[str, Any]] = {}
-    main_dir = root / "numpy-main"
-    runs["numpy main"] = main = _run(ctx, text, main_dir, plan.main)
+    main_dir = planned["numpy main"][0]
+    runs["numpy main"] = main = run("numpy main")
     if plan.torch:
-        runs["torch LSTM"] = _run(ctx, text, root / "torch-lstm", plan.torch)
+        runs["torch LSTM"] = run("torch LSTM")
     uniform = main["corpus"]["uniform_nats"]
 
     curves: dict[str, tuple[list, list]] = {}
     for opt, lr in OPTIMIZER_LRS.items():
-        out = root / f"optim-{opt}"
-        res = runs[f"{opt} lr {lr:g}"] = _run(ctx, text, out, plan.optim, **{"train.optimizer": opt, "train.lr": lr})
+        out = planned[f"{opt} lr {lr:g}"][0]
+        res = runs[f"{opt} lr {lr:g}"] = run(f"{opt} lr {lr:g}")
         rows = [r for r in RunDir(out, create=False).read_metrics() if "val_loss" in r][:-1]
         # the last periodic point is replaced by the final whole-split validation loss
         curves[f"{opt} (lr {lr:g})"] = ([r["step"] for r in rows] + [res["steps"]],
@@ -122,10 +154,7 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     grid_rows = []
     if plan.grid:
         for hidden, lr, seq in itertools.product(*plan.grid):
-            name = f"H {hidden} lr {lr:g} T {seq}"
-            res = _run(ctx, text, root / "grid" / name.replace(" ", "_"), "full-grid", **{
-                "model.hidden": hidden, "train.lr": lr, "data.seq_len": seq, "train.steps": plan.grid_steps,
-                "train.eval_every": plan.grid_steps})
+            res = run(f"grid H {hidden} lr {lr:g} T {seq}")
             grid_rows.append([hidden, lr, seq, res["val_loss"], res["val_acc"], round(res["chars_per_sec"])])
         best = sorted(grid_rows, key=lambda r: r[3])[:12]
         bar_plot([f"H{r[0]} lr{r[1]:g} T{r[2]}" for r in best], [round(r[3], 3) for r in best],

@@ -279,11 +279,9 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
     data_dir = _data_dir(ctx)
     runs: dict[str, Path] = {}
     results: dict[str, dict[str, Any]] = {}
-    for name in MNIST_KINDS[ctx.profile]:
-        cfg = gen_config(ctx.profile, name, data="mnist", data_dir=data_dir, seed=ctx.seed, device=ctx.device,
-                         progress=ctx.progress, limit=plan.limit)
-        runs[name] = root / name
-        results[name] = ctx.train(train_generative, cfg, runs[name])
+    for name, (run_dir, cfg) in _mnist_runs(ctx, plan, root).items():
+        runs[name] = run_dir
+        results[name] = ctx.train(train_generative, cfg, run_dir)
     mnist = load_mnist("mnist", data_dir=data_dir, quiet=True)
     reader = get_reader(ctx, plan, data_dir, root)
     evals = evaluate_models(runs, reader, mnist, plan, ctx.seed)
@@ -407,10 +405,7 @@ def faces_part(ctx: StudyContext, root: Path, kinds: tuple[str, ...] = FACE_KIND
     fig_dir = root / "figures"
     figures: list[tuple[Path, str]] = []
     rows, metrics, runs = [], {}, []
-    for name in kinds:
-        cfg = gen_config("faces", name, data=str(folder), data_dir=None, seed=ctx.seed, device=ctx.device,
-                         progress=ctx.progress, limit=limit, **changes)
-        run_dir = root / name
+    for name, (run_dir, cfg) in _face_runs(ctx, root, folder, kinds, limit, **changes).items():
         res = ctx.train(train_generative, cfg, run_dir)
         runs.append(run_dir)
         model = load_generative(run_dir)
@@ -441,13 +436,42 @@ def faces_part(ctx: StudyContext, root: Path, kinds: tuple[str, ...] = FACE_KIND
 
 
 # ------------------------------------------------------------------------------------------ entry point
-@register_study("generative", order=20)
+def _mnist_runs(ctx: StudyContext, plan: Plan, root: Path) -> dict[str, tuple[Path, Any]]:
+    data_dir = _data_dir(ctx)
+    return {name: (root / name, gen_config(ctx.profile, name, data="mnist", data_dir=data_dir, seed=ctx.seed,
+                                           device=ctx.device, progress=ctx.progress, limit=plan.limit))
+            for name in MNIST_KINDS[ctx.profile]}
+
+
+def _face_runs(ctx: StudyContext, root: Path, folder: Path, kinds: tuple[str, ...] = FACE_KINDS,
+               limit: int | None = None, **changes: Any) -> dict[str, tuple[Path, Any]]:
+    return {name: (root / name, gen_config("faces", name, data=str(folder), data_dir=None, seed=ctx.seed,
+                                           device=ctx.device, progress=ctx.progress, limit=limit, **changes))
+            for name in kinds}
+
+
+def _on_cpu(ctx: StudyContext) -> bool:
+    return ctx.device == "cpu" or (ctx.device == "auto" and not torch.cuda.is_available())
+
+
+def generative_plan(ctx: StudyContext) -> list:
+    plan = PLANS[ctx.profile]
+    root = ctx.out / "generative"
+    runs = _mnist_runs(ctx, plan, root / "mnist")
+    folder = find_faces(ctx.data_dir) if plan.faces else None
+    if folder is not None:
+        runs.update({f"faces {k}": v for k, v in _face_runs(ctx, root / "faces", folder).items()})
+    # These small convnets run 2-5x faster on one thread on a busy 2-core box.
+    threads = 1 if _on_cpu(ctx) else None
+    return [ctx.job(f"{name}", cfg, run_dir, threads) for name, (run_dir, cfg) in runs.items()]
+
+
+@register_study("generative", order=20, plan=generative_plan)
 def generative_study(ctx: StudyContext) -> StudyResult:
     plan = PLANS[ctx.profile]
     root = ctx.out / "generative"
     threads = torch.get_num_threads()
-    cpu = ctx.device == "cpu" or (ctx.device == "auto" and not torch.cuda.is_available())
-    if cpu:
+    if _on_cpu(ctx):
         torch.set_num_threads(1)  # these small convnets run 2-5x faster on one thread on a busy 2-core box
     started = time.perf_counter()
     try:

@@ -1,7 +1,9 @@
 """The study registry behind ``latentworks run``.
 
-Each experiment family (arithmetic, generative, char-RNN) registers one function that runs its part of the
-study for a profile and returns report sections plus headline metrics. ``latentworks run`` runs them in order.
+Each experiment family (arithmetic, generative, char-RNN) registers two functions: a plan (the independent runs
+of its part of the study, as jobs) and a study function that reads the finished runs and returns report
+sections plus headline metrics. ``latentworks run`` collects every plan, has an executor train the jobs (in
+this process, or on Ray), then calls the study functions, whose ``ctx.train`` now finds each run finished.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from latentworks.config import to_dict
 from latentworks.errors import LatentworksError
 from latentworks.report.html import Section, write_report
-from latentworks.runs import claim_run_dir, environment, finished_results, has_checkpoint, write_json
+from latentworks.runs import claim_run_dir, environment, write_json
+from latentworks.studies.executor import Job, job_for, make_executor, run_job
 
 PROFILES = ("test", "quick", "full")
 
@@ -32,18 +34,15 @@ class StudyContext:
 
     def train(self, train_fn: Callable[..., dict[str, Any] | None], config: Any,
               run_dir: Path) -> dict[str, Any] | None:
-        """``train_fn(config, run_dir)``: each pipeline's train function. With ``resume``, a run that already
-        finished with this config is reused as it is and one with a checkpoint continues from it (a checkpoint
-        of other settings is refused by the pipeline); anything else in the way is moved aside."""
+        """``train_fn(config, run_dir)``: each pipeline's train function. With ``resume`` (and always once the
+        executor has run the plan), a run that already finished with this config is reused as it is, one with a
+        checkpoint continues from it, and anything else in the way is moved aside."""
         if self.resume:
-            done = finished_results(run_dir, {"family": config.family, **to_dict(config)},
-                                    ("train.progress", "train.device"))
-            if done is not None:
-                return done
-            if has_checkpoint(run_dir):
-                return train_fn(config, run_dir, resume=True)
-            return train_fn(config, run_dir, overwrite=True)
+            return run_job(job_for(run_dir.name, config, run_dir), self.progress)
         return train_fn(config, run_dir)
+
+    def job(self, name: str, config: Any, run_dir: Path, threads: int | None = None) -> Job:
+        return job_for(name, config, run_dir, threads)
 
 
 @dataclass
@@ -53,12 +52,13 @@ class StudyResult:
 
 
 StudyFn = Callable[[StudyContext], StudyResult]
-_STUDIES: dict[str, tuple[int, StudyFn]] = {}
+PlanFn = Callable[[StudyContext], list[Job]]
+_STUDIES: dict[str, tuple[int, StudyFn, PlanFn]] = {}
 
 
-def register_study(name: str, order: int) -> Callable[[StudyFn], StudyFn]:
+def register_study(name: str, order: int, plan: PlanFn) -> Callable[[StudyFn], StudyFn]:
     def decorate(fn: StudyFn) -> StudyFn:
-        _STUDIES[name] = (order, fn)
+        _STUDIES[name] = (order, fn, plan)
         return fn
 
     return decorate
@@ -67,6 +67,22 @@ def register_study(name: str, order: int) -> Callable[[StudyFn], StudyFn]:
 def registered() -> list[str]:
     _load_builtin_studies()
     return [name for name, _ in sorted(_STUDIES.items(), key=lambda kv: kv[1][0])]
+
+
+def plan_study(profile: str, out: str | Path, only: list[str] | None = None, **kwargs: Any) -> list[Job]:
+    """Every independent run a study would train (for estimates and external schedulers)."""
+    ctx = StudyContext(profile=profile, out=Path(out), **kwargs)
+    return [job for name in _names(only) for job in _STUDIES[name][2](ctx)]
+
+
+def _names(only: list[str] | None) -> list[str]:
+    names = registered()
+    if only:
+        unknown = sorted(set(only) - set(names))
+        if unknown:
+            raise LatentworksError(f"unknown study {unknown}; registered studies: {', '.join(names)}")
+        names = [n for n in names if n in only]
+    return names
 
 
 def _load_builtin_studies() -> None:
@@ -78,13 +94,9 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     """Run the registered studies and write ``out/report.html`` and ``out/results.json``."""
     if profile not in PROFILES:
         raise LatentworksError(f"unknown profile '{profile}'; choose one of {', '.join(PROFILES)}")
-    names = registered()
-    if only:
-        unknown = sorted(set(only) - set(names))
-        if unknown:
-            raise LatentworksError(f"unknown study {unknown}; registered studies: {', '.join(names)}")
-        names = [n for n in names if n in only]
+    names = _names(only)
     overwrite = kwargs.pop("overwrite", False)
+    executor = make_executor(kwargs.pop("executor", "local"), kwargs.pop("workers", None), kwargs.pop("address", None))
     ctx = StudyContext(profile=profile, out=Path(out), **kwargs)
     if ctx.resume:
         if not ctx.out.is_dir():
@@ -92,8 +104,13 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     else:
         claim_run_dir(ctx.out, overwrite=overwrite)
     sections: list[Section] = []
-    summary: dict[str, Any] = {"profile": profile, "studies": {}, "seed": ctx.seed}
+    summary: dict[str, Any] = {"profile": profile, "studies": {}, "seed": ctx.seed,
+                               "executor": type(executor).__name__, "workers": executor.workers}
     started = time.perf_counter()
+    jobs = [job for name in names for job in _STUDIES[name][2](ctx)]
+    executor.run(jobs, ctx.progress)
+    summary["train_seconds"] = round(time.perf_counter() - started, 1)
+    ctx.resume = True  # every planned run has finished: the study functions read them
     for name in names:
         t0 = time.perf_counter()
         result = _STUDIES[name][1](ctx)

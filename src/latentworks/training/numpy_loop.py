@@ -133,7 +133,7 @@ def _resume(cfg: RunConfig, run_dir: Path, ck_dir: Path, run_config: dict):
     return model, opt, st
 
 
-def _blas_limit(threads: int | None):
+def blas_threads(threads: int | None):
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -149,7 +149,7 @@ def train_numpy_char_rnn(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run
 
     ``resume=True`` continues from the newest intact checkpoint with identical numbers to an uninterrupted run.
     """
-    with _blas_limit(cfg.train.threads):
+    with blas_threads(cfg.train.threads):
         return _train(cfg, np.asarray(text_ids, dtype=np.int32), vocab, Path(run_dir), primes, run_config, resume)
 
 
@@ -175,8 +175,10 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
         check_resume(run_dir, run_config, resume_free(cfg.train))
         print(f"latentworks: {run_dir} has no checkpoint yet; starting it from the beginning", file=sys.stderr)
         resume = False
+    resumed_at = None
     if resume:
         model, opt, st = _resume(cfg, run_dir, ck_dir, run_config)
+        resumed_at = st["step"]
     else:
         model, opt, st = _fresh(cfg, vocab, run_dir, ck_dir, run_config)
     base_lr = opt.lr
@@ -255,7 +257,8 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
     if not samples:
         samples = _samples(model, vocab, cfg, primes, st["step"])
     save_model(model, run_dir, extra={"vocab": vocab.to_json()})
-    return {"model": model, "val_loss": val_loss, "train_smooth_loss": st["smooth"], "acc_ema": st["acc"],
+    return {"model": model, "resumed_at": resumed_at, "val_loss": val_loss, "train_smooth_loss": st["smooth"],
+            "acc_ema": st["acc"],
             "chars_per_sec": st["chars"] / max(st["train_s"], 1e-9), "steps": st["step"],
             "elapsed_s": wall_base + time.perf_counter() - wall0,
             "samples": samples[str(ev.temperatures[0])], "samples_by_temperature": samples}

@@ -115,6 +115,7 @@ class Trainer:
         self.elapsed: float | None = None
         self.timed_out = False
         self.session_steps = 0  # steps taken by this session's fit
+        self.resumed_at: int | None = None  # the checkpoint step this session continued from
         self.examples_per_sec = 0.0
         self.history: list[dict[str, Any]] = []
         self._window: dict[str, float] = {}  # sums of the step logs since the last metric row, and their count
@@ -399,6 +400,7 @@ class Trainer:
         ckpt.restore_optimizers(self.optimizers, meta, tensors)
         ckpt.restore_rng(tensors, meta["rng"])
         self.step = int(meta["step"])
+        self.resumed_at = self.step
         self.seconds_before = float(meta.get("train_seconds", 0.0))
         self._window = {k: float(v) for k, v in (meta.get("log_window") or {}).items()}
         self._first_loss = meta.get("first_loss")

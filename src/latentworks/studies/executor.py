@@ -1,0 +1,195 @@
+"""Where a study's runs execute: one after another in this process, or as Ray tasks over cores and machines.
+
+A study first lists its independent runs as :class:`Job` objects (a run config as JSON, the run folder, the CPU
+threads it trains with), then an executor trains them, then the study reads the finished runs and writes its
+report. :func:`run_job` is the one way a job runs, whichever executor calls it: a run that already finished
+with the same settings is reused, one with a checkpoint continues from it, anything else starts afresh (an
+unfinished folder without a checkpoint is moved aside). So a study stopped anywhere (Ctrl-C, a lost worker,
+a killed head) continues with ``--resume``, and a Ray task retried after its worker died resumes from the last
+checkpoint rather than from scratch.
+
+Ray workers write into the study folder directly, as Ray's own ``storage_path`` does: on one machine that is
+the local disk; on a cluster the folder must be on a file system every node sees. Each job sets the same CPU
+thread count whichever executor runs it, so the ray executor gives the same numbers as the local one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from latentworks.errors import LatentworksError
+
+EXECUTORS = ("local", "ray")
+RESUME_FREE = ("train.progress", "train.device")  # settings that may differ between a finished run and a rerun
+
+
+@dataclass
+class Job:
+    """One independent run of a study: shippable to another process or machine."""
+
+    name: str  # a short label for progress and logs
+    family: str  # arithmetic | generative | charrnn
+    config: dict[str, Any]  # the run config tree as JSON (what config.json holds)
+    run_dir: str
+    threads: int | None = None  # CPU threads for torch while it trains (None: the process's default)
+
+
+def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None) -> Job:
+    """The job that trains ``cfg`` into ``run_dir``, with the thread count this process would train it with (so
+    another process, or another executor, gets the same numbers)."""
+    import torch
+
+    from latentworks.config import to_dict
+
+    return Job(name, cfg.family, {"family": cfg.family, **to_dict(cfg)}, str(run_dir),
+               threads or cfg.train.threads or torch.get_num_threads())
+
+
+def train_function(family: str):
+    """The pipeline function that trains a run of ``family``: ``fn(config, out, resume=, overwrite=)``."""
+    module, name = {"arithmetic": ("latentworks.pipelines.arithmetic", "train"),
+                    "generative": ("latentworks.pipelines.generative", "train_generative"),
+                    "charrnn": ("latentworks.pipelines.charrnn", "train_charrnn")}[family]
+    return getattr(importlib.import_module(module), name)
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """torch's and BLAS's thread counts set to ``n`` for the block: the same count gives the same bits."""
+    import torch
+
+    before = torch.get_num_threads()
+    blas: Any = contextlib.nullcontext()
+    if n:
+        torch.set_num_threads(n)
+        try:
+            from threadpoolctl import threadpool_limits
+
+            blas = threadpool_limits(limits=n, user_api="blas")
+        except ImportError:
+            pass
+    try:
+        with blas:
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
+    """Train ``job`` or reuse / continue what its folder already holds; its ``results.json``."""
+    from latentworks.config import override
+    from latentworks.recipes import family as recipes_of
+    from latentworks.runs import finished_results, has_checkpoint
+
+    cfg = recipes_of(job.family).from_json(job.config)
+    if not progress:
+        cfg = override(cfg, {"train.progress": False})  # free on a resume, and not part of a finished run's match
+    run_dir = Path(job.run_dir)
+    done = finished_results(run_dir, job.config, RESUME_FREE)
+    if done is not None:
+        return done
+    train = train_function(job.family)
+    with cpu_threads(job.threads):
+        if has_checkpoint(run_dir):
+            return train(cfg, run_dir, resume=True)
+        return train(cfg, run_dir, overwrite=run_dir.exists() and any(run_dir.iterdir()))
+
+
+class LocalExecutor:
+    """Every job in this process, in order."""
+
+    workers = 1
+
+    def run(self, jobs: list[Job], progress: bool = True) -> dict[str, dict[str, Any] | None]:
+        out = {}
+        bar = tqdm(jobs, desc="study runs", unit="run", disable=not progress, dynamic_ncols=True)
+        for job in bar:
+            bar.set_postfix_str(job.name, refresh=True)
+            out[job.run_dir] = run_job(job, progress)
+        bar.close()
+        return out
+
+
+class RayExecutor:
+    """Each job a Ray task with its own CPU (and, when the run asks for CUDA, GPU) request; ``address`` joins a
+    running cluster, else a local one is started for the study and shut down after it."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise LatentworksError("--executor ray needs Ray: pip install -e '.[ray]'") from None
+        self.ray, self.address, self.workers = ray, address, workers
+
+    def run(self, jobs: list[Job], progress: bool = True) -> dict[str, dict[str, Any] | None]:
+        ray = self.ray
+        started_here = not ray.is_initialized()
+        if started_here:
+            kwargs: dict[str, Any] = {"address": self.address} if self.address else {"num_cpus": self.workers}
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR", **kwargs)
+        remote = ray.remote(max_retries=3, retry_exceptions=False)(_run_job_quietly)
+        try:
+            pending = {}
+            for job in jobs:
+                gpus = 1 if str(job.config.get("train", {}).get("device", "auto")).startswith("cuda") else 0
+                pending[remote.options(num_cpus=1, num_gpus=gpus, name=f"latentworks:{job.name}").remote(job)] = job
+            out: dict[str, dict[str, Any] | None] = {}
+            bar = tqdm(total=len(jobs), desc=f"study runs on ray ({self.workers or 'cluster'} workers)", unit="run",
+                       disable=not progress, dynamic_ncols=True)
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                job = pending.pop(ready[0])
+                try:
+                    out[job.run_dir] = ray.get(ready[0])
+                except ray.exceptions.RayTaskError as err:
+                    cause = err.cause if isinstance(getattr(err, "cause", None), Exception) else err
+                    if isinstance(cause, LatentworksError):
+                        raise cause from None
+                    raise LatentworksError(f"run {job.name} failed on a Ray worker: "
+                                           f"{str(cause).splitlines()[-1]}") from None
+                except ray.exceptions.WorkerCrashedError:
+                    raise LatentworksError(f"run {job.name} lost its Ray worker more than 3 times; rerun with "
+                                           "--resume to continue from its last checkpoint") from None
+                bar.set_postfix_str(job.name, refresh=False)
+                bar.update(1)
+            bar.close()
+            return out
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+def _run_job_quietly(job: Job) -> dict[str, Any] | None:
+    # A Ray worker shows no progress bars of its own: the driver shows the study's.
+    return run_job(job, progress=False)
+
+
+def make_executor(name: str = "local", workers: int | None = None, address: str | None = None):
+    if name == "local":
+        if workers not in (None, 1) or address:
+            raise LatentworksError("--workers and --address need --executor ray")
+        return LocalExecutor()
+    if name == "ray":
+        if workers is not None and workers < 1:
+            raise LatentworksError(f"--workers {workers}: must be at least 1")
+        return RayExecutor(workers, address)
+    raise LatentworksError(f"--executor {name!r} is not a choice; use one of {', '.join(EXECUTORS)}")
+
+
+def estimate(seconds: dict[str, float], workers: int) -> float:
+    """Wall time of runs taking ``seconds`` on ``workers`` workers, longest first (LPT scheduling)."""
+    loads = [0.0] * max(1, workers)
+    for s in sorted(seconds.values(), reverse=True):
+        loads[loads.index(min(loads))] += s
+    return max(loads)
+
+
+__all__ = ["EXECUTORS", "Job", "LocalExecutor", "RayExecutor", "estimate", "job_for", "make_executor", "run_job",
+           "train_function"]

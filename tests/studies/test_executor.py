@@ -1,0 +1,103 @@
+"""Studies on Ray: the test profile on a local Ray cluster with 2 workers gives the local executor's numbers, and a
+worker killed in the middle of a run is retried from the run's last checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from latentworks.errors import LatentworksError
+from latentworks.recipes.arithmetic import recipe
+from latentworks.studies.executor import LocalExecutor, estimate, job_for, make_executor, run_job
+
+ENV = {**os.environ, "LATENTWORKS_OFFLINE": "1", "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+TIMINGS = ("seconds", "chars_per_sec", "eval_seconds", "train_seconds", "elapsed", "examples_per_sec", "dir")
+
+
+def flat(tree, prefix=""):
+    out = {}
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            out.update(flat(v, f"{prefix}.{k}" if prefix else k))
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            out.update(flat(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = tree
+    return out
+
+
+def _metrics(study: Path) -> dict:
+    got = flat(json.loads((study / "results.json").read_text())["studies"])
+    return {k: v for k, v in got.items() if not any(t in k for t in TIMINGS)}
+
+
+def test_the_local_executor_is_the_default_and_ray_options_need_ray():
+    assert isinstance(make_executor(), LocalExecutor)
+    with pytest.raises(LatentworksError, match="need --executor ray"):
+        make_executor("local", workers=2)
+    with pytest.raises(LatentworksError, match="is not a choice"):
+        make_executor("slurm")
+    assert estimate({"a": 10, "b": 6, "c": 5, "d": 1}, 2) == 11 and estimate({"a": 10, "b": 6}, 1) == 16
+
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+
+@pytest.mark.slow
+def test_a_study_on_ray_gives_the_local_numbers(tmp_path):
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--workers", "2"])):
+        cmd = [sys.executable, "-m", "latentworks", "run", "--profile", "test", "--out", str(tmp_path / name),
+               "--no-progress", *extra]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=420)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs[name] = _metrics(tmp_path / name)
+    assert runs["local"] and runs["local"] == runs["ray"]
+    summary = json.loads((tmp_path / "ray" / "results.json").read_text())
+    assert summary["executor"] == "RayExecutor" and summary["workers"] == 2
+    for path in (tmp_path / "ray").rglob("model.safetensors"):
+        twin = tmp_path / "local" / path.relative_to(tmp_path / "ray")
+        assert twin.read_bytes() == path.read_bytes(), path  # the same weights, bit for bit
+
+
+def _ray_workers() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "ray::latentworks:"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_retried_from_the_last_checkpoint(tmp_path):
+    cfg = recipe("best", task="text2text", **{"data.max_int": 29, "train.epochs": 8, "model.hidden": 32,
+                                              "train.progress": False, "train.checkpoint_every": 20})
+    killed: list[int] = []
+
+    def kill_once_a_checkpoint_exists():
+        deadline = time.time() + 180
+        while time.time() < deadline and not killed:
+            pointer = tmp_path / "ray" / "checkpoints" / "latest.json"
+            workers = _ray_workers()
+            if workers and pointer.is_file() and json.loads(pointer.read_text())["step"] >= 40:
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append(workers[0])
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=kill_once_a_checkpoint_exists)
+    watcher.start()
+    results = make_executor("ray", workers=1).run([job_for("t2t", cfg, tmp_path / "ray")], progress=False)
+    watcher.join()
+    assert killed, "no worker was killed: the run finished first"
+    got = results[str(tmp_path / "ray")]
+    assert got["train"]["resumed_at_step"] >= 40  # retried from its checkpoint, not from step 0
+    reference = run_job(job_for("t2t", cfg, tmp_path / "local"))
+    assert got["test"] == reference["test"] and reference["train"]["resumed_at_step"] is None
+    weights = [(tmp_path / name / "model.safetensors").read_bytes() for name in ("ray", "local")]
+    assert weights[0] == weights[1]
