@@ -1,25 +1,122 @@
 import base64
 import io
+import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from latentworks.cli.report import build_report
+from latentworks.pipelines import sweep
 from latentworks.report import plots
-from latentworks.report.html import section_from_run, write_report
+from latentworks.report.html import (
+    Headline,
+    Section,
+    Table,
+    compare_runs,
+    load_page,
+    render,
+    save_page,
+    section_from_run,
+    write_report,
+)
 from latentworks.runs import RunDir
 
 
-def test_report_embeds_figures_and_metrics(tmp_path):
-    run = RunDir(tmp_path / "run")
-    plots.line_plot({"a": ([1, 2, 3], [0.1, 0.5, 0.9])}, run.figures / "curve.png", title="t", xlabel="x",
+def _visible_text(page: str) -> str:
+    """What a reader sees: no embedded images, tooltips, folded configurations or tags."""
+    page = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+    page = re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)
+    page = re.sub(r'(title|alt)="[^"]*"', "", page)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def _run(root, name, lr=0.1, exact=0.75, kind="demo"):
+    run = RunDir(root / name)
+    plots.line_plot({"a": ([1, 2, 3], [0.1, 0.5, 0.9])}, run.figures / "loss.png", title="t", xlabel="x",
                     ylabel="y")
-    run.write_results(kind="demo", config={"lr": 0.1}, metrics={"test": {"exact_match": 0.75}}, seed=3)
-    out = write_report([section_from_run(run.root)], tmp_path / "report.html")
-    page = out.read_text()
-    assert "exact_match" in page and "0.75" in page
+    run.write_results(kind=kind, config={"train": {"lr": lr, "epochs": 3}}, seed=3,
+                      metrics={"test": {"exact_match": exact, "char_accuracy": 0.9251, "n": 1200}})
+    return run.root
+
+
+def test_run_section_shows_human_names_percentages_and_an_embedded_png(tmp_path):
+    page = write_report([section_from_run(_run(tmp_path, "run"))], tmp_path / "report.html").read_text()
+    text = _visible_text(page)
+    assert "exact match 75.0 %" in text and "per-character accuracy 92.5 %" in text
+    assert "exact_match" not in text and "char_accuracy" not in text  # raw keys stay in tooltips only
+    assert f"latentworks explore {tmp_path / 'run'}" in text
     payload = page.split("data:image/png;base64,")[1].split('"')[0]
-    img = Image.open(io.BytesIO(base64.b64decode(payload)))
-    assert img.format == "PNG"
+    assert Image.open(io.BytesIO(base64.b64decode(payload))).format == "PNG"
+    assert "training loss by step" in text  # the figure's caption says what it shows
+
+
+def test_summary_table_and_contents_link_to_every_section(tmp_path):
+    sections = [Section("Arithmetic", text="<p>a</p>"), Section("Generative models", tables=[
+        Table(["model", "share"], [["VAE", 0.5]], formats=["text", "pct"])])]
+    headlines = [Headline("arithmetic", "exact match", 0.988, course=0.074, course_note="the course notebook",
+                          held_out="unseen queries", n=18000)]
+    page = render(sections, headlines=headlines)
+    text = _visible_text(page)
+    assert "98.8 %" in text and "7.4 %" in text and "18,000" in text and "50.0 %" in text
+    links = re.findall(r'href="#([^"]+)"', page)
+    assert len(links) == 2 and all(f'id="{anchor}"' in page for anchor in links)
+    assert "How to read this" in text
+
+
+def test_page_saved_as_json_renders_the_same(tmp_path):
+    run = _run(tmp_path, "run")
+    sections = [Section("Part", text="<p>x</p>", figures=[(run / "figures" / "loss.png", "a curve")],
+                        subsections=[section_from_run(run)])]
+    headlines = [Headline("part", "measure", 0.5, peer=0.4, peer_note="someone")]
+    save_page(tmp_path / "report.json", sections, "T", "<p>intro</p>", headlines)
+    again = load_page(tmp_path / "report.json")
+
+    def without_build_time(page: str) -> str:
+        return re.sub(r'<p class="meta">.*?</p>', "", page, count=1)
+
+    rebuilt = render(again[0], title=again[1], intro=again[2], headlines=again[3])
+    assert without_build_time(rebuilt) == without_build_time(render(sections, "T", "<p>intro</p>", headlines))
+
+
+def test_report_command_rebuilds_a_study_and_compares_runs_of_one_kind(tmp_path):
+    a, b = _run(tmp_path, "a", lr=0.1, exact=0.5), _run(tmp_path, "b", lr=0.3, exact=0.8)
+    page = _visible_text(build_report([a, b], tmp_path / "cmp.html").read_text())
+    assert "Comparison of 2 demo runs" in page
+    table = page.split("Comparison of 2 demo runs")[-1]
+    assert re.search(r"\ba\s+50.0 %\s+92.5 %.*?0.1\s+b\s+80.0 %\s+92.5 %.*?0.3", table, re.S)  # measure, lr
+
+    other = _run(tmp_path, "c", kind="other")
+    assert compare_runs([a, other]) is None  # different kinds are listed, not compared
+
+    study = tmp_path / "study"
+    study.mkdir()
+    save_page(study / "report.json", [Section("Only part", text="<p>rebuilt</p>")], "Study title", "", [])
+    page = build_report([study], tmp_path / "rebuilt.html").read_text()
+    assert "Study title" in page and "rebuilt" in page
+
+
+def test_fraction_figure_draws_bars_below_three_fractions(tmp_path, monkeypatch):
+    calls = []
+    real_bars, real_line = plots.grouped_bars, plots.line_plot
+    monkeypatch.setattr(plots, "grouped_bars", lambda *a, **k: calls.append("bars") or real_bars(*a, **k))
+    monkeypatch.setattr(plots, "line_plot", lambda *a, **k: calls.append("line") or real_line(*a, **k))
+    rows = [{"train_fraction": f, "exact_match": e, "char_accuracy": c}
+            for f, e, c in ((0.05, 0.9, 0.95), (0.1, 0.98, 0.99), (0.5, 0.999, 0.9995))]
+    sweep.fraction_figure(rows[:2], "text2text", tmp_path / "two.png")
+    sweep.fraction_figure(rows, "text2text", tmp_path / "three.png")
+    assert calls == ["bars", "line"]
+    assert Image.open(tmp_path / "two.png").size[0] > 0
+
+
+@pytest.mark.parametrize("value,kind,shown", [(0.9251, "pct", "92.5 %"), (0.9951, "pct", "99.51 %"),
+                                              (1.0, "pct", "100.0 %"), (-0.25, "pct_signed", "-25.0 %"),
+                                              (1.7634, "ratio", "1.76×"), (754.0, "secs", "12.6 min"),
+                                              (18000, "int", "18,000"), (None, "pct", "—")])
+def test_values_are_formatted_as_a_reader_expects(value, kind, shown):
+    from latentworks.report.names import fmt
+
+    assert fmt(value, kind) == shown
 
 
 def test_image_grid_writes_png(tmp_path):

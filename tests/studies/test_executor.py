@@ -69,8 +69,9 @@ def test_a_study_on_ray_gives_the_local_numbers(tmp_path):
         assert twin.read_bytes() == path.read_bytes(), path  # the same weights, bit for bit
 
 
-def _ray_workers() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "ray::latentworks:"], capture_output=True, text=True).stdout
+def _ray_workers(job: str) -> list[int]:
+    # By the task's name, so that no other Ray cluster on the machine is touched.
+    out = subprocess.run(["pgrep", "-f", f"ray::latentworks:{job}"], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
 
 
@@ -84,7 +85,7 @@ def test_a_killed_worker_is_retried_from_the_last_checkpoint(tmp_path):
         deadline = time.time() + 180
         while time.time() < deadline and not killed:
             pointer = tmp_path / "ray" / "checkpoints" / "latest.json"
-            workers = _ray_workers()
+            workers = _ray_workers("t2t-killed")
             if workers and pointer.is_file() and json.loads(pointer.read_text())["step"] >= 40:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
@@ -92,7 +93,7 @@ def test_a_killed_worker_is_retried_from_the_last_checkpoint(tmp_path):
 
     watcher = threading.Thread(target=kill_once_a_checkpoint_exists)
     watcher.start()
-    results = make_executor("ray", workers=1).run([job_for("t2t", cfg, tmp_path / "ray")], progress=False)
+    results = make_executor("ray", workers=1).run([job_for("t2t-killed", cfg, tmp_path / "ray")], progress=False)
     watcher.join()
     assert killed, "no worker was killed: the run finished first"
     got = results[str(tmp_path / "ray")]

@@ -49,18 +49,38 @@ def run(argv: list[str], prog: str) -> int:
 
 @dataclass
 class Report:
-    runs: Positional[list[str]]  # run folders and study folders
+    runs: Positional[list[str]]  # a study folder (its report is rebuilt), or run folders (compared when alike)
     title: str = "latentworks report"
     out: Output = field(default_factory=Output)  # the HTML file to write (default: report.html)
 
 
-def report(argv: list[str], prog: str) -> int:
-    from latentworks.report.html import section_from_run, write_report
+def build_report(paths: list[str | Path], output: str | Path, title: str = "latentworks report") -> Path:
+    """A study folder's page rebuilt from its ``report.json``, or a page of run folders: each run folded into
+    one line, and a comparison table first when two or more runs are of one kind."""
+    from latentworks.errors import LatentworksError
+    from latentworks.report.html import compare_runs, load_page, section_from_run, write_report
 
-    a = parse(Report, argv, prog=prog, description="One self-contained HTML page from run folders.")
+    pages = [Path(p) / "report.json" for p in paths if (Path(p) / "report.json").is_file()]
+    if pages:
+        if len(paths) > 1:
+            raise LatentworksError(f"{pages[0].parent} is a study folder; build its report on its own "
+                                   "(latentworks report STUDY_DIR)")
+        sections, page_title, intro, headlines = load_page(pages[0])
+        return write_report(sections, output, title=page_title, intro=intro, headlines=headlines)
+    runs = [section_from_run(p) for p in paths]
+    for run in runs:
+        run.folded = len(runs) > 1  # one run: its details open; several: one line each
+    comparison = compare_runs(paths)
+    if comparison is not None:
+        runs = [comparison, *runs]
+    return write_report(runs, output, title=title)
+
+
+def report(argv: list[str], prog: str) -> int:
+    a = parse(Report, argv, prog=prog, description="One self-contained HTML page: a study folder's report rebuilt, "
+              "or run folders side by side.")
     output = check_output(a.out.output) or Path("report.html")
-    path = write_report([section_from_run(d) for d in a.runs], output, title=a.title)
-    print(path)
+    print(build_report(a.runs, output, a.title).resolve())
     return 0
 
 
@@ -78,4 +98,4 @@ def download(argv: list[str], prog: str) -> int:
     return 0
 
 
-__all__ = ["RunStudy", "download", "report", "run", "run_study_command"]
+__all__ = ["RunStudy", "build_report", "download", "report", "run", "run_study_command"]

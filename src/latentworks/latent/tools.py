@@ -105,7 +105,7 @@ def sample_grid(model, n: int, seed: int, labels=None, truncate: float | None = 
                          f", scale {scale:g}" if scale != 1 else "",
                          f", label {labels}" if isinstance(labels, int) else ""])
         path = _grid_figure(images, out, nrow=n, numbered=True,
-                            title=f"{model_kind(model)}: {n}×{n} samples, seed {seed}{extra}")
+                            title=f"{model_kind(model)}: {n}×{n} samples, latent seed {seed}{extra}")
     return LatentResult(images, z.numpy(), _np(lab), path,
                         {"seed": seed, "n": n, "truncate": truncate, "scale": scale})
 
@@ -130,7 +130,7 @@ def interpolate(model, seed: int, steps: int, slerp: bool = False, labels=None,
         top = _strip([ends_img[0], *[None] * (steps - 2), ends_img[1]])
         how = "slerp" if slerp else "lerp"
         path = _rows_figure([top, _strip(list(images))], ["two random points", f"{how}, {steps} steps"], out,
-                            title=f"{model_kind(model)}: interpolation, seed {seed}")
+                            title=f"{model_kind(model)}: interpolation, latent seed {seed}")
     return LatentResult(images, path_z.numpy(), _np(lab), path,
                         {"seed": seed, "steps": steps, "slerp": slerp, "endpoints": ends.numpy()})
 
@@ -150,7 +150,7 @@ def traverse(model, points: int, steps: int, seed: int, slerp: bool = False, lab
         else:
             per_row = min(steps, 20)
             path = _grid_figure(images, out, nrow=-(-steps // per_row),
-                                title=f"{model_kind(model)}: path through {points} points, seed {seed}")
+                                title=f"{model_kind(model)}: path through {points} points, latent seed {seed}")
     return LatentResult(images, path_z.numpy(), _np(lab), path,
                         {"seed": seed, "points": points, "steps": steps, "knots": knots.numpy()})
 
@@ -195,7 +195,7 @@ def latent_arithmetic(model, grid_seed: int, n: int, a_idx, b_idx, c_idx, *, lab
         rows.append(_strip([*[None] * width, images[0]]))
         names.append("A − B + C")
         path = _rows_figure(rows, names, out,
-                            title=f"{model_kind(model)}: arithmetic on the {n}×{n} grid, seed {grid_seed}")
+                            title=f"{model_kind(model)}: arithmetic on the {n}×{n} grid, latent seed {grid_seed}")
     return LatentResult(images, result.numpy(), _np(lab), path, {
         "mean_a": a.numpy(), "mean_b": b.numpy(), "mean_c": c.numpy(),
         "cells": {k[2:]: v for k, v in groups.items()}, "grid_seed": grid_seed, "n": n,
@@ -225,7 +225,7 @@ def sweep_dim(model, dim: int, lo: float, hi: float, steps: int, seed: int, rows
     path = None
     if out is not None:
         path = _grid_figure(images, out, nrow=rows,
-                            title=f"{model_kind(model)}: z[{dim}] from {lo:g} to {hi:g}, seed {seed}")
+                            title=f"{model_kind(model)}: z[{dim}] from {lo:g} to {hi:g}, latent seed {seed}")
     return LatentResult(images, z.numpy(), _np(lab), path, {"dim": dim, "values": np.linspace(lo, hi, steps)})
 
 
@@ -277,7 +277,7 @@ def code_grid(model, seed: int, columns: int = 10, out: str | Path | None = None
     path = None
     if out is not None:
         path = _grid_figure(images, out, nrow=codes,
-                            title=f"{model_kind(model)}: code 0..{codes - 1} by row, seed {seed}")
+                            title=f"{model_kind(model)}: code 0..{codes - 1} by row, latent seed {seed}")
     return LatentResult(images, z.numpy(), None, path, {"seed": seed, "codes": codes})
 
 

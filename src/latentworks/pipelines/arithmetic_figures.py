@@ -42,7 +42,8 @@ def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str,
     if hist:
         plots.bar_plot(list(hist), list(hist.values()), run.figures / "error_sizes.png",
                        title=f"{task}: size of the numeric error on {sum(hist.values()):,} held-out queries",
-                       ylabel="queries", log=True)
+                       xlabel="|answer − right answer|  (unreadable: not a number)", ylabel="queries",
+                       log=True)
     test = prepared.test
     wrong = [k for k, (p, e) in enumerate(zip(predicted, test.answers)) if p != e]
     if len(wrong) > MAX_EXAMPLES:  # a seeded sample, so the figure is not always the smallest operands

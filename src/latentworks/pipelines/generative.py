@@ -189,11 +189,12 @@ def make_eval_fn(cfg: RunConfig, data: GenData, run: RunDir, trainer_ref: list):
 
 
 def write_figures(run: RunDir, cfg: RunConfig, model, history: list[dict[str, Any]], data: GenData) -> None:
+    from latentworks.report.names import label
     from latentworks.report.plots import line_plot
 
     def series(keys, rows, x="step"):
         return {
-            k: ([r[x] for r in rows if r.get(k) is not None], [r[k] for r in rows if r.get(k) is not None])
+            label(k): ([r[x] for r in rows if r.get(k) is not None], [r[k] for r in rows if r.get(k) is not None])
             for k in keys
             if any(r.get(k) is not None for r in rows)
         }
@@ -217,15 +218,11 @@ def write_figures(run: RunDir, cfg: RunConfig, model, history: list[dict[str, An
                 ylabel="accuracy",
                 ylim=(0, 1.02),
             )
-    for key, label in (
-        ("eval/recon_mse", "held-out reconstruction MSE"),
-        ("eval/elbo", "held-out ELBO (nats)"),
-    ):
+    for key in ("eval/recon_mse", "eval/elbo"):
         s = series((key,), eval_rows, x="epoch")
         if s:
-            line_plot(
-                s, run.figures / f"eval_{key.split('/')[1]}.png", title=label, xlabel="epoch", ylabel=label
-            )
+            line_plot(s, run.figures / f"eval_{key.split('/')[1]}.png", title=label(key), xlabel="epoch",
+                      ylabel=label(key))
     write_epochs_gif(run.figures)
     gen = torch.Generator().manual_seed(cfg.train.seed)
     with torch.no_grad():
@@ -243,7 +240,11 @@ def write_figures(run: RunDir, cfg: RunConfig, model, history: list[dict[str, An
         if cfg.kind in AUTOENCODERS and len(data.test_x):
             x = data.test_x[:10]
             rec = model.reconstruct(x, data.test_y[:10] if model.conditional else None).cpu()
-            save_png(snapshot(torch.cat([x.float() / 255.0, rec]), 2), run.figures / "reconstructions.png")
+            from latentworks.report.pictures import tile
+            from latentworks.report.plots import image_rows
+
+            image_rows([tile(x.float() / 255.0, 1), tile(rec, 1)], ["held-out\ninput", "reconstruction"],
+                       run.figures / "reconstructions.png", title="held-out test images and their reconstructions")
 
 
 # ------------------------------------------------------------------------------------------ train

@@ -21,6 +21,25 @@ def run_dir_of(out: str | Path, cfg: RunConfig) -> Path:
     return Path(out) / f"{cfg.task}-{cfg.recipe}-f{cfg.data.train_fraction:g}"
 
 
+def fraction_figure(rows: list[dict[str, Any]], task: str, path: Path) -> Path:
+    """Held-out accuracy against the train fraction: a curve from three fractions up, bars below that (a line
+    through two points suggests a trend it cannot show)."""
+    fr = [r["train_fraction"] for r in rows]
+    exact, per_char = [r["exact_match"] for r in rows], [r["char_accuracy"] for r in rows]
+    title = f"{task}: held-out accuracy vs train fraction"
+    if len(rows) >= 3:
+        return plots.line_plot({"exact match": (fr, exact), "per-character": (fr, per_char)}, path, logx=True,
+                               ylim=(0, 1.01), styles={"per-character": "--"}, title=title,
+                               xlabel="share of all queries used for training (log scale)",
+                               ylabel="accuracy on held-out queries")
+    fig, ax = plots.grouped_bars([f"{f:.0%}" for f in fr], {"exact match": exact, "per-character": per_char},
+                                 title=title, xlabel="share of all queries used for training",
+                                 ylabel="accuracy on held-out queries", value_labels="{:.1%}")
+    ax.set_ylim(0, 1.08)
+    ax.legend(fontsize=8)
+    return plots.save_figure(fig, path)
+
+
 def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out: str | Path,
           *, train_fn: Callable[[RunConfig, Path], dict[str, Any] | None] | None = None) -> dict[str, Any]:
     out = Path(out)
@@ -53,12 +72,7 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
     plots.line_plot(curves, figures / "sweep_training_curves.png", ylim=(0, 1.01), styles=styles,
                     title=f"{task}: held-out accuracy by epoch for each train fraction", xlabel="epoch",
                     ylabel="accuracy on held-out queries")
-    fr = [r["train_fraction"] for r in rows]
-    plots.line_plot({"exact match": (fr, [r["exact_match"] for r in rows]),
-                     "per-character": (fr, [r["char_accuracy"] for r in rows])},
-                    figures / "exact_match_vs_fraction.png", logx=True, ylim=(0, 1.01),
-                    styles={"per-character": "--"}, title=f"{task}: held-out accuracy vs train fraction",
-                    xlabel="train fraction", ylabel="accuracy")
+    fraction_figure(rows, task, figures / "exact_match_vs_fraction.png")
     summary = {"task": task, "rows": rows, "figures": [str(p) for p in sorted(figures.glob("*.png"))]}
     write_json(out / "sweep.json", summary)
     return summary

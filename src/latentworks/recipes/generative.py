@@ -73,7 +73,9 @@ class RunConfig:
     @property
     def title(self) -> str:
         name = self.data.data.rstrip("/").rsplit("/", 1)[-1]
-        return f"{self.kind} on {name} {self.data.size}px · recipe {self.recipe}"
+        kind = {"cae": "CAE", "vae": "VAE", "dcgan": "DCGAN", "cgan": "cGAN", "cvae": "CVAE"}.get(self.kind, self.kind)
+        data = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "fashion": "Fashion-MNIST"}.get(name, name)
+        return f"{kind} on {data} ({self.data.size} px), {self.recipe} recipe"
 
 
 # One concrete class per kind, so the command line shows exactly that model's options.

@@ -1,25 +1,45 @@
-"""One self-contained HTML page from run folders or study sections: figures are embedded as base64 PNGs."""
+"""One self-contained HTML page from a study or from run folders: figures embedded as PNG, no outside file.
+
+The page reads top-down: a summary table of every headline measure (the course's figure, a peer's where one
+exists, ours, the held-out set and its size), a note on how to read the measures, a table of contents, then one
+section per family with its tables and figures, each run folded into a line that opens to its details. Numbers
+go through :mod:`latentworks.report.names`: human names (the raw key in a tooltip), percentages throughout.
+
+A study also saves its page as ``report.json`` (sections, tables, figure paths relative to the study folder), so
+``latentworks report STUDY_DIR`` rebuilds the same page without re-running anything.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
+import json
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from latentworks.runs import RunDir, atomic_write_bytes, environment
+from latentworks.report.names import fmt, kind_of, label
+from latentworks.runs import RunDir, atomic_write_bytes, environment, read_json
 
 CSS = """
-body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
- padding:0 1em;color:#222}
-h1{font-size:1.8em;margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
-h3{margin-top:1.5em} table{border-collapse:collapse;margin:.8em 0;font-size:14px}
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right} th{background:#f4f4f4}
-td:first-child,th:first-child{text-align:left} figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee}
-figcaption{color:#555;font-size:13px} .meta{color:#666;font-size:13px} details{margin:.5em 0}
-pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px} .note{background:#fffbe6;padding:.5em .8em}
+body{font:15px/1.55 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1080px;margin:2em auto;padding:0 1em;
+ color:#1d232a}
+h1{font-size:1.9em;margin:0 0 .2em}h2{border-bottom:2px solid #dde3ea;padding-bottom:.2em;margin-top:2.2em}
+h3{margin-top:1.6em}a{color:#1f5f99}code{background:#f2f4f7;padding:0 .25em;border-radius:3px;font-size:.92em}
+.scroll{overflow-x:auto;margin:.8em 0}table{border-collapse:collapse;font-size:13.5px}
+th,td{border:1px solid #d5dbe2;padding:.28em .55em;text-align:right;vertical-align:top}
+th{background:#f3f6f9;font-weight:600}td:first-child,th:first-child{text-align:left}td.text,th.text{text-align:left}
+td.mono{text-align:left;font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;font-size:12.5px}
+caption{caption-side:bottom;text-align:left;color:#55606b;font-size:12.5px;padding-top:.3em}
+figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #e6eaee}
+figcaption{color:#55606b;font-size:13px;margin-top:.2em}.meta{color:#67727e;font-size:13px}
+.note{background:#f6f8fb;border-left:3px solid #8aa7c2;padding:.5em .9em;margin:1em 0}
+.warn{background:#fffaeb;border-left:3px solid #d9a400;padding:.5em .9em}
+nav ol{columns:2;font-size:14px}details{margin:.35em 0;border:1px solid #e3e8ed;border-radius:4px;padding:.2em .7em}
+details>summary{cursor:pointer;font-weight:600}details[open]>summary{margin-bottom:.4em}
+.summary td:nth-child(2),.summary td:nth-child(3){color:#55606b}
 """
 
 
@@ -28,6 +48,8 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     caption: str = ""
+    formats: list[str] | None = None  # per column: pct | pct_signed | num | int | secs | ratio | text | mono | auto
+    tips: list[str] | None = None  # per column: a tooltip (what the column measures, the raw key)
 
 
 @dataclass
@@ -35,77 +57,289 @@ class Section:
     title: str
     text: str = ""  # trusted HTML written by latentworks itself
     tables: list[Table] = field(default_factory=list)
-    figures: list[tuple[Path, str]] = field(default_factory=list)  # (png path, caption)
+    figures: list[tuple[Path, str]] = field(default_factory=list)  # (png path, caption: what to look at)
     subsections: list[Section] = field(default_factory=list)
+    folded: bool = False  # shown as one line (``summary``) that opens to the rest: a run's details
+    summary: str = ""
 
 
-def fmt(value: Any) -> str:
-    if isinstance(value, float):
-        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-            return f"{value:.3e}"
-        return f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:.2f}"
-    return html.escape("—" if value is None else str(value))
+@dataclass
+class Headline:
+    """One row of the summary table."""
+
+    family: str
+    measure: str
+    ours: Any
+    kind: str = "pct"
+    course: Any = None  # the course documents' own figure, where they give one
+    course_note: str = ""
+    peer: Any = None  # a published or well-known peer's figure, where the set-up matches
+    peer_note: str = ""
+    held_out: str = ""
+    n: int | None = None
+
+
+HOW_TO_READ = (
+    "<div class='note'><b>How to read this.</b> Every score is on data the model never trained on. "
+    "<b>Exact match</b> counts answers whose every character is right; <b>per-character accuracy</b> (the course's "
+    "Keras metric) counts characters, so '46' for '47' is half right — it flatters a model, which is why exact "
+    "match comes first. <b>FLD</b> is the Fréchet distance between generated and real held-out digits in a frozen "
+    "digit reader's features; its <b>floor</b> is the distance between real train and real test digits at the same "
+    "sizes, what a perfect generator would score, so <b>FLD / floor</b> of 1× is as good as real data. "
+    "<b>nats</b> are natural-log units of likelihood: lower is better for NLL and nats/char.</div>")
+
+
+# ------------------------------------------------------------------------------------------ rendering
+def _slug(text: str, used: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    base = (base[:41].rsplit("-", 1)[0] if len(base) > 40 else base) or "section"
+    slug, i = base, 2
+    while slug in used:
+        slug, i = f"{base}-{i}", i + 1
+    used.add(slug)
+    return slug
 
 
 def _img(path: Path, caption: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}" loading="lazy">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
+def _cell(value: Any, kind: str) -> str:
+    css = ' class="mono"' if kind == "mono" else (' class="text"' if kind == "text" or isinstance(value, str)
+                                                  else "")
+    return f"<td{css}>{fmt(value, 'text' if kind == 'mono' else kind)}</td>"
+
+
 def _table(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
-    body = "".join("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in row) + "</tr>" for row in table.rows)
+    tips = table.tips or [""] * len(table.columns)
+    formats = table.formats or ["auto"] * len(table.columns)
+
+    def th(column: str, tip: str, kind: str) -> str:
+        attrs = (f' title="{html.escape(tip)}"' if tip else "") + (' class="text"' if kind in ("text", "mono")
+                                                                   else "")
+        return f"<th{attrs}>{html.escape(column)}</th>"
+
+    head = "".join(th(c, t, k) for c, t, k in zip(table.columns, tips, formats))
+    body = "".join("<tr>" + "".join(_cell(v, k) for v, k in zip(row, formats)) + "</tr>" for row in table.rows)
     cap = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _section(section: Section, level: int = 2) -> str:
-    parts = [f"<h{level}>{html.escape(section.title)}</h{level}>"]
+def _section(section: Section, level: int, slugs: dict[int, str]) -> str:
+    inner = []
     if section.text:
-        parts.append(f"<div>{section.text}</div>")
-    parts += [_table(t) for t in section.tables]
-    parts += [_img(p, c) for p, c in section.figures if Path(p).exists()]
-    parts += [_section(s, min(level + 1, 4)) for s in section.subsections]
-    return "\n".join(parts)
+        inner.append(f"<div>{section.text}</div>")
+    inner += [_table(t) for t in section.tables]
+    inner += [_img(p, c) for p, c in section.figures if Path(p).exists()]
+    inner += [_section(s, min(level + 1, 4), slugs) for s in section.subsections]
+    anchor = slugs.get(id(section))
+    ident = f' id="{anchor}"' if anchor else ""
+    if section.folded:
+        summary = html.escape(section.title) + (f" — {section.summary}" if section.summary else "")
+        return f"<details{ident}><summary>{summary}</summary>{''.join(inner)}</details>"
+    return f"<h{level}{ident}>{html.escape(section.title)}</h{level}>" + "\n".join(inner)
 
 
-def flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
-    elif not isinstance(value, list):
-        out[prefix] = value
+def _toc(sections: list[Section], slugs: dict[int, str]) -> str:
+    items = []
+    for s in sections:
+        subs = [c for c in s.subsections if not c.folded]
+        sub = "".join(f'<li><a href="#{slugs[id(c)]}">{html.escape(c.title)}</a></li>' for c in subs)
+        items.append(f'<li><a href="#{slugs[id(s)]}">{html.escape(s.title)}</a>'
+                     + (f"<ol>{sub}</ol>" if sub else "") + "</li>")
+    return f"<nav><b>Contents</b><ol>{''.join(items)}</ol></nav>"
+
+
+def _summary_table(headlines: list[Headline]) -> str:
+    rows = []
+    for h in headlines:
+        course = fmt(h.course, h.kind) if h.course is not None else "—"
+        peer = fmt(h.peer, h.kind) if h.peer is not None else "—"
+        rows.append(
+            f"<tr><td>{html.escape(h.family)}: {html.escape(h.measure)}</td>"
+            f'<td title="{html.escape(h.course_note)}">{course}</td><td title="{html.escape(h.peer_note)}">{peer}</td>'
+            f"<td><b>{fmt(h.ours, h.kind)}</b></td><td class='text'>{html.escape(h.held_out)}</td>"
+            f"<td>{fmt(h.n, 'int') if h.n else '—'}</td></tr>")
+    notes = [f"{h.measure}: course — {h.course_note}" for h in headlines if h.course_note]
+    notes += [f"{h.measure}: peer — {h.peer_note}" for h in headlines if h.peer_note]
+    foot = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return ("<div class='scroll'><table class='summary'><thead><tr><th>measure</th><th>course</th><th>peer</th>"
+            "<th>latentworks</th><th class='text'>held-out data</th><th>n</th></tr></thead><tbody>" + "".join(rows)
+            + "</tbody></table></div>" + (f"<details><summary>Where the course and peer figures come from"
+                                            f"</summary><ul class='meta'>{foot}</ul></details>" if foot else ""))
+
+
+def render(sections: list[Section], title: str = "latentworks report", intro: str = "",
+           headlines: list[Headline] | None = None) -> str:
+    env = environment()
+    used: set[str] = set()
+    slugs: dict[int, str] = {}
+    for s in sections:
+        slugs[id(s)] = _slug(s.title, used)
+        for c in s.subsections:
+            if not c.folded:
+                slugs[id(c)] = _slug(c.title, used)
+    meta = (f'<p class="meta">{time.strftime("%Y-%m-%d %H:%M")} · latentworks {env["latentworks"]} · torch '
+            f'{env["torch"]} · {env["cpu_count"]} CPUs · GPU {html.escape(str(env["cuda"]))} · commit '
+            f'{html.escape(str(env["git_commit"]))}</p>')
+    top = [f"<h1>{html.escape(title)}</h1>", meta, intro]
+    if headlines:
+        top += ["<h2 id='summary'>Summary</h2>", _summary_table(headlines), HOW_TO_READ]
+    if len(sections) > 1:
+        top.append(_toc(sections, slugs))
+    body = "\n".join(_section(s, 2, slugs) for s in sections)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width,initial-scale=1'><title>{html.escape(title)}</title><style>{CSS}</style>"
+            f"</head><body>{''.join(top)}{body}</body></html>")
+
+
+def write_report(sections: list[Section], out: str | Path, title: str = "latentworks report", intro: str = "",
+                 headlines: list[Headline] | None = None) -> Path:
+    out = Path(out)
+    atomic_write_bytes(out, render(sections, title, intro, headlines).encode())
     return out
 
 
-def section_from_run(run_dir: str | Path) -> Section:
-    """A report section for any run folder: its headline metrics, its config and all of its figures."""
+# ------------------------------------------------------------------------------------------ report.json
+def save_page(path: str | Path, sections: list[Section], title: str, intro: str,
+              headlines: list[Headline]) -> None:
+    """The page as JSON, figure paths relative to its folder, so ``latentworks report`` can rebuild it."""
+    root = Path(path).parent.resolve()
+
+    def rel(section: Section) -> dict[str, Any]:
+        d = asdict(section)
+        d["figures"] = [[_relative(p, root), c] for p, c in section.figures]
+        d["subsections"] = [rel(s) for s in section.subsections]
+        return d
+
+    from latentworks.runs import write_json
+
+    write_json(path, {"title": title, "intro": intro, "headlines": [asdict(h) for h in headlines],
+                      "sections": [rel(s) for s in sections]})
+
+
+def _relative(path: Path | str, root: Path) -> str:
+    p = Path(path).resolve()
+    return str(p.relative_to(root)) if root in p.parents else str(p)
+
+
+def load_page(path: str | Path) -> tuple[list[Section], str, str, list[Headline]]:
+    data = read_json(path)
+    root = Path(path).parent
+
+    def section(d: dict[str, Any]) -> Section:
+        return Section(title=d["title"], text=d.get("text", ""),
+                       tables=[Table(**t) for t in d.get("tables", [])],
+                       figures=[(root / p, c) for p, c in d.get("figures", [])],
+                       subsections=[section(s) for s in d.get("subsections", [])],
+                       folded=d.get("folded", False), summary=d.get("summary", ""))
+
+    return ([section(s) for s in data["sections"]], data.get("title", "latentworks report"), data.get("intro", ""),
+            [Headline(**h) for h in data.get("headlines", [])])
+
+
+# ------------------------------------------------------------------------------------------ one run
+# The measures a run's line and table show, by results.json section.
+RUN_MEASURES = {"test": ("exact_match", "char_accuracy", "abs_error", "n", "readback_exact_match",
+                         "readback_char_accuracy", "readback_abs_error", "readback_n", "recon_mse", "elbo"),
+                "": ("val_loss", "val_acc", "train_loss", "chars_per_sec", "completion_hits"),
+                "train": ("seconds", "steps", "examples_per_sec")}
+
+FIGURE_CAPTIONS = {
+    "training_curves": "held-out (test) and training accuracy after every epoch; solid = exact match, dotted = "
+                       "per-character. A gap between train and test is overfitting",
+    "loss": "training loss by step (averaged over each logging window)",
+    "error_sizes": "how far off the wrong answers are (numeric |error|, log scale): mostly one digit off means the "
+                   "model computes column by column",
+    "misclassified": "held-out queries it answered wrongly: expected and predicted",
+    "generated_vs_real": "each answer drawn by the model (left) beside real MNIST test handwriting of the same "
+                         "answer (right)",
+    "samples": "samples from the prior, cells numbered so cells can be picked for latent arithmetic",
+    "reconstructions": "held-out test images (top) and their reconstructions (bottom): a good autoencoder keeps "
+                       "each digit's identity and slant, a blurry one only its rough shape",
+    "d_accuracy": "how often the discriminator is right, on real and on generated images; near 50 % on both is "
+                  "the balance a GAN aims for",
+    "codes": "one row per InfoGAN code value, the same noise down each column: each row should be one kind of "
+             "digit",
+    "eval_elbo": "held-out ELBO (nats per image) after every epoch; higher is better",
+    "eval_recon_mse": "held-out reconstruction MSE after every epoch",
+    "accuracy": "next-character accuracy: training (smoothed) and validation",
+    "epoch_001": "samples after the first epoch (the same latents at every epoch)",
+}
+
+
+def caption_for(stem: str) -> str:
+    """What to look at in a run's figure, by its file name."""
+    if stem.startswith("epoch_"):
+        return f"the same latent vectors decoded after epoch {int(stem[6:])}"
+    return FIGURE_CAPTIONS.get(stem, stem.replace("_", " "))
+
+
+def run_measures(results: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """(human name, value, format) of the headline measures a run recorded."""
+    out = []
+    for section, keys in RUN_MEASURES.items():
+        scope = results.get(section, {}) if section else results
+        if not isinstance(scope, dict):
+            continue
+        for key in keys:
+            if scope.get(key) is not None:
+                out.append((label(key), scope[key], kind_of(key)))
+        for key, value in scope.items():
+            if section == "test" and key.startswith("iw_nll_k") and value is not None:
+                out.append((label(key), value, "num"))
+    return out
+
+
+def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None = None) -> Section:
+    """A run folded into one line (its headline measure) that opens to its measures, figures, the command that
+    opens it in the explorer, and its configuration."""
     run = RunDir(run_dir, create=False)
     results = run.read_results()
-    metrics = {}
-    for key in ("test", "metrics", "eval"):
-        if key in results:
-            flatten(key, results[key], metrics)
-    rows = [[k, v] for k, v in metrics.items() if isinstance(v, (int, float, str)) or v is None]
-    config = html.escape(__import__("json").dumps(results.get("config", {}), indent=1))
-    text = (f'<p class="meta">{html.escape(str(run.root))} · kind <b>{html.escape(str(results.get("kind")))}</b>'
-            f' · seed {results.get("seed")}</p>'
+    measures = run_measures(results)
+    line = ", ".join(f"{name} {fmt(v, k)}" for name, v, k in measures[:2])
+    config = html.escape(json.dumps(results.get("config", {}), indent=1))
+    runtime = results.get("runtime") or {}
+    text = (f'<p class="meta">{html.escape(str(run.root))} · {html.escape(str(results.get("kind")))} · random '
+            f'seed {results.get("seed")} · {runtime.get("world_size", 1)} process(es) on '
+            f'{html.escape(str(runtime.get("device", "cpu")))}</p>'
+            f"<p>Open it in the explorer: <code>latentworks explore {html.escape(str(run.root))}</code></p>"
             f"<details><summary>configuration</summary><pre>{config}</pre></details>")
-    figures = [(p, p.stem.replace("_", " ")) for p in sorted(run.figures.glob("*.png"))]
-    tables = [Table(["metric", "value"], rows)] if rows else []
-    return Section(results.get("title", run.root.name), text=text, tables=tables, figures=figures)
+    table = Table(["measure", "value"], [[n, fmt(v, k)] for n, v, k in measures]) if measures else None
+    if figures is None:
+        pngs = sorted(run.figures.glob("*.png"))
+        epochs = [p for p in pngs if p.stem.startswith("epoch_")]
+        keep = set(epochs[:1] + epochs[-1:])  # the first and last epoch; the GIF animates the rest
+        figures = [(p, caption_for(p.stem)) for p in pngs if not p.stem.startswith("epoch_") or p in keep]
+    return Section(results.get("title", run.root.name), text=text, tables=[table] if table else [],
+                   figures=figures, folded=True, summary=line)
 
 
-def write_report(sections: list[Section], out: str | Path, title: str = "latentworks report",
-                 intro: str = "") -> Path:
-    env = environment()
-    meta = (f'<p class="meta">generated {time.strftime("%Y-%m-%d %H:%M")} · latentworks {env["latentworks"]}'
-            f' · torch {env["torch"]} · {html.escape(str(env["platform"]))} · {env["cpu_count"]} CPUs'
-            f' · GPU {html.escape(str(env["cuda"]))} · commit {env["git_commit"]}</p>')
-    body = "\n".join(_section(s) for s in sections)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{meta}{intro}{body}</body></html>")
-    out = Path(out)
-    atomic_write_bytes(out, page.encode())
-    return out
+def compare_runs(run_dirs: list[str | Path]) -> Section | None:
+    """Runs of one kind side by side: their measures and the settings in which they differ."""
+    from latentworks.config import flatten
+
+    results = [RunDir(d, create=False).read_results() for d in run_dirs]
+    kinds = {r.get("kind") for r in results}
+    if len(results) < 2 or len(kinds) != 1:
+        return None
+    configs = [flatten(r.get("config", {})) for r in results]
+    differ = sorted(k for k in set().union(*configs) if len({json.dumps(c.get(k)) for c in configs}) > 1
+                    and not k.startswith(("train.progress", "train.device")))
+    names = [n for n, _, _ in run_measures(results[0])]
+    rows = []
+    for d, r, c in zip(run_dirs, results, configs):
+        values = {n: (v, k) for n, v, k in run_measures(r)}
+        rows.append([Path(d).name, *[fmt(*values[n]) if n in values else "—" for n in names],
+                     *[json.dumps(c.get(k)) for k in differ]])
+    return Section(f"Comparison of {len(results)} {kinds.pop()} runs", tables=[Table(
+        ["run", *names, *[k.rsplit(".", 1)[-1] for k in differ]], rows,
+        formats=["text", *["text"] * len(names), *["mono"] * len(differ)],
+        tips=["", *[""] * len(names), *differ],
+        caption="Measures on each run's held-out data, and every setting in which the runs differ")])
+
+
+__all__ = ["FIGURE_CAPTIONS", "HOW_TO_READ", "Headline", "Section", "Table", "caption_for", "compare_runs",
+           "load_page", "render", "save_page", "section_from_run", "write_report"]

@@ -55,14 +55,32 @@ def line_plot(
 
 
 def bar_plot(labels: Sequence[str], values: Sequence[float], path: str | Path, *, title: str, ylabel: str,
-             log: bool = False) -> Path:
+             xlabel: str = "", log: bool = False) -> Path:
     fig, ax = plt.subplots(figsize=(7, 3.8))
     bars = ax.bar(list(labels), list(values), color="#4878a8")
     ax.bar_label(bars, fmt="%g", fontsize=8)
-    ax.set(title=title, ylabel=ylabel)
+    ax.set(title=title, ylabel=ylabel, xlabel=xlabel)
     if log:
         ax.set_yscale("symlog")
     return save_figure(fig, path)
+
+
+def grouped_bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str,
+                 xlabel: str, ylabel: str, colors: dict[str, str] | None = None, value_labels: str | None = None):
+    """One group of bars per category, one bar per series (None values left out); returns (fig, ax) so a
+    caller can add reference lines before :func:`save_figure`. ``value_labels``: a format such as ``"{:.0%}"``
+    written on each bar."""
+    fig, ax = plt.subplots(figsize=(max(5.0, min(9.0, 1.0 + 0.9 * len(categories) * max(len(series), 1) / 2)), 3.8))
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [c + (i - (len(series) - 1) / 2) * width for c, v in enumerate(values) if v is not None]
+        ys = [v for v in values if v is not None]
+        bars = ax.bar(xs, ys, width, label=name, color=(colors or {}).get(name))
+        if value_labels:
+            ax.bar_label(bars, labels=[value_labels.format(v) for v in ys], fontsize=8)
+    ax.set_xticks(range(len(categories)), list(categories))
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return fig, ax
 
 
 def image_rows(

@@ -21,7 +21,6 @@ result is measured too, so the figure is a test rather than a hand-picked anecdo
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ import numpy as np
 import torch
 
 from latentworks.pipelines.generative_eval import grey_share
-from latentworks.report.html import Section, Table, section_from_run
+from latentworks.report.html import Headline, Section, Table, caption_for, section_from_run
+from latentworks.report.names import METRICS
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
 # What each profile trains: recipe names of latentworks.recipes.generative, one run per model kind.
@@ -160,14 +160,9 @@ def attribute_arithmetic(model, seed: int, n: int, attribute: Callable[[np.ndarr
 
 def _class_bars(series: dict[str, list[float | None]], colors: dict[str, str] | None = None):
     """One group of bars per digit, one bar per series (None values are left out)."""
-    from latentworks.report.plots import plt
+    from latentworks.report.plots import grouped_bars
 
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    width = 0.8 / max(len(series), 1)
-    for i, (name, values) in enumerate(series.items()):
-        xs = [c + (i - (len(series) - 1) / 2) * width for c, v in enumerate(values) if v is not None]
-        ax.bar(xs, [v for v in values if v is not None], width, label=name, color=(colors or {}).get(name))
-    return fig, ax
+    return grouped_bars([str(d) for d in range(10)], series, title="", xlabel="", ylabel="", colors=colors)
 
 
 def class_histogram_figure(hists: dict[str, list[int]], n: int, path: Path) -> Path:
@@ -207,7 +202,7 @@ def _figures_of(run_dir: Path, keep_epochs: int = 2) -> list[tuple[Path, str]]:
     figures = sorted((run_dir / "figures").glob("*.png"))
     epochs = [p for p in figures if p.stem.startswith("epoch_")]
     keep = set(epochs[:1] + epochs[-1:]) if len(epochs) > keep_epochs else set(epochs)
-    return [(p, p.stem.replace("_", " ")) for p in figures if not p.stem.startswith("epoch_") or p in keep]
+    return [(p, caption_for(p.stem)) for p in figures if not p.stem.startswith("epoch_") or p in keep]
 
 
 def run_subsection(run_dir: Path) -> Section:
@@ -225,13 +220,22 @@ def _fmt_int_range(hist: list[int]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ MNIST
-def evaluate_models(runs: dict[str, Path], reader, mnist, plan: Plan, seed: int) -> dict[str, dict[str, Any]]:
+def evaluate_models(runs: dict[str, Path], reader, mnist, plan: Plan, seed: int,
+                    progress: bool = False) -> dict[str, dict[str, Any]]:
+    from tqdm.auto import tqdm
+
     from latentworks.pipelines.generative import load_generative
     from latentworks.pipelines.generative_eval import evaluate_model
 
-    return {name: evaluate_model(load_generative(run_dir), reader, mnist, n=plan.eval_n, seed=seed, kid=plan.kid,
-                                 nll_k=plan.nll_k if name == "vae" else 0, nll_images=plan.nll_images)
-            for name, run_dir in runs.items()}
+    evals = {}
+    bar = tqdm(runs.items(), desc=f"scoring {plan.eval_n:,} samples per model", unit="model", disable=not progress,
+               leave=False, dynamic_ncols=True)
+    for name, run_dir in bar:
+        bar.set_postfix_str(LABELS[name], refresh=True)
+        evals[name] = evaluate_model(load_generative(run_dir), reader, mnist, n=plan.eval_n, seed=seed, kid=plan.kid,
+                                     nll_k=plan.nll_k if name == "vae" else 0, nll_images=plan.nll_images)
+    bar.close()
+    return evals
 
 
 def _mnist_text(evals: dict[str, dict[str, Any]], real_grey: float, plan: Plan, source: str) -> str:
@@ -249,15 +253,15 @@ def _mnist_text(evals: dict[str, dict[str, Any]], real_grey: float, plan: Plan, 
         hist_note = ("more evenly" if vae["class_max_rel_deviation"] < gan["class_max_rel_deviation"]
                      else "less evenly")
         parts.append(
-            "<p><b>VAE vs GAN, as the seeds put it</b> (blurry but covering vs sharp but mode-dropping) — "
+            "<p><b>VAE vs GAN, as the course documents put it</b> (blurry but covering vs sharp but mode-dropping) — "
             f"what was measured here: the GAN's samples are <b>{sharp}</b> than the VAE's (mid-grey share of the "
-            f"ink {gan['grey_share']:.2f} vs {vae['grey_share']:.2f}; real test digits {real_grey:.2f}). "
-            f"The VAE {cover} of the real digits than the GAN (recall {vae['recall']:.2f} vs {gan['recall']:.2f}; "
-            f"precision {vae['precision']:.2f} vs {gan['precision']:.2f}). The VAE spreads its samples over the "
+            f"ink {gan['grey_share']:.0%} vs {vae['grey_share']:.0%}; real test digits {real_grey:.0%}). "
+            f"The VAE {cover} of the real digits than the GAN (recall {vae['recall']:.1%} vs {gan['recall']:.1%}; "
+            f"precision {vae['precision']:.1%} vs {gan['precision']:.1%}). The VAE spreads its samples over the "
             f"ten classes {hist_note} than the GAN (worst class {vae['class_max_rel_deviation']:+.0%} vs "
             f"{gan['class_max_rel_deviation']:+.0%} from uniform; per-class counts "
             f"{_fmt_int_range(vae['class_histogram'])} vs {_fmt_int_range(gan['class_histogram'])}). "
-            f"FLD: VAE {vae['fld']:.2f}, GAN {gan['fld']:.2f}, floor {gan['fld_floor']:.2f}.</p>")
+            f"FLD: VAE {vae['fld']:.2f}, GAN {gan['fld']:.2f}, floor {gan['fld_floor']:.2f} (lower is better).</p>")
         if vae["recall"] <= gan["recall"]:
             parts.append("<p>So the folklore's \"the VAE covers every mode\" does not hold at this budget: its "
                          "blurry means fall outside the real digits' feature manifold, which costs recall as well "
@@ -266,7 +270,8 @@ def _mnist_text(evals: dict[str, dict[str, Any]], real_grey: float, plan: Plan, 
     if cgan and cgan.get("conditional_accuracy") is not None:
         accs = ", ".join(f"{LABELS[k]} {v['conditional_accuracy']:.1%}" for k, v in evals.items()
                          if v.get("conditional_accuracy") is not None)
-        parts.append(f"<p><b>Controllable generation</b> (seed 004 could not do it): asked for each digit in turn, "
+        parts.append("<p><b>Controllable generation</b> (the course's generative brief could not choose the digit): "
+                     "asked for each digit in turn, "
                      f"the reader agrees with the requested digit for {accs} of the samples.</p>")
     return "".join(parts)
 
@@ -284,7 +289,7 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
         results[name] = ctx.train(train_generative, cfg, run_dir)
     mnist = load_mnist("mnist", data_dir=data_dir, quiet=True)
     reader = get_reader(ctx, plan, data_dir, root)
-    evals = evaluate_models(runs, reader, mnist, plan, ctx.seed)
+    evals = evaluate_models(runs, reader, mnist, plan, ctx.seed, ctx.progress)
     rinfo = next(iter(evals.values()))["reader"]
     from latentworks.metrics.generative import reader_fns
 
@@ -298,12 +303,14 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
         model = load_generative(run_dir)
         label = LABELS[name]
         res = sample_grid(model, plan.grid, ctx.seed + 334, out=fig_dir / f"{name}_samples.png")
-        figures.append((res.path, f"{label}: {plan.grid}×{plan.grid} samples (seed {ctx.seed + 334}), cells "
-                                  "numbered for arithmetic" + (", one digit per column" if model.conditional
-                                                               else "")))
+        figures.append((res.path, f"{label}: {plan.grid}×{plan.grid} samples from the prior (grid seed "
+                                  f"{ctx.seed + 334}), cells numbered for the arithmetic below"
+                                  + (", one digit per column" if model.conditional else "")
+                                  + ". Look for sharp strokes and every digit present"))
         res = interpolate(model, ctx.seed + 4, 10, slerp=name in ("dcgan", "cgan"),
                           out=fig_dir / f"{name}_interpolation.png")
-        figures.append((res.path, f"{label}: interpolation between two random latents"))
+        figures.append((res.path, f"{label}: a walk between two random latents; every step should be a "
+                                  "plausible digit, changing smoothly"))
         if not model.conditional:
             row = attribute_arithmetic(model, ctx.seed + 334, plan.grid, ink, "ink",
                                        fig_dir / f"{name}_arithmetic.png", classify=classify_fn)
@@ -317,43 +324,59 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
                                row["digit_c"], row.get("result_digit"), row.get("result_confidence")])
     hists = {LABELS[k]: v["class_histogram"] for k, v in evals.items()}
     figures.insert(0, (class_histogram_figure(hists, plan.eval_n, fig_dir / "class_histograms.png"),
-                       "reader's class histograms (shaded: the ±10 % target band)"))
+                       "How many samples the reader puts in each digit class; a model that draws every digit "
+                       "equally often stays inside the shaded ±10 % band, a mode-dropping one leaves it"))
     by_class = class_fld_figure(evals, fig_dir / "class_fld.png")
     if by_class is not None:
-        figures.insert(1, (by_class, "FLD within each digit: test digits of the class against the samples read "
-                                     "as it, and against real train digits (grey)"))
+        figures.insert(1, (by_class, "FLD within each digit: the samples read as the digit against real test "
+                                     "digits of it; grey bars are real train digits (the floor). Tall bars are the "
+                                     "digits a model draws worst"))
 
-    rows = []
-    for name, ev in evals.items():
-        lik = ev.get("likelihood", {})
-        rows.append([
-            LABELS[name], ev["n"], _fmt_int_range(ev["class_histogram"]), ev["class_max_rel_deviation"],
-            ev["mean_confidence"], ev["fld"], ev["fld_floor"], ev["fld_ratio"], ev["precision"], ev["recall"],
-            ev.get("conditional_accuracy"), ev["grey_share"], _neg(results[name]["test"].get("elbo")),
-            lik.get("neg_elbo_nats"), lik.get("iw_nll_nats"), results[name]["train"]["seconds"],
-        ])
     first = next(iter(evals.values()))
     acc = rinfo.get("test_accuracy")
-    caption = (f"{plan.eval_n:,} samples per model vs {first['n_test']:,} real test digits; floor = "
-               f"{first['n_train_floor']:,} real train vs the same test digits (precision/recall floor "
-               f"{first['precision_floor']:.2f}/{first['recall_floor']:.2f}); reader {rinfo['weights_sha256_16']}"
-               + (f" ({acc:.2%} MNIST test accuracy)" if acc is not None else "")
-               + f"; VAE −ELBO on all {len(mnist.test):,} test digits, and −ELBO and IW-NLL (k = {plan.nll_k}) on "
-               f"{plan.nll_images} random ones, in nats, dynamically binarised (pythae VAE: 89.78 on full MNIST); "
-               "grey share = mid-grey share of the ink (blur), real test digits "
-               f"{real_grey:.2f}")
-    table = Table(["model", "samples", "per-class count", "worst class vs uniform", "mean confidence", "FLD",
-                   "FLD floor", "FLD / floor", "precision", "recall", "conditional accuracy", "grey share",
-                   "−ELBO all test", f"−ELBO ({plan.nll_images})", f"IW-NLL k={plan.nll_k} ({plan.nll_images})",
-                   "train s"], rows, caption=caption)
-    tables = [table]
+    reader = f"reader {rinfo['weights_sha256_16']}" + (f", {acc:.2%} on MNIST test" if acc is not None else "")
+    quality = Table(
+        ["model", "FLD", "FLD floor", "FLD / floor", "precision", "recall", "grey share of the ink", "training time"],
+        [[LABELS[k], ev["fld"], ev["fld_floor"], ev["fld_ratio"], ev["precision"], ev["recall"], ev["grey_share"],
+          results[k]["train"]["seconds"]] for k, ev in evals.items()],
+        formats=["text", "num", "num", "ratio", "pct", "pct", "pct", "secs"],
+        tips=["", *(METRICS[k][2] for k in ("fld", "fld_floor", "fld_ratio", "precision", "recall", "grey_share")),
+              "train.seconds"],
+        caption=f"Sample quality: {plan.eval_n:,} samples per model vs {first['n_test']:,} real test digits; the "
+                f"floor compares {first['n_train_floor']:,} real train digits with the same test digits "
+                f"(precision/recall floor {first['precision_floor']:.0%}/{first['recall_floor']:.0%}); {reader}; "
+                f"real test digits have a grey share of {real_grey:.0%}")
+    classes = Table(
+        ["model", "samples per class", "worst class vs uniform", "reader confidence", "conditional accuracy"],
+        [[LABELS[k], _fmt_int_range(ev["class_histogram"]), ev["class_max_rel_deviation"], ev["mean_confidence"],
+          ev.get("conditional_accuracy")] for k, ev in evals.items()],
+        formats=["text", "text", "pct_signed", "pct", "pct"],
+        tips=["", "fewest–most samples the reader puts in one digit class",
+              *(METRICS[k][2] for k in ("class_max_rel_deviation", "mean_confidence", "conditional_accuracy"))],
+        caption=f"Which digits each model draws, as the reader sees them ({plan.eval_n / 10:,.0f} per class is "
+                "uniform); conditional accuracy: asked for each digit in turn, the share read as that digit")
+    tables = [quality, classes]
+    lik_rows = [[LABELS[k], _neg(results[k]["test"].get("elbo")), ev["likelihood"].get("neg_elbo_nats"),
+                 ev["likelihood"].get("iw_nll_nats")] for k, ev in evals.items() if ev.get("likelihood")]
+    if lik_rows:
+        tables.append(Table(
+            ["model", f"−ELBO, all {len(mnist.test):,} test digits", f"−ELBO, {plan.nll_images} test digits",
+             f"IW-NLL (k = {plan.nll_k}), the same {plan.nll_images}"], lik_rows,
+            formats=["text", "num", "num", "num"],
+            tips=["", "test.elbo, negated", "likelihood.neg_elbo_nats", "likelihood.iw_nll_nats"],
+            caption="Likelihood in nats per image on dynamically binarised test digits, lower is better; "
+                    "the IW-NLL is the tighter estimate (pythae's VAE: 89.78 on full MNIST)"))
     if arith_rows:
         tables.append(Table(["model", "A − B + C", "ink A", "ink B", "ink mean(C)", "ink result", "digit C",
                              "result read as", "confidence"], arith_rows,
+                            formats=["text", "text", "num", "num", "num", "num", "int", "int", "pct"],
                             caption="Automatic latent arithmetic: cells picked by the reader's digit and their ink "
                                     "(mean pixel value); the result should keep C's digit with more ink than "
                                     "decoded mean(C)"))
-    source = re.sub(r" \(/[^()]*\)", "", results["vae"]["data"]["source"]) if results.get("vae") else "MNIST"
+    first_run = next(iter(results.values()))
+    images = f"{first_run['train']['images']:,} MNIST train digits"
+    source = (f"{images} of the embedded sample (its 1,000 MNIST test digits held out)" if data_dir == "embedded"
+              else images)
     text = _mnist_text(evals, real_grey, plan, source)
     subsections = [run_subsection(run_dir) for run_dir in runs.values()]
     section = Section("Generative models on MNIST: VAE, DCGAN, cGAN" + (", CVAE" if "cvae" in runs else ""),
@@ -411,9 +434,11 @@ def faces_part(ctx: StudyContext, root: Path, kinds: tuple[str, ...] = FACE_KIND
         model = load_generative(run_dir)
         label = LABELS[name]
         grid = sample_grid(model, 8, ctx.seed + 334, out=fig_dir / f"{name}_samples.png")
-        figures.append((grid.path, f"{label}: 8×8 faces (seed {ctx.seed + 334}), numbered cells"))
+        figures.append((grid.path, f"{label}: 8×8 faces from the prior (grid seed {ctx.seed + 334}), cells "
+                                   "numbered for the arithmetic"))
         interp = interpolate(model, ctx.seed + 4, 10, slerp=name == "dcgan", out=fig_dir / f"{name}_interp.png")
-        figures.append((interp.path, f"{label}: interpolation between two random latents"))
+        figures.append((interp.path, f"{label}: a walk between two random latents; faces should morph, not "
+                                     "cross-fade"))
         arith = attribute_arithmetic(model, ctx.seed + 334, 8, luminance, "luminance",
                                      fig_dir / f"{name}_arithmetic.png")
         c = arith["cells"]
@@ -426,7 +451,8 @@ def faces_part(ctx: StudyContext, root: Path, kinds: tuple[str, ...] = FACE_KIND
         metrics[name] = {"test": test, "train_seconds": res["train"]["seconds"] if res else None,
                          "arithmetic": {k: v for k, v in arith.items() if k != "figure"}}
     table = Table(["model", "train images", "epochs", "held-out reconstruction MSE", "luminance mean(C)",
-                   "luminance A − B + C", "train s"], rows,
+                   "luminance A − B + C", "training time"], rows,
+                  formats=["text", "int", "int", "num", "num", "num", "secs"],
                   caption=f"{folder}: 10 % held out (fixed seed) for the reconstruction MSE (pixels in [0, 1])")
     text = (f"<p>{folder} centre-cropped and resized to 64×64 RGB. The arithmetic picks the brightest (A) and "
             "darkest (B) faces of the numbered grid and adds their difference to median ones (C): the result should "
@@ -483,7 +509,44 @@ def generative_study(ctx: StudyContext) -> StudyResult:
     finally:
         torch.set_num_threads(threads)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
-    return StudyResult(sections, _clean(metrics))
+    metrics = _clean(metrics)
+    full_mnist = _data_dir(ctx) != "embedded" and plan.limit is None
+    return StudyResult(sections, metrics, _headlines(metrics, plan, full_mnist))
+
+
+PYTHAE_VAE_NLL = 89.78  # pythae (benchmark_VAE) README: its VAE's NLL on binarised MNIST, the whole train split
+
+
+def _headlines(metrics: dict[str, Any], plan: Plan, full_mnist: bool) -> list[Headline]:
+    mnist = metrics["mnist"]
+    out = []
+    vae = mnist.get("vae", {})
+    if vae.get("iw_nll_nats") is not None:
+        out.append(Headline(
+            "generative", f"VAE likelihood, IW-NLL with k = {plan.nll_k} (nats, lower is better)",
+            vae["iw_nll_nats"], kind="num", peer=PYTHAE_VAE_NLL if full_mnist else None,
+            peer_note="pythae's VAE on binarised MNIST trained on all 60,000 digits" + (
+                "" if full_mnist else "; not shown here because this profile trains on the 4,000-digit sample"),
+            held_out="MNIST test digits, dynamically binarised", n=vae.get("iw_images")))
+    for kind in ("vae", "dcgan", "cgan", "cvae"):
+        m = mnist.get(kind)
+        if not m or m.get("fld_ratio") is None:
+            continue
+        where = f"{m['n']:,} samples vs {m['n_test']:,} MNIST test digits"
+        out.append(Headline("generative", f"{LABELS[kind]} FLD / floor (1× is real data)", m["fld_ratio"],
+                            kind="ratio", held_out=where, n=m["n"]))
+        if m.get("conditional_accuracy") is not None:
+            out.append(Headline("generative", f"{LABELS[kind]} draws the digit asked for", m["conditional_accuracy"],
+                                held_out="fresh samples read by the digit reader", n=m["n"],
+                                course_note="the course's generative models could not choose the digit at all"))
+        elif kind == "dcgan":
+            out.append(Headline("generative", "DCGAN worst digit class vs uniform", m["class_max_rel_deviation"],
+                                kind="pct_signed", held_out="fresh samples read by the digit reader", n=m["n"]))
+    for kind, m in (metrics.get("faces") or {}).items():
+        if isinstance(m, dict) and (m.get("test") or {}).get("recon_mse") is not None:
+            out.append(Headline("generative", f"{LABELS[kind]} on faces: reconstruction MSE", m["test"]["recon_mse"],
+                                kind="num", held_out="10 % of the CelebA folder held out"))
+    return out
 
 
 def _clean(value: Any) -> Any:

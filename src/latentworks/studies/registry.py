@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from latentworks.errors import LatentworksError
-from latentworks.report.html import Section, write_report
+from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.runs import claim_run_dir, environment, write_json
 from latentworks.studies.executor import Job, job_for, make_executor, run_job
 
@@ -49,6 +51,7 @@ class StudyContext:
 class StudyResult:
     sections: list[Section]
     metrics: dict[str, Any] = field(default_factory=dict)
+    headlines: list[Headline] = field(default_factory=list)  # rows of the report's summary table
 
 
 StudyFn = Callable[[StudyContext], StudyResult]
@@ -111,17 +114,34 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     executor.run(jobs, ctx.progress)
     summary["train_seconds"] = round(time.perf_counter() - started, 1)
     ctx.resume = True  # every planned run has finished: the study functions read them
-    for name in names:
+    headlines: list[Headline] = []
+    bar = tqdm(names, desc="study report", unit="part", disable=not ctx.progress, dynamic_ncols=True)
+    for name in bar:
+        bar.set_postfix_str(f"scoring and drawing {name}", refresh=True)
         t0 = time.perf_counter()
         result = _STUDIES[name][1](ctx)
         sections += result.sections
+        headlines += result.headlines
         summary["studies"][name] = {"metrics": result.metrics, "seconds": round(time.perf_counter() - t0, 1)}
+    bar.close()
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["environment"] = environment()
     write_json(ctx.out / "results.json", summary)
-    intro = (f"<p>Study profile <b>{profile}</b>, seed {ctx.seed}, {summary['seconds']} s in all. Every accuracy is"
-             " measured on held-out data: arithmetic test queries are never seen in training and test images use"
-             " MNIST test-split digits. Exact match (the whole answer right) is reported beside per-character"
-             " accuracy.</p>")
-    write_report(sections, ctx.out / "report.html", title="latentworks study", intro=intro)
+    where = ("the embedded MNIST sample (4,000 MNIST train digits for training, 1,000 MNIST test digits held out)"
+             if profile != "full" and not ctx.data_dir else "the full datasets")
+    w = executor.workers
+    workers = f"{w} worker{'s' if w != 1 else ''}" if w else "every worker of the Ray cluster"
+    kind = type(executor).__name__.removesuffix("Executor").lower()
+    intro = (f"<p>Study profile <b>{profile}</b> on {where}, random seed {ctx.seed}, {_duration(summary['seconds'])}"
+             f" in all ({workers}, {kind} executor). The summary gives every headline figure"
+             " beside the course's own and a published peer's where the set-up matches; each section below "
+             "opens with its tables and figures, and every run folds into one line that opens to its details.</p>")
+    title = f"latentworks study ({profile} profile)"
+    write_report(sections, ctx.out / "report.html", title=title, intro=intro, headlines=headlines)
+    save_page(ctx.out / "report.json", sections, title, intro, headlines)
     return summary
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else (f"{seconds / 60:.1f} minutes" if seconds < 7200
+                                                     else f"{seconds / 3600:.1f} hours")
