@@ -32,7 +32,7 @@ from latentworks.runs import RunDir, check_resume, write_json
 from latentworks.training import checkpoint as ckpt
 from latentworks.training.numpy_optim import clip_elementwise, clip_global_norm, make_optimizer
 from latentworks.training.optim import lr_factor
-from latentworks.training.trainer import resume_free
+from latentworks.training.trainer import open_tensorboard, resume_free
 
 if TYPE_CHECKING:
     from latentworks.recipes.charrnn import RunConfig
@@ -189,6 +189,7 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
         old_handler = signal.signal(signal.SIGINT, lambda *_: stop.append(True))
     bar = tqdm(total=t.steps, initial=st["step"], disable=not t.progress, unit="step", mininterval=0.5,
                desc=f"train {run_dir.name}", leave=False)
+    board = open_tensorboard(run_dir) if t.tensorboard else None
     wall0, wall_base, val_loss, samples = time.perf_counter(), st["wall_s"], None, {}
     state, pos, saved_step = st["state"], st["pos"], st["step"]
     try:
@@ -224,6 +225,9 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
                     for temp, by_prime in samples.items() if t.progress else ():
                         for p, text in by_prime.items():
                             bar.write(f"--- step {step} T={temp} {p!r}: {p + text}")
+                    for temp, by_prime in samples.items() if board is not None else ():
+                        board.add_text(f"samples/T={temp}", "\n\n".join(p + text for p, text in by_prime.items()),
+                                       step)
                 if step % t.log_every == 0 or measured is not None:
                     row = {"step": step, "smooth_loss": st["smooth"], "acc_ema": st["acc"],
                            "chars_per_sec": st["chars"] / max(st["train_s"], 1e-9)}
@@ -231,6 +235,9 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
                         row["val_loss"] = measured
                     mf.write(json.dumps(row) + "\n")
                     mf.flush()
+                    for key, value in row.items() if board is not None else ():
+                        if key != "step":
+                            board.add_scalar(key, value, step)
                     bar.set_postfix(loss=f"{st['smooth']:.3f}", val=f"{val_loss or float('nan'):.3f}")
                 if (t.checkpoint_every and step % t.checkpoint_every == 0) or final or stop:
                     if not all(np.isfinite(v).all() for v in model.params.values()):
@@ -250,6 +257,8 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
                                   "resume with --resume") from None
     finally:
         bar.close()
+        if board is not None:
+            board.close()
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
     if val_loss is None:  # e.g. resumed at the final step: still report it

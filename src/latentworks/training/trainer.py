@@ -414,14 +414,18 @@ class Trainer:
             self.run.metrics_path.write_text(text)
 
     def _open_tensorboard(self):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise LatentworksError("--tensorboard needs the tensorboard extra: pip install -e '.[tensorboard]'") \
-                from None
-        log_dir = self.run.root / "tensorboard"
-        print(f"latentworks: TensorBoard logs in {log_dir} (tensorboard --logdir {log_dir})")
-        return SummaryWriter(log_dir=str(log_dir))
+        return open_tensorboard(self.run.root)
 
 
-__all__ = ["Trainer", "pick_device", "resume_free", "seed_everything"]
+def open_tensorboard(run_root: Path):
+    """A SummaryWriter in ``RUN/tensorboard``, announced in one line; a one-line error without the extra."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise LatentworksError("--tensorboard needs the tensorboard extra: pip install -e '.[tensorboard]'") from None
+    log_dir = Path(run_root) / "tensorboard"
+    print(f"latentworks: TensorBoard logs in {log_dir} (tensorboard --logdir {log_dir})")
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+__all__ = ["Trainer", "open_tensorboard", "pick_device", "resume_free", "seed_everything"]
