@@ -30,6 +30,7 @@ RUNS = {
     "t2t-attention-0.1": dict(task="text2text", preset="attention", train_fraction=0.1),
     "t2t-attention-0.5": dict(task="text2text", preset="attention", train_fraction=0.5),
     "t2t-notebook-0.1": dict(task="text2text", preset="notebook", train_fraction=0.1),
+    "t2t-notebook-0.25": dict(task="text2text", preset="notebook", train_fraction=0.25),
     "t2t-notebook-0.5": dict(task="text2text", preset="notebook", train_fraction=0.5),
     "i2t-best-0.5": dict(task="img2text", preset="best", train_fraction=0.5),
     "i2t-notebook-0.5": dict(task="img2text", preset="notebook", train_fraction=0.5),
