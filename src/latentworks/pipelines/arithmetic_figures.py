@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from latentworks.data.glyphs import render_strip
+from latentworks.recipes.arithmetic import TASK_NAMES
 from latentworks.report import plots
 from latentworks.runs import RunDir
 
@@ -25,13 +26,14 @@ def curves(run: RunDir, history: list[dict[str, Any]], task: str) -> None:
             if points:
                 series[name] = ([p[0] for p in points], [p[1] for p in points])
         if series:
-            plots.line_plot(series, run.figures / "training_curves.png", title=f"{task}: accuracy by epoch",
+            plots.line_plot(series, run.figures / "training_curves.png", title=f"{TASK_NAMES[task]}: accuracy by epoch",
                             xlabel="epoch", ylabel="accuracy", ylim=(0, 1.01),
                             styles={"train per-char": ":", "test per-char": ":"})
     losses = [(r["step"], r["loss"]) for r in history if "loss" in r]
     if losses:
         plots.line_plot({"train loss": ([p[0] for p in losses], [p[1] for p in losses])},
-                        run.figures / "loss.png", title=f"{task}: training loss", xlabel="step", ylabel="loss")
+                        run.figures / "loss.png", title=f"{TASK_NAMES[task]}: training loss", xlabel="step",
+                        ylabel="loss")
 
 
 def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str, Any], predicted: list[str],
@@ -41,7 +43,8 @@ def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str,
     hist = test_metrics.get(f"{prefix}error_histogram")
     if hist:
         plots.bar_plot(list(hist), list(hist.values()), run.figures / "error_sizes.png",
-                       title=f"{task}: size of the numeric error on {sum(hist.values()):,} held-out queries",
+                       title=f"{TASK_NAMES[task]}: size of the numeric error on {sum(hist.values()):,} held-out "
+                             "queries",
                        xlabel="|answer − right answer|  (unreadable: not a number)", ylabel="queries",
                        log=True)
     test = prepared.test

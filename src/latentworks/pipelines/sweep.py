@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from latentworks.pipelines.arithmetic import train
-from latentworks.recipes.arithmetic import RunConfig
+from latentworks.recipes.arithmetic import TASK_NAMES, RunConfig
 from latentworks.report import plots
 from latentworks.runs import RunDir, write_json
 
@@ -26,7 +26,7 @@ def fraction_figure(rows: list[dict[str, Any]], task: str, path: Path) -> Path:
     through two points suggests a trend it cannot show)."""
     fr = [r["train_fraction"] for r in rows]
     exact, per_char = [r["exact_match"] for r in rows], [r["char_accuracy"] for r in rows]
-    title = f"{task}: held-out accuracy vs train fraction"
+    title = f"{TASK_NAMES.get(task, task)}: held-out accuracy vs train fraction"
     if len(rows) >= 3:
         return plots.line_plot({"exact match": (fr, exact), "per-character": (fr, per_char)}, path, logx=True,
                                ylim=(0, 1.01), styles={"per-character": "--"}, title=title,
@@ -70,7 +70,8 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
     task = make_config(fractions[0]).task
     styles = {name: ":" for name in curves if "per-char" in name}
     plots.line_plot(curves, figures / "sweep_training_curves.png", ylim=(0, 1.01), styles=styles,
-                    title=f"{task}: held-out accuracy by epoch for each train fraction", xlabel="epoch",
+                    title=f"{TASK_NAMES.get(task, task)}: held-out accuracy by epoch for each train fraction",
+                    xlabel="epoch",
                     ylabel="accuracy on held-out queries")
     fraction_figure(rows, task, figures / "exact_match_vs_fraction.png")
     summary = {"task": task, "rows": rows, "figures": [str(p) for p in sorted(figures.glob("*.png"))]}

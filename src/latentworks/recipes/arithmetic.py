@@ -27,6 +27,7 @@ from latentworks.models.text2img import TextToImage
 from latentworks.training.config import TrainConfig
 
 TASKS = ("text2text", "img2text", "text2img")
+TASK_NAMES = {"text2text": "text→text", "img2text": "image→text", "text2img": "text→image"}  # as a reader says them
 
 
 @dataclass
@@ -70,8 +71,7 @@ class RunConfig:
 
     @property
     def title(self) -> str:
-        task = {"text2text": "text→text", "img2text": "image→text", "text2img": "text→image"}[self.task]
-        return f"{task}, {self.recipe} recipe, {self.data.train_fraction:.0%} of queries for training"
+        return f"{TASK_NAMES[self.task]}, {self.recipe} recipe, {self.data.train_fraction:.0%} of queries for training"
 
 
 # Concrete trees, so the command line shows exactly the chosen model's options.

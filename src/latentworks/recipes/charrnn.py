@@ -36,7 +36,8 @@ class CharEval:
     """The ``eval`` section: validation, samples and the generated text."""
 
     val_batches: int | None = 20  # chunks per periodic validation pass (the final one uses the whole split)
-    sample_every: int = 500  # steps between printed samples (NumPy backend)
+    sample_every: int = 500  # steps between samples (NumPy backend)
+    print_samples: bool = True  # print the samples under the progress bar (a study keeps its log to the bars)
     sample_length: int = 200  # characters per sample
     primes: list[str] | None = None  # priming strings for samples (default: 'The ' and 'Harr' where they fit)
     temperatures: list[float] = field(default_factory=lambda: [0.8])  # sampling temperatures

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from latentworks.pipelines.sweep import sweep
-from latentworks.recipes.arithmetic import RunConfig, recipe
+from latentworks.recipes.arithmetic import TASK_NAMES, RunConfig, recipe
 from latentworks.report.html import Headline, Section, Table, section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
@@ -76,7 +76,6 @@ COURSE_TEXT2TEXT = {0.1: (0.074, 0.602), 0.25: (0.506, 0.811), 0.5: (0.921, 0.97
 COURSE_SOURCE = ("the course notebook's model, batch 8, 20 epochs, same 0..99 ± 0..99 queries "
                  "(hedzd/A2_RNNs: 16,676 of 18,000 wrong at a 10 % split, 7,413 of 15,000 at 25 %, 788 of 10,000 at "
                  "50 %)")
-TASKS = {"text2text": "text→text", "img2text": "image→text", "text2img": "text→image"}
 
 
 def _held_out(results: dict[str, Any]) -> str:
@@ -154,7 +153,7 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
         rows.append([task, preset, res["config"]["data"]["train_fraction"], test.get(f"{prefix}exact_match"),
                      test.get(f"{prefix}char_accuracy"), test.get(f"{prefix}abs_error"), res["train"]["seconds"]])
     table = Table(["task", "recipe", "trained on", "exact match", "per-character accuracy", "mean |error|",
-                   "training time"], [[TASKS[r[0]], *r[1:]] for r in rows],
+                   "training time"], [[TASK_NAMES[r[0]], *r[1:]] for r in rows],
                   formats=["text", "text", "pct", "pct", "pct", "num", "secs"],
                   tips=["", "latentworks.recipes.arithmetic", "share of all queries used for training",
                         "test.exact_match", "test.char_accuracy", "test.abs_error: mean |answer − right answer|",

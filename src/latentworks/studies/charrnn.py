@@ -64,7 +64,8 @@ def _config(ctx: StudyContext, text: str, out: Path, name: str, **changes: Any):
 
     main = out.name in ("numpy-main", "torch-lstm")  # only these get figures, a 1000-char text and a section
     cfg = recipe(name, **{"data.text": text, "train.seed": ctx.seed, "train.device": ctx.device,
-                          "train.progress": ctx.progress, "eval.generate_length": 1000 if main else 200,
+                          "train.progress": ctx.progress, "eval.print_samples": False,
+                          "eval.generate_length": 1000 if main else 200,
                           "eval.figures": main, **changes})
     # Resolved here so that a finished run's stored (resolved) config compares equal under --resume.
     return resolve(cfg)

@@ -15,10 +15,10 @@ from latentworks.config import finite, flag_alias, positive, require
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "cosine", "linear", "onecycle")
 
-#: ``train`` fields a resume may change without changing what is trained (the schedule's length is checked
+#: Fields a resume may change without changing what is trained (the schedule's length is checked
 #: separately: it may grow only where the learning rate does not depend on it).
 RESUME_FREE = ("train.progress", "train.tensorboard", "train.log_every", "train.checkpoint_every", "train.device",
-               "train.threads", "train.time_limit_s")
+               "train.threads", "train.time_limit_s", "eval.print_samples")
 
 
 @dataclass

@@ -222,7 +222,7 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
                     measured = val_loss = evaluate_numpy(model, val_ids, B, T, ev.val_batches)
                 if step % ev.sample_every == 0 or final:
                     samples = _samples(model, vocab, cfg, primes, step)
-                    for temp, by_prime in samples.items() if t.progress else ():
+                    for temp, by_prime in samples.items() if t.progress and ev.print_samples else ():
                         for p, text in by_prime.items():
                             bar.write(f"--- step {step} T={temp} {p!r}: {p + text}")
                     for temp, by_prime in samples.items() if board is not None else ():
