@@ -1,8 +1,12 @@
 """Seed 004's DCGAN study as one command: discriminator depth and dropout, learning rate, generator depth, init.
 
     python benchmarks/gan_ablation.py --tiny                    # seconds: plumbing on 256 embedded digits
+    python benchmarks/gan_ablation.py --tiny --executor ray --workers 2
     python benchmarks/gan_ablation.py --epochs 1,3,10,30        # full MNIST (hours on a CPU)
     python benchmarks/gan_ablation.py --epochs 25,50,100,150,200 --batch-size 128   # seed 004's schedule (GPU)
+
+Every variant is a run config of the DCGAN ``default`` recipe, trained stage by stage on the study executor
+(``--executor ray --workers N`` trains the variants of a stage in parallel, one Ray task each).
 
 Base (seed 004's pick): a 4-layer 3×3 stride-2 discriminator (32→64→128→128 filters, batch norm, LeakyReLU 0.2),
 no dropout, a generator of 2 transposed convs from a 7×7 map ("3 layers" in the seed, counting the dense
@@ -36,13 +40,14 @@ import torch
 from latentworks.config import override, to_dict
 from latentworks.data.mnist import load_mnist
 from latentworks.metrics.generative import evaluate_generator, reader_fns
-from latentworks.pipelines.generative import load_generative, train_generative
+from latentworks.pipelines.generative import load_generative
 from latentworks.pipelines.generative_eval import reader_info
 from latentworks.recipes.generative import recipe
 from latentworks.report.html import Section, Table, write_report
+from latentworks.runs import RunDir, claim_run_dir, environment, write_json
 from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
-from latentworks.runs import environment, write_json
 from latentworks.runs import load_average as _load
+from latentworks.studies.executor import EXECUTORS, job_for, make_executor
 
 BASE = dict(model="dcgan", latent_dim=100, filters=32, max_filters=128, kernel=3, enc_depth=4, dec_depth=2,
             dropout=0.0, init="normal", lr=2e-4, batch_size=128)
@@ -136,7 +141,11 @@ def main() -> None:
                         help="digit reader folder (default: the benchmark's, else the packaged one; tiny mode "
                              "trains a throw-away one when neither exists)")
     parser.add_argument("--out", default=None, help="default benchmarks/out/gan_ablation[_tiny]")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="ray: the variants of a stage in "
+                        "parallel, one Ray task each")
+    parser.add_argument("--workers", type=int, default=None, help="ray: runs at a time on a local cluster")
+    parser.add_argument("--address", default=None, help="ray: join this running cluster instead")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -180,44 +189,52 @@ def main() -> None:
             report["groups"].setdefault(group, []).append(variant_key(overrides))
     log(f"{len(variants)} distinct variants x epochs {epochs}, {n} samples per evaluation")
 
+    # Every variant is a run config; the grid trains stage by stage (to each chosen epoch in turn), each stage one
+    # job per variant on the executor (local: one after another; ray: in parallel), continuing the variant's
+    # checkpoint, and the driver scores every variant at the end of the stage.
+    configs, pending = {}, []
     for key, var in variants.items():
         settings = {**BASE, **(TINY if args.tiny else {}), **var["overrides"]}
         if args.batch_size:
             settings["batch_size"] = args.batch_size
         cfg = run_config(settings, **{"data.data": "mnist", "data.data_dir": args.data_dir, "data.limit": limit,
                                       "train.seed": args.seed, "train.device": "cpu", "train.progress": False,
-                                      "eval.eval_images": min(500, len(data.test))})
+                                      "train.threads": args.threads, "eval.eval_images": min(500, len(data.test))})
         config = to_dict(cfg)  # the whole tree: a variant is reused only where every setting matches
-        run_dir = out / "runs" / key
         done = earlier.get(key, {})
         if done.get("config") == config and len(done.get("evals", [])) == len(epochs):
             log(f"{var['label']}: reusing its {len(epochs)} evaluations from {earlier_path}")
             report["variants"][key] = {**var, **{k: done[k] for k in ("settings", "config", "run_dir", "evals")}}
             continue
-        rows, train_s, previous = [], 0.0, 0
-        for epoch in epochs:
-            t0 = time.perf_counter()
-            # The first stage starts afresh (an earlier run in the folder is moved aside); later ones resume it.
-            res = train_generative(override(cfg, {"train.epochs": epoch}), run_dir, resume=previous > 0,
-                                   overwrite=previous == 0)
-            train_s += time.perf_counter() - t0
-            previous = epoch
+        run_dir = out / "runs" / key
+        if run_dir.exists():
+            claim_run_dir(run_dir, overwrite=True)  # a half-done chain starts afresh; the old one is moved aside
+        configs[key] = cfg
+        pending.append(key)
+        report["variants"][key] = {**var, "settings": settings, "config": config, "run_dir": str(run_dir),
+                                   "evals": []}
+    executor = make_executor(args.executor, args.workers, args.address)
+    report["executor"] = {"name": args.executor, "workers": args.workers}
+    for epoch in epochs:
+        t0 = time.perf_counter()
+        executor.run([job_for(f"{key} to epoch {epoch}", override(configs[key], {"train.epochs": epoch}),
+                              out / "runs" / key, threads=args.threads) for key in pending], progress=True)
+        log(f"stage to epoch {epoch}: {len(pending)} variants trained in {time.perf_counter() - t0:.0f} s")
+        for key in pending:
+            run_dir = out / "runs" / key
+            res = RunDir(run_dir, create=False).read_results()
             ev = evaluate_generator(load_generative(run_dir), feature_fn, classify_fn, data.train, data.test, n=n,
                                     seed=args.seed, kid=False)
             final = res["train"]["final"]
-            rows.append({"epoch": epoch, "train_seconds": round(train_s, 1), "fld": ev["fld"],
-                         "fld_floor": ev["fld_floor"], "fld_ratio": ev["fld_ratio"],
-                         "class_histogram": ev["class_histogram"],
-                         "class_max_rel_deviation": ev["class_max_rel_deviation"],
-                         "mean_confidence": ev["mean_confidence"], "precision": ev["precision"],
-                         "recall": ev["recall"], "d_acc_real": final.get("d_acc_real"),
-                         "d_acc_fake": final.get("d_acc_fake"), "d_loss": final.get("d_loss"),
-                         "g_loss": final.get("g_loss")})
-            log(f"{var['label']} epoch {epoch}: FLD {ev['fld']:.2f} (floor {ev['fld_floor']:.2f}) worst class "
-                f"{ev['class_max_rel_deviation']:+.0%} P/R {ev['precision']:.2f}/{ev['recall']:.2f} "
-                f"train {train_s:.0f} s")
-        report["variants"][key] = {**var, "settings": settings, "config": config, "run_dir": str(run_dir),
-                                   "evals": rows}
+            report["variants"][key]["evals"].append({
+                "epoch": epoch, "train_seconds": res["train"]["seconds"], "fld": ev["fld"],
+                "fld_floor": ev["fld_floor"], "fld_ratio": ev["fld_ratio"], "class_histogram": ev["class_histogram"],
+                "class_max_rel_deviation": ev["class_max_rel_deviation"], "mean_confidence": ev["mean_confidence"],
+                "precision": ev["precision"], "recall": ev["recall"], "d_acc_real": final.get("d_acc_real"),
+                "d_acc_fake": final.get("d_acc_fake"), "d_loss": final.get("d_loss"), "g_loss": final.get("g_loss")})
+            log(f"{variants[key]['label']} epoch {epoch}: FLD {ev['fld']:.2f} (floor {ev['fld_floor']:.2f}) worst "
+                f"class {ev['class_max_rel_deviation']:+.0%} P/R {ev['precision']:.2f}/{ev['recall']:.2f} train "
+                f"{res['train']['seconds']:.0f} s")
         report["machine"]["load_average_now"] = _load()
         write_json(out / "gan_ablation.json", report)
 
