@@ -76,3 +76,27 @@ def test_tiny_training_run_learns_held_out_sums(zero_pad):
     m.eval()
     exact = (m.predict(x[test]) == y[test]).all(1).float().mean().item()
     assert exact > 0.7  # an untrained model gets about 0
+
+
+@pytest.mark.parametrize("extra", [0, 1, 4])
+def test_widening_equals_the_same_queries_written_with_longer_operands(extra):
+    """pad_columns' widened batch is exactly what the model sees for those queries in a wider layout."""
+    spec = SPECS[0]
+    data = build_text_dataset(spec)
+    pick = torch.arange(0, len(data), 37)
+    x, y = torch.as_tensor(data.x)[pick], torch.as_tensor(data.y)[pick]
+    m = _model(spec, zero_pad=True, pad_columns=4)
+    cols, canon = m.widen(m.columns(x), m.targets(y), extra)
+
+    wide = ArithmeticSpec(max_int=10 ** (2 + extra) - 1, ops=spec.ops, layout=spec.layout)
+    wm = _model(wide, zero_pad=True)
+    wx = _ids(wide, *[q.strip().ljust(wide.query_len) for q in decode(x.numpy(), spec)])
+    wy = _ids(wide, *[a.strip().ljust(wide.answer_len) for a in decode(y.numpy(), spec)])
+    assert torch.equal(cols, wm.columns(wx)) and torch.equal(canon, wm.targets(wy))
+
+
+def test_pad_columns_needs_zero_pad():
+    from latentworks.config import ConfigError
+
+    with pytest.raises(ConfigError, match="pad-columns"):
+        _model(SPECS[0], zero_pad=False, pad_columns=3)

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, object]] = {
                   "latentworks.cli.arithmetic:sweep"),
         "predict": ("answer a query with a trained run", "latentworks.cli.arithmetic:predict"),
         "render": ("draw a query in MNIST test-split handwriting as a PNG strip", "latentworks.cli.arithmetic:render"),
+        "eval": ("score a text→text run on longer operands than it trained on (length generalisation)",
+                 "latentworks.cli.arithmetic:evaluate"),
     }),
     "gen": ("generative models: CAE, VAE, DCGAN, CVAE, cGAN and their latent spaces", {
         "train": ("train one generative model into a run folder", "latentworks.cli.gen:train"),

@@ -1,4 +1,4 @@
-"""``latentworks arithmetic train | sweep | predict | render``."""
+"""``latentworks arithmetic train | sweep | predict | render | eval``."""
 
 from __future__ import annotations
 
@@ -137,4 +137,35 @@ def render(argv: list[str], prog: str) -> int:
     return 0
 
 
-__all__ = ["FAMILY", "predict", "render", "sweep", "train"]
+@dataclass
+class Eval:
+    run: Positional[str]  # a finished text→text run folder
+    digits: tuple[int, ...] = (3, 5, 10)  # operand lengths to score, e.g. --digits 3 10 100
+    n: int = 10_000  # fresh queries per length (fewer where fewer exist)
+    ops: str | None = None  # operators to score (default: the run's), e.g. --ops +
+    seed: int = 0  # which queries are drawn
+    out: Output = field(default_factory=Output)  # the figure (default: RUN/figures/length_generalisation.png)
+
+
+def evaluate(argv: list[str], prog: str) -> int:
+    from pathlib import Path
+
+    from latentworks.pipelines.length import evaluate_length, length_figure
+
+    args = parse(Eval, argv, prog=prog, description="Score a text→text run on fresh queries whose operands have "
+                 "exactly N digits (length generalisation); queries and answers are written to RUN/length/.")
+    require(bool(args.digits), "digits", args.digits, "needs at least one length, e.g. --digits 3 10")
+    output = check_output(args.out.output) or Path(args.run) / "figures" / "length_generalisation.png"
+    curve = {}
+    for digits in args.digits:
+        r = evaluate_length(args.run, digits, n=args.n, ops=args.ops, seed=args.seed)
+        curve[digits] = r["exact_match"]
+        ops = "  ".join(f"{op} {v:.2%}" for op, v in r["exact_match_by_op"].items())
+        print(f"{digits:4d} digits: exact match {r['exact_match']:.2%}, per-char {r['char_accuracy']:.2%} on "
+              f"{r['n']:,} fresh queries ({ops}) → {r['file']}")
+    if len(curve) > 1:
+        print(length_figure({Path(args.run).name: curve}, output))
+    return 0
+
+
+__all__ = ["FAMILY", "evaluate", "predict", "render", "sweep", "train"]

@@ -45,12 +45,18 @@ class AlignedConfig:
     # Place-value columns in fixed width: a missing digit reads as 0 ('3+6' is seen as '03+06') and answers are
     # emitted zero-padded, with '-' in the top column. Written answers are unchanged (leading zeros dropped).
     zero_pad: bool = False
+    # Length generalisation: each training batch is widened by 0..pad_columns extra leading zero columns (a '3+6'
+    # seen as '0003+0006'), so the recurrences learn to hold a carry or a comparison over many more columns than
+    # two-digit operands have. Needs zero_pad.
+    pad_columns: int = 0
 
     def check(self) -> None:
         require(self.cell in ("gru", "lstm"), "cell", self.cell, "must be gru or lstm")
         require(self.hidden >= 1 and self.embed_dim >= 1, "hidden", self.hidden, "and --embed-dim must be >= 1")
         require(1 <= self.enc_layers <= 3, "enc_layers", self.enc_layers, "must be 1, 2 or 3")
         require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
+        require(self.pad_columns >= 0, "pad_columns", self.pad_columns, "must be >= 0")
+        require(self.pad_columns == 0 or self.zero_pad, "pad_columns", self.pad_columns, "needs --zero-pad")
 
 
 @register_model("text2text_aligned")
@@ -149,17 +155,34 @@ class AlignedTextToText(Trainable, nn.Module):
         return torch.where((j >= 0) & (j < length), char, torch.full_like(canon, self.pad))
 
     # ------------------------------------------------------------------ network
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        cols = self.embed(self.columns(x)).flatten(2)
+    def widen(self, cols: torch.Tensor, canon: torch.Tensor, extra: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero-padded columns and units-first targets with ``extra`` more leading zero columns; a negative
+        answer's '-' moves up to the new top column."""
+        if extra == 0:
+            return cols, canon
+        B, L = canon.shape
+        zeros = torch.full((B, extra, 3), self.zero, dtype=cols.dtype, device=cols.device)
+        zeros[..., 0] = cols[:, :1, 0]  # the operator is in every column
+        top = canon[:, L - 1]
+        negative = top == self.minus
+        wide = torch.full((B, L + extra), self.zero, dtype=canon.dtype, device=canon.device)
+        wide[:, :L - 1] = canon[:, :L - 1]
+        wide[:, L - 1] = torch.where(negative, torch.full_like(top, self.zero), top)
+        wide[:, -1] = torch.where(negative, top, wide[:, -1])
+        return torch.cat([cols, zeros], 1), wide
+
+    def encode(self, x: torch.Tensor, cols: torch.Tensor | None = None) -> torch.Tensor:
+        cols = self.embed(self.columns(x) if cols is None else cols).flatten(2)
         memory, _ = self.encoder(self.drop(torch.relu(self.step_in(cols))))
         return self.drop(memory)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits in units-first order; ``y`` (run layout) turns on teacher forcing."""
-        memory = self.encode(x)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, extra: int = 0) -> torch.Tensor:
+        """Logits in units-first order; ``y`` (run layout) turns on teacher forcing, ``extra`` leading zero
+        columns widen both (training only)."""
         if y is None:
-            return self._greedy(memory)[1]
-        canon = self.targets(y)
+            return self._greedy(self.encode(x))[1]
+        cols, canon = self.widen(self.columns(x), self.targets(y), extra)
+        memory = self.encode(x, cols)
         start = torch.full_like(canon[:, :1], self.config.vocab_size)
         prev = torch.cat([start, canon[:, :-1]], 1)
         out, _ = self.decoder(torch.cat([memory, self.prev_embed(prev)], -1))
@@ -183,10 +206,14 @@ class AlignedTextToText(Trainable, nn.Module):
         """Greedy answer ids (B, La) in the run's layout."""
         return self.layout_answer(self._greedy(self.encode(x))[0])
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, y: torch.Tensor, extra: int = 0) -> torch.Tensor:
         """Cross-entropy of the units-first answer characters, teacher-forced."""
-        logits = self(x, y)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), self.targets(y).reshape(-1))
+        logits = self(x, y, extra)
+        target = self.widen(self.columns(x), self.targets(y), extra)[1]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 
     def training_step(self, batch, ctx) -> torch.Tensor:
-        return self.loss(*batch[:2])
+        extra = 0
+        if self.config.pad_columns:
+            extra = int(torch.randint(self.config.pad_columns + 1, (1,), generator=ctx.noise(torch.device("cpu"))))
+        return self.loss(*batch[:2], extra=extra)

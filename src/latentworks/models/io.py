@@ -98,9 +98,13 @@ def read_model_info(folder: str | Path) -> dict[str, Any]:
 
 
 def load_model(
-    folder: str | Path, expect: str | tuple[str, ...] | None = None, map_location: str = "cpu"
+    folder: str | Path, expect: str | tuple[str, ...] | None = None, map_location: str = "cpu",
+    changes: dict[str, Any] | None = None,
 ) -> Any:
-    """Rebuild a registered model from ``folder``; ``expect`` names the kind(s) the caller can use."""
+    """Rebuild a registered model from ``folder``; ``expect`` names the kind(s) the caller can use.
+
+    ``changes`` overrides config fields the weights do not depend on (a text→text model's query and answer
+    lengths, to read longer operands); weights that no longer fit are a one-line error."""
     folder = Path(folder)
     info = read_model_info(folder)
     kind = info.get("kind")
@@ -118,6 +122,7 @@ def load_model(
     config_cls = cls.Config  # type: ignore[attr-defined]
     names = {f.name for f in dataclasses.fields(config_cls)}
     saved = {_RENAMED.get(k, k) if _RENAMED.get(k) in names else k: v for k, v in info["config"].items()}
+    saved.update(changes or {})
     try:
         config = config_cls(**{k: _untuple(v) for k, v in saved.items() if k in names})
         model = cls(config)
@@ -136,6 +141,9 @@ def load_model(
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError:
         missing, unexpected = ["?"], []
+    if (missing or unexpected) and changes:
+        raise LatentworksError(f"the weights in {folder} depend on {', '.join(sorted(changes))}; this model cannot "
+                               "be widened")
     if missing or unexpected:
         raise LatentworksError(f"weights in {folder} do not match its model.json; the run folder is damaged")
     if isinstance(model, torch.nn.Module):

@@ -1,0 +1,131 @@
+"""Length generalisation: a text→text model trained on short operands, scored on operands of N digits.
+
+A model that learned the carry rule adds 10-digit numbers after seeing only 2-digit ones. The queries are fresh:
+drawn with a seed, every operand exactly N digits long (a leading digit 1-9), none of them a training query, and
+written out with the answers the model gave. The model's weights are reused as they are; only its query and
+answer lengths are widened (models whose weights depend on those lengths are refused in one line).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentworks.data.arithmetic import (
+    ArithmeticSpec,
+    encode,
+    enumerate_queries,
+    evaluate,
+    format_answer,
+    format_query,
+    split_queries,
+)
+from latentworks.errors import LatentworksError
+from latentworks.metrics.arithmetic import score_answers
+from latentworks.models.io import load_model
+from latentworks.pipelines.arithmetic import TASK_KINDS, predict_strings, run_info
+from latentworks.runs import read_json, write_json
+
+MAX_DIGITS = 1000
+
+
+def random_operand(rng: np.random.Generator, digits: int) -> int:
+    """A uniformly drawn integer of exactly ``digits`` digits (0-9 for one digit), of any size."""
+    if digits == 1:
+        return int(rng.integers(0, 10))
+    head = str(int(rng.integers(1, 10)))
+    return int(head + "".join(map(str, rng.integers(0, 10, digits - 1))))
+
+
+def length_queries(digits: int, n: int, ops: str, seed: int,
+                   exclude: set[tuple[int, str, int]] | frozenset = frozenset()) -> list[tuple[int, str, int]]:
+    """``n`` distinct queries whose operands both have exactly ``digits`` digits, none in ``exclude``; fewer
+    when the space holds fewer (one digit: at most 100 per operator)."""
+    rng = np.random.default_rng([seed, digits])
+    if digits <= 2:  # small spaces: enumerate, drop the excluded, then draw without replacement
+        lo = 0 if digits == 1 else 10
+        pool = [(i, op, j) for i in range(lo, 10 ** digits) for j in range(lo, 10 ** digits) for op in ops
+                if (i, op, j) not in exclude]
+        return [pool[k] for k in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
+    out: dict[tuple[int, str, int], None] = {}  # 3+ digits: at least 1.6 million queries per operator
+    while len(out) < n:
+        query = (random_operand(rng, digits), ops[int(rng.integers(len(ops)))], random_operand(rng, digits))
+        if query not in exclude:
+            out[query] = None
+    return list(out)
+
+
+def _training_queries(run_dir: Path, spec: ArithmeticSpec) -> set[tuple[int, str, int]]:
+    data = read_json(run_dir / "config.json")["data"]
+    train, _ = split_queries(spec.n_queries, data["train_fraction"], data["split_seed"])
+    every = enumerate_queries(spec)
+    return {every[k] for k in train}
+
+
+def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str | None = None, seed: int = 0,
+                    write: bool = True) -> dict[str, Any]:
+    """Score a text→text run on ``n`` fresh queries with ``digits``-digit operands; with ``write``, the queries,
+    answers and scores go to ``RUN/length/digits-N-OPS-seedS.json``."""
+    run_dir = Path(run_dir)
+    task, spec, _ = run_info(run_dir)
+    if task != "text2text":
+        raise LatentworksError(f"{run_dir} holds a {task} model; length generalisation scores text2text runs")
+    if not 1 <= digits <= MAX_DIGITS:
+        raise LatentworksError(f"--digits {digits}: must be between 1 and {MAX_DIGITS}")
+    if n < 1:
+        raise LatentworksError(f"--n {n}: must be at least 1")
+    ops = spec.ops if ops is None else ops
+    bad = sorted(set(ops) - set(spec.ops))
+    if not ops or bad:
+        raise LatentworksError(f"--ops {ops!r}: this run was trained on {spec.ops!r}; choose from those")
+    wide = ArithmeticSpec(max_int=max(10 ** digits - 1, spec.max_int), ops=spec.ops, layout=spec.layout)
+    model = load_model(run_dir, expect=TASK_KINDS["text2text"],
+                       changes={"query_len": wide.query_len, "answer_len": wide.answer_len})
+    trained = _training_queries(run_dir, spec) if digits <= spec.operand_width else set()
+    queries = length_queries(digits, n, ops, seed, trained)
+    if not queries:
+        raise LatentworksError(f"no {digits}-digit query is left outside the training set; pick longer operands")
+    texts = [format_query(i, op, j, wide) for i, op, j in queries]
+    expected = [format_answer(evaluate(i, op, j), wide) for i, op, j in queries]
+    with torch.no_grad():
+        predicted = predict_strings(model, torch.from_numpy(encode(texts, wide)), wide, batch=512)
+    scores = score_answers(predicted, expected)
+    by_op = {op: float(np.mean([p == e for (_, o, _), p, e in zip(queries, predicted, expected) if o == op]))
+             for op in ops if any(o == op for _, o, _ in queries)}
+    result = {"digits": digits, "ops": ops, "seed": seed, "n": scores.n, "exact_match": scores.exact_match,
+              "char_accuracy": scores.char_accuracy, "exact_match_by_op": by_op,
+              "trained_on": f"0..{spec.max_int}", "excluded_training_queries": len(trained)}
+    if write:
+        path = run_dir / "length" / f"digits-{digits}-{_ops_name(ops)}-seed{seed}.json"
+        write_json(path, {**result, "queries": [t.strip() for t in texts],
+                          "expected": [e.strip() for e in expected], "predicted": [p.strip() for p in predicted]})
+        result["file"] = str(path)
+    return result
+
+
+def _ops_name(ops: str) -> str:
+    return "-".join({"+": "plus", "-": "minus", "*": "times"}[o] for o in ops)
+
+
+def length_figure(curves: dict[str, dict[int, float]], path: str | Path, title: str = "",
+                  trained_digits: int = 2) -> Path:
+    """Exact match against operand length, one line per model; the lengths seen in training shaded."""
+    from latentworks.report.plots import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, points in curves.items():
+        xs = sorted(points)
+        ax.plot(xs, [points[x] for x in xs], marker="o", label=name)
+    ax.axvspan(0.8, trained_digits + 0.2, color="k", alpha=0.07, label="lengths seen in training")
+    ax.set_xscale("log")
+    ax.set(xlabel="digits per operand (log scale)", ylabel="exact match on fresh queries", ylim=(-0.02, 1.02),
+           title=title or "length generalisation: scored on longer operands than in training")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+__all__ = ["evaluate_length", "length_figure", "length_queries", "random_operand"]
