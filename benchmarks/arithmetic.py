@@ -32,6 +32,8 @@ RUNS = {
     "t2t-notebook-0.1": dict(task="text2text", preset="notebook", train_fraction=0.1),
     "t2t-notebook-0.25": dict(task="text2text", preset="notebook", train_fraction=0.25),
     "t2t-notebook-0.5": dict(task="text2text", preset="notebook", train_fraction=0.5),
+    **{f"t2t-notebook-{f}-seed{s}": dict(task="text2text", preset="notebook", train_fraction=f, seed=s)
+       for f in (0.1, 0.5) for s in (1, 2)},
     "i2t-best-0.5": dict(task="img2text", preset="best", train_fraction=0.5),
     "i2t-notebook-0.5": dict(task="img2text", preset="notebook", train_fraction=0.5),
     "t2i-best-0.5": dict(task="text2img", preset="best", train_fraction=0.5),

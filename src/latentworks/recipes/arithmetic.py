@@ -167,6 +167,19 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+# What each recipe learns from, so that no two rows with different supervision read as like for like.
+SUPERVISION = {
+    ("text2text", "notebook"): "query text → answer text",
+    ("text2text", "attention"): "query text → answer text",
+    ("text2text", "best"): "query text → answer text",
+    ("text2text", "long"): "query text → answer text",
+    ("img2text", "notebook"): "query pixels → answer text",
+    ("img2text", "best"): "query pixels + the query's text as per-glyph labels → answer text",
+    ("text2img", "notebook"): "query text → answer pixels (MNIST train digits)",
+    ("text2img", "best"): "query text → answer text + answer pixels (MNIST train digits)",
+}
+
+
 def recipe_names(task: str | None = None) -> list[str]:
     return list(dict.fromkeys(r for t, r in RECIPES if task is None or t == task))
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from latentworks.pipelines.sweep import sweep
-from latentworks.recipes.arithmetic import TASK_NAMES, RunConfig, recipe
+from latentworks.recipes.arithmetic import SUPERVISION, TASK_NAMES, RunConfig, recipe
 from latentworks.report.html import Headline, Section, Table, section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
@@ -116,7 +116,8 @@ def _headlines(sweep_rows: list[dict[str, Any]], results: dict[str, dict[str, An
                             notebook["test"]["exact_match"], course=course[0] if course else None,
                             course_note=COURSE_SOURCE if course else "", held_out=_held_out(notebook),
                             n=notebook["test"]["n"]))
-    for name, key, what in (("img2text best", "exact_match", "image→text exact match"),
+    for name, key, what in (("img2text best", "exact_match", "image→text exact match (learns from the pixels and "
+                                                             "the query's text)"),
                             ("text2img best", "readback_exact_match", "text→image exact match, drawn answers "
                                                                      "read back by the digit reader")):
         res = results.get(name)
@@ -155,10 +156,12 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
         prefix = "readback_" if task == "text2img" else ""
         rows.append([task, preset, res["config"]["data"]["train_fraction"], test.get(f"{prefix}exact_match"),
                      test.get(f"{prefix}char_accuracy"), test.get(f"{prefix}abs_error"), res["train"]["seconds"]])
-    table = Table(["task", "recipe", "trained on", "exact match", "per-character accuracy", "mean |error|",
-                   "training time"], [[TASK_NAMES[r[0]], *r[1:]] for r in rows],
-                  formats=["text", "text", "pct", "pct", "pct", "num", "secs"],
-                  tips=["", "latentworks.recipes.arithmetic", "share of all queries used for training",
+    table = Table(["task", "recipe", "learns from", "trained on", "exact match", "per-character accuracy",
+                   "mean |error|", "training time"],
+                  [[TASK_NAMES[r[0]], r[1], SUPERVISION[(r[0], r[1])], *r[2:]] for r in rows],
+                  formats=["text", "text", "text", "pct", "pct", "pct", "num", "secs"],
+                  tips=["", "latentworks.recipes.arithmetic", "the supervision the model had",
+                        "share of all queries used for training",
                         "test.exact_match", "test.char_accuracy", "test.abs_error: mean |answer − right answer|",
                         "train.seconds"],
                   caption="Every score on held-out queries; text→image answers are read back by the digit reader")
