@@ -55,7 +55,9 @@ def _runs(ctx: StudyContext, plan: Plan) -> list[tuple[str, Any, RunConfig]]:
     """The study's runs besides the sweep: (name, run folder, config)."""
     root = ctx.out / "arithmetic"
     runs = [("text2text notebook", root / "text2text-notebook",
-             _config(ctx, plan, "text2text", "notebook", plan.notebook_fraction, plan.notebook_epochs))]
+             _config(ctx, plan, "text2text", "notebook", plan.notebook_fraction, plan.notebook_epochs)),
+            ("text2text long", root / "text2text-long",
+             _config(ctx, plan, "text2text", "long", plan.notebook_fraction, plan.sweep_epochs))]
     for task, epochs in (("img2text", plan.img2text_epochs), ("text2img", plan.text2img_epochs)):
         runs.append((f"{task} best", root / f"{task}-best",
                      _config(ctx, plan, task, "best", plan.image_fraction, epochs)))
@@ -176,6 +178,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     figures = [(p, _SWEEP_CAPTIONS.get(p.stem, p.stem.replace("_", " ")))
                for p in sorted((root / "sweep-best" / "figures").glob("*.png"))]
     length_runs = {f"best, {r['train_fraction']:.0%} for training": r["run"] for r in summary.get("rows", [])}
+    if results.get("text2text long"):
+        length_runs[f"long, {plan.notebook_fraction:.0%} for training"] = runs[1][1]
     if results.get("text2text notebook"):
         length_runs["the course's model (notebook)"] = runs[0][1]
     lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png")
@@ -191,7 +195,7 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     headlines = _headlines(summary.get("rows", []), results)
     longest = max(plan.lengths)
     for name, curve in lengths["curves"].items():
-        if name.startswith("best") and 10 in curve:
+        if name.startswith(("best", "long")) and 10 in curve:
             headlines.append(Headline("arithmetic", f"text→text {name}: exact match on fresh 10-digit operands "
                                       f"(trained on 0..{plan.max_int})", curve[10],
                                       peer_note="Abacus embeddings (McLeish et al. 2024) reach 99 % on 100-digit "
