@@ -60,15 +60,17 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
         history = RunDir(run_dir, create=False).read_metrics()
         points = [(r["epoch"], r["eval/test_exact_match"]) for r in history if "eval/test_exact_match" in r]
         if points:
-            curves[f"{fraction:g} train · test exact"] = ([p[0] for p in points], [p[1] for p in points])
+            curves[f"{fraction:.0%} for training: exact match"] = ([p[0] for p in points], [p[1] for p in points])
         points = [(r["epoch"], r["eval/test_char_accuracy"]) for r in history if "eval/test_char_accuracy" in r]
         if points:
-            curves[f"{fraction:g} train · test per-char"] = ([p[0] for p in points], [p[1] for p in points])
+            curves[f"{fraction:.0%} for training: per-character"] = ([p[0] for p in points], [p[1] for p in points])
     if not rows:
         return {}
     figures = out / "figures"
     task = make_config(fractions[0]).task
-    styles = {name: ":" for name in curves if "per-char" in name}
+    # One colour per fraction: solid for exact match, dotted for per-character accuracy.
+    colour = {f: f"C{i}" for i, f in enumerate(dict.fromkeys(name.split(":")[0] for name in curves))}
+    styles = {name: colour[name.split(":")[0]] + (":" if "per-character" in name else "-") for name in curves}
     plots.line_plot(curves, figures / "sweep_training_curves.png", ylim=(0, 1.01), styles=styles,
                     title=f"{TASK_NAMES.get(task, task)}: held-out accuracy by epoch for each train fraction",
                     xlabel="epoch",
