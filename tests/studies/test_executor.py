@@ -49,6 +49,33 @@ def test_the_local_executor_is_the_default_and_ray_options_need_ray():
     assert estimate({"a": 10, "b": 6, "c": 5, "d": 1}, 2) == 11 and estimate({"a": 10, "b": 6}, 1) == 16
 
 
+def test_a_run_trained_before_a_new_field_existed_is_reused(tmp_path):
+    """A field added to latentworks later reads as its default, which is what the older run had; a field that
+    really differs still makes the run a different one."""
+    cfg = recipe("best", task="text2text", **{"data.max_int": 9, "train.epochs": 1, "model.hidden": 8,
+                                              "train.progress": False})
+    job = job_for("old", cfg, tmp_path / "run")
+    first = run_job(job, progress=False)
+    results_path = tmp_path / "run" / "results.json"
+    saved = json.loads(results_path.read_text())
+    del saved["config"]["model"]["pad_columns"]  # as written by a latentworks without that field
+    results_path.write_text(json.dumps(saved))
+    assert run_job(job, progress=False)["finished_at"] == first["finished_at"]  # reused, not retrained
+
+    from latentworks.config import to_dict
+    from latentworks.recipes import family
+    from latentworks.runs import finished_results
+    from latentworks.studies.executor import RESUME_FREE
+
+    def typed(tree):
+        return to_dict(family("arithmetic").from_json(tree))
+
+    assert finished_results(tmp_path / "run", job.config, RESUME_FREE, normalise=typed) is not None
+    changed = job_for("old", recipe("best", task="text2text", **{"data.max_int": 9, "train.epochs": 1,
+                                                                 "model.hidden": 9}), tmp_path / "run")
+    assert finished_results(tmp_path / "run", changed.config, RESUME_FREE, normalise=typed) is None
+
+
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
 

@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 from latentworks.errors import LatentworksError
 
 EXECUTORS = ("local", "ray")
-RESUME_FREE = ("train.progress", "train.device")  # settings that may differ between a finished run and a rerun
+# Settings that may differ between a finished run and a rerun: they change what is shown, not what is trained.
+RESUME_FREE = ("train.progress", "train.device", "eval.print_samples")
 
 
 @dataclass
@@ -84,15 +85,17 @@ def cpu_threads(n: int | None) -> Iterator[None]:
 
 def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
     """Train ``job`` or reuse / continue what its folder already holds; its ``results.json``."""
-    from latentworks.config import override
+    from latentworks.config import override, to_dict
     from latentworks.recipes import family as recipes_of
     from latentworks.runs import finished_results, has_checkpoint
 
-    cfg = recipes_of(job.family).from_json(job.config)
+    recipes = recipes_of(job.family)
+    cfg = recipes.from_json(job.config)
     if not progress:
         cfg = override(cfg, {"train.progress": False})  # free on a resume, and not part of a finished run's match
     run_dir = Path(job.run_dir)
-    done = finished_results(run_dir, job.config, RESUME_FREE)
+    done = finished_results(run_dir, job.config, RESUME_FREE,
+                            normalise=lambda tree: to_dict(recipes.from_json(tree)))
     if done is not None:
         return done
     train = train_function(job.family)
