@@ -1,5 +1,7 @@
 """Run-folder helpers: claiming a folder, refusing a changed resume, and when a finished run may be reused."""
 
+import json
+
 import pytest
 
 from latentworks.errors import LatentworksError
@@ -51,3 +53,19 @@ def test_check_resume_names_every_changed_setting(tmp_path):
         check_resume(tmp_path, _with(epochs=3, lr=0.2))
     with pytest.raises(LatentworksError, match="holds a demo run, not a other one"):
         check_resume(tmp_path, {**CONFIG, "family": "other"})
+
+
+def test_a_resume_accepts_a_field_added_since_the_run_was_written_but_not_a_real_change(tmp_path):
+    from latentworks.config import to_dict
+    from latentworks.recipes.arithmetic import recipe
+    from latentworks.runs import check_resume, write_json
+
+    cfg = {"family": "arithmetic", **to_dict(recipe("best", task="text2text"))}
+    older = json.loads(json.dumps(cfg))
+    del older["model"]["pad_columns"]  # written by a latentworks without that field
+    write_json(tmp_path / "config.json", older)
+    check_resume(tmp_path, cfg)  # the missing field is its default: nothing changed
+    changed = json.loads(json.dumps(cfg))
+    changed["model"]["pad_columns"] = 4
+    with pytest.raises(LatentworksError, match="--pad-columns None, not 4|--pad-columns 0, not 4"):
+        check_resume(tmp_path, changed)

@@ -260,7 +260,7 @@ def check_resume(run_dir: str | Path, config: dict[str, Any], free: tuple[str, .
     if saved.get("family") != config.get("family"):
         raise LatentworksError(f"{root} holds a {saved.get('family')} run, not a {config.get('family')} one; "
                                "pick another --out or drop --resume")
-    changed = changed_fields(saved, to_jsonable(config), free)
+    changed = changed_fields(_typed(saved), _typed(to_jsonable(config)), free)
     for selector in ("kind", "task", "backend", "recipe"):
         if selector in changed:
             old, new = saved.get(selector), config.get(selector)
@@ -272,6 +272,18 @@ def check_resume(run_dir: str | Path, config: dict[str, Any], free: tuple[str, .
         more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
         raise LatentworksError(f"{root} was trained with {'; '.join(parts)}{more}; resume with the same settings "
                                "(drop the changed options) or train into another --out")
+
+
+def _typed(tree: dict[str, Any]) -> dict[str, Any]:
+    """A run config read through its family's typed tree, so that a field added to latentworks after the run was
+    written counts as its default (what the run had); the tree as it is when it cannot be read so."""
+    from latentworks.config import to_dict
+    from latentworks.recipes import family
+
+    try:
+        return {**tree, **to_dict(family(tree["family"]).from_json(tree))}
+    except (LatentworksError, TypeError, ValueError, KeyError):
+        return tree
 
 
 def _dig(tree: dict[str, Any], path: str) -> Any:
