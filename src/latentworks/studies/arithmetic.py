@@ -182,7 +182,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
         length_runs[f"long, {plan.notebook_fraction:.0%} for training"] = runs[1][1]
     if results.get("text2text notebook"):
         length_runs["the course's model (notebook)"] = runs[0][1]
-    lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png")
+    lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png",
+                                     ctx.progress)
     figures.append((lengths["figure"], "Length generalisation: the same models on fresh queries whose operands have "
                     "more digits than any they trained on. A model that learned the carry rule stays high; one "
                     "that memorised the two-digit table drops to zero"))
@@ -205,16 +206,25 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     return StudyResult([section], metrics, headlines)
 
 
-def _length_generalisation(runs: dict[str, Any], plan: Plan, figure) -> dict[str, Any]:
+def _length_generalisation(runs: dict[str, Any], plan: Plan, figure, progress: bool = False) -> dict[str, Any]:
     """Each text→text run scored on fresh queries with longer operands, and the figure."""
+    from tqdm.auto import tqdm
+
     from latentworks.pipelines.length import evaluate_length, length_figure
 
     curves: dict[str, dict[int, float]] = {}
     sizes: dict[str, dict[int, int]] = {}
+    bar = tqdm(total=len(runs) * len(plan.lengths), desc="scoring longer operands", unit="length", leave=False,
+               disable=not progress, dynamic_ncols=True)
     for name, run in runs.items():
-        scored = {d: evaluate_length(run, d, n=plan.length_n, seed=0) for d in plan.lengths}
+        scored = {}
+        for d in plan.lengths:
+            bar.set_postfix_str(f"{name}: {d} digits", refresh=False)
+            scored[d] = evaluate_length(run, d, n=plan.length_n, seed=0)
+            bar.update(1)
         curves[name] = {d: r["exact_match"] for d, r in scored.items()}
         sizes[name] = {d: r["n"] for d, r in scored.items()}
+    bar.close()
     path = length_figure(curves, figure, title=f"trained on 0..{plan.max_int}, scored on longer operands",
                          trained_digits=len(str(plan.max_int)))
     return {"figure": path, "curves": curves, "n": sizes}
