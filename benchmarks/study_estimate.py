@@ -45,9 +45,11 @@ def main() -> None:
     summary = json.loads((args.study / "results.json").read_text())
     assembly = sum(s.get("seconds", 0) for s in summary.get("studies", {}).values())
     seconds = run_seconds(args.study)
+    if not seconds:
+        raise SystemExit(f"{args.study} holds no finished run folder")
     longest = max(seconds.items(), key=lambda kv: kv[1])
     measured = summary.get("seconds")
-    measured_workers = summary.get("workers") or 1
+    measured_workers = summary.get("workers") or 1  # a Ray cluster without --workers is counted as one
     # What the training seconds leave out (loading data, scoring and drawing each run, starting workers), as the
     # measured study's wall time over its own estimate: it scales every estimate.
     factor = (measured - args.paused) / (estimate(seconds, measured_workers) + assembly) if measured else 1.0

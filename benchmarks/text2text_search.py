@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from latentworks.recipes.arithmetic import recipe
+from latentworks.recipes.arithmetic import RunConfig, recipe
 from latentworks.report.html import Section, Table, compare_runs, write_report
 from latentworks.runs import RunDir, environment, write_json
 from latentworks.studies.executor import EXECUTORS, job_for, make_executor
@@ -48,7 +48,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def run_config(name: str, frac: float, seed: int, extra: dict[str, Any] | None = None):
+def run_config(name: str, frac: float, seed: int, extra: dict[str, Any] | None = None) -> RunConfig:
     base, overrides = CONFIGS[name]
     return recipe(base, task="text2text", **{**overrides, "data.train_fraction": frac, "train.seed": seed,
                                              "train.progress": False, "train.device": "cpu", **(extra or {})})

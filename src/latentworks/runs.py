@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -294,12 +293,11 @@ def _dig(tree: dict[str, Any], path: str) -> Any:
     return tree
 
 
-def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[str, ...] = (),
-                     normalise: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, Any] | None:
+def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """``run_dir``'s results.json if that run finished with ``config`` (``free`` fields may differ), else None.
 
-    ``normalise`` reads both trees through the typed config first, so that a field added to latentworks after
-    the run was trained counts as its default, which is what the run had."""
+    Both trees are read through the typed config first, so that a field added to latentworks after the run was
+    trained counts as its default, which is what the run had."""
     from latentworks.config import changed_fields
 
     path = Path(run_dir) / "results.json"
@@ -307,14 +305,6 @@ def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[st
         return None
     results = read_json(path)
     saved = results.get("config")
-    if not isinstance(saved, dict):
-        return None
-    config = to_jsonable(config)
-    if normalise is not None:
-        try:
-            saved, config = normalise(saved), normalise(config)
-        except (LatentworksError, TypeError, ValueError, KeyError):
-            return None  # a config this latentworks cannot read is not the same run
-    if changed_fields(saved, config, free):
+    if not isinstance(saved, dict) or changed_fields(_typed(saved), _typed(to_jsonable(config)), free):
         return None
     return results

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from latentworks.cli.report import build_report
+from latentworks.errors import LatentworksError
 from latentworks.pipelines import sweep
 from latentworks.report import plots
 from latentworks.report.html import (
@@ -48,7 +49,7 @@ def test_run_section_shows_human_names_percentages_and_an_embedded_png(tmp_path)
     assert f"latentworks explore {tmp_path / 'run'}" in text
     payload = page.split("data:image/png;base64,")[1].split('"')[0]
     assert Image.open(io.BytesIO(base64.b64decode(payload))).format == "PNG"
-    assert "training loss by step" in text  # the figure's caption says what it shows
+    assert "loss by step" in text  # the figure's caption says what it shows
 
 
 def test_summary_table_and_contents_link_to_every_section(tmp_path):
@@ -75,8 +76,16 @@ def test_page_saved_as_json_renders_the_same(tmp_path):
     def without_build_time(page: str) -> str:
         return re.sub(r'<p class="meta">.*?</p>', "", page, count=1)
 
-    rebuilt = render(again[0], title=again[1], intro=again[2], headlines=again[3])
+    rebuilt = render(again.sections, title=again.title, intro=again.intro, headlines=again.headlines)
     assert without_build_time(rebuilt) == without_build_time(render(sections, "T", "<p>intro</p>", headlines))
+    # the rebuilt page keeps the machine and time the study ran on, not the rebuilding one's
+    page = again.write(tmp_path / "again.html")
+    assert again.built in page.read_text() and again.env["torch"] in page.read_text()
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "report.json").write_text('{"sections": [{"no title": 1}]}')
+    with pytest.raises(LatentworksError, match="not a report this latentworks can read"):
+        load_page(damaged / "report.json")
 
 
 def test_report_command_rebuilds_a_study_and_compares_runs_of_one_kind(tmp_path):
@@ -94,6 +103,12 @@ def test_report_command_rebuilds_a_study_and_compares_runs_of_one_kind(tmp_path)
     save_page(study / "report.json", [Section("Only part", text="<p>rebuilt</p>")], "Study title", "", [])
     page = build_report([study], tmp_path / "rebuilt.html").read_text()
     assert "Study title" in page and "rebuilt" in page
+
+    old_study = tmp_path / "old_study"  # written before studies saved report.json
+    old_study.mkdir()
+    (old_study / "results.json").write_text('{"profile": "quick", "studies": {}}')
+    with pytest.raises(LatentworksError, match="--resume --out"):
+        build_report([old_study], tmp_path / "old.html")
 
 
 def test_fraction_figure_draws_bars_below_three_fractions(tmp_path, monkeypatch):
@@ -122,3 +137,18 @@ def test_values_are_formatted_as_a_reader_expects(value, kind, shown):
 def test_image_grid_writes_png(tmp_path):
     path = plots.image_grid(np.random.rand(6, 28, 28), tmp_path / "g.png", nrow=2, numbered=True)
     assert Image.open(path).size[0] > 0
+
+
+def test_comparison_keeps_every_measure_any_run_has_and_keeps_them_apart(tmp_path):
+    def run(name, test):
+        r = RunDir(tmp_path / name)
+        r.write_results(kind="text2img", config={"train": {"lr": 0.1}}, metrics={"test": test}, seed=0)
+        return r.root
+
+    a = run("a", {"readback_exact_match": 0.5, "n": 100, "readback_n": 50})
+    b = run("b", {"exact_match": 0.9, "readback_exact_match": 0.7, "n": 100, "readback_n": 60})
+    table = compare_runs([a, b]).tables[0]
+    col = table.columns.index
+    assert table.rows[0][col("exact match")] == "—" and table.rows[1][col("exact match")] == "90.0 %"
+    assert [r[col("held-out queries")] for r in table.rows] == ["100", "100"]
+    assert [r[col("held-out queries, read back")] for r in table.rows] == ["50", "60"]

@@ -50,30 +50,35 @@ def run(argv: list[str], prog: str) -> int:
 @dataclass
 class Report:
     runs: Positional[list[str]]  # a study folder (its report is rebuilt), or run folders (compared when alike)
-    title: str = "latentworks report"
+    title: str | None = None  # the page's title (default: the study's own, or 'latentworks report')
     out: Output = field(default_factory=Output)  # the HTML file to write (default: report.html)
 
 
-def build_report(paths: list[str | Path], output: str | Path, title: str = "latentworks report") -> Path:
+def build_report(paths: list[str | Path], output: str | Path, title: str | None = None) -> Path:
     """A study folder's page rebuilt from its ``report.json``, or a page of run folders: each run folded into
     one line, and a comparison table first when two or more runs are of one kind."""
     from latentworks.errors import LatentworksError
     from latentworks.report.html import compare_runs, load_page, section_from_run, write_report
+    from latentworks.runs import read_json
 
     pages = [Path(p) / "report.json" for p in paths if (Path(p) / "report.json").is_file()]
     if pages:
         if len(paths) > 1:
             raise LatentworksError(f"{pages[0].parent} is a study folder; build its report on its own "
                                    "(latentworks report STUDY_DIR)")
-        sections, page_title, intro, headlines = load_page(pages[0])
-        return write_report(sections, output, title=page_title, intro=intro, headlines=headlines)
+        return load_page(pages[0]).write(output, title)
+    for p in paths:
+        results = Path(p) / "results.json"
+        if results.is_file() and "studies" in read_json(results):
+            raise LatentworksError(f"{p} is a study folder from before report.json; rebuild its report with "
+                                   f"latentworks run --resume --out {p} (finished runs are reused)")
     runs = [section_from_run(p) for p in paths]
     for run in runs:
         run.folded = len(runs) > 1  # one run: its details open; several: one line each
     comparison = compare_runs(paths)
     if comparison is not None:
         runs = [comparison, *runs]
-    return write_report(runs, output, title=title)
+    return write_report(runs, output, title=title or "latentworks report")
 
 
 def report(argv: list[str], prog: str) -> int:

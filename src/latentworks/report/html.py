@@ -16,12 +16,13 @@ import html
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from latentworks.errors import LatentworksError
 from latentworks.report.names import fmt, kind_of, label
-from latentworks.runs import RunDir, atomic_write_bytes, environment, read_json
+from latentworks.runs import RunDir, atomic_write_bytes, environment, read_json, write_json
 
 CSS = """
 body{font:15px/1.55 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1080px;margin:2em auto;padding:0 1em;
@@ -48,7 +49,8 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     caption: str = ""
-    formats: list[str] | None = None  # per column: pct | pct_signed | num | int | secs | ratio | text | mono | auto
+    # per column: pct | pct_signed | num | int | secs | ratio | text | mono | auto | shown (formatted already)
+    formats: list[str] | None = None
     tips: list[str] | None = None  # per column: a tooltip (what the column measures, the raw key)
 
 
@@ -107,6 +109,8 @@ def _img(path: Path, caption: str) -> str:
 
 
 def _cell(value: Any, kind: str) -> str:
+    if kind == "shown":  # formatted by the caller (each row its own format): right-aligned like a number
+        return f"<td>{html.escape(str(value))}</td>"
     css = ' class="mono"' if kind == "mono" else (' class="text"' if kind == "text" or isinstance(value, str)
                                                   else "")
     return f"<td{css}>{fmt(value, 'text' if kind == 'mono' else kind)}</td>"
@@ -121,8 +125,9 @@ def _table(table: Table) -> str:
                                                                    else "")
         return f"<th{attrs}>{html.escape(column)}</th>"
 
-    head = "".join(th(c, t, k) for c, t, k in zip(table.columns, tips, formats))
-    body = "".join("<tr>" + "".join(_cell(v, k) for v, k in zip(row, formats)) + "</tr>" for row in table.rows)
+    head = "".join(th(c, t, k) for c, t, k in zip(table.columns, tips, formats, strict=True))
+    body = "".join("<tr>" + "".join(_cell(v, k) for v, k in zip(row, formats, strict=True)) + "</tr>"
+                   for row in table.rows)
     cap = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
     return f'<div class="scroll"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
@@ -172,8 +177,11 @@ def _summary_table(headlines: list[Headline]) -> str:
 
 
 def render(sections: list[Section], title: str = "latentworks report", intro: str = "",
-           headlines: list[Headline] | None = None) -> str:
-    env = environment()
+           headlines: list[Headline] | None = None, env: dict[str, Any] | None = None,
+           built: str | None = None) -> str:
+    """The page; ``env`` and ``built`` say where and when its numbers were made (default: here, now), so a page
+    rebuilt from report.json keeps the study's own machine and date."""
+    env = env or environment()
     used: set[str] = set()
     slugs: dict[int, str] = {}
     for s in sections:
@@ -181,9 +189,10 @@ def render(sections: list[Section], title: str = "latentworks report", intro: st
         for c in s.subsections:
             if not c.folded:
                 slugs[id(c)] = _slug(c.title, used)
-    meta = (f'<p class="meta">{time.strftime("%Y-%m-%d %H:%M")} · latentworks {env["latentworks"]} · torch '
-            f'{env["torch"]} · {env["cpu_count"]} CPUs · GPU {html.escape(str(env["cuda"]))} · commit '
-            f'{html.escape(str(env["git_commit"]))}</p>')
+    facts = [built or time.strftime("%Y-%m-%d %H:%M"), f"latentworks {env.get('latentworks')}",
+             f"torch {env.get('torch')}", f"{env.get('cpu_count')} CPUs", f"GPU {env.get('cuda')}",
+             f"commit {env.get('git_commit')}"]
+    meta = f'<p class="meta">{" · ".join(html.escape(str(f)) for f in facts)}</p>'
     top = [f"<h1>{html.escape(title)}</h1>", meta, intro]
     if headlines:
         top += ["<h2 id='summary'>Summary</h2>", _summary_table(headlines), HOW_TO_READ]
@@ -196,16 +205,18 @@ def render(sections: list[Section], title: str = "latentworks report", intro: st
 
 
 def write_report(sections: list[Section], out: str | Path, title: str = "latentworks report", intro: str = "",
-                 headlines: list[Headline] | None = None) -> Path:
+                 headlines: list[Headline] | None = None, env: dict[str, Any] | None = None,
+                 built: str | None = None) -> Path:
     out = Path(out)
-    atomic_write_bytes(out, render(sections, title, intro, headlines).encode())
+    atomic_write_bytes(out, render(sections, title, intro, headlines, env, built).encode())
     return out
 
 
 # ------------------------------------------------------------------------------------------ report.json
 def save_page(path: str | Path, sections: list[Section], title: str, intro: str,
               headlines: list[Headline]) -> None:
-    """The page as JSON, figure paths relative to its folder, so ``latentworks report`` can rebuild it."""
+    """The page as JSON, figure paths relative to its folder, with the machine and time it was built, so
+    ``latentworks report`` can rebuild it as it was."""
     root = Path(path).parent.resolve()
 
     def rel(section: Section) -> dict[str, Any]:
@@ -214,10 +225,9 @@ def save_page(path: str | Path, sections: list[Section], title: str, intro: str,
         d["subsections"] = [rel(s) for s in section.subsections]
         return d
 
-    from latentworks.runs import write_json
-
     write_json(path, {"title": title, "intro": intro, "headlines": [asdict(h) for h in headlines],
-                      "sections": [rel(s) for s in sections]})
+                      "sections": [rel(s) for s in sections], "environment": environment(),
+                      "built": time.strftime("%Y-%m-%d %H:%M")})
 
 
 def _relative(path: Path | str, root: Path) -> str:
@@ -225,19 +235,44 @@ def _relative(path: Path | str, root: Path) -> str:
     return str(p.relative_to(root)) if root in p.parents else str(p)
 
 
-def load_page(path: str | Path) -> tuple[list[Section], str, str, list[Headline]]:
+@dataclass
+class Page:
+    """A page read back from report.json."""
+
+    sections: list[Section]
+    title: str
+    intro: str
+    headlines: list[Headline]
+    env: dict[str, Any] | None = None
+    built: str | None = None
+
+    def write(self, out: str | Path, title: str | None = None) -> Path:
+        return write_report(self.sections, out, title or self.title, self.intro, self.headlines, self.env,
+                            self.built)
+
+
+def load_page(path: str | Path) -> Page:
+    """report.json back into a page; a damaged or foreign file is one line naming it."""
     data = read_json(path)
     root = Path(path).parent
 
+    def known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+
     def section(d: dict[str, Any]) -> Section:
         return Section(title=d["title"], text=d.get("text", ""),
-                       tables=[Table(**t) for t in d.get("tables", [])],
+                       tables=[Table(**known(Table, t)) for t in d.get("tables", [])],
                        figures=[(root / p, c) for p, c in d.get("figures", [])],
                        subsections=[section(s) for s in d.get("subsections", [])],
                        folded=d.get("folded", False), summary=d.get("summary", ""))
 
-    return ([section(s) for s in data["sections"]], data.get("title", "latentworks report"), data.get("intro", ""),
-            [Headline(**h) for h in data.get("headlines", [])])
+    try:
+        return Page([section(s) for s in data["sections"]], data.get("title", "latentworks report"),
+                    data.get("intro", ""), [Headline(**known(Headline, h)) for h in data.get("headlines", [])],
+                    data.get("environment"), data.get("built"))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise LatentworksError(f"{path} is not a report this latentworks can read ({type(err).__name__}: "
+                               f"{str(err)[:60]}); rebuild the study with latentworks run ... --resume") from None
 
 
 # ------------------------------------------------------------------------------------------ one run
@@ -250,7 +285,7 @@ RUN_MEASURES = {"test": ("exact_match", "char_accuracy", "abs_error", "n", "read
 FIGURE_CAPTIONS = {
     "training_curves": "held-out (test) and training accuracy after every epoch; solid = exact match, dotted = "
                        "per-character. A gap between train and test is overfitting",
-    "loss": "training loss by step (averaged over each logging window)",
+    "loss": "loss by step: training (averaged over each logging window) and, where drawn, validation",
     "error_sizes": "how far off the wrong answers are (numeric |error|, log scale): mostly one digit off means the "
                    "model computes column by column",
     "misclassified": "held-out queries it answered wrongly: expected and predicted",
@@ -266,7 +301,6 @@ FIGURE_CAPTIONS = {
     "eval_elbo": "held-out ELBO (nats per image) after every epoch; higher is better",
     "eval_recon_mse": "held-out reconstruction MSE after every epoch",
     "accuracy": "next-character accuracy: training (smoothed) and validation",
-    "epoch_001": "samples after the first epoch (the same latents at every epoch)",
 }
 
 
@@ -277,8 +311,8 @@ def caption_for(stem: str) -> str:
     return FIGURE_CAPTIONS.get(stem, stem.replace("_", " "))
 
 
-def run_measures(results: dict[str, Any]) -> list[tuple[str, Any, str]]:
-    """(human name, value, format) of the headline measures a run recorded."""
+def run_measures(results: dict[str, Any]) -> list[tuple[str, str, Any, str]]:
+    """(key, human name, value, format) of the headline measures a run recorded."""
     out = []
     for section, keys in RUN_MEASURES.items():
         scope = results.get(section, {}) if section else results
@@ -286,10 +320,10 @@ def run_measures(results: dict[str, Any]) -> list[tuple[str, Any, str]]:
             continue
         for key in keys:
             if scope.get(key) is not None:
-                out.append((label(key), scope[key], kind_of(key)))
+                out.append((f"{section}.{key}" if section else key, label(key), scope[key], kind_of(key)))
         for key, value in scope.items():
             if section == "test" and key.startswith("iw_nll_k") and value is not None:
-                out.append((label(key), value, "num"))
+                out.append((f"test.{key}", label(key), value, "num"))
     return out
 
 
@@ -299,15 +333,17 @@ def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None
     run = RunDir(run_dir, create=False)
     results = run.read_results()
     measures = run_measures(results)
-    line = ", ".join(f"{name} {fmt(v, k)}" for name, v, k in measures[:2])
+    line = ", ".join(f"{name} {fmt(v, k)}" for _, name, v, k in measures[:2])
     config = html.escape(json.dumps(results.get("config", {}), indent=1))
     runtime = results.get("runtime") or {}
-    text = (f'<p class="meta">{html.escape(str(run.root))} · {html.escape(str(results.get("kind")))} · random '
-            f'seed {results.get("seed")} · {runtime.get("world_size", 1)} process(es) on '
-            f'{html.escape(str(runtime.get("device", "cpu")))}</p>'
+    facts = [str(run.root), str(results.get("kind")), f"random seed {results.get('seed')}",
+             f"{runtime.get('world_size', 1)} process(es) on {runtime.get('device', 'cpu')}"]
+    text = (f'<p class="meta">{" · ".join(html.escape(f) for f in facts)}</p>'
             f"<p>Open it in the explorer: <code>latentworks explore {html.escape(str(run.root))}</code></p>"
             f"<details><summary>configuration</summary><pre>{config}</pre></details>")
-    table = Table(["measure", "value"], [[n, fmt(v, k)] for n, v, k in measures]) if measures else None
+    # Values go in already formatted (as each measure's own format asks), right-aligned as numbers.
+    table = (Table(["measure", "value"], [[name, fmt(v, k)] for _, name, v, k in measures],
+                   formats=["text", "shown"]) if measures else None)
     if figures is None:
         pngs = sorted(run.figures.glob("*.png"))
         epochs = [p for p in pngs if p.stem.startswith("epoch_")]
@@ -326,20 +362,20 @@ def compare_runs(run_dirs: list[str | Path]) -> Section | None:
     if len(results) < 2 or len(kinds) != 1:
         return None
     configs = [flatten(r.get("config", {})) for r in results]
+    shown_only = ("train.progress", "train.device", "eval.print_samples")  # they change the log, not the run
     differ = sorted(k for k in set().union(*configs) if len({json.dumps(c.get(k)) for c in configs}) > 1
-                    and not k.startswith(("train.progress", "train.device")))
-    names = [n for n, _, _ in run_measures(results[0])]
-    rows = []
-    for d, r, c in zip(run_dirs, results, configs):
-        values = {n: (v, k) for n, v, k in run_measures(r)}
-        rows.append([Path(d).name, *[fmt(*values[n]) if n in values else "—" for n in names],
-                     *[json.dumps(c.get(k)) for k in differ]])
+                    and not k.startswith(shown_only))
+    measured = [{key: (name, v, k) for key, name, v, k in run_measures(r)} for r in results]
+    keys = list(dict.fromkeys(key for m in measured for key in m))  # every measure any of the runs has
+    names = {key: next(m[key][0] for m in measured if key in m) for key in keys}
+    rows = [[Path(d).name, *[fmt(*m[key][1:]) if key in m else "—" for key in keys],
+             *[json.dumps(c.get(k)) for k in differ]] for d, m, c in zip(run_dirs, measured, configs)]
     return Section(f"Comparison of {len(results)} {kinds.pop()} runs", tables=[Table(
-        ["run", *names, *[k.rsplit(".", 1)[-1] for k in differ]], rows,
-        formats=["text", *["text"] * len(names), *["mono"] * len(differ)],
-        tips=["", *[""] * len(names), *differ],
+        ["run", *[names[k] for k in keys], *[k.rsplit(".", 1)[-1] for k in differ]], rows,
+        formats=["text", *["shown"] * len(keys), *["mono"] * len(differ)],
+        tips=["", *keys, *differ],
         caption="Measures on each run's held-out data, and every setting in which the runs differ")])
 
 
-__all__ = ["FIGURE_CAPTIONS", "HOW_TO_READ", "Headline", "Section", "Table", "caption_for", "compare_runs",
+__all__ = ["FIGURE_CAPTIONS", "HOW_TO_READ", "Headline", "Page", "Section", "Table", "caption_for", "compare_runs",
            "load_page", "render", "save_page", "section_from_run", "write_report"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 from typing import Any
 
 # key -> (human name, format, what it measures)
@@ -24,7 +25,7 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "readback_char_accuracy": ("per-character accuracy, read back", "pct", "drawn characters read back right"),
     "readback_abs_error": ("mean |error|, read back", "num", "numeric error of the answers read back"),
     "readback_parsable": ("read-back answers that are numbers", "pct", ""),
-    "readback_n": ("held-out queries", "int", ""),
+    "readback_n": ("held-out queries, read back", "int", ""),
     "recon_mse": ("reconstruction MSE", "num", "mean squared pixel error of held-out images and their "
                   "reconstructions (pixels in [0, 1])"),
     "elbo": ("ELBO (nats)", "num", "evidence lower bound per image on held-out images; higher is better"),
@@ -83,24 +84,24 @@ def kind_of(key: str) -> str:
 
 
 def fmt(value: Any, kind: str = "auto") -> str:
-    """A value as a reader wants it: percentages with one decimal (two above 99 %), numbers to four figures."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
+    """A value as a reader wants it: percentages with one decimal (two between 99 % and 100 %, never rounded up
+    to 100 %), numbers to four figures, durations in s, min or h."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if value is None or (isinstance(value, numbers.Real) and not math.isfinite(float(value))):
+        return "—"
     if kind == "text" or isinstance(value, str):
         return html.escape(str(value))
     if kind == "pct":
         pct = 100 * float(value)
-        return f"{pct:.2f} %" if 99 <= pct < 100 else f"{pct:.1f} %"
+        return f"{min(pct, 99.99):.2f} %" if 99 <= pct < 100 else f"{pct:.1f} %"
     if kind == "pct_signed":
         return f"{100 * float(value):+.1f} %"
     if kind == "ratio":
         return f"{float(value):.2f}×"
     if kind == "secs":
-        s = float(value)
-        return f"{s:.0f} s" if s < 600 else f"{s / 60:.1f} min"
-    if kind == "int" or (kind == "auto" and isinstance(value, int)):
+        return duration(float(value))
+    if kind == "int" or (kind == "auto" and isinstance(value, numbers.Integral)):
         return f"{int(round(float(value))):,}"
     v = float(value)
     if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
@@ -110,4 +111,11 @@ def fmt(value: Any, kind: str = "auto") -> str:
     return f"{v:.4g}"
 
 
-__all__ = ["METRICS", "fmt", "kind_of", "label"]
+def duration(seconds: float) -> str:
+    """Seconds under 10 minutes, minutes under 2 hours, then hours."""
+    if seconds < 600:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+__all__ = ["METRICS", "duration", "fmt", "kind_of", "label"]

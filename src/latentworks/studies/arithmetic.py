@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from latentworks.pipelines.sweep import sweep
@@ -185,8 +186,9 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png",
                                      ctx.progress)
     figures.append((lengths["figure"], "Length generalisation: the same models on fresh queries whose operands have "
-                    "more digits than any they trained on. A model that learned the carry rule stays high; one "
-                    "that memorised the two-digit table drops to zero"))
+                    "more digits than any they trained on (long saw two-digit queries padded with up to 8 leading "
+                    "zero columns, i.e. the width of 10-digit ones, but never a non-zero digit there). A model that "
+                    "learned the carry rule stays high; one that memorised the two-digit table drops to zero"))
     subsections = [section_from_run(r["run"]) for r in summary.get("rows", [])]
     subsections += [section_from_run(run_dir) for _, run_dir, _ in runs]
     section = Section("Arithmetic: text→text, image→text, text→image", text=text, tables=[table],
@@ -197,8 +199,9 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     longest = max(plan.lengths)
     for name, curve in lengths["curves"].items():
         if name.startswith(("best", "long")) and 10 in curve:
+            widened = " padded to up to 10 columns" if name.startswith("long") else ""
             headlines.append(Headline("arithmetic", f"text→text {name}: exact match on fresh 10-digit operands "
-                                      f"(trained on 0..{plan.max_int})", curve[10],
+                                      f"(trained on 0..{plan.max_int}{widened})", curve[10],
                                       peer_note="Abacus embeddings (McLeish et al. 2024) reach 99 % on 100-digit "
                                                 "addition after training on up to 20 digits; not the same set-up",
                                       held_out=f"random 10-digit + and − queries (up to {longest} digits in the "
@@ -206,7 +209,7 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     return StudyResult([section], metrics, headlines)
 
 
-def _length_generalisation(runs: dict[str, Any], plan: Plan, figure, progress: bool = False) -> dict[str, Any]:
+def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progress: bool = False) -> dict[str, Any]:
     """Each text→text run scored on fresh queries with longer operands, and the figure."""
     from tqdm.auto import tqdm
 

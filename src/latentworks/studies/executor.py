@@ -85,17 +85,15 @@ def cpu_threads(n: int | None) -> Iterator[None]:
 
 def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
     """Train ``job`` or reuse / continue what its folder already holds; its ``results.json``."""
-    from latentworks.config import override, to_dict
+    from latentworks.config import override
     from latentworks.recipes import family as recipes_of
     from latentworks.runs import finished_results, has_checkpoint
 
-    recipes = recipes_of(job.family)
-    cfg = recipes.from_json(job.config)
+    cfg = recipes_of(job.family).from_json(job.config)
     if not progress:
         cfg = override(cfg, {"train.progress": False})  # free on a resume, and not part of a finished run's match
     run_dir = Path(job.run_dir)
-    done = finished_results(run_dir, job.config, RESUME_FREE,
-                            normalise=lambda tree: to_dict(recipes.from_json(tree)))
+    done = finished_results(run_dir, job.config, RESUME_FREE)
     if done is not None:
         return done
     train = train_function(job.family)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from latentworks.errors import LatentworksError
 from latentworks.report.html import Headline, Section, save_page, write_report
+from latentworks.report.names import duration
 from latentworks.runs import claim_run_dir, environment, write_json
 from latentworks.studies.executor import Job, job_for, make_executor, run_job
 
@@ -132,7 +133,7 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     w = executor.workers
     workers = f"{w} worker{'s' if w != 1 else ''}" if w else "every worker of the Ray cluster"
     kind = type(executor).__name__.removesuffix("Executor").lower()
-    intro = (f"<p>Study profile <b>{profile}</b> on {where}, random seed {ctx.seed}, {_duration(summary['seconds'])}"
+    intro = (f"<p>Study profile <b>{profile}</b> on {where}, random seed {ctx.seed}, {duration(summary['seconds'])}"
              f" in all ({workers}, {kind} executor). The summary gives every headline figure"
              " beside the course's own and a published peer's where the set-up matches; each section below "
              "opens with its tables and figures, and every run folds into one line that opens to its details.</p>")
@@ -142,6 +143,3 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     return summary
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else (f"{seconds / 60:.1f} minutes" if seconds < 7200
-                                                     else f"{seconds / 3600:.1f} hours")
