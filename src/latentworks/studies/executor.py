@@ -103,6 +103,29 @@ def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
         return train(cfg, run_dir, overwrite=run_dir.exists() and any(run_dir.iterdir()))
 
 
+@contextlib.contextmanager
+def ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
+    """Redraw ``bar`` every ``every`` seconds while the block runs, so its clock keeps moving through stretches
+    with no step to count (a run scoring its test set, a Ray wait)."""
+    import threading
+
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, name="latentworks-bar", daemon=True)
+    if not bar.disable:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join()
+
+
 class LocalExecutor:
     """Every job in this process, in order."""
 
@@ -110,10 +133,12 @@ class LocalExecutor:
 
     def run(self, jobs: list[Job], progress: bool = True) -> dict[str, dict[str, Any] | None]:
         out = {}
-        bar = tqdm(jobs, desc="study runs", unit="run", disable=not progress, dynamic_ncols=True)
-        for job in bar:
-            bar.set_postfix_str(job.name, refresh=True)
-            out[job.run_dir] = run_job(job, progress)
+        bar = tqdm(total=len(jobs), desc="study runs", unit="run", disable=not progress, dynamic_ncols=True)
+        with ticking(bar):
+            for job in jobs:
+                bar.set_postfix_str(job.name, refresh=True)
+                out[job.run_dir] = run_job(job, progress)
+                bar.update(1)
         bar.close()
         return out
 
@@ -144,22 +169,23 @@ class RayExecutor:
             out: dict[str, dict[str, Any] | None] = {}
             bar = tqdm(total=len(jobs), desc=f"study runs on ray ({self.workers or 'cluster'} workers)", unit="run",
                        disable=not progress, dynamic_ncols=True)
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                job = pending.pop(ready[0])
-                try:
-                    out[job.run_dir] = ray.get(ready[0])
-                except ray.exceptions.RayTaskError as err:
-                    cause = err.cause if isinstance(getattr(err, "cause", None), Exception) else err
-                    if isinstance(cause, LatentworksError):
-                        raise cause from None
-                    raise LatentworksError(f"run {job.name} failed on a Ray worker: "
-                                           f"{str(cause).splitlines()[-1]}") from None
-                except ray.exceptions.WorkerCrashedError:
-                    raise LatentworksError(f"run {job.name} lost its Ray worker more than 3 times; rerun with "
-                                           "--resume to continue from its last checkpoint") from None
-                bar.set_postfix_str(job.name, refresh=False)
-                bar.update(1)
+            with ticking(bar):
+                while pending:
+                    ready, _ = ray.wait(list(pending), num_returns=1)
+                    job = pending.pop(ready[0])
+                    try:
+                        out[job.run_dir] = ray.get(ready[0])
+                    except ray.exceptions.RayTaskError as err:
+                        cause = err.cause if isinstance(getattr(err, "cause", None), Exception) else err
+                        if isinstance(cause, LatentworksError):
+                            raise cause from None
+                        raise LatentworksError(f"run {job.name} failed on a Ray worker: "
+                                               f"{str(cause).splitlines()[-1]}") from None
+                    except ray.exceptions.WorkerCrashedError:
+                        raise LatentworksError(f"run {job.name} lost its Ray worker more than 3 times; rerun with "
+                                               "--resume to continue from its last checkpoint") from None
+                    bar.set_postfix_str(job.name, refresh=False)
+                    bar.update(1)
             bar.close()
             return out
         finally:

@@ -20,7 +20,7 @@ from latentworks.errors import LatentworksError
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
 from latentworks.runs import claim_run_dir, environment, write_json
-from latentworks.studies.executor import Job, job_for, make_executor, run_job
+from latentworks.studies.executor import Job, job_for, make_executor, run_job, ticking
 
 PROFILES = ("test", "quick", "full")
 
@@ -116,14 +116,16 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     summary["train_seconds"] = round(time.perf_counter() - started, 1)
     ctx.resume = True  # every planned run has finished: the study functions read them
     headlines: list[Headline] = []
-    bar = tqdm(names, desc="study report", unit="part", disable=not ctx.progress, dynamic_ncols=True)
-    for name in bar:
-        bar.set_postfix_str(f"scoring and drawing {name}", refresh=True)
-        t0 = time.perf_counter()
-        result = _STUDIES[name][1](ctx)
-        sections += result.sections
-        headlines += result.headlines
-        summary["studies"][name] = {"metrics": result.metrics, "seconds": round(time.perf_counter() - t0, 1)}
+    bar = tqdm(total=len(names), desc="study report", unit="part", disable=not ctx.progress, dynamic_ncols=True)
+    with ticking(bar):
+        for name in names:
+            bar.set_postfix_str(f"scoring and drawing {name}", refresh=True)
+            t0 = time.perf_counter()
+            result = _STUDIES[name][1](ctx)
+            sections += result.sections
+            headlines += result.headlines
+            summary["studies"][name] = {"metrics": result.metrics, "seconds": round(time.perf_counter() - t0, 1)}
+            bar.update(1)
     bar.close()
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["environment"] = environment()
