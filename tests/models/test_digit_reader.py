@@ -7,7 +7,7 @@ import torch
 from latentworks.data.glyphs import operator_glyph_pool
 from latentworks.data.mnist import MnistData, MnistSplit
 from latentworks.errors import LatentworksError
-from latentworks.models.digit_reader import DigitReader, random_affine, same_class_blend
+from latentworks.models.digit_reader import DigitReader, random_affine
 from latentworks.models.io import load_model, save_model
 from latentworks.pipelines import digit_reader as pipeline
 from latentworks.training.trainer import Trainer
@@ -151,22 +151,6 @@ def test_find_or_train_reader_trains_once_then_loads(tmp_path, monkeypatch):
     assert pipeline.find_or_train_reader(first.run_dir).run_dir == first.run_dir
     with pytest.raises(LatentworksError):
         pipeline.find_or_train_reader(tmp_path / "nowhere")
-
-
-def test_same_class_blend_averages_only_within_a_label():
-    x = torch.rand(40, 28, 28)
-    distinct = torch.arange(40)
-    assert torch.equal(same_class_blend(x, distinct, torch.Generator().manual_seed(0), fraction=1.0), x)
-    assert torch.equal(same_class_blend(x, distinct % 2, torch.Generator().manual_seed(0), fraction=0.0), x)
-    labels = torch.tensor([0, 1] * 20)
-    out = same_class_blend(x, labels, torch.Generator().manual_seed(0), fraction=1.0)
-    again = same_class_blend(x, labels, torch.Generator().manual_seed(0), fraction=1.0)
-    assert torch.equal(out, again)
-    changed = (out != x).flatten(1).any(1)
-    assert changed.sum() > 20  # most rows got averaged with others
-    for label in (0, 1):  # every blended image stays inside its own class's pixel range
-        rows = labels == label
-        assert (out[rows] <= x[rows].amax(0) + 1e-6).all() and (out[rows] >= x[rows].amin(0) - 1e-6).all()
 
 
 def test_packaged_reader_is_found_first_and_reads_mnist_test(monkeypatch):

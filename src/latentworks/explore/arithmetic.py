@@ -121,7 +121,7 @@ def answer(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
     if task == "text2text":
         return {"task": task, "query": text, "answer": predict_strings(model, x, spec)[0],
                 "expected": _expected(text, spec)}
-    images = generate_images(model, x)[0].clamp(0, 1)
+    images = generate_images(model, x, seed=req.seed)[0].clamp(0, 1)
     reader = packaged_reader()
     read = None
     if reader is not None:

@@ -152,29 +152,3 @@ def random_affine(
     grid = nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
     out = nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.squeeze(1) if squeeze else out
-
-
-def same_class_blend(
-    images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator, fraction: float = 0.25
-) -> torch.Tensor:
-    """Replace a random ``fraction`` of the batch by averages of several same-label images of the batch.
-
-    A text-to-image model trained on random handwriting draws the *average* of a digit's images, which is
-    blurrier and fainter than any real digit; a reader trained on sharp digits alone reads many of those
-    averages (5, 6, 7, 9) as 8. Each blended row averages itself with a random subset (keep probability
-    U(0.2, 1)) of the batch's other images of its label.
-    """
-    b = images.shape[0]
-    if b < 2 or fraction <= 0:
-        return images
-    device = images.device
-    chosen = (torch.rand(b, generator=generator) < fraction).to(device)
-    if not bool(chosen.any()):
-        return images
-    keep = (torch.rand(b, 1, generator=generator) * 0.8 + 0.2).to(device)
-    pick = (torch.rand(b, b, generator=generator).to(device) < keep) & (labels[:, None] == labels[None, :])
-    pick |= torch.eye(b, dtype=torch.bool, device=device)
-    weights = pick.float() / pick.sum(dim=1, keepdim=True)
-    blended = (weights @ images.reshape(b, -1)).reshape(images.shape)
-    mask = chosen.view(b, *([1] * (images.dim() - 1)))
-    return torch.where(mask, blended, images)

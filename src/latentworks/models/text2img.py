@@ -155,8 +155,10 @@ class TextToImage(Trainable, nn.Module):
         chars = self.char_head(steps) if self.char_head is not None else None
         return self.draw(steps), chars
 
-    def generate(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        """Images in [0, 1], (B, La, 28, 28), computed in eval mode in batches."""
+    def generate(self, x: torch.Tensor, batch_size: int = 1024, generator: torch.Generator | None = None
+                 ) -> torch.Tensor:
+        """Images in [0, 1], (B, La, 28, 28), computed in eval mode in batches. The drawing is a function of
+        the query alone, so ``generator`` (which a pen with a style code draws from) goes unused."""
         device = model_device(self)
         with inference(self):
             out = [torch.sigmoid(self(x[s:s + batch_size].to(device))) for s in range(0, len(x), batch_size)]

@@ -124,10 +124,13 @@ def predict_strings(model, inputs: torch.Tensor, spec: ArithmeticSpec, batch: in
 
 
 @torch.no_grad()
-def generate_images(model, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
+def generate_images(model, x: torch.Tensor, batch: int = 512, seed: int = 0) -> torch.Tensor:
+    """Drawn answers (N, La, 28, 28) in [0, 1]; a pen with a style code draws its styles from ``seed``."""
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([model.generate(x[i:i + batch].to(device)).cpu() for i in range(0, len(x), batch)])
+    gen = torch.Generator().manual_seed(seed)
+    return torch.cat([model.generate(x[i:i + batch].to(device), generator=gen).cpu()
+                      for i in range(0, len(x), batch)])
 
 
 def score(model, prepared: Prepared, task: str, inputs: torch.Tensor, expected: list[str],
@@ -175,6 +178,8 @@ def make_eval_fn(prepared: Prepared, task: str, cfg: RunConfig, reader=None):
 
 
 # ------------------------------------------------------------------------------------------ train
+HANDS, HANDS_ANSWERS = 5, 6  # the "several hands" figure: 6 held-out answers, each drawn from 5 style seeds
+
 def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool = False) -> dict[str, Any] | None:
     """Train one model into run folder ``out`` and score it on the held-out queries."""
     validate(cfg)
@@ -200,7 +205,10 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
     inputs = test_inputs(prepared, cfg.task, cfg.train.seed)
     test_metrics, predicted, images = score(trainer.raw_model.cpu(), prepared, cfg.task, inputs,
                                             prepared.test.answers, reader)
-    figures.write_all(run, cfg.task, prepared, trainer.history, test_metrics, predicted, inputs, images)
+    hands = None
+    if cfg.task == "text2img" and getattr(trainer.raw_model.config, "style_dim", 0):
+        hands = [generate_images(trainer.raw_model, inputs[:HANDS_ANSWERS], seed=s) for s in range(1, HANDS + 1)]
+    figures.write_all(run, cfg.task, prepared, trainer.history, test_metrics, predicted, inputs, images, hands)
     metrics = {
         "test": test_metrics,
         "train": {"seconds": round(trainer.train_seconds, 2), "examples_per_sec": round(trainer.examples_per_sec, 1),
@@ -243,7 +251,7 @@ def answer(model, task: str, spec: ArithmeticSpec, query: str, *, glyphs: np.nda
         else:
             strip = test_sampler(spec, data_dir).render(x, torch.Generator().manual_seed(seed))
         return predict_strings(model, strip, spec)[0]
-    return generate_images(model, x)[0].numpy()
+    return generate_images(model, x, seed=seed)[0].numpy()
 
 
 def predict(run_dir: str | Path, query: str, *, image: str | Path | None = None, out_png: str | Path | None = None,

@@ -37,8 +37,11 @@ def curves(run: RunDir, history: list[dict[str, Any]], task: str) -> None:
 
 
 def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str, Any], predicted: list[str],
-              inputs: torch.Tensor, images: torch.Tensor | None) -> None:
+              inputs: torch.Tensor, images: torch.Tensor | None, hands: list[torch.Tensor] | None = None) -> None:
+    """``hands``: text→image drawings of the first few test answers, one tensor (n, La, 28, 28) per style seed."""
     curves(run, history, task)
+    if hands:
+        several_hands(run, prepared.test, hands)
     prefix = "readback_" if task == "text2img" else ""
     hist = test_metrics.get(f"{prefix}error_histogram")
     if hist:
@@ -75,3 +78,15 @@ def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str,
             labels.append(f"{test.queries[k]!r}={test.answers[k]!r}{read}")
         plots.image_rows(rows, labels, run.figures / "generated_vs_real.png",
                          title="generated answer (left) beside real MNIST test handwriting (right)")
+
+
+def several_hands(run: RunDir, test, hands: list[torch.Tensor]) -> None:
+    """Each held-out answer written once per style seed, side by side: a pen with a style code varies its hand."""
+    gap = np.ones((28, 8))
+    rows, labels = [], []
+    for k in range(len(hands[0])):
+        strips = [render_strip(drawn[k].numpy()) for drawn in hands]
+        rows.append(np.concatenate([part for strip in strips for part in (strip, gap)][:-1], axis=1))
+        labels.append(f"{test.queries[k]!r}={test.answers[k]!r}")
+    plots.image_rows(rows, labels, run.figures / "several_hands.png",
+                     title=f"the same held-out answers drawn {len(hands)} times (style seeds 1–{len(hands)})")

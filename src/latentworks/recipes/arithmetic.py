@@ -162,7 +162,9 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         "model.bidirectional": False, "model.dec_layers": 1, "model.map_channels": 128,
         "model.deconv_channels": 64, "model.deconv_kernel": 3, "model.batchnorm": True, "model.dropout": 0.0,
         "model.loss": "mse", **_COURSE_TRAIN},
-    ("text2img", "best"): {"data.fresh_handwriting": True, "model.loss": "bce", "train.epochs": 30,
+    # The pen is a conditional VAE over glyphs (style code 8): every drawing of an answer is a new hand.
+    ("text2img", "best"): {"data.fresh_handwriting": True, "model.loss": "bce", "model.style_dim": 8,
+                           "model.style_temperature": 0.8, "train.epochs": 30,
                            "train.batch_size": 64, "train.lr": 3e-3, **_ONECYCLE, "train.threads": 1},
 }
 

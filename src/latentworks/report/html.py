@@ -291,6 +291,8 @@ FIGURE_CAPTIONS = {
     "misclassified": "held-out queries it answered wrongly: expected and predicted",
     "generated_vs_real": "each answer drawn by the model (left) beside real MNIST test handwriting of the same "
                          "answer (right)",
+    "several_hands": "the same held-out answers written from several style codes: the digits should change shape "
+                     "the way two people's handwriting does, and stay readable",
     "samples": "samples from the prior, cells numbered so cells can be picked for latent arithmetic",
     "reconstructions": "held-out test images (top) and their reconstructions (bottom): a good autoencoder keeps "
                        "each digit's identity and slant, a blurry one only its rough shape",
