@@ -26,7 +26,9 @@ def _gen_config(kind: str, recipe: str, **changes) -> dict:
 
 
 def build_runs(root: Path) -> Path:
-    """A study-like folder: generative/{vae,cvae,cgan,dcgan}, arithmetic/{text2text,img2text}, charrnn/rnn."""
+    """A study-like folder: generative/{vae,cvae,cgan,dcgan}, arithmetic/{text2text,img2text,text2img},
+    charrnn/rnn."""
+    from latentworks.models.compute_draw import ComputeDrawConfig, ComputeThenDraw
     from latentworks.models.conditional import CGAN, CVAE
     from latentworks.models.dcgan import DCGAN
     from latentworks.models.img2text import ImageToText, ImageToTextConfig
@@ -51,6 +53,10 @@ def build_runs(root: Path) -> Path:
     save_model(t2t, root / "arithmetic" / "text2text", extra={"task": "text2text", **extra})
     save_model(ImageToText(ImageToTextConfig(hidden=8, feature_dim=8, **sizes)), root / "arithmetic" / "img2text",
                extra={"task": "img2text", **extra})
+    pen = ComputeThenDraw(ComputeDrawConfig(charset=spec.charset, query_len=spec.query_len,
+                                            answer_len=spec.answer_len, hidden=8, pen_dim=4, pen_channels=4,
+                                            style_dim=2))
+    save_model(pen, root / "arithmetic" / "text2img", extra={"task": "text2img", **extra})
 
     vocab = Vocab.from_text("The quick brown fox jumps over the lazy dog.\n")
     model = NumpyRNN.init(vocab.size, 16, np.random.default_rng(0))

@@ -59,7 +59,7 @@ def one_line_error(response, status: int) -> str:
 def test_runs_lists_every_family_with_capabilities(client):
     runs = {r["id"]: r for r in client.get("/api/runs").json()}
     assert set(runs) == {"generative/vae", "generative/cvae", "generative/cgan", "generative/dcgan",
-                         "arithmetic/text2text", "arithmetic/img2text", "charrnn/rnn"}
+                         "arithmetic/text2text", "arithmetic/img2text", "arithmetic/text2img", "charrnn/rnn"}
     vae, cgan, dcgan = runs["generative/vae"], runs["generative/cgan"], runs["generative/dcgan"]
     assert vae["family"] == "generative" and vae["latent_dim"] == 2 and vae["image_shape"] == [1, 28, 28]
     assert {"map", "upload", "sample"} <= set(vae["capabilities"]) and "labels" not in vae["capabilities"]
@@ -188,6 +188,17 @@ def test_arithmetic_answers_typed_drawn_and_handwritten(client):
     one_line_error(client.post("/api/arithmetic/answer", json={"run": "arithmetic/img2text"}), 400)
     one_line_error(client.post("/api/arithmetic/handwriting", json={"run": "arithmetic/text2text"}), 400)
     one_line_error(client.post("/api/arithmetic/answer", json={"run": "generative/vae", "query": "1+2"}), 400)
+
+
+def test_a_styled_pen_draws_a_new_hand_for_each_seed(client):
+    def drawn(seed: int) -> dict:
+        return client.post("/api/arithmetic/answer", json={"run": "arithmetic/text2img", "query": "3+4",
+                                                           "seed": seed}).json()
+
+    first = drawn(0)
+    assert first["query"] == "3+4" and first["expected"] == "7" and first["answer_image"].startswith("data:image/png")
+    assert drawn(0)["answer_image"] == first["answer_image"]
+    assert drawn(1)["answer_image"] != first["answer_image"]
 
 
 def test_charrnn_streams_the_same_text_as_one_answer(client):

@@ -1,6 +1,7 @@
 """The explorer's page in a real headless browser (Debian's chromium driven by playwright): the grid loads, a
 direction slider and two grid clicks change what is shown, char-RNN text streams in, and nothing is logged as
-a console error. Skips only when /usr/bin/chromium is missing (CI installs it, see .ci/run)."""
+a console error; a text→image pen with a style code draws the answer in another hand on request. Skips only
+when /usr/bin/chromium is missing (CI installs it, see .ci/run)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def server(tiny_runs, tmp_path_factory):
     from latentworks.models.io import load_model, save_model
 
     root = tmp_path_factory.mktemp("browser-runs")
-    for name in ("generative", "charrnn"):
+    for name in ("generative", "charrnn", "arithmetic"):
         shutil.copytree(tiny_runs / name, root / name)
     vae = load_model(root / "generative" / "vae")
     gen = torch.Generator().manual_seed(0)
@@ -109,5 +110,16 @@ def test_charrnn_text_streams_into_the_page(server, browser):
     page.wait_for_function("document.querySelector('#generated') && "
                            "document.querySelector('#generated').textContent.length > 100")
     assert page.inner_text("#generated").startswith("The ")
+    assert errors == []
+    page.close()
+
+
+def test_another_hand_redraws_the_answer(server, browser):
+    page, errors = open_page(browser, server + "#run=arithmetic/text2img")
+    page.wait_for_function("document.querySelector('#answer img.strip-img') && "
+                           "document.querySelector('#answer img.strip-img').src.startsWith('data:image/png')")
+    first = page.get_attribute("#answer img.strip-img", "src")
+    page.click("#another-hand")
+    assert changed(page, "#answer img.strip-img", first) != first
     assert errors == []
     page.close()

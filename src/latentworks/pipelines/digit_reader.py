@@ -201,7 +201,8 @@ def find_or_train_reader(
         data = load_mnist("mnist", data_dir=data_dir, quiet=True)
         embedded = data.source.startswith("embedded")
         candidates = [Path(p).expanduser() for p in [os.environ.get("LATENTWORKS_READER")] if p]
-        # The frozen, versioned reader shipped with the package (v2: 99.55 % on MNIST test, real train digits only) comes before the cache.
+        # The frozen, versioned reader shipped with the package (v2: 99.55 % on MNIST test, trained on real
+        # train digits only) comes before the cache.
         candidates += [PACKAGED_READER, default_reader_dir(embedded)]
         folder = next((c for c in candidates if _is_reader_dir(c)), candidates[-1])
         if not _is_reader_dir(folder):

@@ -63,7 +63,9 @@ export function showArithmetic(view, run) {
       el("button", { type: "button", onclick: () => handwriting(false) }, "write my query in test handwriting"),
       el("button", { type: "button", id: "read", onclick: ask }, "read & answer"),
       el("button", { type: "button", onclick: () => { pad.clear(); out.replaceChildren(); } }, "clear")]
-    : [el("button", { type: "button", id: "ask", onclick: ask }, "answer")];
+    : [el("button", { type: "button", id: "ask", onclick: ask }, "answer"),
+      run.task === "text2img" ? el("button", { type: "button", id: "another-hand", title: "draw the answer again from a new style seed",
+        onclick: () => { seed = Math.floor(Math.random() * 1e6); ask(); } }, "another hand") : null];
   const help = drawing
     ? `Draw the query with the mouse, one character per cell (${run.query_len} cells; leave trailing cells blank for `
       + "spaces), white ink on black like MNIST, or take MNIST test-split handwriting."
