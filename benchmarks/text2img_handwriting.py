@@ -30,6 +30,7 @@ from latentworks.metrics.arithmetic import score_answers
 from latentworks.models.io import load_model
 from latentworks.pipelines.arithmetic import generate_images, prepare, test_inputs
 from latentworks.pipelines.digit_reader import PACKAGED_READER, read_glyphs
+from latentworks.recipes import family
 from latentworks.recipes.arithmetic import recipe
 from latentworks.runs import environment, read_json, write_json
 from latentworks.studies.executor import EXECUTORS, job_for, make_executor
@@ -91,11 +92,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--fraction", type=float, default=0.5)
-    ap.add_argument("--reader", type=Path, default=PACKAGED_READER, help="the digit reader (default: packaged)")
+    ap.add_argument("--readers", nargs="+", type=Path, default=[PACKAGED_READER],
+                    help="digit reader folders (default: the packaged one); each reads every drawing")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (a smoke test)")
     ap.add_argument("--executor", choices=EXECUTORS, default="local")
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--also", nargs="*", type=Path, default=[],
+                    help="finished text→image runs to score the same way (e.g. a study's, or a pen without style)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
@@ -108,21 +112,27 @@ def main() -> None:
     jobs = [job_for(f"text2img best seed {seed}", configs[seed], folders[seed], threads=1) for seed in args.seeds]
     make_executor(args.executor, args.workers).run(jobs, progress=True)
 
-    readers = {"packaged reader": load_model(args.reader, expect="digit_reader"),
-               "independent MLP": MLPReader(args.data_dir)}
+    readers = {("packaged reader" if folder.resolve() == PACKAGED_READER else str(folder)): load_model(
+        folder, expect="digit_reader") for folder in args.readers}
+    readers["independent MLP"] = MLPReader(args.data_dir)
     test = load_mnist("mnist", data_dir=args.data_dir).test
     real_digits = torch.from_numpy(test.images.copy())
     summary = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "environment": environment(),
-               "fraction": args.fraction, "reader": str(args.reader),
-               "reader_info": read_json(args.reader / "README.json") if (args.reader / "README.json").exists()
-               else None, "runs": {}, "readers_on_mnist_test": {}}
+               "fraction": args.fraction, "readers": {str(folder): read_json(folder / "README.json")["what"]
+                                                      if (folder / "README.json").exists() else None
+                                                      for folder in args.readers},
+               "runs": {}, "readers_on_mnist_test": {}}
     for name, reader in readers.items():
         pred, _ = reader.predict(real_digits.float() / 255.0)
         summary["readers_on_mnist_test"][name] = float((pred == torch.from_numpy(test.labels.copy())).float().mean())
 
-    for seed, folder in folders.items():
-        cfg = configs[seed]
+    scored = [(f"seed {seed}", str(seed), configs[seed], folder) for seed, folder in folders.items()]
+    for folder in args.also:
+        tree = read_json(folder / "config.json")
+        scored.append((str(folder), str(folder), family(tree["family"]).from_json(tree), folder))
+    for name, key, cfg, folder in scored:
+        seed = cfg.train.seed
         prepared = prepare(cfg)
         model = load_model(folder, expect="text2img_draw").eval()
         inputs = test_inputs(prepared, "text2img", seed)
@@ -134,18 +144,18 @@ def main() -> None:
         row = {"run": str(folder), "test_queries": len(answers), "train_seconds": read_json(
             folder / "results.json")["train"]["seconds"], "variety_drawn": variety(drawn, again, answers),
             "variety_real": variety(real, real_again, answers)}
-        for name, reader in readers.items():
+        for reader_name, reader in readers.items():
             for what, images in (("drawn", drawn), ("real", real)):
                 s = score_answers(read_glyphs(reader, images, prepared.spec.charset), answers)
-                row[f"{name}|{what}"] = {"exact_match": s.exact_match, "char_accuracy": s.char_accuracy,
-                                         "digit_glyphs": digit_glyph_accuracy(reader, images, answers)}
-            print(f"seed {seed} {name:16s} drawn exact {row[f'{name}|drawn']['exact_match']:.2%} "
-                  f"(digits {row[f'{name}|drawn']['digit_glyphs']:.2%})  real handwriting exact "
-                  f"{row[f'{name}|real']['exact_match']:.2%} (digits {row[f'{name}|real']['digit_glyphs']:.2%})",
-                  flush=True)
-        print(f"seed {seed} variety: drawn {row['variety_drawn']:.3f}, real {row['variety_real']:.3f}", flush=True)
-        summary["runs"][str(seed)] = row
-        if (folder / "figures" / "several_hands.png").exists():
+                row[f"{reader_name}|{what}"] = {"exact_match": s.exact_match, "char_accuracy": s.char_accuracy,
+                                                "digit_glyphs": digit_glyph_accuracy(reader, images, answers)}
+            print(f"{name} {reader_name[-24:]:24s} drawn exact {row[f'{reader_name}|drawn']['exact_match']:.2%} "
+                  f"(digits {row[f'{reader_name}|drawn']['digit_glyphs']:.2%})  real handwriting exact "
+                  f"{row[f'{reader_name}|real']['exact_match']:.2%} "
+                  f"(digits {row[f'{reader_name}|real']['digit_glyphs']:.2%})", flush=True)
+        print(f"{name} variety: drawn {row['variety_drawn']:.3f}, real {row['variety_real']:.3f}", flush=True)
+        summary["runs"][key] = row
+        if key.isdigit() and (folder / "figures" / "several_hands.png").exists():
             shutil.copy(folder / "figures" / "several_hands.png", args.out / f"several_hands_s{seed}.png")
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.out / "summary.json", summary)
