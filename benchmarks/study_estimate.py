@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2, 8, 32])
     ap.add_argument("--paused", type=float, default=0.0, help="seconds the measured study was stopped (SIGSTOP), "
                                                               "taken off its measured wall time")
+    ap.add_argument("--wall", type=float, default=None,
+                    help="the study's wall seconds when it ran as several invocations (--resume), their sum; "
+                         "default: the last invocation's, from its results.json")
     args = ap.parse_args()
     summary = json.loads((args.study / "results.json").read_text())
     assembly = sum(s.get("seconds", 0) for s in summary.get("studies", {}).values())
@@ -48,7 +51,7 @@ def main() -> None:
     if not seconds:
         raise SystemExit(f"{args.study} holds no finished run folder")
     longest = max(seconds.items(), key=lambda kv: kv[1])
-    measured = summary.get("seconds")
+    measured = args.wall if args.wall is not None else summary.get("seconds")
     measured_workers = summary.get("workers") or 1  # a Ray cluster without --workers is counted as one
     # What the training seconds leave out (loading data, scoring and drawing each run, starting workers), as the
     # measured study's wall time over its own estimate: it scales every estimate.
