@@ -9,14 +9,13 @@ The independent classifier is a two-layer MLP trained here on the 60,000 MNIST t
 nothing generated): a different architecture from the packaged CNN reader, so a drawing that only the reader
 can read does not pass. "Hands" measures variety: the mean absolute pixel difference between two drawings of
 the same answer glyph (two style seeds), beside two real test-split writings of it. Finished runs are reused;
-writes ``<out>/summary.json`` and copies each run's ``several_hands.png``.
+writes ``<out>/summary.json`` and, for each pen with a style code, ``several_hands_<seed>.png``.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from latentworks.data.mnist import load_mnist
 from latentworks.metrics.arithmetic import score_answers
 from latentworks.models.io import load_model
 from latentworks.pipelines.arithmetic import generate_images, prepare, test_inputs
+from latentworks.pipelines.arithmetic_figures import several_hands
 from latentworks.pipelines.digit_reader import PACKAGED_READER, read_glyphs
 from latentworks.recipes import family
 from latentworks.recipes.arithmetic import recipe
@@ -155,8 +155,8 @@ def main() -> None:
                   f"(digits {row[f'{reader_name}|real']['digit_glyphs']:.2%})", flush=True)
         print(f"{name} variety: drawn {row['variety_drawn']:.3f}, real {row['variety_real']:.3f}", flush=True)
         summary["runs"][key] = row
-        if key.isdigit() and (folder / "figures" / "several_hands.png").exists():
-            shutil.copy(folder / "figures" / "several_hands.png", args.out / f"several_hands_s{seed}.png")
+        if getattr(model.config, "style_dim", 0):
+            several_hands(args.out / f"several_hands_{key.replace('/', '_')}.png", model, prepared.test, inputs)
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.out / "summary.json", summary)
 

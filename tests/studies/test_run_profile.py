@@ -35,14 +35,18 @@ def test_resume_reuses_finished_runs_and_finishes_a_stopped_one(tmp_path, capsys
             "--data-dir", "embedded"]
     assert main(args) == 0
     first = json.loads((out / "results.json").read_text())["studies"]["arithmetic"]["metrics"]
+    assert json.loads((out / "results.json").read_text())["reused_runs"] == 0
+    assert " in all (" in (out / "report.html").read_text()
     runs = sorted(p.parent for p in (out / "arithmetic").rglob("results.json"))
     assert len(runs) >= 3
     stamps = {p: (p / "results.json").read_text() for p in runs}
 
     assert main([*args, "--resume"]) == 0  # everything finished: reused as it is, nothing retrained
     assert {p: (p / "results.json").read_text() for p in runs} == stamps
-    again = json.loads((out / "results.json").read_text())["studies"]["arithmetic"]["metrics"]
-    assert again == first
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["studies"]["arithmetic"]["metrics"] == first
+    assert summary["reused_runs"] == summary["runs"] >= 3  # and the page says the time was this invocation's
+    assert f"reused {summary['runs']} of its {summary['runs']} runs" in (out / "report.html").read_text()
 
     stopped = out / "arithmetic" / "text2text-notebook"
     (stopped / "results.json").unlink()  # as if stopped after its last checkpoint, before it was scored

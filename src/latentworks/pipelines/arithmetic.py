@@ -178,8 +178,6 @@ def make_eval_fn(prepared: Prepared, task: str, cfg: RunConfig, reader=None):
 
 
 # ------------------------------------------------------------------------------------------ train
-HANDS, HANDS_ANSWERS = 5, 6  # the "several hands" figure: 6 held-out answers, each drawn from 5 style seeds
-
 def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool = False) -> dict[str, Any] | None:
     """Train one model into run folder ``out`` and score it on the held-out queries."""
     validate(cfg)
@@ -205,10 +203,8 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
     inputs = test_inputs(prepared, cfg.task, cfg.train.seed)
     test_metrics, predicted, images = score(trainer.raw_model.cpu(), prepared, cfg.task, inputs,
                                             prepared.test.answers, reader)
-    hands = None
-    if cfg.task == "text2img" and getattr(trainer.raw_model.config, "style_dim", 0):
-        hands = [generate_images(trainer.raw_model, inputs[:HANDS_ANSWERS], seed=s) for s in range(1, HANDS + 1)]
-    figures.write_all(run, cfg.task, prepared, trainer.history, test_metrics, predicted, inputs, images, hands)
+    figures.write_all(run, cfg.task, prepared, trainer.history, test_metrics, predicted, inputs, images,
+                      trainer.raw_model)
     metrics = {
         "test": test_metrics,
         "train": {"seconds": round(trainer.train_seconds, 2), "examples_per_sec": round(trainer.examples_per_sec, 1),

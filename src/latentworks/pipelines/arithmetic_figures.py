@@ -37,11 +37,11 @@ def curves(run: RunDir, history: list[dict[str, Any]], task: str) -> None:
 
 
 def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str, Any], predicted: list[str],
-              inputs: torch.Tensor, images: torch.Tensor | None, hands: list[torch.Tensor] | None = None) -> None:
-    """``hands``: text→image drawings of the first few test answers, one tensor (n, La, 28, 28) per style seed."""
+              inputs: torch.Tensor, images: torch.Tensor | None, model=None) -> None:
+    """``model``: the trained text→image model; one with a style code also draws the "several hands" figure."""
     curves(run, history, task)
-    if hands:
-        several_hands(run, prepared.test, hands)
+    if task == "text2img" and getattr(getattr(model, "config", None), "style_dim", 0):
+        several_hands(run.figures / "several_hands.png", model, prepared.test, inputs)
     prefix = "readback_" if task == "text2img" else ""
     hist = test_metrics.get(f"{prefix}error_histogram")
     if hist:
@@ -80,13 +80,20 @@ def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str,
                          title="generated answer (left) beside real MNIST test handwriting (right)")
 
 
-def several_hands(run: RunDir, test, hands: list[torch.Tensor]) -> None:
-    """Each held-out answer written once per style seed, side by side: a pen with a style code varies its hand."""
+def several_hands(path, model, test, inputs: torch.Tensor, hands: int = 5, answers: int = 6):
+    """A seeded pick of ``answers`` held-out answers of the most characters, each drawn from style seeds 1 to
+    ``hands`` side by side: a pen with a style code should vary its hand and stay readable."""
+    from latentworks.pipelines.arithmetic import generate_images
+
+    longest = max(len(a.strip()) for a in test.answers)
+    pool = [k for k, a in enumerate(test.answers) if len(a.strip()) == longest]
+    picks = sorted(np.random.default_rng(0).choice(pool, min(answers, len(pool)), replace=False).tolist())
+    drawn = [generate_images(model, inputs[picks], seed=seed) for seed in range(1, hands + 1)]
     gap = np.ones((28, 8))
     rows, labels = [], []
-    for k in range(len(hands[0])):
-        strips = [render_strip(drawn[k].numpy()) for drawn in hands]
+    for n, k in enumerate(picks):
+        strips = [render_strip(d[n].numpy()) for d in drawn]
         rows.append(np.concatenate([part for strip in strips for part in (strip, gap)][:-1], axis=1))
         labels.append(f"{test.queries[k]!r}={test.answers[k]!r}")
-    plots.image_rows(rows, labels, run.figures / "several_hands.png",
-                     title=f"the same held-out answers drawn {len(hands)} times (style seeds 1–{len(hands)})")
+    return plots.image_rows(rows, labels, path, title=f"the same held-out answers drawn {hands} times "
+                                                      f"(style seeds 1–{hands})")

@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from latentworks.errors import LatentworksError
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
-from latentworks.runs import claim_run_dir, environment, write_json
-from latentworks.studies.executor import Job, job_for, make_executor, run_job, ticking
+from latentworks.runs import claim_run_dir, environment, finished_results, write_json
+from latentworks.studies.executor import RESUME_FREE, Job, job_for, make_executor, run_job, ticking
 
 PROFILES = ("test", "quick", "full")
 
@@ -112,6 +112,9 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
                                "executor": type(executor).__name__, "workers": executor.workers}
     started = time.perf_counter()
     jobs = [job for name in names for job in _STUDIES[name][2](ctx)]
+    summary["runs"] = len(jobs)
+    summary["reused_runs"] = sum(finished_results(Path(job.run_dir), job.config, RESUME_FREE) is not None
+                                 for job in jobs) if ctx.resume else 0
     executor.run(jobs, ctx.progress)
     summary["train_seconds"] = round(time.perf_counter() - started, 1)
     ctx.resume = True  # every planned run has finished: the study functions read them
@@ -135,8 +138,12 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     w = executor.workers
     workers = f"{w} worker{'s' if w != 1 else ''}" if w else "every worker of the Ray cluster"
     kind = type(executor).__name__.removesuffix("Executor").lower()
-    intro = (f"<p>Study profile <b>{profile}</b> on {where}, random seed {ctx.seed}, {duration(summary['seconds'])}"
-             f" in all ({workers}, {kind} executor). The summary gives every headline figure"
+    # A resumed study's wall time is this invocation's only: say so, rather than pass it off as the study's.
+    timing = (f"{duration(summary['seconds'])} for this invocation, which resumed a stopped study and reused "
+              f"{summary['reused_runs']} of its {len(jobs)} runs as they were" if summary["reused_runs"]
+              else f"{duration(summary['seconds'])} in all")
+    intro = (f"<p>Study profile <b>{profile}</b> on {where}, random seed {ctx.seed}, {timing}"
+             f" ({workers}, {kind} executor). The summary gives every headline figure"
              " beside the course's own and a published peer's where the set-up matches; each section below "
              "opens with its tables and figures, and every run folds into one line that opens to its details.</p>")
     title = f"latentworks study ({profile} profile)"
