@@ -59,3 +59,24 @@ def test_resume_reuses_finished_runs_and_finishes_a_stopped_one(tmp_path, capsys
     assert resumed["train"]["seconds"] >= round(saved_seconds, 2) > 0  # the earlier session still counts
     assert {p: (p / "results.json").read_text() for p in runs if p != stopped} == {
         p: s for p, s in stamps.items() if p != stopped}
+
+
+def test_a_resume_that_would_change_a_run_is_refused_before_any_run_starts(tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "study"
+    args = ["run", "--profile", "test", "--only", "arithmetic", "--out", str(out), "--no-progress",
+            "--data-dir", "embedded"]
+    assert main(args) == 0
+    first = min((out / "arithmetic" / "sweep-best").glob("text2text-best-*"))
+    shutil.rmtree(first)  # a run the resume would train afresh, planned before the changed one
+    changed = out / "arithmetic" / "text2text-notebook"  # as if trained before its recipe's batch size changed
+    for name in ("config.json", "results.json"):
+        tree = json.loads((changed / name).read_text())
+        (tree.get("config") or tree)["train"]["batch_size"] += 1
+        (changed / name).write_text(json.dumps(tree))
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "text2text-notebook was trained with --batch-size" in err
+    assert not first.exists()  # refused before anything started

@@ -103,6 +103,22 @@ def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
         return train(cfg, run_dir, overwrite=run_dir.exists() and any(run_dir.iterdir()))
 
 
+def check_resumable(jobs: list[Job]) -> None:
+    """Refuse a resumed study in one line before any of its runs starts, if a run folder it would continue or
+    reuse holds a run with other settings; refused mid-study instead, runs started beside it are left half-made."""
+    from latentworks.recipes import family as recipes_of
+    from latentworks.runs import check_resume, finished_results, has_checkpoint
+    from latentworks.training.trainer import resume_free
+
+    for job in jobs:
+        run_dir = Path(job.run_dir)
+        if not (has_checkpoint(run_dir) or (run_dir / "results.json").is_file()):
+            continue
+        if finished_results(run_dir, job.config, RESUME_FREE) is None:
+            cfg = recipes_of(job.family).from_json(job.config)
+            check_resume(run_dir, job.config, (*RESUME_FREE, *resume_free(cfg.train)))
+
+
 @contextlib.contextmanager
 def ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
     """Redraw ``bar`` every ``every`` seconds while the block runs, so its clock keeps moving through stretches
