@@ -3,7 +3,7 @@
 For each case: exit code 2, at most two lines on stderr, no traceback, the expected words in the message, and
 every file that existed before is unchanged (hashed before and after). The world the cases run in holds finished
 tiny runs of each family, damaged copies of them, odd files, and (as root) a read-only and a full file system.
-Interruptions (SIGINT, SIGKILL) followed by --resume are checked against the uninterrupted run at the end.
+Interruptions (SIGINT, SIGTERM, SIGKILL) followed by --resume are checked against the uninterrupted run at the end.
 """
 
 from __future__ import annotations
@@ -320,7 +320,8 @@ def _interrupt(argv: list[str], out: Path, sig: int, after_rows: int) -> int:
     return proc.returncode
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9)], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGKILL, -9)],
+                         ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_an_interrupted_run_resumes_to_the_uninterrupted_one(tmp_path, sig, code):
     ref = tmp_path / "ref"
     assert cli(*_train_argv(ref)).returncode == 0

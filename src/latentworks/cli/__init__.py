@@ -9,7 +9,9 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from latentworks import __version__
@@ -112,7 +114,14 @@ def _os_error(err: OSError) -> str:
     return f"{err.strerror or err}{where}; check the path and the disk"
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM outside a training loop: out the same clean way as Ctrl-C
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return dispatch(sys.argv[1:] if argv is None else argv)
     except TrainingInterrupted as err:
@@ -133,3 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"latentworks: error: {_os_error(err)}", file=sys.stderr)
             return 2
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -32,7 +32,7 @@ from latentworks.runs import RunDir, check_resume, write_json
 from latentworks.training import checkpoint as ckpt
 from latentworks.training.numpy_optim import clip_elementwise, clip_global_norm, make_optimizer
 from latentworks.training.optim import lr_factor
-from latentworks.training.trainer import open_tensorboard, resume_free
+from latentworks.training.trainer import STOP_SIGNALS, open_tensorboard, resume_free
 
 if TYPE_CHECKING:
     from latentworks.recipes.charrnn import RunConfig
@@ -185,8 +185,8 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
     stop: list[bool] = []
     old_handler = None
     if threading.current_thread() is threading.main_thread():
-        # Ctrl-C only sets a flag, checked between steps, so a checkpoint never holds a half-done update.
-        old_handler = signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+        # Ctrl-C or SIGTERM only sets a flag, checked between steps, so a checkpoint never holds a half-done update.
+        old_handler = {signum: signal.signal(signum, lambda *_: stop.append(True)) for signum in STOP_SIGNALS}
     bar = tqdm(total=t.steps, initial=st["step"], disable=not t.progress, unit="step", mininterval=0.5,
                desc=f"train {run_dir.name}", leave=False)
     board = open_tensorboard(run_dir) if t.tensorboard else None
@@ -259,8 +259,8 @@ def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, pr
         bar.close()
         if board is not None:
             board.close()
-        if old_handler is not None:
-            signal.signal(signal.SIGINT, old_handler)
+        for signum, previous in (old_handler or {}).items():
+            signal.signal(signum, previous)
     if val_loss is None:  # e.g. resumed at the final step: still report it
         val_loss = evaluate_numpy(model, val_ids, B, T, ev.val_batches)
     if not samples:

@@ -54,6 +54,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each stops a run cleanly: finish the step, save, exit
+
+
 def resume_free(cfg: TrainConfig) -> tuple[str, ...]:
     """Config fields a resume may change: logging, and the run's length when the learning rate ignores it."""
     free = (*RESUME_FREE, "eval")
@@ -202,8 +205,8 @@ class Trainer:
                                       "from it") from None
         finally:
             bar.close()
-            if old_handler is not None:
-                signal.signal(signal.SIGINT, old_handler)
+            for signum, previous in (old_handler or {}).items():
+                signal.signal(signum, previous)
             if self.dist.enabled:
                 dist_utils.cleanup()  # nothing collective follows a fit; ranks > 0 are done
         self.elapsed = time.perf_counter() - self.started
@@ -255,8 +258,9 @@ class Trainer:
 
     # ----------------------------------------------------------------- internals
     def _catch_ctrl_c(self, bar) -> tuple[list[bool], Any]:
-        """Ctrl-C finishes the step in flight, then saves: the checkpoint never holds half an update. A second
-        Ctrl-C interrupts at once."""
+        """Ctrl-C (or SIGTERM, which schedulers, ``timeout`` and ``docker stop`` send) finishes the step in flight,
+        then saves: the checkpoint never holds half an update. A second one interrupts at once. Returns the stop
+        flag and the handlers it replaced."""
         stop: list[bool] = []
         if threading.current_thread() is not threading.main_thread():
             return stop, None
@@ -268,7 +272,7 @@ class Trainer:
             if self.is_main:
                 bar.write("latentworks: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
 
-        return stop, signal.signal(signal.SIGINT, handler)
+        return stop, {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
 
     def _agreed(self, flag: bool) -> bool:
         """Whether any rank was asked to stop (ranks stop at the same step, so their checkpoints agree)."""
