@@ -124,3 +124,24 @@ def test_a_killed_worker_is_retried_from_the_last_checkpoint(tmp_path):
     assert got["test"] == reference["test"] and reference["train"]["resumed_at_step"] is None
     weights = [(tmp_path / name / "model.safetensors").read_bytes() for name in ("ray", "local")]
     assert weights[0] == weights[1]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_ray_study_cleanly_and_resume_finishes_it(tmp_path):
+    """Ray's driver aborts on SIGTERM by itself (a C++ stack, exit 134); latentworks takes the signal back."""
+    out = tmp_path / "study"
+    cmd = [sys.executable, "-m", "latentworks", "run", "--profile", "test", "--only", "arithmetic", "--out", str(out),
+           "--no-progress", "--data-dir", "embedded"]
+    proc = subprocess.Popen([*cmd, "--executor", "ray", "--workers", "2"], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None and not _ray_workers("text2text"):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err[-1500:]
+    assert "latentworks: interrupted" in err and "Traceback" not in err and "SIGTERM received" not in err
+    assert not (out / "results.json").exists()
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, env=ENV, timeout=420)
+    assert resumed.returncode == 0, resumed.stderr[-1500:]
+    assert len(json.loads((out / "results.json").read_text())["studies"]["arithmetic"]["metrics"]) > 0

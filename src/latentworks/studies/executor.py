@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +125,6 @@ def check_resumable(jobs: list[Job]) -> None:
 def ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
     """Redraw ``bar`` every ``every`` seconds while the block runs, so its clock keeps moving through stretches
     with no step to count (a run scoring its test set, a Ray wait)."""
-    import threading
-
     stop = threading.Event()
 
     def tick() -> None:
@@ -176,6 +176,11 @@ class RayExecutor:
         if started_here:
             kwargs: dict[str, Any] = {"address": self.address} if self.address else {"num_cpus": self.workers}
             ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR", **kwargs)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            # Ray's driver aborts on SIGTERM (a C++ stack, exit 134): take it back, so that SIGTERM stops the study
+            # as Ctrl-C does (exit 130, runs keep their checkpoints, --resume continues).
+            previous = signal.signal(signal.SIGTERM, _interrupt)
         remote = ray.remote(max_retries=3, retry_exceptions=False)(_run_job_quietly)
         try:
             pending = {}
@@ -207,6 +212,12 @@ class RayExecutor:
         finally:
             if started_here:
                 ray.shutdown()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_job_quietly(job: Job) -> dict[str, Any] | None:
