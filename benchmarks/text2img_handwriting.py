@@ -29,7 +29,7 @@ from latentworks.metrics.arithmetic import score_answers
 from latentworks.models.io import load_model
 from latentworks.pipelines.arithmetic import generate_images, prepare, test_inputs
 from latentworks.pipelines.arithmetic_figures import several_hands
-from latentworks.pipelines.digit_reader import PACKAGED_READER, read_glyphs
+from latentworks.pipelines.digit_reader import PACKAGED_READER, read_glyphs, stretch_ink
 from latentworks.recipes import family
 from latentworks.recipes.arithmetic import recipe
 from latentworks.runs import environment, read_json, write_json
@@ -75,8 +75,7 @@ def digit_glyph_accuracy(reader, images: torch.Tensor, answers: list[str]) -> fl
     rows, cols = zip(*picks)
     glyphs = images[list(rows), list(cols)]
     glyphs = glyphs.float() / 255.0 if glyphs.dtype == torch.uint8 else glyphs
-    peak = glyphs.amax(dim=(1, 2), keepdim=True).clamp(min=0.25)  # as read_glyphs does
-    pred, _ = reader.predict((glyphs / peak).clamp(0, 1))
+    pred, _ = reader.predict(stretch_ink(glyphs))  # as read_glyphs reads them
     return float((pred == torch.tensor(truth)).float().mean())
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import errno
 import importlib
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 from latentworks import __version__
-from latentworks.errors import LatentworksError, TrainingInterrupted
+from latentworks.errors import LatentworksError, TrainingInterrupted, sigterm_as_ctrl_c
 
 # name -> (help, "module:function") for top-level verbs, or (help, {verb: (help, "module:function")}).
 COMMANDS: dict[str, tuple[str, object]] = {
@@ -114,16 +112,10 @@ def _os_error(err: OSError) -> str:
     return f"{err.strerror or err}{where}; check the path and the disk"
 
 
-def _terminated(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM outside a training loop: out the same clean way as Ctrl-C
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        return dispatch(sys.argv[1:] if argv is None else argv)
+        with sigterm_as_ctrl_c():
+            return dispatch(sys.argv[1:] if argv is None else argv)
     except TrainingInterrupted as err:
         print(f"latentworks: {err}", file=sys.stderr)
         return 130
@@ -142,6 +134,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"latentworks: error: {_os_error(err)}", file=sys.stderr)
             return 2
         raise
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)

@@ -181,7 +181,9 @@ class AlignedTextToText(Trainable, nn.Module):
         columns widen both (training only)."""
         if y is None:
             return self._greedy(self.encode(x))[1]
-        cols, canon = self.widen(self.columns(x), self.targets(y), extra)
+        return self._teacher_forced(x, *self.widen(self.columns(x), self.targets(y), extra))
+
+    def _teacher_forced(self, x: torch.Tensor, cols: torch.Tensor, canon: torch.Tensor) -> torch.Tensor:
         memory = self.encode(x, cols)
         start = torch.full_like(canon[:, :1], self.config.vocab_size)
         prev = torch.cat([start, canon[:, :-1]], 1)
@@ -208,8 +210,8 @@ class AlignedTextToText(Trainable, nn.Module):
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, extra: int = 0) -> torch.Tensor:
         """Cross-entropy of the units-first answer characters, teacher-forced."""
-        logits = self(x, y, extra)
-        target = self.widen(self.columns(x), self.targets(y), extra)[1]
+        cols, target = self.widen(self.columns(x), self.targets(y), extra)
+        logits = self._teacher_forced(x, cols, target)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 
     def training_step(self, batch, ctx) -> torch.Tensor:

@@ -239,6 +239,12 @@ def _operator_templates(op: str) -> torch.Tensor:
     return F.normalize(templates, dim=1)
 
 
+def stretch_ink(glyphs: torch.Tensor) -> torch.Tensor:
+    """Glyphs (N, 28, 28) in [0, 1], each stretched so its brightest pixel is 1: generated digits are often
+    fainter than real ink. At most 4×, so near-blank noise is not blown up; real MNIST digits already peak at ~1."""
+    return (glyphs / glyphs.amax(dim=(1, 2), keepdim=True).clamp(min=0.25)).clamp(0, 1)
+
+
 def read_glyphs(
     reader: DigitReader,
     images: torch.Tensor,
@@ -262,10 +268,7 @@ def read_glyphs(
     n, length = images.shape[:2]
     flat = images.reshape(n * length, 28, 28).cpu()
     flat = flat.float() / 255.0 if flat.dtype == torch.uint8 else flat.float()
-    # Generated digits are often fainter than real ink: stretch each glyph so its brightest pixel is 1
-    # (at most 4×, so near-blank noise is not blown up; real MNIST digits already peak at ~1).
-    peak = flat.amax(dim=(1, 2), keepdim=True).clamp(min=0.25)
-    digits, _ = reader.predict((flat / peak).clamp(0, 1), batch_size=batch_size)
+    digits, _ = reader.predict(stretch_ink(flat), batch_size=batch_size)
     chars = np.array([str(int(d)) for d in digits.tolist()], dtype="<U1")
     if len(chars) == 0:
         return [""] * n

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from latentworks.errors import LatentworksError
+from latentworks.errors import LatentworksError, sigterm_as_ctrl_c
 
 EXECUTORS = ("local", "ray")
 # Settings that may differ between a finished run and a rerun: they change what is shown, not what is trained.
@@ -105,20 +104,24 @@ def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
         return train(cfg, run_dir, overwrite=run_dir.exists() and any(run_dir.iterdir()))
 
 
-def check_resumable(jobs: list[Job]) -> None:
+def check_resumable(jobs: list[Job]) -> int:
     """Refuse a resumed study in one line before any of its runs starts, if a run folder it would continue or
-    reuse holds a run with other settings; refused mid-study instead, runs started beside it are left half-made."""
+    reuse holds a run with other settings (refused mid-study instead, runs started beside it are left half-made).
+    Returns how many of the runs finished with these settings and will be reused as they are."""
     from latentworks.recipes import family as recipes_of
     from latentworks.runs import check_resume, finished_results, has_checkpoint
     from latentworks.training.trainer import resume_free
 
+    reused = 0
     for job in jobs:
         run_dir = Path(job.run_dir)
         if not (has_checkpoint(run_dir) or (run_dir / "results.json").is_file()):
             continue
-        if finished_results(run_dir, job.config, RESUME_FREE) is None:
-            cfg = recipes_of(job.family).from_json(job.config)
-            check_resume(run_dir, job.config, (*RESUME_FREE, *resume_free(cfg.train)))
+        if finished_results(run_dir, job.config, RESUME_FREE) is not None:
+            reused += 1
+        else:
+            check_resume(run_dir, job.config, resume_free(recipes_of(job.family).from_json(job.config).train))
+    return reused
 
 
 @contextlib.contextmanager
@@ -176,49 +179,44 @@ class RayExecutor:
         if started_here:
             kwargs: dict[str, Any] = {"address": self.address} if self.address else {"num_cpus": self.workers}
             ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR", **kwargs)
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            # Ray's driver aborts on SIGTERM (a C++ stack, exit 134): take it back, so that SIGTERM stops the study
-            # as Ctrl-C does (exit 130, runs keep their checkpoints, --resume continues).
-            previous = signal.signal(signal.SIGTERM, _interrupt)
-        remote = ray.remote(max_retries=3, retry_exceptions=False)(_run_job_quietly)
+        # Ray's driver aborts on SIGTERM (a C++ stack, exit 134): take it back after ray.init, so that SIGTERM
+        # stops the study as Ctrl-C does (exit 130, runs keep their checkpoints, --resume continues).
         try:
-            pending = {}
-            for job in jobs:
-                gpus = 1 if str(job.config.get("train", {}).get("device", "auto")).startswith("cuda") else 0
-                pending[remote.options(num_cpus=1, num_gpus=gpus, name=f"latentworks:{job.name}").remote(job)] = job
-            out: dict[str, dict[str, Any] | None] = {}
-            bar = tqdm(total=len(jobs), desc=f"study runs on ray ({self.workers or 'cluster'} workers)", unit="run",
-                       disable=not progress, dynamic_ncols=True)
-            with ticking(bar):
-                while pending:
-                    ready, _ = ray.wait(list(pending), num_returns=1)
-                    job = pending.pop(ready[0])
-                    try:
-                        out[job.run_dir] = ray.get(ready[0])
-                    except ray.exceptions.RayTaskError as err:
-                        cause = err.cause if isinstance(getattr(err, "cause", None), Exception) else err
-                        if isinstance(cause, LatentworksError):
-                            raise cause from None
-                        raise LatentworksError(f"run {job.name} failed on a Ray worker: "
-                                               f"{str(cause).splitlines()[-1]}") from None
-                    except ray.exceptions.WorkerCrashedError:
-                        raise LatentworksError(f"run {job.name} lost its Ray worker more than 3 times; rerun with "
-                                               "--resume to continue from its last checkpoint") from None
-                    bar.set_postfix_str(job.name, refresh=False)
-                    bar.update(1)
-            bar.close()
-            return out
+            with sigterm_as_ctrl_c():
+                return self._run_tasks(jobs, progress)
         finally:
             if started_here:
                 ray.shutdown()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
 
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
+    def _run_tasks(self, jobs: list[Job], progress: bool) -> dict[str, dict[str, Any] | None]:
+        ray = self.ray
+        remote = ray.remote(max_retries=3, retry_exceptions=False)(_run_job_quietly)
+        pending = {}
+        for job in jobs:
+            gpus = 1 if str(job.config.get("train", {}).get("device", "auto")).startswith("cuda") else 0
+            pending[remote.options(num_cpus=1, num_gpus=gpus, name=f"latentworks:{job.name}").remote(job)] = job
+        out: dict[str, dict[str, Any] | None] = {}
+        bar = tqdm(total=len(jobs), desc=f"study runs on ray ({self.workers or 'cluster'} workers)", unit="run",
+                   disable=not progress, dynamic_ncols=True)
+        with ticking(bar):
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                job = pending.pop(ready[0])
+                try:
+                    out[job.run_dir] = ray.get(ready[0])
+                except ray.exceptions.RayTaskError as err:
+                    cause = err.cause if isinstance(getattr(err, "cause", None), Exception) else err
+                    if isinstance(cause, LatentworksError):
+                        raise cause from None
+                    raise LatentworksError(f"run {job.name} failed on a Ray worker: "
+                                           f"{str(cause).splitlines()[-1]}") from None
+                except ray.exceptions.WorkerCrashedError:
+                    raise LatentworksError(f"run {job.name} lost its Ray worker more than 3 times; rerun with "
+                                           "--resume to continue from its last checkpoint") from None
+                bar.set_postfix_str(job.name, refresh=False)
+                bar.update(1)
+        bar.close()
+        return out
 
 def _run_job_quietly(job: Job) -> dict[str, Any] | None:
     # A Ray worker shows no progress bars of its own: the driver shows the study's.

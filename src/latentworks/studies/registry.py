@@ -19,16 +19,8 @@ from tqdm.auto import tqdm
 from latentworks.errors import LatentworksError
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
-from latentworks.runs import claim_run_dir, environment, finished_results, write_json
-from latentworks.studies.executor import (
-    RESUME_FREE,
-    Job,
-    check_resumable,
-    job_for,
-    make_executor,
-    run_job,
-    ticking,
-)
+from latentworks.runs import claim_run_dir, environment, write_json
+from latentworks.studies.executor import Job, check_resumable, job_for, make_executor, run_job, ticking
 
 PROFILES = ("test", "quick", "full")
 
@@ -121,10 +113,7 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     started = time.perf_counter()
     jobs = [job for name in names for job in _STUDIES[name][2](ctx)]
     summary["runs"] = len(jobs)
-    if ctx.resume:
-        check_resumable(jobs)
-    summary["reused_runs"] = sum(finished_results(Path(job.run_dir), job.config, RESUME_FREE) is not None
-                                 for job in jobs) if ctx.resume else 0
+    summary["reused_runs"] = check_resumable(jobs) if ctx.resume else 0
     executor.run(jobs, ctx.progress)
     summary["train_seconds"] = round(time.perf_counter() - started, 1)
     ctx.resume = True  # every planned run has finished: the study functions read them
