@@ -250,7 +250,12 @@ from latentworks.training.trainer import Trainer
 fit = Trainer.fit
 def checked_fit(self, *a, **k):
     out = fit(self, *a, **k)
-    total = sum(float(p.double().sum()) for p in self.raw_model.parameters())
+    import gc
+    from torch.nn.parallel import DistributedDataParallel
+    # Every DDP wrapper is gone once fit returns: one left over keeps gloo alive into interpreter shutdown.
+    assert not torch.distributed.is_initialized()
+    assert not [o for o in gc.get_objects() if isinstance(o, DistributedDataParallel)]
+    total = sum(float(p.detach().double().sum()) for p in self.raw_model.parameters())
     (G.Path(sys.argv[1]) / f"rank{self.dist.rank}.txt").write_text(repr(total))
     return out
 Trainer.fit = checked_fit

@@ -50,6 +50,10 @@ class StepContext:
             self._synced[key] = self._wrap(module)
         return self._synced[key]
 
+    def release(self) -> None:
+        """Drop the DDP wrappers (each holds the process group) so the group can be freed before exit."""
+        self._synced.clear()
+
 
 class Trainable:
     """Mixin for ``nn.Module`` models: the default optimizer and the hooks the trainer calls."""

@@ -208,7 +208,7 @@ class Trainer:
             for signum, previous in (old_handler or {}).items():
                 signal.signal(signum, previous)
             if self.dist.enabled:
-                dist_utils.cleanup()  # nothing collective follows a fit; ranks > 0 are done
+                self._leave_group(finished=sys.exc_info()[0] is None)
         self.elapsed = time.perf_counter() - self.started
         self.session_steps = steps_this_session
         self.examples_per_sec = steps_this_session * self.cfg.batch_size * self.dist.world_size / max(
@@ -281,6 +281,22 @@ class Trainer:
         t = torch.tensor([float(flag)], device=self.device if self.device.type == "cuda" else "cpu")
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
         return bool(t.item())
+
+    def _leave_group(self, finished: bool) -> None:
+        """Leave the process group for good: nothing collective follows a fit, and ranks > 0 are done.
+
+        A DDP wrapper keeps the group alive after ``destroy_process_group``; left to interpreter shutdown, gloo's
+        worker threads were torn down with it and a rank sometimes died with SIGABRT after a finished run. So the
+        ranks meet once more (only after a clean finish: a rank that failed alone would leave the others waiting),
+        every wrapper is dropped and collected, and then the group is destroyed while Python is fully alive."""
+        import gc
+
+        if finished:
+            dist_utils.barrier()
+        self.step_module = None
+        self.ctx.release()
+        gc.collect()
+        dist_utils.cleanup()
 
     def _ddp(self, module: torch.nn.Module) -> torch.nn.Module:
         if not self.dist.enabled:
