@@ -34,6 +34,11 @@ RUNS = {
     "t2t-notebook-0.5": dict(task="text2text", preset="notebook", train_fraction=0.5),
     **{f"t2t-notebook-{f}-seed{s}": dict(task="text2text", preset="notebook", train_fraction=f, seed=s)
        for f in (0.1, 0.5) for s in (1, 2)},
+    # Multiplication: ``best`` on ops with '*' is the ``multiply`` recipe.
+    **{f"t2t-best-{tag}-{f}-seed{s}": dict(task="text2text", preset="best", ops=ops, train_fraction=f, seed=s)
+       for tag, ops in (("mul", "*"), ("addsubmul", "+-*")) for f in (0.1, 0.5) for s in (0, 1, 2)},
+    **{f"i2t-answers-0.5-seed{s}": dict(task="img2text", preset="best", supervision="answers", train_fraction=0.5,
+                                        seed=s) for s in (0, 1, 2)},
     "i2t-best-0.5": dict(task="img2text", preset="best", train_fraction=0.5),
     "i2t-notebook-0.5": dict(task="img2text", preset="notebook", train_fraction=0.5),
     "t2i-best-0.5": dict(task="text2img", preset="best", train_fraction=0.5),
@@ -48,6 +53,10 @@ def run_config(kw: dict, data_dir: str | None):
     changes = {"data.train_fraction": kw["train_fraction"], "data.data_dir": data_dir, "train.progress": False}
     if "seed" in kw:
         changes["train.seed"] = kw["seed"]
+    if "ops" in kw:
+        changes["data.ops"] = kw["ops"]
+    if "supervision" in kw:
+        changes["supervision"] = kw["supervision"]
     if "epochs" in kw:
         changes.update({"train.epochs": kw["epochs"], "train.steps": None})
     return recipe(kw["preset"], task=kw["task"], **changes)

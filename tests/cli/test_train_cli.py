@@ -92,3 +92,27 @@ def test_config_and_selectors_must_agree(corpus, tmp_path, capsys):
     (tmp_path / "bad.json").write_text('{"family": "generative", "kind": "vae", "train": {"epochs": "two"}}')
     _one_error(capsys, ["gen", "train", "--config", str(tmp_path / "bad.json"), "--out", "x"],
                "config.train.epochs: expected an integer")
+
+
+@pytest.mark.parametrize("argv, recipe, supervision", [
+    (["--ops", "+-*"], "multiply", None),
+    (["--preset", "best", "--ops", "x"], "multiply", None),
+    (["--preset", "long", "--ops", "*"], "long", None),
+    (["--task", "img2text", "--supervision", "answers"], "answers", "answers"),
+    (["--task", "img2text", "--preset", "best", "--supervision", "answers"], "answers", "answers"),
+    (["--task", "img2text"], "best", "query"),
+    (["--task", "img2text", "--preset", "notebook"], "notebook", "answers"),
+])
+def test_best_stands_for_the_recipe_the_ops_and_supervision_need(argv, recipe, supervision, capsys):
+    assert main(["arithmetic", "train", *argv, "--print-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert (config["recipe"], config["supervision"]) == (recipe, supervision)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--task", "img2text", "--preset", "notebook", "--supervision", "query"], "contradicts the notebook recipe"),
+    (["--supervision", "answers"], "only applies to img2text runs"),
+    (["--task", "img2text", "--supervision", "labels"], "--supervision"),
+])
+def test_a_supervision_the_run_cannot_have_is_one_line(argv, match, capsys, tmp_path):
+    _one_error(capsys, ["arithmetic", "train", *argv, "--out", str(tmp_path / "r")], match)

@@ -302,3 +302,24 @@ def test_bind_asks_for_tcp_and_refuses_a_port_in_use():
             bind("127.0.0.1", sock.getsockname()[1])
     finally:
         sock.close()
+
+
+def test_a_run_that_invented_its_own_symbols_is_read_by_the_digit_reader(tmp_path):
+    """An answers-only image→text model's symbol classes have no names, so the explorer shows what the packaged
+    reader sees in the strip, and the model's own answer beside it."""
+    from dataclasses import asdict
+
+    from latentworks.data.arithmetic import ArithmeticSpec
+    from latentworks.models.answers_reader import AnswersReader, AnswersReaderConfig
+    from latentworks.models.io import save_model
+
+    spec = ArithmeticSpec(max_int=9)
+    sizes = {"vocab_size": spec.vocab_size, "query_len": spec.query_len, "answer_len": spec.answer_len}
+    save_model(AnswersReader(AnswersReaderConfig(hidden=16, heads=1, glyph_features=8, **sizes)),
+               tmp_path / "answers", extra={"task": "img2text", "spec": asdict(spec)})
+    with TestClient(create_app([tmp_path], threads=1)) as app:
+        hand = app.post("/api/arithmetic/handwriting", json={"run": "answers", "seed": 1}).json()
+        out = app.post("/api/arithmetic/answer", json={"run": "answers", "query": hand["query"],
+                                                      "image": hand["image"]}).json()
+    assert out["read_by"] == "digit reader" and out["read"].strip() == hand["query"].strip()
+    assert len(out["answer"]) == spec.answer_len

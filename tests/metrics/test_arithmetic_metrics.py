@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from latentworks.metrics.arithmetic import error_bucket, parse_answer, score_answers
@@ -26,3 +27,16 @@ def test_parse_answer(text, value):
 def test_error_buckets():
     assert [error_bucket(e) for e in (0, -3, 10, 250, 1000, None)] == [
         "0", "1–9", "10–99", "100–999", "≥1000", "unreadable"]
+
+
+def test_glyph_reading_names_invented_classes_on_one_half_and_scores_the_other():
+    from latentworks.metrics.arithmetic import glyph_reading
+
+    labels = np.random.default_rng(0).integers(0, 10, 4000)
+    permuted = (labels * 7 + 3) % 10 + 2  # a perfect reader whose classes are numbered its own way
+    perfect = glyph_reading(permuted, labels)
+    assert perfect == {"accuracy": 1.0, "classes_used": 10, "digits_named": 10, "n": 2000}
+    merged = np.where(labels == 9, 4, labels)  # 4 and 9 read as one class: about half of those are wrong
+    score = glyph_reading(merged, labels)
+    assert score["digits_named"] == 9 and 0.88 < score["accuracy"] < 0.97
+    assert glyph_reading(np.random.default_rng(1).integers(0, 16, 4000), labels)["accuracy"] < 0.2

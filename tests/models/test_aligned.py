@@ -100,3 +100,31 @@ def test_pad_columns_needs_zero_pad():
 
     with pytest.raises(ConfigError, match="pad-columns"):
         _model(SPECS[0], zero_pad=False, pad_columns=3)
+
+
+def test_digit_pairs_meet_in_the_column_of_their_place_value():
+    """With each pair's two vectors set to the product of its digits, column t holds sum(a_i * b_j, i + j = t)
+    and the same sum one column down."""
+    spec = SPECS[2]
+    m = _model(spec, zero_pad=True, digit_pairs=True, pair_dim=1)
+    V = spec.vocab_size
+    with torch.no_grad():
+        m.pairs.weight.zero_()
+        for a in range(10):
+            for b in range(10):
+                m.pairs.weight[a * V + b] = a * b
+    columns = m.pair_columns(m.columns(_ids(spec, "12*34", "99*99", "7*8  ")))
+    assert columns[..., 0].tolist() == [[8, 10, 3, 0], [81, 162, 81, 0], [56, 0, 0, 0]]
+    assert columns[..., 1].tolist() == [[0, 8, 10, 3], [0, 81, 162, 81], [0, 56, 0, 0]]
+
+
+def test_best_multiplies_with_the_multiply_recipe():
+    mul = recipe("best", task="text2text", **{"data.ops": "+-*"})
+    assert mul.recipe == "multiply" and mul.model.digit_pairs and mul.train.weight_decay == 1.0
+    assert recipe("best", task="text2text", **{"data.ops": "×"}).recipe == "multiply"
+    plain = recipe("best", task="text2text")
+    assert plain.recipe == "best" and not plain.model.digit_pairs
+    assert recipe("long", task="text2text", **{"data.ops": "*"}).recipe == "long"  # an explicit recipe stays
+    m = AlignedTextToText(mul.model)
+    x = _ids(mul.data.spec(), "12*34", "5+6  ")
+    assert m.predict(x).shape == (2, mul.model.answer_len)

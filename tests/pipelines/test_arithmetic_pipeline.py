@@ -140,3 +140,16 @@ def test_a_recipe_the_task_lacks_is_a_one_line_error(capsys):
         _cfg(task="img2text", name="attention")
     assert main(["arithmetic", "train", "--task", "img2text", "--preset", "attention", "--out", "x"]) == 2
     assert "not a img2text recipe" in capsys.readouterr().err
+
+
+def test_answers_only_image_run_reports_how_its_invented_symbols_read_digits(tmp_path):
+    cfg = _cfg("img2text", "best", supervision="answers",
+               **{"data.data_dir": "embedded", "train.steps": 4, "train.batch_size": 8, "model.hidden": 16})
+    assert (cfg.recipe, cfg.supervision) == ("answers", "answers")
+    results = train(cfg, tmp_path / "run")
+    reading = results["test"]["glyph_reading"]
+    assert reading["n"] == 500  # half of the embedded sample's 1,000 labelled test digits; the other half names
+    assert 0 <= reading["accuracy"] <= 1 and 1 <= reading["digits_named"] <= reading["classes_used"] <= 16
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["recipe"], saved["supervision"]) == ("answers", "answers")
+    assert len(predict(tmp_path / "run", "3+4")) == 2

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import tyro
 
-from latentworks.config import ConfigError, load_json, to_dict, validate
+from latentworks.config import ConfigError, load_json, override, to_dict, validate
 from latentworks.errors import LatentworksError
 
 T = TypeVar("T")
@@ -134,6 +134,7 @@ class TrainFamily:
     selectors: dict[str, tuple[str, ...]]  # recipe() keyword -> the flags that set it
     default_recipe: Callable[[dict[str, str]], str]  # the recipe name when --preset is not given
     run_classes: Callable[[], list[type]]  # every concrete run class (for "not an option of this model" hints)
+    alias: Callable[[str, Any], str] = lambda name, run: name  # the recipe a --preset stands for in this run
 
 
 def option_hints(classes: list[type], chosen: type, what: Callable[[type], str]) -> dict[str, str]:
@@ -165,6 +166,12 @@ def _flags(cls: type) -> list[str]:
     return out
 
 
+def _dotted(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def parse_train(family: TrainFamily, argv: Sequence[str], prog: str, description: str,
                 hints_for: Callable[[type], dict[str, str]] | None = None) -> tuple[Any, TrainOptions] | None:
     """The validated run config and the options of a train command; None after ``--print-config``."""
@@ -179,7 +186,9 @@ def parse_train(family: TrainFamily, argv: Sequence[str], prog: str, description
     if config_file is not None:
         base = family.recipes.from_json(load_json(config_file))
         for key, value in picked.items():
-            stored = getattr(base, "recipe" if key == "name" else key)
+            stored = _dotted(base, "recipe" if key == "name" else key)
+            if key == "name" and value is not None:
+                value = family.alias(value, base)
             if value is not None and value != stored:
                 if resuming:
                     raise ConfigError(f"{out} holds a '{stored}' run, not '{value}'; drop "
@@ -193,7 +202,10 @@ def parse_train(family: TrainFamily, argv: Sequence[str], prog: str, description
     hints = hints_for(type(base)) if hints_for else {}
     command = parse(TrainCommand[type(base)], argv, prog=prog, description=description,
                     default=TrainCommand(run=base), hints=hints)
-    cfg = validate(command.run)
+    cfg = command.run
+    if family.alias(cfg.recipe, cfg) != cfg.recipe:  # the base already has its settings; name it truly
+        cfg = override(cfg, {"recipe": family.alias(cfg.recipe, cfg)})
+    cfg = validate(cfg)
     cfg = validate(family.recipes.resolve(cfg))  # the fields the data decides (sizes, vocabulary)
     if command.options.print_config:
         print(json.dumps({"family": cfg.family, **to_dict(cfg)}, indent=2))

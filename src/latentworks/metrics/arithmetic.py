@@ -78,3 +78,21 @@ def score_answers(predicted: Sequence[str], expected: Sequence[str]) -> AnswerSc
         error_histogram={bucket: int(histogram.get(bucket, 0)) for bucket in ERROR_BUCKETS},
         n=n,
     )
+
+
+def glyph_reading(symbols: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, float | int]:
+    """How well invented symbol classes read labelled digits.
+
+    ``symbols`` are the classes a model assigned to digits whose true ``labels`` it never saw. The digits are
+    split in two halves (seeded): each class is named after the digit it most often reads on the first half,
+    and the naming is scored on the second, so the accuracy is not fitted on what it measures."""
+    symbols, labels = np.asarray(symbols), np.asarray(labels)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    name_half, score_half = order[: len(order) // 2], order[len(order) // 2:]
+    counts = np.zeros((int(symbols.max()) + 1, int(labels.max()) + 1), dtype=np.int64)
+    np.add.at(counts, (symbols[name_half], labels[name_half]), 1)
+    names = np.where(counts.sum(1) > 0, counts.argmax(1), -1)  # a class unseen on the first half names nothing
+    read = names[symbols[score_half]]
+    used = counts.sum(1) > 0
+    return {"accuracy": float((read == labels[score_half]).mean()), "classes_used": int(used.sum()),
+            "digits_named": int(len(set(names[used].tolist()))), "n": int(len(score_half))}

@@ -49,6 +49,13 @@ class AlignedConfig:
     # seen as '0003+0006'), so the recurrences learn to hold a carry or a comparison over many more columns than
     # two-digit operands have. Needs zero_pad.
     pad_columns: int = 0
+    # Multiplication: the long-multiplication layout. Digit pair (a_i, b_j) meets in column i + j; on paper its
+    # product writes units there and tens one column up. Here each pair has two learned vectors (a table over
+    # digit ids), one summed into column i + j and one into column i + j + 1, so the network still learns every
+    # digit product, what to pass up and every carry from examples.
+    # The ``multiply`` recipe turns it on.
+    digit_pairs: bool = False
+    pair_dim: int = 32  # size of each of a digit pair's two learned vectors
 
     def check(self) -> None:
         require(self.cell in ("gru", "lstm"), "cell", self.cell, "must be gru or lstm")
@@ -57,6 +64,7 @@ class AlignedConfig:
         require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
         require(self.pad_columns >= 0, "pad_columns", self.pad_columns, "must be >= 0")
         require(self.pad_columns == 0 or self.zero_pad, "pad_columns", self.pad_columns, "needs --zero-pad")
+        require(self.pair_dim >= 1, "pair_dim", self.pair_dim, "must be >= 1")
 
 
 @register_model("text2text_aligned")
@@ -75,7 +83,8 @@ class AlignedTextToText(Trainable, nn.Module):
         self.minus = config.charset.index("-") if "-" in config.charset else -1
         self.zero = config.charset.index("0")
         self.embed = nn.Embedding(V, E)
-        self.step_in = nn.Linear(3 * E, H)
+        self.pairs = nn.Embedding(V * V, 2 * config.pair_dim) if config.digit_pairs else None
+        self.step_in = nn.Linear(3 * E + (2 * config.pair_dim if config.digit_pairs else 0), H)
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[config.cell]
         self.encoder = rnn(H, H, config.enc_layers, batch_first=True, bidirectional=True,
                               dropout=config.dropout if config.enc_layers > 1 else 0.0)
@@ -171,9 +180,26 @@ class AlignedTextToText(Trainable, nn.Module):
         wide[:, -1] = torch.where(negative, top, wide[:, -1])
         return torch.cat([cols, zeros], 1), wide
 
+    def pair_columns(self, cols: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3) column ids -> (B, T, 2 * pair_dim): column t sums the first vectors of the pairs (a_i, b_j)
+        with i + j = t and the second vectors of those with i + j = t - 1."""
+        B, T, _ = cols.shape
+        a, b = cols[..., 1], cols[..., 2]
+        vectors = self.pairs(a[:, :, None] * self.config.vocab_size + b[:, None, :]).reshape(B, T * T, -1)
+        i = torch.arange(T, device=cols.device)
+        meet = (i[:, None] + i[None, :]).reshape(-1)  # the column where a_i and b_j meet
+        here, up = vectors.chunk(2, -1)
+        summed = vectors.new_zeros(B, 2 * T, here.shape[-1])
+        at_t = summed.index_add(1, meet, here)[:, :T]
+        above = summed.index_add(1, meet + 1, up)[:, :T]
+        return torch.cat([at_t, above], -1)  # pairs meeting above the top column only ever multiply leading zeros
+
     def encode(self, x: torch.Tensor, cols: torch.Tensor | None = None) -> torch.Tensor:
-        cols = self.embed(self.columns(x) if cols is None else cols).flatten(2)
-        memory, _ = self.encoder(self.drop(torch.relu(self.step_in(cols))))
+        cols = self.columns(x) if cols is None else cols
+        steps = self.embed(cols).flatten(2)
+        if self.pairs is not None:
+            steps = torch.cat([steps, self.pair_columns(cols)], -1)
+        memory, _ = self.encoder(self.drop(torch.relu(self.step_in(steps))))
         return self.drop(memory)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, extra: int = 0) -> torch.Tensor:

@@ -33,7 +33,7 @@ from latentworks.data.arithmetic import (
 from latentworks.data.glyphs import GlyphBank, load_strip_png, render_strip
 from latentworks.data.mnist import load_mnist
 from latentworks.errors import LatentworksError
-from latentworks.metrics.arithmetic import score_answers
+from latentworks.metrics.arithmetic import glyph_reading, score_answers
 from latentworks.models.io import load_model, model_class, read_model_info, save_model
 from latentworks.pipelines import arithmetic_figures as figures
 from latentworks.pipelines.glyph_sampler import GlyphSampler
@@ -59,6 +59,7 @@ class Prepared:
     train_glyphs: GlyphSampler | None = None
     test_glyphs: GlyphSampler | None = None
     mnist_source: str | None = None
+    test_digits: tuple[np.ndarray, np.ndarray] | None = None  # MNIST test images and labels, for glyph_reading
 
 
 def prepare(cfg: RunConfig) -> Prepared:
@@ -75,6 +76,7 @@ def prepare(cfg: RunConfig) -> Prepared:
         prepared.test_glyphs = GlyphSampler(GlyphBank.from_mnist(mnist.test.images, mnist.test.labels,
                                                                  spec.ops, rng, spec.layout), spec.charset)
         prepared.mnist_source = mnist.source
+        prepared.test_digits = (mnist.test.images, mnist.test.labels)
     return prepared
 
 
@@ -203,6 +205,8 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
     inputs = test_inputs(prepared, cfg.task, cfg.train.seed)
     test_metrics, predicted, images = score(trainer.raw_model.cpu(), prepared, cfg.task, inputs,
                                             prepared.test.answers, reader)
+    if hasattr(trainer.raw_model, "symbol_of"):  # symbols invented from answers: how well do they read digits?
+        test_metrics["glyph_reading"] = read_digits(trainer.raw_model, prepared, cfg.train.seed)
     figures.write_all(run, cfg.task, prepared, trainer.history, test_metrics, predicted, inputs, images,
                       trainer.raw_model)
     metrics = {
@@ -214,6 +218,15 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
     }
     return run.write_results(kind=f"arithmetic/{cfg.task}", config=run_config, metrics=metrics,
                              seed=cfg.train.seed, extra={"title": cfg.title}, runtime=trainer.runtime)
+
+
+@torch.no_grad()
+def read_digits(model, prepared: Prepared, seed: int, batch: int = 2048) -> dict[str, Any]:
+    """``metrics.glyph_reading`` on every labelled MNIST test digit (none of them is ever trained on)."""
+    model.eval()
+    images, labels = prepared.test_digits
+    symbols = torch.cat([model.symbol_of(torch.tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
+    return glyph_reading(symbols.numpy(), labels, seed)
 
 
 def load_reader(cfg: RunConfig):
