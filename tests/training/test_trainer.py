@@ -163,3 +163,15 @@ def test_train_seconds_add_up_over_sessions_and_a_fresh_fit_drops_a_stale_result
     (run / "results.json").write_text("{}")
     _trainer(run).fit()  # started over: the old result no longer describes this run
     assert not (run / "results.json").exists()
+
+
+@pytest.mark.parametrize("epochs, min_steps, steps, expected", [
+    (2, 0, None, 8),  # 64 examples at batch 16: 4 steps an epoch
+    (2, 13, None, 13),  # a small training set gets more passes, to the step
+    (5, 13, None, 20),  # enough epochs: they decide
+    (5, 13, 7, 7),  # --steps decides whatever the rest say
+])
+def test_min_steps_lengthens_a_run_on_a_small_training_set(tmp_path, epochs, min_steps, steps, expected):
+    t = _trainer(tmp_path / "run", epochs=epochs, min_steps=min_steps, steps=steps)
+    t.fit()
+    assert t.total_steps == expected == t.step

@@ -28,6 +28,7 @@ class CharTrain(TrainConfig):
     """The ``train`` section; a char-RNN run is counted in optimizer steps, not epochs."""
 
     epochs: Derived[int] = 1
+    min_steps: Derived[int] = 0
     steps: int = 2000  # optimizer steps
 
 

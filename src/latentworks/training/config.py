@@ -25,6 +25,7 @@ RESUME_FREE = ("train.progress", "train.tensorboard", "train.log_every", "train.
 class TrainConfig:
     epochs: int = 10  # passes over the training data
     steps: int | None = None  # optimizer steps in all; when set it decides the length instead of --epochs
+    min_steps: int = 0  # with --epochs: at least this many optimizer steps (a small training set gets more passes)
     batch_size: Annotated[int, flag_alias("--batch")] = 128  # examples per optimizer step
     lr: float = 1e-3  # learning rate (the peak of a schedule)
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop", "adagrad"] = "adam"
@@ -51,6 +52,7 @@ class TrainConfig:
         require(isinstance(self.epochs, int) and self.epochs >= 1, "epochs", self.epochs,
                 "must be a whole number of at least 1")
         require(self.steps is None or self.steps >= 1, "steps", self.steps, "must be at least 1 (or left out)")
+        require(self.min_steps >= 0, "min_steps", self.min_steps, "must be >= 0")
         require(self.batch_size >= 1, "batch_size", self.batch_size, "must be at least 1, e.g. --batch-size 64")
         require(positive(self.lr), "lr", self.lr, "must be a positive finite number, e.g. --lr 1e-3")
         require(finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", self.weight_decay,

@@ -60,7 +60,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each stops a run cleanly: fini
 def resume_free(cfg: TrainConfig) -> tuple[str, ...]:
     """Config fields a resume may change: logging, and the run's length when the learning rate ignores it."""
     free = (*RESUME_FREE, "eval")
-    return (*free, "train.epochs", "train.steps") if cfg.schedule == "constant" else free
+    return (*free, "train.epochs", "train.steps", "train.min_steps") if cfg.schedule == "constant" else free
 
 
 class Trainer:
@@ -111,7 +111,7 @@ class Trainer:
         per_rank = len(self.sampler)
         bs = cfg.batch_size
         self.steps_per_epoch = per_rank // bs if cfg.drop_last and per_rank >= bs else math.ceil(per_rank / bs)
-        self.total_steps = cfg.steps or self.steps_per_epoch * cfg.epochs
+        self.total_steps = cfg.steps or max(self.steps_per_epoch * cfg.epochs, cfg.min_steps)
         self.step = 0
         self.seconds_before = 0.0  # fit time of earlier sessions of this run (restored on resume)
         self.started: float | None = None  # this session's fit: start, and its length once it returns
