@@ -33,10 +33,19 @@ def test_glyph_reading_names_invented_classes_on_one_half_and_scores_the_other()
     from latentworks.metrics.arithmetic import glyph_reading
 
     labels = np.random.default_rng(0).integers(0, 10, 4000)
-    permuted = (labels * 7 + 3) % 10 + 2  # a perfect reader whose classes are numbered its own way
+    eye = np.eye(16)
+    permuted = eye[(labels * 7 + 3) % 10 + 2]  # a perfect reader whose classes are numbered its own way
     perfect = glyph_reading(permuted, labels)
-    assert perfect == {"accuracy": 1.0, "classes_used": 10, "digits_named": 10, "n": 2000}
-    merged = np.where(labels == 9, 4, labels)  # 4 and 9 read as one class: about half of those are wrong
+    assert perfect == {"accuracy": 1.0, "centroid_accuracy": 1.0, "classes_used": 10, "digits_named": 10, "n": 2000}
+    merged = eye[np.where(labels == 9, 4, labels)]  # 4 and 9 read as one class: about half of those are wrong
     score = glyph_reading(merged, labels)
-    assert score["digits_named"] == 9 and 0.88 < score["accuracy"] < 0.97
-    assert glyph_reading(np.random.default_rng(1).integers(0, 16, 4000), labels)["accuracy"] < 0.2
+    assert score["digits_named"] == 9 and 0.88 < score["accuracy"] < 0.97 and score["centroid_accuracy"] < 0.97
+    # The same two digits told apart by how the mass splits between two classes: the top class merges them,
+    # the distributions do not.
+    mixed = eye[labels].copy()
+    mixed[labels == 9] = 0.6 * eye[4] + 0.4 * eye[9]
+    mixed[labels == 4] = 0.9 * eye[4] + 0.1 * eye[9]
+    split = glyph_reading(mixed, labels)
+    assert split["classes_used"] == 9 and split["accuracy"] < 0.97 and split["centroid_accuracy"] == 1.0
+    noise = np.random.default_rng(1).dirichlet(np.ones(16), 4000)
+    assert glyph_reading(noise, labels)["accuracy"] < 0.2 and glyph_reading(noise, labels)["centroid_accuracy"] < 0.2

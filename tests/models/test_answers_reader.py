@@ -19,7 +19,7 @@ def test_each_glyph_is_read_into_a_distribution_over_symbols():
     read = m.symbols(images)
     assert read.shape == (3, 5, 12) and torch.allclose(read.sum(-1), torch.ones(3, 5))
     assert m.forward(images).shape == (3, m.config.answer_len, m.config.vocab_size)
-    assert m.symbol_of(images[0]).shape == (5,)
+    assert m.symbol_of(images[0]).shape == (5, 12)
 
 
 def test_the_training_step_never_reads_the_query_text():

@@ -149,7 +149,8 @@ def test_answers_only_image_run_reports_how_its_invented_symbols_read_digits(tmp
     results = train(cfg, tmp_path / "run")
     reading = results["test"]["glyph_reading"]
     assert reading["n"] == 500  # half of the embedded sample's 1,000 labelled test digits; the other half names
-    assert 0 <= reading["accuracy"] <= 1 and 1 <= reading["digits_named"] <= reading["classes_used"] <= 16
+    assert 0 <= reading["accuracy"] <= 1 and 0 <= reading["centroid_accuracy"] <= 1
+    assert 1 <= reading["digits_named"] <= reading["classes_used"] <= 16
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (saved["recipe"], saved["supervision"]) == ("answers", "answers")
     assert len(predict(tmp_path / "run", "3+4")) == 2

@@ -83,8 +83,8 @@ class AnswersReader(Trainable, nn.Module):
 
     @torch.no_grad()
     def symbol_of(self, digits: torch.Tensor) -> torch.Tensor:
-        """Single glyphs (N, 28, 28) -> the symbol class each is read as (N,)."""
-        return self.glyphs(digits).argmax(-1)
+        """Single glyphs (N, 28, 28) -> their distributions over the symbol classes (N, symbols)."""
+        return self.glyphs(digits).softmax(-1)
 
     def training_step(self, batch, ctx) -> torch.Tensor:
         images, y = batch[:2]  # a third element (the query text) may be there; it is never looked at
