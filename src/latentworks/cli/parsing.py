@@ -202,9 +202,9 @@ def parse_train(family: TrainFamily, argv: Sequence[str], prog: str, description
     hints = hints_for(type(base)) if hints_for else {}
     command = parse(TrainCommand[type(base)], argv, prog=prog, description=description,
                     default=TrainCommand(run=base), hints=hints)
-    cfg = command.run
-    if family.alias(cfg.recipe, cfg) != cfg.recipe:  # the base already has its settings; name it truly
-        cfg = override(cfg, {"recipe": family.alias(cfg.recipe, cfg)})
+    cfg, name = command.run, family.alias(command.run.recipe, command.run)
+    if name != cfg.recipe:  # the base already has that recipe's settings; name it truly
+        cfg = override(cfg, {"recipe": name})
     cfg = validate(cfg)
     cfg = validate(family.recipes.resolve(cfg))  # the fields the data decides (sizes, vocabulary)
     if command.options.print_config:

@@ -10,6 +10,7 @@ atomic checkpoints, exact resume (mid-epoch included), Ctrl-C and the time budge
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import random
@@ -289,8 +290,6 @@ class Trainer:
         worker threads were torn down with it and a rank sometimes died with SIGABRT after a finished run. So the
         ranks meet once more (only after a clean finish: a rank that failed alone would leave the others waiting),
         every wrapper is dropped and collected, and then the group is destroyed while Python is fully alive."""
-        import gc
-
         if finished:
             dist_utils.barrier()
         self.step_module = None
