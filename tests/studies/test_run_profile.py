@@ -17,8 +17,8 @@ def test_run_test_profile_arithmetic_writes_report(tmp_path, capsys):
     assert any(key.startswith("text2text/best") for key in metrics)
     runs = {key: m for key, m in metrics.items() if "/" in key}  # task/recipe/fraction
     assert all(0 <= m["exact_match"] <= 1 for m in runs.values() if m["exact_match"] is not None)
-    curves = metrics["length_generalisation"]  # the four text→text runs on 1-, 2- and 3-digit operands
-    assert len(curves) == 4 and all(set(c) == {"1", "2", "3"} and all(0 <= v <= 1 for v in c.values())
+    curves = metrics["length_generalisation"]  # the five text→text runs on 1-, 2- and 3-digit operands
+    assert len(curves) == 5 and all(set(c) == {"1", "2", "3"} and all(0 <= v <= 1 for v in c.values())
                                     for c in curves.values())
     assert "Length generalisation" in page
 

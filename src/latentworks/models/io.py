@@ -41,8 +41,8 @@ def register_model(kind: str):
     return decorate
 
 
-MODEL_MODULES = ("aligned", "answers_reader", "img2text", "compute_draw", "seq2seq", "text2img", "digit_reader",
-                 "char_lstm", "cae", "vae", "dcgan", "conditional", "numpy_char_rnn")
+MODEL_MODULES = ("aligned", "column_automaton", "answers_reader", "img2text", "compute_draw", "seq2seq", "text2img",
+                 "digit_reader", "char_lstm", "cae", "vae", "dcgan", "conditional", "numpy_char_rnn")
 
 
 def _import_all_models() -> None:

@@ -22,13 +22,14 @@ class Plan:
     img2text_epochs: int | None
     text2img_epochs: int | None
     max_int: int = 99
+    automaton_steps: int | None = None  # the automaton recipe's own steps unless set
     lengths: tuple[int, ...] = (1, 2, 3, 4, 6, 10, 20, 100)  # operand lengths for the length-generalisation figure
     length_n: int = 1000  # fresh queries per length
 
 
 PLANS = {
     # Seconds, for the test-suite: tiny operands, one or two epochs; proves the plumbing, not the accuracy.
-    "test": Plan((0.3, 0.6), 2, 0.5, 1, 0.5, 1, 1, max_int=9, lengths=(1, 2, 3), length_n=100),
+    "test": Plan((0.3, 0.6), 2, 0.5, 1, 0.5, 1, 1, automaton_steps=20, max_int=9, lengths=(1, 2, 3), length_n=100),
     # ≤ 10 minutes on 2 CPU cores for the whole study, on the embedded MNIST sample (4,000 train / 1,000 test).
     "quick": Plan((0.05, 0.1), None, 0.1, None, 0.25, 3, 4),
     # The benchmark figures: the presets' own epochs on full MNIST.
@@ -38,13 +39,15 @@ PLANS = {
 
 
 def _config(ctx: StudyContext, plan: Plan, task: str, name: str, fraction: float,
-            epochs: int | None) -> RunConfig:
+            epochs: int | None, steps: int | None = None) -> RunConfig:
     data_dir = ctx.data_dir if ctx.data_dir or ctx.profile == "full" else "embedded"
     changes: dict[str, Any] = {"data.max_int": plan.max_int, "data.train_fraction": fraction,
                                "data.data_dir": data_dir, "train.seed": ctx.seed, "train.device": ctx.device,
                                "train.progress": ctx.progress}
     if epochs:
         changes["train.epochs"] = epochs
+    if steps:
+        changes["train.steps"] = steps
     return recipe(name, task=task, **changes)
 
 
@@ -58,7 +61,9 @@ def _runs(ctx: StudyContext, plan: Plan) -> list[tuple[str, Any, RunConfig]]:
     runs = [("text2text notebook", root / "text2text-notebook",
              _config(ctx, plan, "text2text", "notebook", plan.notebook_fraction, plan.notebook_epochs)),
             ("text2text long", root / "text2text-long",
-             _config(ctx, plan, "text2text", "long", plan.notebook_fraction, plan.sweep_epochs))]
+             _config(ctx, plan, "text2text", "long", plan.notebook_fraction, plan.sweep_epochs)),
+            ("text2text automaton", root / "text2text-automaton",
+             _config(ctx, plan, "text2text", "automaton", plan.notebook_fraction, None, plan.automaton_steps))]
     for task, epochs in (("img2text", plan.img2text_epochs), ("text2img", plan.text2img_epochs)):
         runs.append((f"{task} best", root / f"{task}-best",
                      _config(ctx, plan, task, "best", plan.image_fraction, epochs)))
@@ -181,6 +186,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     length_runs = {f"best, {r['train_fraction']:.0%} for training": r["run"] for r in summary.get("rows", [])}
     if results.get("text2text long"):
         length_runs[f"long, {plan.notebook_fraction:.0%} for training"] = runs[1][1]
+    if results.get("text2text automaton"):
+        length_runs[f"automaton, {plan.notebook_fraction:.0%} for training"] = runs[2][1]
     if results.get("text2text notebook"):
         length_runs["the course's model (notebook)"] = runs[0][1]
     lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png",
@@ -188,7 +195,9 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     figures.append((lengths["figure"], "Length generalisation: the same models on fresh queries whose operands have "
                     "more digits than any they trained on (long saw two-digit queries padded with up to 8 leading "
                     "zero columns, i.e. the width of 10-digit ones, but never a non-zero digit there). A model that "
-                    "learned the carry rule stays high; one that memorised the two-digit table drops to zero"))
+                    "learned the carry rule stays high; one that memorised the two-digit table drops to zero. The "
+                    "automaton's line is the mean of + (which it adds at any length) and − (whose borrows through "
+                    "long runs of columns two-digit data never shows)"))
     subsections = [section_from_run(r["run"]) for r in summary.get("rows", [])]
     subsections += [section_from_run(run_dir) for _, run_dir, _ in runs]
     section = Section("Arithmetic: text→text, image→text, text→image", text=text, tables=[table],
@@ -202,11 +211,21 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
             widened = " padded to up to 10 columns" if name.startswith("long") else ""
             headlines.append(Headline("arithmetic", f"text→text {name}: exact match on fresh 10-digit operands "
                                       f"(trained on 0..{plan.max_int}{widened})", curve[10],
-                                      peer_note="Abacus embeddings (McLeish et al. 2024) reach 99 % on 100-digit "
-                                                "addition after training on up to 20 digits; not the same set-up",
-                                      held_out=f"random 10-digit + and − queries (up to {longest} digits in the "
-                                               "figure)", n=lengths["n"][name][10]))
+                                      peer_note=_ABACUS, held_out=f"random 10-digit + and − queries (up to "
+                                      f"{longest} digits in the figure)", n=lengths["n"][name][10]))
+        if name.startswith("automaton"):
+            by_op = lengths["by_op"][name][longest]
+            for op, word in (("+", "addition"), ("-", "subtraction")):
+                if op in by_op:
+                    headlines.append(Headline("arithmetic", f"text→text {name}: {word} of fresh {longest}-digit "
+                                              f"operands (trained on 0..{plan.max_int})", by_op[op],
+                                              peer_note=_ABACUS, held_out=f"random {longest}-digit {op} queries",
+                                              n=lengths["n"][name][longest]))
     return StudyResult([section], metrics, headlines)
+
+
+_ABACUS = ("Abacus embeddings (McLeish et al. 2024) reach 99 % on 100-digit addition after training on up to 20 "
+           "digits; not the same set-up")
 
 
 def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progress: bool = False) -> dict[str, Any]:
@@ -217,6 +236,7 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
 
     curves: dict[str, dict[int, float]] = {}
     sizes: dict[str, dict[int, int]] = {}
+    by_op: dict[str, dict[int, dict[str, float]]] = {}
     bar = tqdm(total=len(runs) * len(plan.lengths), desc="scoring longer operands", unit="length", leave=False,
                disable=not progress, dynamic_ncols=True)
     for name, run in runs.items():
@@ -226,11 +246,12 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
             scored[d] = evaluate_length(run, d, n=plan.length_n, seed=0)
             bar.update(1)
         curves[name] = {d: r["exact_match"] for d, r in scored.items()}
+        by_op[name] = {d: r["exact_match_by_op"] for d, r in scored.items()}
         sizes[name] = {d: r["n"] for d, r in scored.items()}
     bar.close()
     path = length_figure(curves, figure, title=f"trained on 0..{plan.max_int}, scored on longer operands",
                          trained_digits=len(str(plan.max_int)))
-    return {"figure": path, "curves": curves, "n": sizes}
+    return {"figure": path, "curves": curves, "n": sizes, "by_op": by_op}
 
 
 _SWEEP_CAPTIONS = {

@@ -1,0 +1,199 @@
+"""The ``automaton`` text->text recipe: addition (and subtraction) of numbers of any length.
+
+A recurrent network with a continuous state (the ``best`` and ``long`` GRUs) learns a carry that holds for the
+few columns it was trained on and drifts beyond them: trained on two-digit operands, ``long`` adds 10-digit
+numbers two times in three. People add any length with a finite rule: a carry that is 0 or 1, the same at every
+column. This model has that shape and learns the rule from examples:
+
+1. **Aligned input**, as ``best``: column t holds (operator, a_t, b_t), units first, zero-padded. No position is
+   given to the network, so the 100th column looks like the 2nd.
+2. **Readers** walk the columns from the units up, each with one of ``read_states`` symbols as its state (soft
+   while training, one symbol when answering); their last symbols (with the operator) give the answer's sign,
+   written first. Several readers side by side, because one alone failed to learn to compare on some seeds.
+3. **A writer** walks the columns from the units up with one of ``write_states`` symbols as its state (a
+   straight-through one-hot: hard forward, softmax gradients backward). At each column it adds the vectors of
+   the two digits and of its state in the context of (operator, sign written) and reads off the answer digit
+   and its next symbol. The sign is teacher-forced while training, as any decoder's previous output.
+
+What the symbols mean, every digit sum, carry, borrow and sign is learned from the answers. The one thing the
+model is told: for operators in ``symmetric_ops`` ('+' by default) a column's two digits are read as an
+unordered pair, so 9+1 with a carry is read as 1+9 with a carry even if a split never showed it that way round.
+With discrete states and the same function at every column, what is right on the trained columns is right on
+any number of them; that is how addition of 100-digit numbers follows from 2-digit data. Subtraction does not:
+a two-digit answer never borrows through a column whose top digit is not larger (the tens column is the last),
+so 110 of the 400 (digits, sign, borrow) columns a long subtraction needs never occur in two-digit data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentworks.config import Derived, require, validate
+from latentworks.models.aligned import AlignedTextToText
+from latentworks.models.io import register_model
+
+
+@dataclass
+class ColumnAutomatonConfig:
+    vocab_size: Derived[int] = 13
+    charset: Derived[str] = "0123456789+- "
+    query_len: Derived[int] = 5
+    answer_len: Derived[int] = 3
+    layout: Derived[str] = "v23"
+    zero_pad: ClassVar[bool] = True  # columns and answers are always fixed-width here (see ``best``'s zero_pad)
+    read_states: int = 3  # symbols of each reader's state (which operand is larger: 3 suffice)
+    # Readers side by side, each with its own weights; the sign reads all their last symbols. One reader alone
+    # never learned to compare on about one seed in three; with several, one that did is enough.
+    readers: int = 4
+    write_states: int = 2  # symbols of the writer's state (a carry or a borrow: 2 suffice)
+    dim: int = 16  # size of the vectors a column's digits and the state add into
+    hidden: int = 128  # hidden units of each readout network
+    # Operators whose two digits are read as an unordered pair (a column 9+1 is read as 1+9). The one thing this
+    # model is told about arithmetic; '' tells it nothing.
+    symmetric_ops: str = "+"
+    # Each training batch gets 0..pad_columns extra leading zero columns (a '3+6' seen as '0003+0006').
+    pad_columns: int = 4
+
+    def check(self) -> None:
+        require("*" not in self.charset, "ops", "".join(c for c in self.charset if c in "+-*"),
+                "the automaton recipe adds and subtracts; for '*' use --preset multiply")
+        require(self.hidden >= 1 and self.dim >= 1, "hidden", self.hidden, "and --dim must be >= 1")
+        require(self.read_states >= 2, "read_states", self.read_states, "must be >= 2")
+        require(self.readers >= 1, "readers", self.readers, "must be >= 1")
+        require(self.write_states >= 2, "write_states", self.write_states, "must be >= 2")
+        require(set(self.symmetric_ops) <= set("+-"), "symmetric_ops", self.symmetric_ops, "may hold only + and -")
+        require(self.pad_columns >= 0, "pad_columns", self.pad_columns, "must be >= 0")
+
+
+def hard_symbol(logits: torch.Tensor) -> torch.Tensor:
+    """One-hot of the most likely symbol, carrying the softmax's gradient (straight-through)."""
+    soft = logits.softmax(-1)
+    hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
+    return hard + soft - soft.detach()
+
+
+def readout(dim: int, hidden: int, out: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                         nn.Linear(hidden, out))
+
+
+class GroupedReadout(nn.Module):
+    """``groups`` independent two-hidden-layer networks applied side by side: (N, groups, d_in) -> (N, groups, out)."""
+
+    def __init__(self, groups: int, d_in: int, hidden: int, out: int):
+        super().__init__()
+        shapes = [(d_in, hidden), (hidden, hidden), (hidden, out)]
+        self.weights = nn.ParameterList(nn.Parameter(torch.randn(groups, i, o) / i ** 0.5) for i, o in shapes)
+        self.biases = nn.ParameterList(nn.Parameter(torch.zeros(groups, o)) for _, o in shapes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.einsum("ngi,gio->ngo", x, w) + b
+            x = torch.relu(x) if k < len(self.weights) - 1 else x
+        return x
+
+
+@register_model("text2text_automaton")
+class ColumnAutomaton(AlignedTextToText):
+    """Query ids (B, Lq) -> logits (B, 1 + La, V): the answer's sign, then its digits units first."""
+
+    Config = ColumnAutomatonConfig
+
+    def __init__(self, config: ColumnAutomatonConfig):
+        nn.Module.__init__(self)
+        validate(config)
+        self.config = config
+        V, H, D = config.vocab_size, config.hidden, config.dim
+        R, W = config.read_states, config.write_states
+        self.pad = V - 1
+        self.minus = config.charset.index("-") if "-" in config.charset else -1
+        self.zero = config.charset.index("0")
+        ops = [c for c in "+-" if c in config.charset]
+        self.register_buffer("symmetric", torch.tensor([c in config.symmetric_ops and c in ops for c in
+                                                        config.charset]), persistent=False)
+        # Readers: (operator, a_t, b_t, state) -> next state, from the units up; one set per operator (shared ones
+        # were pulled into a single symbol by the '+' rows, whose sign never changes).
+        K = config.readers
+        self.read_a, self.read_b = nn.Embedding(V * 10, K * D), nn.Embedding(V * 10, K * D)
+        self.readers = nn.ModuleList(GroupedReadout(K, R + D, H, R) for _ in ops)
+        self.sign_head = nn.Embedding(V * K * R, V)  # (operator, reader, its last symbol) -> the sign, summed
+        # Writer: its context is (operator, sign written); one readout per operator.
+        self.first_state = nn.Embedding(V * V, W)
+        self.write_a, self.write_b = nn.Embedding(V * V * 10, D), nn.Embedding(V * V * 10, D)
+        self.write_state = nn.Linear(W, D)
+        self.writers = nn.ModuleList(readout(D, H, V + W) for _ in ops)
+        self.network_of = {config.charset.index(c): k for k, c in enumerate(ops)}
+
+    def run(self, cols: torch.Tensor, sign: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, 3) column ids, units first -> (B, 1 + T, V) logits: the sign, then the digits units first.
+        ``sign`` (B,): the true sign's ids (teacher forcing); without it the predicted sign is used."""
+        B, T, _ = cols.shape
+        V, R, K, D = self.config.vocab_size, self.config.read_states, self.config.readers, self.config.dim
+        op, digits = cols[:, 0, 0], cols[..., 1:].clamp(max=9)  # zero-padded: every column holds two digits
+        both = self.symmetric[op][:, None]
+        state = F.one_hot(torch.zeros_like(op), R).float()[:, None].expand(B, K, R)  # symbol 0 below the units
+        for t in range(T):
+            a, b = digits[:, t, 0], digits[:, t, 1]
+            pair = self.read_a(op * 10 + a) + torch.where(both, self.read_a(op * 10 + b), self.read_b(op * 10 + b))
+            scores = self.per_operator(self.readers, op, torch.cat([pair.view(B, K, D), state], -1))
+            # Soft while training (the readers learn to compare more easily so), one symbol when answering.
+            state = scores.softmax(-1) if self.training else hard_symbol(scores)
+        table = self.sign_head.weight.view(V, K * R, V)[op]
+        sign_logits = torch.einsum("bs,bsv->bv", state.reshape(B, K * R), table)
+        if sign is None:
+            sign = sign_logits.argmax(-1)
+        context = (op * V + sign) * 10
+        carry = hard_symbol(self.first_state(op * V + sign))
+        logits = [sign_logits]
+        for t in range(T):
+            a, b = digits[:, t, 0], digits[:, t, 1]
+            x = self.write_a(context + a) + torch.where(both, self.write_a(context + b), self.write_b(context + b)) \
+                + self.write_state(carry)
+            out = self.per_operator(self.writers, op, x)
+            logits.append(out[:, :V])
+            carry = hard_symbol(out[:, V:])
+        return torch.stack(logits, 1)
+
+    def per_operator(self, networks: nn.ModuleList, op: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Each row of ``x`` through its operator's network."""
+        out = None
+        for o in op.unique().tolist():
+            rows = (op == o).nonzero()[:, 0]
+            y = networks[self.network_of[o]](x[rows])
+            out = x.new_zeros(len(x), *y.shape[1:]) if out is None else out
+            out = out.index_put((rows,), y)
+        return out
+
+    def sign_first(self, canon: torch.Tensor) -> torch.Tensor:
+        """Zero-padded units-first ids ('-' in the top column) -> the sign ('-' or space), then the digits."""
+        top = canon[:, -1:]
+        negative = top == self.minus
+        sign = torch.where(negative, top, torch.full_like(top, self.pad))
+        digits = torch.cat([canon[:, :-1], torch.where(negative, torch.full_like(top, self.zero), top)], 1)
+        return torch.cat([sign, digits], 1)
+
+    def sign_last(self, ids: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``sign_first``: a '-' goes back into the top column."""
+        sign, digits = ids[:, :1], ids[:, 1:]
+        return torch.cat([digits[:, :-1], torch.where(sign == self.minus, sign, digits[:, -1:])], 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, extra: int = 0) -> torch.Tensor:
+        """Logits (sign, then digits units first); ``y`` only widens (the writer never reads its outputs)."""
+        return self.run(self.columns(x) if y is None else self.widen(self.columns(x), self.targets(y), extra)[0])
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Answer ids (B, La) in the run's layout."""
+        return self.layout_answer(self.sign_last(self.run(self.columns(x)).argmax(-1)))
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, extra: int = 0) -> torch.Tensor:
+        """Cross-entropy of the sign and every answer column."""
+        cols, canon = self.widen(self.columns(x), self.targets(y), extra)
+        target = self.sign_first(canon)
+        logits = self.run(cols, sign=target[:, 0])
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))

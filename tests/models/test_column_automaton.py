@@ -1,0 +1,86 @@
+"""The column automaton: its layouts, its refusal of '*', and that it adds numbers longer than any it saw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from latentworks.config import ConfigError, override, validate
+from latentworks.data.arithmetic import (
+    ArithmeticSpec,
+    decode,
+    encode,
+    enumerate_queries,
+    evaluate,
+    format_answer,
+    format_query,
+    split_queries,
+)
+from latentworks.models.column_automaton import ColumnAutomaton
+from latentworks.pipelines.length import length_queries
+from latentworks.recipes.arithmetic import recipe
+
+
+def _tensors(queries, spec):
+    x = encode([format_query(i, op, j, spec) for i, op, j in queries], spec)
+    y = encode([format_answer(evaluate(i, op, j), spec) for i, op, j in queries], spec)
+    return torch.from_numpy(x).long(), torch.from_numpy(y).long()
+
+
+def _model(ops: str = "+-", **changes) -> tuple[ColumnAutomaton, ArithmeticSpec]:
+    cfg = recipe("automaton", **{"data.ops": ops, **changes})
+    return ColumnAutomaton(cfg.model), cfg.data.spec()
+
+
+def test_sign_first_and_back_are_inverse_on_every_answer():
+    model, spec = _model()
+    _, y = _tensors(enumerate_queries(spec), spec)
+    canon = model.targets(y)
+    signed = model.sign_first(canon)
+    assert (signed[:, 0] == model.minus).sum() == (y == model.minus).any(1).sum() > 0
+    assert torch.equal(model.sign_last(signed), canon)
+    assert torch.equal(model.layout_answer(model.sign_last(signed)), y)
+
+
+def test_refuses_multiplication_in_one_line():
+    with pytest.raises(ConfigError, match="multiply"):
+        validate(recipe("automaton", **{"data.ops": "+-*"}))
+
+
+def test_weights_do_not_depend_on_the_number_of_columns():
+    model, spec = _model()
+    wide = ColumnAutomaton(override(model.config, {"answer_len": 12, "query_len": 23}))
+    wide.load_state_dict(model.state_dict())
+    x, _ = _tensors(length_queries(11, 8, "+-", seed=0), ArithmeticSpec(max_int=10 ** 11 - 1, ops="+-"))
+    wide.eval()
+    assert wide.predict(x).shape == (8, 12)
+
+
+def test_learns_addition_from_two_digit_queries_and_adds_twelve_digit_ones():
+    torch.manual_seed(0)
+    model, spec = _model("+", **{"model.pad_columns": 2})
+    every = enumerate_queries(spec)
+    train, test = split_queries(spec.n_queries, 0.3, 0)
+    x, y = _tensors([every[k] for k in train], spec)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(700):
+        idx = torch.randint(len(x), (64,), generator=g)
+        loss = model.loss(x[idx], y[idx], extra=int(torch.randint(3, (1,), generator=g)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    xt, yt = _tensors([every[k] for k in test], spec)
+    assert (model.predict(xt) == yt).all(1).float().mean() > 0.97  # held-out two-digit sums
+    long_spec = ArithmeticSpec(max_int=10 ** 12 - 1, ops="+")
+    wide = ColumnAutomaton(override(model.config, {"answer_len": long_spec.answer_len,
+                                                   "query_len": long_spec.query_len}))
+    wide.load_state_dict(model.state_dict())
+    wide.eval()
+    queries = length_queries(12, 200, "+", seed=1)
+    xl, yl = _tensors(queries, long_spec)
+    said = decode(wide.predict(xl).numpy(), long_spec)
+    right = np.mean([s.strip() == str(i + j) for s, (i, _, j) in zip(said, queries)])
+    assert right > 0.97, list(zip(queries, said))[:5]
