@@ -47,7 +47,7 @@ def main() -> None:
     summary = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "environment": environment(), "n": args.n,
                "fraction": args.fraction, "runs": {}}
-    curves: dict[str, dict[int, float]] = {}
+    curves: dict[str, dict[int, dict[str, float]]] = {}
     for (name, seed), folder in runs.items():
         held_out = trained[str(folder)]["test"]
         rows = {}
@@ -58,7 +58,7 @@ def main() -> None:
             print(f"{name:10s} seed {seed}  {digits:4d} digits: exact {r['exact_match']:7.2%}  ({by_op})", flush=True)
         summary["runs"][f"{name}|{seed}"] = {"run": str(folder), "held_out_exact_match": held_out["exact_match"],
                                             "by_digits": rows}
-        curves[f"{name} (seed {seed})"] = {d: row["exact_match"] for d, row in rows.items()}
+        curves[f"{name} (seed {seed})"] = {d: row["exact_match_by_op"] for d, row in rows.items()}
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.out / "summary.json", summary)
     print(length_figure(curves, args.out / "exact_match_vs_length.png",

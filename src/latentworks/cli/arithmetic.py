@@ -162,7 +162,7 @@ def evaluate(argv: list[str], prog: str) -> int:
     curve = {}
     for digits in args.digits:
         r = evaluate_length(args.run, digits, n=args.n, ops=args.ops, seed=args.seed)
-        curve[digits] = r["exact_match"]
+        curve[digits] = r["exact_match_by_op"]
         ops = "  ".join(f"{op} {v:.2%}" for op, v in r["exact_match_by_op"].items())
         print(f"{digits:4d} digits: exact match {r['exact_match']:.2%}, per-char {r['char_accuracy']:.2%} on "
               f"{r['n']:,} fresh queries ({ops}) → {r['file']}")

@@ -121,21 +121,27 @@ def _ops_name(ops: str) -> str:
     return "-".join({"+": "plus", "-": "minus", "*": "times"}[o] for o in ops)
 
 
-def length_figure(curves: dict[str, dict[int, float]], path: str | Path, title: str = "",
+def length_figure(curves: dict[str, dict[int, dict[str, float]]], path: str | Path, title: str = "",
                   trained_digits: int = 2) -> Path:
-    """Exact match against operand length, one line per model; the lengths seen in training shaded."""
+    """Exact match against operand length, one panel per operator and one line per model (``curves``: model ->
+    digits -> operator -> exact match); the lengths seen in training shaded."""
     from latentworks.report.plots import plt, save_figure
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, points in curves.items():
-        xs = sorted(points)
-        ax.plot(xs, [points[x] for x in xs], marker="o", label=name)
-    ax.axvspan(0.8, trained_digits + 0.2, color="k", alpha=0.07, label="lengths seen in training")
-    ax.set_xscale("log")
-    ax.set(xlabel="digits per operand (log scale)", ylabel="exact match on fresh queries", ylim=(-0.02, 1.02),
-           title=title or "length generalisation: scored on longer operands than in training")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ops = sorted({op for points in curves.values() for by_op in points.values() for op in by_op},
+                 key="+-*".index)
+    fig, axes = plt.subplots(1, len(ops), figsize=(5.5 * len(ops), 4), squeeze=False, sharey=True)
+    for ax, op in zip(axes[0], ops):
+        for name, points in curves.items():
+            xs = sorted(d for d in points if op in points[d])
+            ax.plot(xs, [points[x][op] for x in xs], marker="o", label=name)
+        ax.axvspan(0.8, trained_digits + 0.2, color="k", alpha=0.07, label="lengths seen in training")
+        ax.set_xscale("log")
+        ax.set(xlabel="digits per operand (log scale)", title={"+": "a + b", "-": "a − b", "*": "a × b"}[op],
+               ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("exact match on fresh queries")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(title or "length generalisation: scored on longer operands than in training")
     return save_figure(fig, path)
 
 

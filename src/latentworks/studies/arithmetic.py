@@ -196,8 +196,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
                     "more digits than any they trained on (long saw two-digit queries padded with up to 8 leading "
                     "zero columns, i.e. the width of 10-digit ones, but never a non-zero digit there). A model that "
                     "learned the carry rule stays high; one that memorised the two-digit table drops to zero. The "
-                    "automaton's line is the mean of + (which it adds at any length) and − (whose borrows through "
-                    "long runs of columns two-digit data never shows)"))
+                    "automaton adds at any length; its subtractions fail where a borrow passes through a column "
+                    "whose top digit is not larger, which two-digit data never shows"))
     subsections = [section_from_run(r["run"]) for r in summary.get("rows", [])]
     subsections += [section_from_run(run_dir) for _, run_dir, _ in runs]
     section = Section("Arithmetic: text→text, image→text, text→image", text=text, tables=[table],
@@ -249,7 +249,7 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
         by_op[name] = {d: r["exact_match_by_op"] for d, r in scored.items()}
         sizes[name] = {d: r["n"] for d, r in scored.items()}
     bar.close()
-    path = length_figure(curves, figure, title=f"trained on 0..{plan.max_int}, scored on longer operands",
+    path = length_figure(by_op, figure, title=f"trained on 0..{plan.max_int}, scored on longer operands",
                          trained_digits=len(str(plan.max_int)))
     return {"figure": path, "curves": curves, "n": sizes, "by_op": by_op}
 
