@@ -42,6 +42,7 @@ def two_digit_run(tmp_path_factory):
 def test_a_two_digit_model_is_scored_on_fresh_longer_queries(two_digit_run):
     result = evaluate_length(two_digit_run, 6, n=150, seed=1)
     assert result["n"] == 150 and 0 <= result["exact_match"] <= 1 and set(result["exact_match_by_op"]) == {"+", "-"}
+    assert sum(result["n_by_op"].values()) == 150 and all(k > 0 for k in result["n_by_op"].values())
     saved = json.loads(Path(result["file"]).read_text())
     assert len(saved["queries"]) == 150 and saved["predicted"] and saved["digits"] == 6
     for query, answer in zip(saved["queries"], saved["expected"]):

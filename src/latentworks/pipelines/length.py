@@ -89,7 +89,7 @@ def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str 
     weights = hashlib.sha256(weights_file.read_bytes()).hexdigest() if weights_file.is_file() else None
     if write and path.is_file():  # scored before: the same queries and the same weights give the same answers
         saved = read_json(path)
-        if saved.get("n_requested") == n and saved.get("model_sha256") == weights:
+        if saved.get("n_requested") == n and saved.get("model_sha256") == weights and "n_by_op" in saved:
             return {k: v for k, v in saved.items() if k not in ("queries", "expected", "predicted")} | \
                 {"file": str(path)}
     wide = ArithmeticSpec(max_int=max(10 ** digits - 1, spec.max_int), ops=spec.ops, layout=spec.layout)
@@ -109,6 +109,7 @@ def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str 
     result = {"digits": digits, "ops": ops, "seed": seed, "n_requested": n, "model_sha256": weights, "n": scores.n,
               "exact_match": scores.exact_match,
               "char_accuracy": scores.char_accuracy, "exact_match_by_op": by_op,
+              "n_by_op": {op: sum(1 for _, o, _ in queries if o == op) for op in by_op},
               "trained_on": f"0..{spec.max_int}", "excluded_training_queries": len(trained)}
     if write:
         write_json(path, {**result, "queries": [t.strip() for t in texts],

@@ -214,13 +214,13 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
                                       peer_note=_ABACUS, held_out=f"random 10-digit + and − queries (up to "
                                       f"{longest} digits in the figure)", n=lengths["n"][name][10]))
         if name.startswith("automaton"):
-            by_op = lengths["by_op"][name][longest]
             for op, word in (("+", "addition"), ("-", "subtraction")):
-                if op in by_op:
-                    headlines.append(Headline("arithmetic", f"text→text {name}: {word} of fresh {longest}-digit "
-                                              f"operands (trained on 0..{plan.max_int})", by_op[op],
-                                              peer_note=_ABACUS, held_out=f"random {longest}-digit {op} queries",
-                                              n=lengths["n"][name][longest]))
+                if op in lengths["by_op"][name][longest]:
+                    headlines.append(Headline(
+                        "arithmetic", f"text→text {name}: {word} of fresh {longest}-digit operands (trained on "
+                        f"0..{plan.max_int})", lengths["by_op"][name][longest][op],
+                        peer_note=_ABACUS if op == "+" else "", held_out=f"random {longest}-digit "
+                        f"{op.replace('-', '−')} queries", n=lengths["n_by_op"][name][longest][op]))
     return StudyResult([section], metrics, headlines)
 
 
@@ -237,6 +237,7 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
     curves: dict[str, dict[int, float]] = {}
     sizes: dict[str, dict[int, int]] = {}
     by_op: dict[str, dict[int, dict[str, float]]] = {}
+    n_by_op: dict[str, dict[int, dict[str, int]]] = {}
     bar = tqdm(total=len(runs) * len(plan.lengths), desc="scoring longer operands", unit="length", leave=False,
                disable=not progress, dynamic_ncols=True)
     for name, run in runs.items():
@@ -247,11 +248,12 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
             bar.update(1)
         curves[name] = {d: r["exact_match"] for d, r in scored.items()}
         by_op[name] = {d: r["exact_match_by_op"] for d, r in scored.items()}
+        n_by_op[name] = {d: r.get("n_by_op", {}) for d, r in scored.items()}
         sizes[name] = {d: r["n"] for d, r in scored.items()}
     bar.close()
     path = length_figure(by_op, figure, title=f"trained on 0..{plan.max_int}, scored on longer operands",
                          trained_digits=len(str(plan.max_int)))
-    return {"figure": path, "curves": curves, "n": sizes, "by_op": by_op}
+    return {"figure": path, "curves": curves, "n": sizes, "by_op": by_op, "n_by_op": n_by_op}
 
 
 _SWEEP_CAPTIONS = {
