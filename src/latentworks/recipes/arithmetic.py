@@ -198,14 +198,15 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # Fresh MNIST-train handwriting for every batch, so the glyph CNN never memorises one drawing.
     ("img2text", "best"): {"data.fresh_handwriting": True, "train.epochs": 20, "train.batch_size": 64,
                            "train.lr": 3e-3, **_ONECYCLE},
-    # Pixels and answers only: a glyph CNN invents its own symbols in front of the ``attention`` core. At 6,000
-    # steps (the text recipe's length) seed 0 reached 81 % exact match at a 50 % split, still climbing.
+    # Pixels and answers only: a glyph CNN invents its own symbols in front of the ``attention`` core. Weight decay
+    # 0.1, not the text recipe's 1.0: at 1.0 the runs fitted only 89-97 % of their own training queries after
+    # 20,000 steps and answered 86-94 % held out (50 % split, 3 seeds); at 0.1, 96.7-97.2 %.
     ("img2text", "answers"): {
         "data.fresh_handwriting": True, "model.cell": "lstm", "model.hidden": 128, "model.enc_layers": 1,
         "model.bidirectional": True, "model.decoder": "attention", "model.heads": 16, "model.values": "inputs",
         "model.bridge": False, "model.reverse_output": True, "model.dropout": 0.1,
         "train.steps": 20000, "train.batch_size": 32, "train.lr": 4e-3, "train.optimizer": "adamw",
-        "train.weight_decay": 1.0, "train.schedule": "cosine", "train.warmup_steps": 100, "train.clip": "norm",
+        "train.weight_decay": 0.1, "train.schedule": "cosine", "train.warmup_steps": 100, "train.clip": "norm",
         "train.clip_value": 1.0, "train.threads": 1},
     # The course's decoder (the hedzd V23 copy): per-step dense ReLU to 7×7×128 → BN → 3×3 stride-2 deconv 64 →
     # BN → ReLU → 3×3 stride-2 deconv 1; MSE on the sigmoid.
