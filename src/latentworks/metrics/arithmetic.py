@@ -96,8 +96,8 @@ def glyph_reading(symbols: np.ndarray, labels: np.ndarray, seed: int = 0) -> dic
     np.add.at(counts, (top[name_half], labels[name_half]), 1)
     names = np.where(counts.sum(1) > 0, counts.argmax(1), -1)  # a class unseen on the first half names nothing
     used = counts.sum(1) > 0
-    digits = np.unique(labels[name_half])
-    centroids = np.stack([probs[name_half][labels[name_half] == d].mean(0) for d in digits])
+    digits, named = np.unique(labels[name_half]), probs[name_half]
+    centroids = np.stack([named[labels[name_half] == d].mean(0) for d in digits])
     nearest = digits[((probs[score_half, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)]
     return {"accuracy": float((names[top[score_half]] == labels[score_half]).mean()),
             "centroid_accuracy": float((nearest == labels[score_half]).mean()),

@@ -78,10 +78,7 @@ class AlignedTextToText(Trainable, nn.Module):
         validate(config)
         self.config = config
         V, E, H = config.vocab_size, config.embed_dim, config.hidden
-        self.pad = V - 1
-        # With no '-' in the charset no answer is negative; -1 matches no id.
-        self.minus = config.charset.index("-") if "-" in config.charset else -1
-        self.zero = config.charset.index("0")
+        self.layout_ids()
         self.embed = nn.Embedding(V, E)
         self.pairs = nn.Embedding(V * V, 2 * config.pair_dim) if config.digit_pairs else None
         self.step_in = nn.Linear(3 * E + (2 * config.pair_dim if config.digit_pairs else 0), H)
@@ -94,6 +91,13 @@ class AlignedTextToText(Trainable, nn.Module):
         self.head = nn.Linear(2 * H, V)
 
     # ------------------------------------------------------------------ fixed re-layouts
+    def layout_ids(self) -> None:
+        """The ids the re-layouts use: the pad (space, last), '-' and '0'."""
+        self.pad = self.config.vocab_size - 1
+        # With no '-' in the charset no answer is negative; -1 matches no id.
+        self.minus = self.config.charset.index("-") if "-" in self.config.charset else -1
+        self.zero = self.config.charset.index("0")
+
     def columns(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Lq) query ids -> (B, La, 3) ids of (operator, a_t, b_t), units first, space where absent."""
         B, L = x.shape

@@ -110,9 +110,7 @@ class ColumnAutomaton(AlignedTextToText):
         self.config = config
         V, H, D = config.vocab_size, config.hidden, config.dim
         R, W = config.read_states, config.write_states
-        self.pad = V - 1
-        self.minus = config.charset.index("-") if "-" in config.charset else -1
-        self.zero = config.charset.index("0")
+        self.layout_ids()  # the re-layouts are ``best``'s
         ops = [c for c in "+-" if c in config.charset]
         self.register_buffer("symmetric", torch.tensor([c in config.symmetric_ops and c in ops for c in
                                                         config.charset]), persistent=False)

@@ -183,13 +183,14 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     )
     figures = [(p, _SWEEP_CAPTIONS.get(p.stem, p.stem.replace("_", " ")))
                for p in sorted((root / "sweep-best" / "figures").glob("*.png"))]
+    folder = {name: run_dir for name, run_dir, _ in runs}
     length_runs = {f"best, {r['train_fraction']:.0%} for training": r["run"] for r in summary.get("rows", [])}
     if results.get("text2text long"):
-        length_runs[f"long, {plan.notebook_fraction:.0%} for training"] = runs[1][1]
+        length_runs[f"long, {plan.notebook_fraction:.0%} for training"] = folder["text2text long"]
     if results.get("text2text automaton"):
-        length_runs[f"automaton, {plan.notebook_fraction:.0%} for training"] = runs[2][1]
+        length_runs[f"automaton, {plan.notebook_fraction:.0%} for training"] = folder["text2text automaton"]
     if results.get("text2text notebook"):
-        length_runs["the course's model (notebook)"] = runs[0][1]
+        length_runs["the course's model (notebook)"] = folder["text2text notebook"]
     lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png",
                                      ctx.progress)
     figures.append((lengths["figure"], "Length generalisation: the same models on fresh queries whose operands have "
@@ -248,7 +249,7 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
             bar.update(1)
         curves[name] = {d: r["exact_match"] for d, r in scored.items()}
         by_op[name] = {d: r["exact_match_by_op"] for d, r in scored.items()}
-        n_by_op[name] = {d: r.get("n_by_op", {}) for d, r in scored.items()}
+        n_by_op[name] = {d: r["n_by_op"] for d, r in scored.items()}
         sizes[name] = {d: r["n"] for d, r in scored.items()}
     bar.close()
     path = length_figure(by_op, figure, title=f"trained on 0..{plan.max_int}, scored on longer operands",
