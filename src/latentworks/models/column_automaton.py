@@ -15,13 +15,21 @@ column. This model has that shape and learns the rule from examples:
    the two digits and of its state in the context of (operator, sign written) and reads off the answer digit
    and its next symbol. The sign is teacher-forced while training, as any decoder's previous output.
 
-What the symbols mean, every digit sum, carry, borrow and sign is learned from the answers. The one thing the
-model is told: for operators in ``symmetric_ops`` ('+' by default) a column's two digits are read as an
+What the symbols mean, every digit sum, carry and sign is learned from the answers. The model is told one
+thing about '+': for operators in ``symmetric_ops`` ('+' by default) a column's two digits are read as an
 unordered pair, so 9+1 with a carry is read as 1+9 with a carry even if a split never showed it that way round.
 With discrete states and the same function at every column, what is right on the trained columns is right on
-any number of them; that is how addition of 100-digit numbers follows from 2-digit data. Subtraction does not:
-a two-digit answer never borrows through a column whose top digit is not larger (the tens column is the last),
-so 110 of the 400 (digits, sign, borrow) columns a long subtraction needs never occur in two-digit data.
+any number of them; that is how addition of 100-digit numbers follows from 2-digit data.
+
+Subtraction does not follow from a table of its own: a two-digit answer never borrows through a column whose
+top digit is not larger (the tens column is the last), so 110 of the 400 (digits, sign, borrow) columns a long
+subtraction needs never occur in two-digit data. With ``subtract_by_adding`` (the recipe's choice) the model is
+told one thing about '-', that it undoes '+', and answers a - b as people check a difference: the c with
+b + c = a, found column by column with its own learned '+' column (every digit tried, the carry that column
+makes with the chosen one passed up as the borrow). When the sum must carry out of the top column no such c
+exists and the answer is negative (the last carry's meaning for the sign is learned); its digits are then the
+c with a + c = b. Every '+' column occurs in two-digit sums, so subtraction holds at any length as addition
+does. The readers then give only the sign of a sum.
 """
 
 from __future__ import annotations
@@ -53,11 +61,15 @@ class ColumnAutomatonConfig:
     write_states: int = 2  # symbols of the writer's state (a carry or a borrow: 2 suffice)
     dim: int = 16  # size of the vectors a column's digits and the state add into
     hidden: int = 128  # hidden units of each readout network
-    # Operators whose two digits are read as an unordered pair (a column 9+1 is read as 1+9). The one thing this
-    # model is told about arithmetic; '' tells it nothing.
+    # Operators whose two digits are read as an unordered pair (a column 9+1 is read as 1+9). One of the two
+    # things this model is told about arithmetic; '' tells it nothing.
     symmetric_ops: str = "+"
     # Each training batch gets 0..pad_columns extra leading zero columns (a '3+6' seen as '0003+0006').
     pad_columns: int = 4
+    # Answer a - b as the c with b + c = a, found with the model's own learned '+' columns (the sign: whether
+    # that sum has to carry out of the top column), instead of with readers and a writer of its own. The other
+    # thing the model is told; without it '-' fails beyond two digits. The ``automaton`` recipe turns it on.
+    subtract_by_adding: bool = False
 
     def check(self) -> None:
         require("*" not in self.charset, "ops", "".join(c for c in self.charset if c in "+-*"),
@@ -68,6 +80,8 @@ class ColumnAutomatonConfig:
         require(self.write_states >= 2, "write_states", self.write_states, "must be >= 2")
         require(set(self.symmetric_ops) <= set("+-"), "symmetric_ops", self.symmetric_ops, "may hold only + and -")
         require(self.pad_columns >= 0, "pad_columns", self.pad_columns, "must be >= 0")
+        require(not self.subtract_by_adding or "+" in self.charset, "subtract_by_adding", self.subtract_by_adding,
+                "answers '-' with the learned '+': add '+' to --ops or pass --no-subtract-by-adding")
 
 
 def hard_symbol(logits: torch.Tensor) -> torch.Tensor:
@@ -118,51 +132,123 @@ class ColumnAutomaton(AlignedTextToText):
         # were pulled into a single symbol by the '+' rows, whose sign never changes).
         K = config.readers
         self.read_a, self.read_b = nn.Embedding(V * 10, K * D), nn.Embedding(V * 10, K * D)
-        self.readers = nn.ModuleList(GroupedReadout(K, R + D, H, R) for _ in ops)
+        read = [c for c in ops if not (c == "-" and config.subtract_by_adding)]  # see ``subtract``
+        self.readers = nn.ModuleList(GroupedReadout(K, R + D, H, R) for _ in read)
         self.sign_head = nn.Embedding(V * K * R, V)  # (operator, reader, its last symbol) -> the sign, summed
         # Writer: its context is (operator, sign written); one readout per operator.
         self.first_state = nn.Embedding(V * V, W)
         self.write_a, self.write_b = nn.Embedding(V * V * 10, D), nn.Embedding(V * V * 10, D)
         self.write_state = nn.Linear(W, D)
-        self.writers = nn.ModuleList(readout(D, H, V + W) for _ in ops)
-        self.network_of = {config.charset.index(c): k for k, c in enumerate(ops)}
+        self.writers = nn.ModuleList(readout(D, H, V + W) for _ in read)
+        self.reader_of = {config.charset.index(c): k for k, c in enumerate(read)}
+        self.writer_of = {config.charset.index(c): k for k, c in enumerate(read)}
+        self.plus = config.charset.index("+") if "+" in ops else -1
+        self.by_adding = config.charset.index("-") if config.subtract_by_adding and "-" in ops else -1
+        self.overflow_sign = nn.Linear(W, V) if self.by_adding >= 0 else None  # the last carry -> the sign
 
-    def run(self, cols: torch.Tensor, sign: torch.Tensor | None = None) -> torch.Tensor:
+    def run(self, cols: torch.Tensor, sign: torch.Tensor | None = None,
+            answer: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, 3) column ids, units first -> (B, 1 + T, V) logits: the sign, then the digits units first.
-        ``sign`` (B,): the true sign's ids (teacher forcing); without it the predicted sign is used."""
+        ``sign`` (B,) and ``answer`` (B, T): the true sign's and digits' ids (teacher forcing); without them the
+        predicted ones are used."""
         B, T, _ = cols.shape
-        V, R, K, D = self.config.vocab_size, self.config.read_states, self.config.readers, self.config.dim
         op, digits = cols[:, 0, 0], cols[..., 1:].clamp(max=9)  # zero-padded: every column holds two digits
+        logits = self.first_state.weight.new_zeros(B, 1 + T, self.config.vocab_size)
+        inverted = op == self.by_adding
+        for part, rows in ((self.read_then_write, (~inverted).nonzero()[:, 0]),
+                           (self.subtract, inverted.nonzero()[:, 0])):
+            if len(rows):
+                logits[rows] = part(op[rows], digits[rows], None if sign is None else sign[rows],
+                                    None if answer is None else answer[rows])
+        return logits
+
+    def read_then_write(self, op: torch.Tensor, digits: torch.Tensor, sign: torch.Tensor | None,
+                        answer: torch.Tensor | None) -> torch.Tensor:
+        """The readers give the sign, then the writer writes the digits in the context (operator, sign)."""
+        B, T, _ = digits.shape
+        V, R, K, D = self.config.vocab_size, self.config.read_states, self.config.readers, self.config.dim
         both = self.symmetric[op][:, None]
         state = F.one_hot(torch.zeros_like(op), R).float()[:, None].expand(B, K, R)  # symbol 0 below the units
         for t in range(T):
             a, b = digits[:, t, 0], digits[:, t, 1]
             pair = self.read_a(op * 10 + a) + torch.where(both, self.read_a(op * 10 + b), self.read_b(op * 10 + b))
-            scores = self.per_operator(self.readers, op, torch.cat([pair.view(B, K, D), state], -1))
+            scores = self.per_operator(self.readers, self.reader_of, op, torch.cat([pair.view(B, K, D), state], -1))
             # Soft while training (the readers learn to compare more easily so), one symbol when answering.
             state = scores.softmax(-1) if self.training else hard_symbol(scores)
         table = self.sign_head.weight.view(V, K * R, V)[op]
         sign_logits = torch.einsum("bs,bsv->bv", state.reshape(B, K * R), table)
-        if sign is None:
-            sign = sign_logits.argmax(-1)
-        context = (op * V + sign) * 10
+        sign = sign_logits.argmax(-1) if sign is None else sign
+        return torch.cat([sign_logits[:, None], self.write(op, sign, digits)], 1)
+
+    def add_column(self, op: torch.Tensor, sign: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                   carry: torch.Tensor) -> torch.Tensor:
+        """One column of the writer: (digits a, b, state symbol) in the context (op, sign) -> (..., V + W)
+        scores of the answer digit and of the next state symbol."""
+        context = (op * self.config.vocab_size + sign) * 10
+        both = self.symmetric[op]
+        x = self.write_a(context + a) + torch.where(both[..., None], self.write_a(context + b),
+                                                    self.write_b(context + b)) + self.write_state(carry)
+        flat = self.per_operator(self.writers, self.writer_of, op.reshape(-1), x.reshape(-1, x.shape[-1]))
+        return flat.view(*op.shape, -1)
+
+    def write(self, op: torch.Tensor, sign: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
+        """The writer walking the columns: (B,) context, (B, T, 2) digits -> (B, T, V) logits."""
+        V = self.config.vocab_size
         carry = hard_symbol(self.first_state(op * V + sign))
-        logits = [sign_logits]
-        for t in range(T):
-            a, b = digits[:, t, 0], digits[:, t, 1]
-            x = self.write_a(context + a) + torch.where(both, self.write_a(context + b), self.write_b(context + b)) \
-                + self.write_state(carry)
-            out = self.per_operator(self.writers, op, x)
+        logits = []
+        for t in range(digits.shape[1]):
+            out = self.add_column(op, sign, digits[:, t, 0], digits[:, t, 1], carry)
             logits.append(out[:, :V])
             carry = hard_symbol(out[:, V:])
         return torch.stack(logits, 1)
 
-    def per_operator(self, networks: nn.ModuleList, op: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Each row of ``x`` through its operator's network."""
+    def subtract(self, op: torch.Tensor, digits: torch.Tensor, sign: torch.Tensor | None,
+                 answer: torch.Tensor | None) -> torch.Tensor:
+        """'-' by the learned '+', as people check a difference: a - b = c when b + c = a. A first pass finds the
+        c with b + c = a; if that sum has to carry out of the top column, no such c exists and the answer is
+        negative (what the last carry symbol means for the sign is learned). A negative answer's digits come from
+        a second pass, a + c = b."""
+        positive = None if sign is None else sign != self.minus
+        digit_logits, overflow = self.inverse_add(digits[..., 0], digits[..., 1], answer, positive)
+        sign_logits = self.overflow_sign(overflow.detach())  # the sign must not bend what a carry means
+        negative = (sign_logits.argmax(-1) if sign is None else sign) == self.minus
+        if negative.any():
+            rows = negative.nonzero()[:, 0]
+            digit_logits = digit_logits.index_put((rows,), self.inverse_add(
+                digits[rows, :, 1], digits[rows, :, 0], None if answer is None else answer[rows], None)[0])
+        return torch.cat([sign_logits[:, None], digit_logits], 1)
+
+    def inverse_add(self, top: torch.Tensor, bottom: torch.Tensor, answer: torch.Tensor | None,
+                    forced: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) digits -> (B, T, V) logits of the c with bottom + c = top, column by column from the units (the
+        score of digit c is how surely the '+' column (bottom, c, carry) writes the top digit; the carry it makes
+        with the chosen c is passed up), and the last carry symbol (B, W). ``answer`` (B, T) is chosen instead
+        of the best c in the rows ``forced`` (B,) selects (all rows when ``forced`` is None)."""
+        B, T = top.shape
+        V = self.config.vocab_size
+        op = torch.full((B, 10), self.plus, device=top.device)
+        blank = torch.full_like(op, self.pad)  # a sum's sign: none
+        tries = torch.arange(10, device=top.device).expand(B, 10)
+        carry = hard_symbol(self.first_state(op[:, 0] * V + blank[:, 0]))
+        logits = []
+        for t in range(T):
+            out = self.add_column(op, blank, bottom[:, t, None].expand(B, 10), tries,
+                                  carry[:, None].expand(B, 10, carry.shape[-1]))
+            score = out[..., :V].log_softmax(-1).gather(-1, top[:, t, None, None].expand(B, 10, 1))[..., 0]
+            logits.append(F.pad(score, (0, V - 10), value=-1e4))
+            chosen = score.argmax(-1)
+            if answer is not None:
+                chosen = answer[:, t].clamp(max=9) if forced is None else torch.where(forced, answer[:, t], chosen)
+            carry = hard_symbol(out[torch.arange(B), chosen.clamp(max=9), V:])
+        return torch.stack(logits, 1), carry
+
+    def per_operator(self, networks: nn.ModuleList, index: dict[int, int], op: torch.Tensor,
+                     x: torch.Tensor) -> torch.Tensor:
+        """Each row of ``x`` through its operator's network (``networks[index[op]]``)."""
         out = None
         for o in op.unique().tolist():
             rows = (op == o).nonzero()[:, 0]
-            y = networks[self.network_of[o]](x[rows])
+            y = networks[index[o]](x[rows])
             out = x.new_zeros(len(x), *y.shape[1:]) if out is None else out
             out = out.index_put((rows,), y)
         return out
@@ -193,5 +279,5 @@ class ColumnAutomaton(AlignedTextToText):
         """Cross-entropy of the sign and every answer column."""
         cols, canon = self.widen(self.columns(x), self.targets(y), extra)
         target = self.sign_first(canon)
-        logits = self.run(cols, sign=target[:, 0])
+        logits = self.run(cols, sign=target[:, 0], answer=target[:, 1:])
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))

@@ -197,8 +197,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
                     "more digits than any they trained on (long saw two-digit queries padded with up to 8 leading "
                     "zero columns, i.e. the width of 10-digit ones, but never a non-zero digit there). A model that "
                     "learned the carry rule stays high; one that memorised the two-digit table drops to zero. The "
-                    "automaton adds at any length; its subtractions fail where a borrow passes through a column "
-                    "whose top digit is not larger, which two-digit data never shows"))
+                    "automaton adds at any length, and subtracts by finding the number its own learned addition "
+                    "turns into the first operand"))
     subsections = [section_from_run(r["run"]) for r in summary.get("rows", [])]
     subsections += [section_from_run(run_dir) for _, run_dir, _ in runs]
     section = Section("Arithmetic: text→text, image→text, text→image", text=text, tables=[table],
