@@ -245,8 +245,11 @@ class ColumnAutomaton(AlignedTextToText):
     def per_operator(self, networks: nn.ModuleList, index: dict[int, int], op: torch.Tensor,
                      x: torch.Tensor) -> torch.Tensor:
         """Each row of ``x`` through its operator's network (``networks[index[op]]``)."""
+        present = op.unique().tolist()
+        if len(present) == 1:
+            return networks[index[present[0]]](x)
         out = None
-        for o in op.unique().tolist():
+        for o in present:
             rows = (op == o).nonzero()[:, 0]
             y = networks[index[o]](x[rows])
             out = x.new_zeros(len(x), *y.shape[1:]) if out is None else out
