@@ -30,7 +30,8 @@ class Plan:
 PLANS = {
     # Seconds, for the test-suite: tiny operands, one or two epochs; proves the plumbing, not the accuracy.
     "test": Plan((0.3, 0.6), 2, 0.5, 1, 0.5, 1, 1, automaton_steps=20, max_int=9, lengths=(1, 2, 3), length_n=100),
-    # ≤ 10 minutes on 2 CPU cores for the whole study, on the embedded MNIST sample (4,000 train / 1,000 test).
+    # About 8-10 minutes on 2 CPU cores for the whole study (BENCHMARKS.md), on the embedded MNIST sample (4,000
+    # train / 1,000 test).
     # The automaton at half its recipe's 8,000 steps: 100 % held out and at 3, 10 and 100 digits on seeds 0-2
     # either way (BENCHMARKS.md), and a minute less.
     "quick": Plan((0.05, 0.1), None, 0.1, None, 0.25, 3, 4, automaton_steps=4000),
