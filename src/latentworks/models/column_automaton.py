@@ -132,16 +132,15 @@ class ColumnAutomaton(AlignedTextToText):
         # were pulled into a single symbol by the '+' rows, whose sign never changes).
         K = config.readers
         self.read_a, self.read_b = nn.Embedding(V * 10, K * D), nn.Embedding(V * 10, K * D)
-        read = [c for c in ops if not (c == "-" and config.subtract_by_adding)]  # see ``subtract``
-        self.readers = nn.ModuleList(GroupedReadout(K, R + D, H, R) for _ in read)
+        own = [c for c in ops if not (c == "-" and config.subtract_by_adding)]  # readers and a writer; see ``subtract``
+        self.readers = nn.ModuleList(GroupedReadout(K, R + D, H, R) for _ in own)
         self.sign_head = nn.Embedding(V * K * R, V)  # (operator, reader, its last symbol) -> the sign, summed
         # Writer: its context is (operator, sign written); one readout per operator.
         self.first_state = nn.Embedding(V * V, W)
         self.write_a, self.write_b = nn.Embedding(V * V * 10, D), nn.Embedding(V * V * 10, D)
         self.write_state = nn.Linear(W, D)
-        self.writers = nn.ModuleList(readout(D, H, V + W) for _ in read)
-        self.reader_of = {config.charset.index(c): k for k, c in enumerate(read)}
-        self.writer_of = {config.charset.index(c): k for k, c in enumerate(read)}
+        self.writers = nn.ModuleList(readout(D, H, V + W) for _ in own)
+        self.network_of = {config.charset.index(c): k for k, c in enumerate(own)}  # operator id -> its networks
         self.plus = config.charset.index("+") if "+" in ops else -1
         self.by_adding = config.charset.index("-") if config.subtract_by_adding and "-" in ops else -1
         self.overflow_sign = nn.Linear(W, V) if self.by_adding >= 0 else None  # the last carry -> the sign
@@ -172,7 +171,7 @@ class ColumnAutomaton(AlignedTextToText):
         for t in range(T):
             a, b = digits[:, t, 0], digits[:, t, 1]
             pair = self.read_a(op * 10 + a) + torch.where(both, self.read_a(op * 10 + b), self.read_b(op * 10 + b))
-            scores = self.per_operator(self.readers, self.reader_of, op, torch.cat([pair.view(B, K, D), state], -1))
+            scores = self.per_operator(self.readers, op, torch.cat([pair.view(B, K, D), state], -1))
             # Soft while training (the readers learn to compare more easily so), one symbol when answering.
             state = scores.softmax(-1) if self.training else hard_symbol(scores)
         table = self.sign_head.weight.view(V, K * R, V)[op]
@@ -188,7 +187,7 @@ class ColumnAutomaton(AlignedTextToText):
         both = self.symmetric[op]
         x = self.write_a(context + a) + torch.where(both[..., None], self.write_a(context + b),
                                                     self.write_b(context + b)) + self.write_state(carry)
-        flat = self.per_operator(self.writers, self.writer_of, op.reshape(-1), x.reshape(-1, x.shape[-1]))
+        flat = self.per_operator(self.writers, op.reshape(-1), x.reshape(-1, x.shape[-1]))
         return flat.view(*op.shape, -1)
 
     def write(self, op: torch.Tensor, sign: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
@@ -238,20 +237,19 @@ class ColumnAutomaton(AlignedTextToText):
             logits.append(F.pad(score, (0, V - 10), value=-1e4))
             chosen = score.argmax(-1)
             if answer is not None:
-                chosen = answer[:, t].clamp(max=9) if forced is None else torch.where(forced, answer[:, t], chosen)
+                chosen = answer[:, t] if forced is None else torch.where(forced, answer[:, t], chosen)
             carry = hard_symbol(out[torch.arange(B), chosen.clamp(max=9), V:])
         return torch.stack(logits, 1), carry
 
-    def per_operator(self, networks: nn.ModuleList, index: dict[int, int], op: torch.Tensor,
-                     x: torch.Tensor) -> torch.Tensor:
-        """Each row of ``x`` through its operator's network (``networks[index[op]]``)."""
+    def per_operator(self, networks: nn.ModuleList, op: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Each row of ``x`` through its operator's network."""
         present = op.unique().tolist()
         if len(present) == 1:
-            return networks[index[present[0]]](x)
+            return networks[self.network_of[present[0]]](x)
         out = None
         for o in present:
             rows = (op == o).nonzero()[:, 0]
-            y = networks[index[o]](x[rows])
+            y = networks[self.network_of[o]](x[rows])
             out = x.new_zeros(len(x), *y.shape[1:]) if out is None else out
             out = out.index_put((rows,), y)
         return out
