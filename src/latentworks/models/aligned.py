@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentworks.config import Derived, finite, flag_alias, require, validate
-from latentworks.models.io import register_model
+from latentworks.registry import register_model
 from latentworks.training.module import Trainable
 
 
@@ -67,7 +67,8 @@ class AlignedConfig:
         require(self.pair_dim >= 1, "pair_dim", self.pair_dim, "must be >= 1")
 
 
-@register_model("text2text_aligned")
+@register_model("text2text_aligned", family="arithmetic",
+                title="column encoder-decoder (text→text)", capabilities=("answer",))
 class AlignedTextToText(Trainable, nn.Module):
     """Query ids (B, Lq) -> answer logits (B, La, V) in units-first order (see ``targets``)."""
 

@@ -25,8 +25,8 @@ from torch import nn
 
 from latentworks.config import Derived, finite, require, validate
 from latentworks.models.digit_reader import DigitReader
-from latentworks.models.io import register_model
 from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
+from latentworks.registry import register_model
 from latentworks.training.module import Trainable
 
 
@@ -52,7 +52,8 @@ class AnswersReaderConfig(Seq2SeqCoreConfig):
                 "must lie in [0, 1)")
 
 
-@register_model("img2text_answers")
+@register_model("img2text_answers", family="arithmetic", title="glyph reader learnt from answers (image→text)",
+                capabilities=("answer", "handwriting"))
 class AnswersReader(Trainable, nn.Module):
     """Query images (B, Lq, 28, 28), uint8 or float in [0, 1] -> answer logits (B, La, V)."""
 

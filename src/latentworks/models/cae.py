@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from latentworks.config import positive, require
 from latentworks.models.builders import ConvNet, DeconvNet
 from latentworks.models.generative_base import GenerativeBase, GenOptions, label_maps
-from latentworks.models.io import register_model
+from latentworks.registry import FLD_RATIO, RECON_MSE, register_model
 
 
-@register_model("cae")
+@register_model("cae", family="generative", title="CAE", capabilities=("sample", "decode", "encode", "reconstruct"),
+                measures=(RECON_MSE, FLD_RATIO))
 class CAE(GenerativeBase):
     @dataclass
     class Config(GenOptions):

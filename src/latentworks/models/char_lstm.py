@@ -18,8 +18,8 @@ from torch import nn
 from latentworks.config import Derived, finite, require, validate
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
-from latentworks.models.io import register_model
 from latentworks.models.numpy_char_rnn import check_sampling_options, pick_next
+from latentworks.registry import register_model
 from latentworks.training.module import Trainable
 
 __all__ = ["CharLSTM"]
@@ -27,7 +27,7 @@ __all__ = ["CharLSTM"]
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-@register_model("char_lstm")
+@register_model("char_lstm", family="charrnn", title="torch LSTM", capabilities=("generate",))
 class CharLSTM(Trainable, nn.Module):
     """Character language model; ``forward(x (B, T) ids, state) -> (logits (B, T, V), state)``."""
 

@@ -43,7 +43,7 @@ from torch import nn
 
 from latentworks.config import Derived, require, validate
 from latentworks.models.aligned import AlignedTextToText
-from latentworks.models.io import register_model
+from latentworks.registry import register_model
 
 
 @dataclass
@@ -112,7 +112,8 @@ class GroupedReadout(nn.Module):
         return x
 
 
-@register_model("text2text_automaton")
+@register_model("text2text_automaton", family="arithmetic",
+                title="column automaton (text→text)", capabilities=("answer",))
 class ColumnAutomaton(AlignedTextToText):
     """Query ids (B, Lq) -> logits (B, 1 + La, V): the answer's sign, then its digits units first."""
 

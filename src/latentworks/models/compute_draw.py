@@ -26,7 +26,7 @@ from torch import nn
 
 from latentworks.config import Derived, finite, require, validate
 from latentworks.models.aligned import AlignedConfig, AlignedTextToText
-from latentworks.models.io import register_model
+from latentworks.registry import register_model
 from latentworks.training.module import Trainable
 
 
@@ -52,7 +52,8 @@ class ComputeDrawConfig:
                 self.style_temperature, "must be >= 0")
 
 
-@register_model("text2img_draw")
+@register_model("text2img_draw", family="arithmetic",
+                title="column encoder-decoder + style pen (text→image)", capabilities=("answer", "draw"))
 class ComputeThenDraw(Trainable, nn.Module):
     Config = ComputeDrawConfig
 

@@ -21,8 +21,8 @@ from typing import Literal
 from latentworks.config import Derived
 from latentworks.errors import LatentworksError
 from latentworks.models.dcgan import DCGAN
-from latentworks.models.io import register_model
 from latentworks.models.vae import VAE
+from latentworks.registry import CONDITIONAL_ACCURACY, ELBO, FLD_RATIO, PRECISION, RECALL, register_model
 
 
 def _require_classes(kind: str, n: int) -> None:
@@ -30,7 +30,9 @@ def _require_classes(kind: str, n: int) -> None:
         raise LatentworksError(f"a {kind} model needs at least 2 classes, got num_classes={n}")
 
 
-@register_model("cvae")
+@register_model("cvae", family="generative", title="CVAE",
+                capabilities=("sample", "decode", "encode", "reconstruct", "elbo", "label"),
+                measures=(CONDITIONAL_ACCURACY, FLD_RATIO, ELBO))
 class CVAE(VAE):
     """VAE with q(z|x, y) and p(x|z, y); ``elbo`` / ``iw_nll`` then bound log p(x|y)."""
 
@@ -43,7 +45,8 @@ class CVAE(VAE):
         super().__init__(config)
 
 
-@register_model("cgan")
+@register_model("cgan", family="generative", title="cGAN", capabilities=("sample", "decode", "adversarial", "label"),
+                measures=(CONDITIONAL_ACCURACY, FLD_RATIO, PRECISION, RECALL))
 class CGAN(DCGAN):
     """DCGAN whose generator takes (z, y) and whose discriminator judges (x, y) pairs."""
 

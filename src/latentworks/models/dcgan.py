@@ -42,7 +42,7 @@ from latentworks.models.builders import ConvNet, DeconvNet, init_weights
 from latentworks.models.ema import check_decay, standing_statistics, update_average
 from latentworks.models.gan_updates import PairCritic, discriminator_step, generator_step
 from latentworks.models.generative_base import GenerativeBase, GenOptions, ZCondition, label_maps
-from latentworks.models.io import register_model
+from latentworks.registry import CLASS_BALANCE, FLD_RATIO, PRECISION, RECALL, register_model
 from latentworks.training.config import TrainConfig
 from latentworks.training.optim import build_optimizer
 
@@ -102,7 +102,8 @@ class Critic(nn.Module):
         return out
 
 
-@register_model("dcgan")
+@register_model("dcgan", family="generative", title="DCGAN", capabilities=("sample", "decode", "adversarial", "codes"),
+                measures=(FLD_RATIO, PRECISION, RECALL, CLASS_BALANCE))
 class DCGAN(GenerativeBase):
     manual_optimization = True  # it steps its own optimizers, D then G
 

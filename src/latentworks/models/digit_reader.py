@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from latentworks.models.inference import inference, model_device
-from latentworks.models.io import register_model
+from latentworks.registry import READER_ACCURACY, register_model
 from latentworks.training.module import Trainable
 
 MNIST_MEAN = 0.1307
@@ -26,7 +26,8 @@ def _conv_bn_relu(c_in: int, c_out: int, kernel: int = 3) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
-@register_model("digit_reader")
+@register_model("digit_reader", family=None,
+                title="digit reader", capabilities=("classify",), measures=(READER_ACCURACY,))
 class DigitReader(Trainable, nn.Module):
     """conv-BN-ReLU stages (max-pool between them) → dense ``feature_dim`` → dropout → 10 logits."""
 

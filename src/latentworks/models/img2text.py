@@ -11,8 +11,8 @@ from torch import nn
 
 from latentworks.config import Derived, finite, require, validate
 from latentworks.models.image_encoders import build_image_encoder
-from latentworks.models.io import register_model
 from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
+from latentworks.registry import register_model
 from latentworks.training.module import Trainable
 
 
@@ -32,7 +32,8 @@ class ImageToTextConfig(Seq2SeqCoreConfig):
                 self.encoder_dropout, "must lie in [0, 1)")
 
 
-@register_model("img2text")
+@register_model("img2text", family="arithmetic", title="encoder-decoder over glyph features (image→text)",
+                capabilities=("answer", "handwriting"))
 class ImageToText(Trainable, nn.Module):
     """Query images (B, Lq, 28, 28), uint8 or float in [0, 1] -> answer logits (B, La, V)."""
 
@@ -83,7 +84,8 @@ class ReadComputeConfig:
                 "must be a finite number >= 0")
 
 
-@register_model("img2text_read")
+@register_model("img2text_read", family="arithmetic", title="glyph reader + column encoder-decoder (image→text)",
+                capabilities=("answer", "handwriting"))
 class ReadThenCompute(Trainable, nn.Module):
     """The ``best`` image->text recipe: a glyph CNN reads each image into a character, and the column-aligned
     encoder-decoder (``aligned.AlignedTextToText``) computes the answer from what was read.

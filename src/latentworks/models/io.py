@@ -1,10 +1,11 @@
 """One save/load convention for every model, learned once.
 
-``save_model(model, folder)`` writes ``model.safetensors`` (weights) and ``model.json`` (``kind`` plus the
-model's dataclass config), each atomically. ``load_model(folder, expect=...)`` rebuilds the model from the
-JSON alone and refuses, with a one-line error, a folder that holds another kind of model or a damaged file.
-Nothing is unpickled. Torch modules and the NumPy char-RNNs follow the same convention: a registered class
-built from its ``Config`` with ``state_dict`` / ``load_state_dict``.
+``save_model(model, folder)`` writes ``model.safetensors`` (weights) and ``model.json`` (the model's
+``family`` and ``kind``, as :mod:`latentworks.registry` knows them, plus its dataclass config), each
+atomically. ``load_model(folder, expect=...)`` rebuilds the model from the JSON alone and refuses, with a
+one-line error, a folder that holds another kind of model or a damaged file. Nothing is unpickled. Torch
+modules and the NumPy char-RNNs follow the same convention: a class registered with
+:func:`latentworks.registry.register_model`, built from its ``Config``, with ``state_dict`` / ``load_state_dict``.
 """
 
 from __future__ import annotations
@@ -12,54 +13,25 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from latentworks import registry
 from latentworks.errors import LatentworksError
 from latentworks.runs import read_json, write_json
 from latentworks.training.checkpoint import save_tensors
-
-_REGISTRY: dict[str, type] = {}
-ModelT = TypeVar("ModelT", bound=type)
 
 # Fields renamed since a run folder may have been written: old name -> new name.
 _RENAMED = {"preset": "style"}
 
 
-def register_model(kind: str):
-    """Class decorator: the class must take a dataclass config as its only argument and keep it as ``.config``."""
-
-    def decorate(cls: ModelT) -> ModelT:
-        cls.kind = kind  # type: ignore[attr-defined]
-        _REGISTRY[kind] = cls
-        return cls
-
-    return decorate
-
-
-MODEL_MODULES = ("aligned", "column_automaton", "answers_reader", "img2text", "compute_draw", "seq2seq", "text2img",
-                 "digit_reader", "char_lstm", "cae", "vae", "dcgan", "conditional", "numpy_char_rnn")
-
-
-def _import_all_models() -> None:
-    """Model classes register themselves on import; a fresh process loading a run folder imports them here."""
-    import importlib
-
-    for name in MODEL_MODULES:
-        importlib.import_module(f"latentworks.models.{name}")
-
-
 def model_class(kind: str) -> type:
     """The registered class of a model kind (its ``Config`` is the run's ``model`` section)."""
-    if kind not in _REGISTRY:
-        _import_all_models()
-    if kind not in _REGISTRY:
-        raise LatentworksError(f"unknown model kind '{kind}'; known kinds: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[kind]
+    return registry.kind(kind).cls
 
 
 def save_model(model: Any, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -68,6 +40,7 @@ def save_model(model: Any, folder: str | Path, extra: dict[str, Any] | None = No
     kind = getattr(model, "kind", None)
     if kind is None:
         raise TypeError(f"{type(model).__name__} is not registered with @register_model")
+    family = registry.kind(kind).family
     state = {k: _tensor(v) for k, v in model.state_dict().items()}
     tmp = folder / f".model.safetensors.{os.getpid()}.tmp"
     try:
@@ -75,7 +48,8 @@ def save_model(model: Any, folder: str | Path, extra: dict[str, Any] | None = No
         tmp.replace(folder / "model.safetensors")
     finally:
         tmp.unlink(missing_ok=True)
-    write_json(folder / "model.json", {"kind": kind, "config": dataclasses.asdict(model.config), **(extra or {})})
+    write_json(folder / "model.json", {"family": family, "kind": kind, "config": dataclasses.asdict(model.config),
+                                       **(extra or {})})
     return folder / "model.safetensors"
 
 
@@ -114,11 +88,9 @@ def load_model(
             f"{folder} holds a '{kind}' model, not {' or '.join(repr(w) for w in wanted)}; "
             "pass a run folder of the right task"
         )
-    if kind not in _REGISTRY:
-        _import_all_models()
-    if kind not in _REGISTRY:
+    if not isinstance(kind, str) or kind not in registry.kind_names():
         raise LatentworksError(f"{folder} holds an unknown model kind '{kind}'; is latentworks up to date?")
-    cls = _REGISTRY[kind]
+    cls = registry.kind(kind).cls
     config_cls = cls.Config  # type: ignore[attr-defined]
     names = {f.name for f in dataclasses.fields(config_cls)}
     saved = {_RENAMED.get(k, k) if _RENAMED.get(k) in names else k: v for k, v in info["config"].items()}

@@ -26,7 +26,7 @@ import numpy as np
 from latentworks.config import Derived, flag_alias, require
 from latentworks.data.text import Vocab
 from latentworks.errors import LatentworksError
-from latentworks.models.io import register_model
+from latentworks.registry import register_model
 
 __all__ = ["MODELS", "NumpyCharConfig", "NumpyCharModel", "NumpyLSTM", "NumpyRNN", "next_char_probs", "sample",
            "stream"]
@@ -195,7 +195,7 @@ class NumpyCharModel:
         return last
 
 
-@register_model("numpy_rnn")
+@register_model("numpy_rnn", family="charrnn", title="NumPy RNN", capabilities=("generate",))
 class NumpyRNN(NumpyCharModel):
     """Vanilla tanh RNN: ``h_t = tanh(Wxh[x_t] + h_{t-1} Whh + bh)``, ``logits = h_t Why + by``."""
 
@@ -237,7 +237,7 @@ class NumpyRNN(NumpyCharModel):
         return {"Wxh": self._input_grad(x_tm, da), "Whh": h_prev.T @ flat, "bh": flat.sum(axis=0)}
 
 
-@register_model("numpy_lstm")
+@register_model("numpy_lstm", family="charrnn", title="NumPy LSTM", capabilities=("generate",))
 class NumpyLSTM(NumpyCharModel):
     """LSTM with fused gates ``z = Wx[x_t] + h_{t-1} Wh + b`` split as ``i, f, g, o``."""
 

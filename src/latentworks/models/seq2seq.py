@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentworks.config import Derived, finite, flag_alias, require, validate
-from latentworks.models.io import register_model
+from latentworks.registry import register_model
 from latentworks.training.module import Trainable
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
@@ -223,7 +223,7 @@ def answer_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), label_smoothing=smoothing)
 
 
-@register_model("text2text")
+@register_model("text2text", family="arithmetic", title="encoder-decoder (text→text)", capabilities=("answer",))
 class TextToText(Trainable, nn.Module):
     """Query character ids (B, Lq) -> answer logits (B, La, V)."""
 

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
-from latentworks.models.io import register_model
+from latentworks.registry import register_model
 from latentworks.training.module import Trainable
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -43,7 +43,8 @@ def _rnn(
                         dropout=dropout if layers > 1 else 0.0)
 
 
-@register_model("text2img")
+@register_model("text2img", family="arithmetic",
+                title="encoder-decoder with a deconv pen (text→image)", capabilities=("answer", "draw"))
 class TextToImage(Trainable, nn.Module):
     @dataclass
     class Config:

@@ -30,13 +30,15 @@ from latentworks.config import positive, require
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import ConvNet, DeconvNet
 from latentworks.models.generative_base import GenerativeBase, GenOptions, label_maps
-from latentworks.models.io import register_model
 from latentworks.models.pixel_head import PixelHead
+from latentworks.registry import ELBO, FLD_RATIO, RECON_MSE, register_model
 
 LOG_2PI = math.log(2 * math.pi)
 
 
-@register_model("vae")
+@register_model("vae", family="generative", title="VAE",
+                capabilities=("sample", "decode", "encode", "reconstruct", "elbo"),
+                measures=(FLD_RATIO, ELBO, RECON_MSE))
 class VAE(GenerativeBase):
     @dataclass
     class Config(GenOptions):

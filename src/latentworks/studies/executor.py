@@ -16,7 +16,6 @@ thread count whichever executor runs it, so the ray executor gives the same numb
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from latentworks import registry
 from latentworks.errors import LatentworksError, sigterm_as_ctrl_c
 
 EXECUTORS = ("local", "ray")
@@ -56,10 +56,7 @@ def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None
 
 def train_function(family: str):
     """The pipeline function that trains a run of ``family``: ``fn(config, out, resume=, overwrite=)``."""
-    module, name = {"arithmetic": ("latentworks.pipelines.arithmetic", "train"),
-                    "generative": ("latentworks.pipelines.generative", "train_generative"),
-                    "charrnn": ("latentworks.pipelines.charrnn", "train_charrnn")}[family]
-    return getattr(importlib.import_module(module), name)
+    return registry.family(family).train_function()
 
 
 @contextlib.contextmanager
