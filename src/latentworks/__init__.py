@@ -9,8 +9,7 @@
 See :mod:`latentworks.api` for every verb.
 """
 
-__version__ = "0.2.0"
-
-from latentworks.api import load, recipe, train  # noqa: E402
+from latentworks._version import __version__
+from latentworks.api import load, recipe, train
 
 __all__ = ["__version__", "load", "recipe", "train"]

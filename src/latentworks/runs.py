@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from latentworks import __version__
+from latentworks._version import __version__
 from latentworks.errors import LatentworksError
 
 
@@ -197,7 +197,7 @@ class RunDir:
         return results
 
     def read_results(self) -> dict[str, Any]:
-        return read_json(self.results_path)
+        return current_results(read_json(self.results_path))
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The metric rows; a line torn by a crash or a full disk is skipped, not fatal."""
@@ -293,6 +293,20 @@ def _dig(tree: dict[str, Any], path: str) -> Any:
     return tree
 
 
+# Result keys renamed since runs were first written: text→image scores were kept apart by a prefix until every
+# arithmetic task scored with the same keys and said how in ``scored_by``.
+_OLD_PREFIX, _OLD_SCORED_BY = "readback_", "digit reader read-back"
+
+
+def current_results(results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` (a results.json) with the keys of this version: the one place old run folders are upgraded."""
+    test = results.get("test")
+    if isinstance(test, dict) and any(k.startswith(_OLD_PREFIX) for k in test):
+        renamed = {k.removeprefix(_OLD_PREFIX): v for k, v in test.items()}
+        results = {**results, "test": {**renamed, "scored_by": renamed.get("scored_by", _OLD_SCORED_BY)}}
+    return results
+
+
 def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """``run_dir``'s results.json if that run finished with ``config`` (``free`` fields may differ), else None.
 
@@ -303,7 +317,7 @@ def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[st
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         return None
-    results = read_json(path)
+    results = current_results(read_json(path))
     saved = results.get("config")
     if not isinstance(saved, dict) or changed_fields(_typed(saved), _typed(to_jsonable(config)), free):
         return None

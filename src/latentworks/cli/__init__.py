@@ -1,76 +1,49 @@
 """The ``latentworks`` command: one verb per family, user errors as one line (exit 2), no tracebacks.
 
 Each verb's options are a dataclass (the train verbs: the run config tree itself), parsed by tyro in
-:mod:`latentworks.cli.parsing`; this module only dispatches ``latentworks FAMILY VERB ...`` to its handler.
+:mod:`latentworks.cli.parsing`; this module only dispatches ``latentworks FAMILY VERB ...`` to its handler. The
+families and their verbs are the registry's (:mod:`latentworks.registry`); only the commands that belong to no
+family are listed here.
 """
 
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-from latentworks import __version__
+from latentworks import registry
+from latentworks._version import __version__
 from latentworks.errors import LatentworksError, TrainingInterrupted, sigterm_as_ctrl_c
+from latentworks.registry import Verb
 
-# name -> (help, "module:function") for top-level verbs, or (help, {verb: (help, "module:function")}).
-COMMANDS: dict[str, tuple[str, object]] = {
-    "run": ("the main job: a study of every family, one HTML report", "latentworks.cli.report:run"),
-    "report": ("one self-contained HTML page from run or study folders", "latentworks.cli.report:report"),
-    "explore": ("an interactive page in the browser for trained runs", "latentworks.cli.explore:explore"),
-    "download": ("fetch MNIST or Fashion-MNIST into the cache (the only command that uses the network)",
-                 "latentworks.cli.report:download"),
-    "arithmetic": ("encoder-decoders that learn + - × from text and handwriting", {
-        "train": ("train one model and score it on held-out queries", "latentworks.cli.arithmetic:train"),
-        "sweep": ("train at several train fractions; curves and exact match vs fraction",
-                  "latentworks.cli.arithmetic:sweep"),
-        "predict": ("answer a query with a trained run", "latentworks.cli.arithmetic:predict"),
-        "render": ("draw a query in MNIST test-split handwriting as a PNG strip", "latentworks.cli.arithmetic:render"),
-        "eval": ("score a text→text run on longer operands than it trained on (length generalisation)",
-                 "latentworks.cli.arithmetic:evaluate"),
-    }),
-    "gen": ("generative models: CAE, VAE, DCGAN, CVAE, cGAN and their latent spaces", {
-        "train": ("train one generative model into a run folder", "latentworks.cli.gen:train"),
-        "sample": ("an n×n grid of samples, cells numbered for picking", "latentworks.cli.gen_tools:sample"),
-        "interpolate": ("two random points and the line between them", "latentworks.cli.gen_tools:interpolate"),
-        "traverse": ("a path through several random points: PNG strip or GIF", "latentworks.cli.gen_tools:traverse"),
-        "arith": ("decode mean(A) − mean(B) + mean(C) by cell indices of a sample grid",
-                  "latentworks.cli.gen_tools:arith"),
-        "sweep-dim": ("vary one latent coordinate", "latentworks.cli.gen_tools:sweep_dim"),
-        "manifold": ("the decoded grid over normal quantiles of a 2-D latent", "latentworks.cli.gen_tools:manifold"),
-        "codes": ("an InfoGAN-coded GAN: one row per code, the same noise per column",
-                  "latentworks.cli.gen_tools:codes"),
-        "reconstruct": ("your images through a CAE / VAE / CVAE", "latentworks.cli.gen_tools:reconstruct"),
-        "encode": ("latent vectors of your images (CAE / VAE / CVAE)", "latentworks.cli.gen_tools:encode"),
-        "decode": ("decode latent vectors from a JSON file (what `encode -o` writes)",
-                   "latentworks.cli.gen_tools:decode"),
-        "eval": ("MNIST evaluation with the digit reader: FLD and its floor, precision/recall, classes, NLL",
-                 "latentworks.cli.gen_tools:evaluate"),
-    }),
-    "charrnn": ("character RNNs: NumPy from scratch or a torch LSTM", {
-        "train": ("train a character model and report held-out nats/char", "latentworks.cli.charrnn:train"),
-        "sample": ("generate text from a trained run (either backend)", "latentworks.cli.charrnn:sample"),
-        "study": ("the char-RNN part of the study alone", "latentworks.cli.charrnn:study"),
-    }),
+# The commands that belong to no family; each family's verbs come from the registry.
+TOP_COMMANDS: dict[str, Verb] = {
+    "run": Verb("the main job: a study of every family, one HTML report", "latentworks.cli.report:run"),
+    "report": Verb("one self-contained HTML page from run or study folders", "latentworks.cli.report:report"),
+    "explore": Verb("an interactive page in the browser for trained runs", "latentworks.cli.explore:explore"),
+    "download": Verb("fetch MNIST or Fashion-MNIST into the cache (the only command that uses the network)",
+                     "latentworks.cli.report:download"),
 }
+
+
+def commands() -> dict[str, tuple[str, Verb | dict[str, Verb]]]:
+    """Every command: name -> (help, its handler, or a family's verbs)."""
+    out: dict[str, tuple[str, Verb | dict[str, Verb]]] = {name: (v.help, v) for name, v in TOP_COMMANDS.items()}
+    out.update({f.cli: (f.help, f.verbs) for f in registry.families()})
+    return out
 
 
 def _overview() -> str:
     lines = [f"usage: latentworks COMMAND [VERB] [OPTIONS]   (latentworks {__version__})", "",
              "RNN encoder-decoders, generative models and character RNNs, measured honestly.", "", "commands:"]
-    for name, (text, verbs) in COMMANDS.items():
+    for name, (text, verbs) in commands().items():
         lines.append(f"  {name:<11} {text}")
         if isinstance(verbs, dict):
-            lines += [f"    {verb:<13} {vt}" for verb, (vt, _) in verbs.items()]
+            lines += [f"    {verb:<13} {v.help}" for verb, v in verbs.items()]
     lines += ["", "`latentworks COMMAND [VERB] --help` lists a command's options."]
     return "\n".join(lines)
-
-
-def _handler(target: str):
-    module, function = target.split(":")
-    return getattr(importlib.import_module(module), function)
 
 
 def dispatch(argv: Sequence[str]) -> int:
@@ -82,21 +55,22 @@ def dispatch(argv: Sequence[str]) -> int:
         print(f"latentworks {__version__}")
         return 0
     name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        raise LatentworksError(f"unknown command {name!r}; choose one of {', '.join(COMMANDS)} "
+    known = commands()
+    if name not in known:
+        raise LatentworksError(f"unknown command {name!r}; choose one of {', '.join(known)} "
                                "(latentworks --help lists them)")
-    text, target = COMMANDS[name]
-    if isinstance(target, str):
-        return int(_handler(target)(rest, f"latentworks {name}") or 0)
+    text, target = known[name]
+    if isinstance(target, Verb):
+        return int(registry.resolve(target.handler)(rest, f"latentworks {name}") or 0)
     verbs = target
     if not rest or rest[0] in ("-h", "--help"):
         print(f"usage: latentworks {name} VERB [OPTIONS]\n\n{text}\n\nverbs:")
-        print("\n".join(f"  {verb:<13} {vt}" for verb, (vt, _) in verbs.items()))
+        print("\n".join(f"  {verb:<13} {v.help}" for verb, v in verbs.items()))
         return 0 if rest else 2
     verb = rest[0]
     if verb not in verbs:
         raise LatentworksError(f"unknown verb {verb!r} for `latentworks {name}`; choose one of {', '.join(verbs)}")
-    return int(_handler(verbs[verb][1])(rest[1:], f"latentworks {name} {verb}") or 0)
+    return int(registry.resolve(verbs[verb].handler)(rest[1:], f"latentworks {name} {verb}") or 0)
 
 
 def _os_error(err: OSError) -> str:
