@@ -70,3 +70,19 @@ def test_require_length():
         require_length(np.arange(25), 25)
     with pytest.raises(LatentworksError, match="lower seq_len/batch"):
         require_length(np.arange(60), 25, batch=3)
+
+
+def test_tinyshakespeare_is_looked_for_in_the_data_roots(tmp_path, monkeypatch):
+    from latentworks.data.text import find_text
+
+    monkeypatch.setenv("LATENTWORKS_NO_DEV_DATA", "1")
+    monkeypatch.setenv("LATENTWORKS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LATENTWORKS_DATA", raising=False)
+    with pytest.raises(LatentworksError, match="tinyshakespeare/input.txt not found"):
+        find_text("tinyshakespeare", str(tmp_path))
+    (tmp_path / "tinyshakespeare").mkdir()
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text("ROMEO:\nHi.\n")
+    assert find_text("tinyshakespeare", str(tmp_path)) == str(tmp_path / "tinyshakespeare" / "input.txt")
+    monkeypatch.setenv("LATENTWORKS_DATA", str(tmp_path))  # the next root in the order finds it too
+    assert find_text("tinyshakespeare") == str(tmp_path / "tinyshakespeare" / "input.txt")
+    assert find_text("notes.txt") == "notes.txt"

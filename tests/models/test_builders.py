@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from latentworks.data.images import check_image_size
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import (
-    check_image_size,
     conv_stack,
     deconv_stack,
     level_filters,

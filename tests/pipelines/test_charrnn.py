@@ -157,16 +157,7 @@ def test_time_limit_stops_early_with_a_resumable_checkpoint(corpus, tmp_path, ba
     assert more["steps"] == 5
 
 
-def test_tinyshakespeare_lookup(tmp_path, monkeypatch):
-    from latentworks.pipelines.charrnn import completion_words, find_text
+def test_completion_words():
+    from latentworks.pipelines.charrnn import completion_words
 
-    monkeypatch.setenv("LATENTWORKS_NO_DEV_DATA", "1")
-    monkeypatch.setenv("LATENTWORKS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("LATENTWORKS_DATA", raising=False)
-    with pytest.raises(LatentworksError, match="tinyshakespeare/input.txt not found"):
-        find_text("tinyshakespeare", str(tmp_path))
-    (tmp_path / "tinyshakespeare").mkdir()
-    (tmp_path / "tinyshakespeare" / "input.txt").write_text("ROMEO:\nHi.\n")
-    assert find_text("tinyshakespeare", str(tmp_path)) == str(tmp_path / "tinyshakespeare" / "input.txt")
-    assert find_text("notes.txt") == "notes.txt"
     assert completion_words("Romeo and Juliet. Romeo! Juliet, Romeo. Watch watch Watch.") == ["Romeo", "Juliet"]

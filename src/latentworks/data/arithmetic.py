@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from latentworks.config import require
+from latentworks.data.roots import check_data_dir
 from latentworks.errors import LatentworksError
 
 __all__ = [
@@ -158,15 +158,6 @@ class ArithmeticData(QueryFormat):
         require(isinstance(self.train_fraction, float) and 0 < self.train_fraction < 1, "train_fraction",
                 self.train_fraction, "must lie strictly between 0 and 1, e.g. --train-fraction 0.1")
         check_data_dir(self.data_dir)
-
-
-def check_data_dir(data_dir: str | None) -> None:
-    """``--data-dir`` names a folder that exists (or 'embedded'): a folder the user named is never skipped."""
-    if data_dir is None or data_dir == "embedded":
-        return
-    require(data_dir.strip() != "", "data_dir", data_dir, "is empty; name a folder or leave the option out")
-    require(Path(data_dir).is_dir(), "data_dir", data_dir,
-            "is not a folder; pass the folder holding the datasets, or 'embedded'")
 
 
 def evaluate(i: int, op: str, j: int) -> int:

@@ -34,15 +34,40 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from latentworks.config import finite, require
+from latentworks.data.mnist import load_mnist
+from latentworks.data.roots import cache_root, check_data_dir
 from latentworks.errors import LatentworksError
+from latentworks.runs import write_json
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 MNIST_NAMES = ("mnist", "fashion-mnist")
 CACHE_VERSION = 1
 SPLITS = ("train", "test", "all")
+MAX_SIZE = 1024  # the largest image side the conv stacks (models/builders.py) are built for
+
+
+# ------------------------------------------------------------------------------------------ sizes
+def supported_sizes_text() -> str:
+    return f"28 or a power of two from 8 to {MAX_SIZE}"
+
+
+def size_supported(size: int) -> bool:
+    """28 (the digits) or a power of two from 8 to MAX_SIZE: the sides the stride-2 conv stacks undo exactly."""
+    return size == 28 or (8 <= size <= MAX_SIZE and size & (size - 1) == 0)
+
+
+def check_image_size(size: int) -> int:
+    """``size`` as an int, or a one-line error naming the supported sizes."""
+    size = int(size)
+    if size_supported(size):
+        return size
+    raise LatentworksError(
+        f"image size {size} is not supported; use {supported_sizes_text()} (e.g. --size 32)"
+    )
 
 
 @dataclass
@@ -90,8 +115,6 @@ def _no_images_error(folder: Path, detail: str = "") -> LatentworksError:
 # ------------------------------------------------------------------------------------------ decoding
 def _to_mode(img, channels: int, background: str) -> tuple[object, str | None]:
     """Pillow image of any mode → 'L' or 'RGB'; returns (image, conversion note or None)."""
-    from PIL import Image
-
     note = None
     mode = img.mode
     if mode.startswith("I;16") or mode == "I":
@@ -120,8 +143,6 @@ def decode_image(
     path: str | Path, size: int, channels: int = 3, background: str = "white"
 ) -> tuple[np.ndarray | None, str | None]:
     """(uint8 (size, size, channels) array, conversion note) or (None, "empty" | "unreadable")."""
-    from PIL import Image, ImageOps
-
     path = Path(path)
     try:
         if path.stat().st_size == 0:
@@ -150,9 +171,7 @@ def decode_image(
 
 # ------------------------------------------------------------------------------------------ cache
 def _cache_dir() -> Path:
-    from latentworks.data.mnist import _cache_root
-
-    return _cache_root() / "images"
+    return cache_root() / "images"
 
 
 def _cache_key(folder: Path, files: list[Path], size: int, channels: int, background: str) -> str:
@@ -193,8 +212,6 @@ def _read_cache(npy: Path, meta_path: Path) -> FolderImages | None:
 
 
 def _write_cache(data: FolderImages, npy: Path, meta_path: Path) -> None:
-    from latentworks.runs import write_json
-
     try:
         npy.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=npy.parent, prefix=f".{npy.stem}.", suffix=".npy.tmp")
@@ -350,15 +367,11 @@ def load_image_dataset(
     ``split``: for MNIST/Fashion-MNIST the official train or test split (``all`` = both); for a folder a fixed
     ``holdout`` share (seed 0) is the test split. ``channels`` defaults to 1 for the digits, 3 for folders.
     """
-    from latentworks.models.builders import check_image_size
-
     if split not in SPLITS:
         raise LatentworksError(f"unknown split '{split}'; choose {', '.join(SPLITS)}")
     size = check_image_size(size)
     name = str(name_or_path)
     if name in MNIST_NAMES:
-        from latentworks.data.mnist import load_mnist
-
         channels = 1 if channels is None else channels
         if channels not in (1, 3):
             raise LatentworksError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
@@ -398,11 +411,7 @@ class ImageData:
     binarize: bool = False  # a fresh Bernoulli draw of the training images per batch (test: one fixed draw)
 
     def check(self) -> None:
-        from latentworks.data.arithmetic import check_data_dir
-        from latentworks.models.builders import supported_sizes_text
-
-        require(self.size == 28 or (8 <= self.size <= 1024 and self.size & (self.size - 1) == 0), "size",
-                self.size, f"is not supported; use {supported_sizes_text()}")
+        require(size_supported(self.size), "size", self.size, f"is not supported; use {supported_sizes_text()}")
         require(self.limit is None or self.limit >= 1, "limit", self.limit, "must be at least 1 (or left out)")
         require(finite(self.holdout) and 0 < self.holdout < 1, "holdout", self.holdout,
                 "must lie strictly between 0 and 1, e.g. --holdout 0.1")
@@ -420,13 +429,17 @@ def folder_classes(folder: str | Path, size: int = 32, channels: int = 3) -> lis
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_SIZE",
     "FolderImages",
     "ImageData",
+    "check_image_size",
     "decode_image",
     "folder_classes",
     "holdout_indices",
     "list_image_files",
     "load_image_dataset",
     "load_image_folder",
+    "size_supported",
     "summary_line",
+    "supported_sizes_text",
 ]

@@ -22,7 +22,6 @@ because a silent switch to a different dataset would make results incomparable.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentworks.data.roots import cache_root, data_roots
 from latentworks.errors import LatentworksError
 
 __all__ = [
@@ -193,52 +193,11 @@ def _files_in(folder: Path) -> dict[str, Path]:
     return found
 
 
-def _cache_root() -> Path:
-    env = os.environ.get("LATENTWORKS_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / "latentworks"
-    return Path.home() / ".cache" / "latentworks"
-
-
-def _dev_data_roots() -> list[Path]:
-    """``shared/data`` folders next to ancestors of the cwd and of this file (a development checkout)."""
-    if os.environ.get("LATENTWORKS_NO_DEV_DATA", "") not in ("", "0"):
-        return []
-    roots: list[Path] = []
-    starts: list[Path] = []
-    # A deleted cwd raises OSError; the package location still works then.
-    with contextlib.suppress(OSError):
-        starts.append(Path.cwd().resolve())
-    starts.append(Path(__file__).resolve().parent)
-    for start in starts:
-        for ancestor in (start, *start.parents):
-            cand = ancestor / "shared" / "data"
-            if cand.is_dir() and cand not in roots:
-                roots.append(cand)
-    return roots
-
-
-def _root_candidates(data_dir: str | Path | None) -> list[tuple[str, Path]]:
-    """Ordered (label, root) pairs to search; labels appear in notices and errors."""
-    cands: list[tuple[str, Path]] = []
-    if data_dir is not None:
-        cands.append(("data_dir", Path(data_dir).expanduser()))
-    env = os.environ.get("LATENTWORKS_DATA")
-    if env:
-        cands.append(("$LATENTWORKS_DATA", Path(env).expanduser()))
-    cands.append(("cache", _cache_root()))
-    cands.extend(("shared/data", root) for root in _dev_data_roots())
-    return cands
-
-
 def find_mnist_dir(name: str = "mnist", data_dir: str | Path | None = None) -> tuple[Path | None, list[str]]:
     """Return (folder holding all four files or None, human-readable list of places tried)."""
     _check_name(name)
     tried: list[str] = []
-    for label, root in _root_candidates(data_dir):
+    for label, root in data_roots(data_dir):
         note = ""
         for folder in (root / name, root):
             found = _files_in(folder)
@@ -269,7 +228,7 @@ def _download(name: str, quiet: bool) -> Path | None:
 
     Every network or checksum problem just returns None: download is a convenience, not a requirement.
     """
-    target = _cache_root() / name
+    target = cache_root() / name
     have = _files_in(target)
     for key, fname in _FILES.items():
         if key in have:

@@ -15,9 +15,10 @@ from typing import Annotated
 import numpy as np
 
 from latentworks.config import finite, flag_alias, require
+from latentworks.data.roots import check_data_dir, data_roots
 from latentworks.errors import LatentworksError
 
-__all__ = ["CharData", "Vocab", "load_corpus", "normalise_ascii", "require_length", "split_corpus"]
+__all__ = ["CharData", "Vocab", "find_text", "load_corpus", "normalise_ascii", "require_length", "split_corpus"]
 
 
 @dataclass
@@ -31,8 +32,6 @@ class CharData:
     data_dir: str | None = None  # folder holding tinyshakespeare/input.txt
 
     def check(self) -> None:
-        from latentworks.data.arithmetic import check_data_dir
-
         require(self.seq_len >= 1, "seq_len", self.seq_len, "must be at least 1")
         require(finite(self.val_fraction) and 0 < self.val_fraction < 1, "val_fraction", self.val_fraction,
                 "must lie strictly between 0 and 1")
@@ -68,9 +67,25 @@ def normalise_ascii(text: str) -> str:
 
 
 def _default_corpus() -> str:
-    import pydoc_data.topics as topics  # stdlib, always present
+    # why here: a 0.7 MB stdlib module, loaded only when the default corpus is asked for
+    import pydoc_data.topics as topics
 
     return "".join(topics.topics[key] for key in sorted(topics.topics))
+
+
+def find_text(name: str, data_dir: str | None = None) -> str:
+    """The file a corpus name means: 'tinyshakespeare' is looked for in the data roots (as MNIST is, see
+    :mod:`latentworks.data.roots`); any other name is a path or 'default' and passes through."""
+    if name != "tinyshakespeare":
+        return name
+    tried = []
+    for label, root in data_roots(data_dir):
+        for path in (root / "tinyshakespeare" / "input.txt", root / "input.txt"):
+            if path.is_file():
+                return str(path)
+        tried.append(f"{label} {root}")
+    raise LatentworksError(f"tinyshakespeare/input.txt not found (tried {'; '.join(tried)}); "
+                           "pass --text PATH")
 
 
 def load_corpus(path_or_default: str, ascii_only: bool = False) -> str:

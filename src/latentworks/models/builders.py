@@ -16,7 +16,8 @@ Two styles share one set of options (:class:`Stack`):
 ``norm="spectral"`` (encoders only) divides each conv's and the head's weights by their largest singular value
 (Miyato et al. 2018), the discriminator normalisation of SN-GAN; decoders refuse it.
 
-Sizes: 28 and powers of two from 8 to 1024, grey (1) or RGB (3) — or any channel count, for conditional
+Sizes (the rule is :func:`latentworks.data.images.check_image_size`, where the data are checked too): 28 and
+powers of two from 8 to 1024, grey (1) or RGB (3) — or any channel count, for conditional
 models that append label maps. Odd intermediate sizes (28→14→7→3) are undone exactly by ``output_padding``.
 
 What the generative models share beyond these stacks (config fields, latent sampling, label conditioning, input
@@ -32,29 +33,16 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from latentworks.data.images import check_image_size
 from latentworks.errors import LatentworksError
 
 STYLES = ("default", "notebook")
 NORMS = ("none", "batch", "spectral")  # spectral: encoders / discriminators only
 ACTIVATIONS = ("leakyrelu", "relu")
 INITS = ("normal", "xavier", "torch")
-MAX_SIZE = 1024
 
 
 # ------------------------------------------------------------------------------------------ checks
-def supported_sizes_text() -> str:
-    return f"28 or a power of two from 8 to {MAX_SIZE}"
-
-
-def check_image_size(size: int) -> int:
-    size = int(size)
-    if size == 28 or (8 <= size <= MAX_SIZE and size & (size - 1) == 0):
-        return size
-    raise LatentworksError(
-        f"image size {size} is not supported; use {supported_sizes_text()} (e.g. --size 32)"
-    )
-
-
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise LatentworksError(f"unknown {name} '{value}'; choose {', '.join(choices)}")
@@ -295,7 +283,6 @@ __all__ = [
     "ConvNet",
     "DeconvNet",
     "Stack",
-    "check_image_size",
     "conv_stack",
     "deconv_stack",
     "init_weights",

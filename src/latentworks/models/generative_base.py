@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentworks.config import Derived, finite, flag_alias, require, validate
+from latentworks.data.images import check_image_size
 from latentworks.errors import LatentworksError
-from latentworks.models.builders import Stack, check_choice, check_image_size
+from latentworks.models.builders import Stack, check_choice
 from latentworks.training.module import Trainable
 
 

@@ -20,29 +20,13 @@ from typing import Any
 import numpy as np
 
 from latentworks.config import to_dict, validate
-from latentworks.data.text import Vocab, load_corpus, require_length, split_corpus
+from latentworks.data.text import Vocab, find_text, load_corpus, require_length, split_corpus
 from latentworks.errors import LatentworksError
 from latentworks.recipes.charrnn import RunConfig, resolve
 from latentworks.runs import RunDir, claim_run_dir, read_json, write_json
 from latentworks.training.distributed import detect
 
 DEFAULT_PRIMES = ("The ", "Harr")
-
-
-def find_text(name: str, data_dir: str | None = None) -> str:
-    """Resolve 'tinyshakespeare' through the data folders (like MNIST); other names pass through."""
-    if name != "tinyshakespeare":
-        return name
-    from latentworks.data.mnist import _root_candidates
-
-    tried = []
-    for label, root in _root_candidates(data_dir):
-        for path in (root / "tinyshakespeare" / "input.txt", root / "input.txt"):
-            if path.is_file():
-                return str(path)
-        tried.append(f"{label} {root}")
-    raise LatentworksError(f"tinyshakespeare/input.txt not found (tried {'; '.join(tried)}); "
-                           "pass --text PATH")
 
 
 def prepare_text(cfg: RunConfig) -> tuple[str, Vocab, np.ndarray]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from latentworks.config import ConfigError, Derived, from_dict, override, require
-from latentworks.data.text import CharData
+from latentworks.data.text import CharData, find_text, load_corpus
 from latentworks.models.char_lstm import CharLSTM
 from latentworks.models.numpy_char_rnn import NumpyCharConfig
 from latentworks.training.config import TrainConfig
@@ -165,9 +165,6 @@ def recipe_names(backend: str | None = None) -> list[str]:
 def resolve(cfg: RunConfig, vocab_size: int | None = None) -> RunConfig:
     """Fill the vocabulary size (the pipeline passes it; otherwise the corpus is read to count it)."""
     if vocab_size is None:
-        from latentworks.data.text import load_corpus
-        from latentworks.pipelines.charrnn import find_text
-
         vocab_size = len(set(load_corpus(find_text(cfg.data.text, cfg.data.data_dir), cfg.data.ascii_only)))
     return override(cfg, {"model.vocab_size": vocab_size})
 

@@ -42,9 +42,8 @@ PLANS = {
 
 def _corpus(ctx: StudyContext, plan: Plan) -> tuple[str, str]:
     """(text option, description): Tiny Shakespeare for the full profile when found, else the embedded one."""
-    from latentworks.data.text import load_corpus
+    from latentworks.data.text import find_text, load_corpus
     from latentworks.errors import LatentworksError
-    from latentworks.pipelines.charrnn import find_text
 
     if ctx.profile == "full":
         try:

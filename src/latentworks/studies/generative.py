@@ -390,9 +390,9 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
 
 # ------------------------------------------------------------------------------------------ faces
 def find_faces(data_dir: str | None) -> Path | None:
-    from latentworks.data.mnist import _root_candidates
+    from latentworks.data.roots import data_roots
 
-    for _, root in _root_candidates(data_dir):
+    for _, root in data_roots(data_dir):
         for cand in (root / "faces" / "celebA", root / "celebA", root / "faces"):
             if cand.is_dir() and any(cand.glob("*.jpg")):
                 return cand
