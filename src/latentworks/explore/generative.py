@@ -17,6 +17,7 @@ from latentworks.errors import LatentworksError
 from latentworks.explore import schemas
 from latentworks.explore.images import data_url, data_urls, decode_base64, read_upload
 from latentworks.explore.runs import ApiError, Run
+from latentworks.latent import core
 from latentworks.latent.core import decode, generator, interpolate_latents, resolve_labels, sample_latents
 from latentworks.models.inference import inference
 
@@ -46,21 +47,13 @@ def _labels(run: Run, n: int, label: int | None, labels: list[int] | None = None
 
 
 def set_code(run: Run, z: torch.Tensor, code: int | None) -> torch.Tensor:
-    """InfoGAN-coded GANs: make ``code`` the argmax of each latent's first ``codes`` coordinates by swapping two
-    coordinates (as :func:`latentworks.latent.tools.code_grid` does), so only the code changes."""
+    """InfoGAN-coded GANs: ``code`` in every latent (:func:`latentworks.latent.core.set_code`), else ``z``."""
     if code is None:
         return z
-    codes = int(getattr(run.model.config, "codes", 0) or 0)
-    if not codes:
-        raise ApiError(f"run {run.id!r} has no InfoGAN code; drop code (only dcgan runs trained with --codes have one)")
-    if not 0 <= code < codes:
-        raise ApiError(f"code {code} is out of range; this run's codes are 0..{codes - 1}")
-    from latentworks.models.dcgan import latent_code
-
-    z = z.clone()
-    rows, top = torch.arange(len(z)), latent_code(z, codes)
-    z[rows, code], z[rows, top] = z[rows, top], z[rows, code]
-    return z
+    try:
+        return core.set_code(run.model, z, code)
+    except LatentworksError as err:
+        raise ApiError(f"run {run.id!r}: {err}; drop code or send one in range") from None
 
 
 def _decode(run: Run, z: torch.Tensor, labels: torch.Tensor | None) -> np.ndarray:

@@ -170,6 +170,32 @@ def path_through(knots: torch.Tensor, steps: int, use_slerp: bool = False) -> to
     return path
 
 
+# ------------------------------------------------------------------ InfoGAN codes
+
+
+def info_codes(model) -> int:
+    """How many values the model's InfoGAN code takes (0: it has none)."""
+    return int(getattr(model.config, "codes", 0) or 0)
+
+
+def set_code(model, z: torch.Tensor, code: int) -> torch.Tensor:
+    """A copy of ``z`` whose InfoGAN code is ``code`` in every row: the generator reads the code as the argmax of
+    a latent's first ``codes`` coordinates, so coordinate ``code`` swaps places with that argmax. The latent keeps
+    the same numbers in another order, so only the code changes."""
+    codes = info_codes(model)
+    if not codes:
+        raise LatentworksError(f"this {model_kind(model)} model has no InfoGAN code; only a dcgan trained with "
+                               "--codes K has one")
+    if not 0 <= code < codes:
+        raise LatentworksError(f"code {code} is out of range; this model's codes are 0..{codes - 1}")
+    from latentworks.models.dcgan import latent_code  # the dcgan module only for coded models
+
+    z = z.clone()
+    rows, top = torch.arange(len(z)), latent_code(z, codes)
+    z[rows, code], z[rows, top] = z[rows, top], z[rows, code]
+    return z
+
+
 def parse_indices(text: str | Sequence[int], name: str) -> list[int]:
     """'17,23,5' → [17, 23, 5]; a one-line error for anything else."""
     if isinstance(text, str):

@@ -28,6 +28,7 @@ from latentworks.latent.core import (
     check_latents,
     decode,
     generator,
+    info_codes,
     interpolate_latents,
     latent_dim,
     model_kind,
@@ -35,6 +36,7 @@ from latentworks.latent.core import (
     path_through,
     resolve_labels,
     sample_latents,
+    set_code,
 )
 from latentworks.latent.user_images import images_for_model, write_latents_json
 from latentworks.report.pictures import to_numpy_images, write_gif
@@ -256,23 +258,15 @@ def manifold(model, n: int = 20, labels=None, out: str | Path | None = None) -> 
 def code_grid(model, seed: int, columns: int = 10, out: str | Path | None = None) -> LatentResult:
     """One row per value of an InfoGAN code, ``columns`` random latents from ``seed`` across.
 
-    Row ``k`` sets each latent's code to ``k`` by swapping its first ``codes`` coordinates so that the k-th is
-    the largest: the same numbers in another order, so only the code changes down a column."""
-    codes = int(getattr(model.config, "codes", 0) or 0)
+    Row ``k`` sets each latent's code to ``k`` with :func:`~latentworks.latent.core.set_code`: the same numbers
+    in another order, so only the code changes down a column."""
+    codes = info_codes(model)
     if not codes:
         raise LatentworksError(f"this {model_kind(model)} model has no InfoGAN code; train a dcgan with --codes K")
     if not 1 <= columns <= MAX_GRID:
         raise LatentworksError(f"--n must be between 1 and {MAX_GRID}, got {columns}")
-    from latentworks.models.dcgan import latent_code
-
     base = sample_latents(model, columns, generator(seed))
-    top, cols = latent_code(base, codes), torch.arange(columns)
-    rows = []
-    for k in range(codes):
-        z = base.clone()
-        z[cols, k], z[cols, top] = base[cols, top], base[cols, k]
-        rows.append(z)
-    z = torch.cat(rows)
+    z = torch.cat([set_code(model, base, k) for k in range(codes)])
     images = decode(model, z)
     path = None
     if out is not None:
