@@ -19,23 +19,31 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentworks.data.text import Vocab, require_length, split_corpus
+from latentworks.data.text import CharData, Vocab, require_length, split_corpus
 from latentworks.errors import LatentworksError, TrainingInterrupted
-from latentworks.models.numpy_char_rnn import MODELS, NumpyCharModel, sample
+from latentworks.models.numpy_char_rnn import MODELS, NumpyCharConfig, NumpyCharModel, sample
 from latentworks.runs import RunDir, check_resume, write_json
 from latentworks.training import checkpoint as ckpt
+from latentworks.training.config import TrainConfig
 from latentworks.training.numpy_optim import clip_elementwise, clip_global_norm, make_optimizer
 from latentworks.training.optim import lr_factor
 from latentworks.training.trainer import STOP_SIGNALS, open_tensorboard, resume_free
 
-if TYPE_CHECKING:
-    from latentworks.recipes.charrnn import RunConfig
+
+class CharRun(Protocol):
+    """What the loop reads of a run config (recipes/charrnn.py's NumpyRun is one), typed here because the loop
+    sits below the recipes and never imports them."""
+
+    data: CharData
+    model: NumpyCharConfig
+    train: TrainConfig
+    eval: Any  # val_batches, sample_every, print_samples, sample_length, temperatures
 
 __all__ = ["evaluate_numpy", "train_numpy_char_rnn"]
 
@@ -70,13 +78,13 @@ def evaluate_numpy(model: NumpyCharModel, val_ids: np.ndarray, batch: int, seq_l
     return (total / count, correct / count) if return_accuracy else total / count
 
 
-def _optimizer(cfg: RunConfig):
+def _optimizer(cfg: CharRun):
     t = cfg.train
     extra = {"momentum": t.momentum} if t.optimizer == "sgd" else {"betas": t.betas} if t.optimizer == "adam" else {}
     return make_optimizer(t.optimizer, t.lr, **extra)
 
 
-def _samples(model, vocab, cfg: RunConfig, primes: list[str], step: int) -> dict[str, dict[str, str]]:
+def _samples(model, vocab, cfg: CharRun, primes: list[str], step: int) -> dict[str, dict[str, str]]:
     # A fresh generator per (seed, step) makes samples a pure function of the weights and the step, so a
     # resumed run prints exactly what an uninterrupted one would, whatever the sampling cadence.
     rng = np.random.default_rng([cfg.train.seed, step])
@@ -102,7 +110,7 @@ def _sub(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, np.ndarray]
     return {k[len(prefix):]: v.numpy() for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def _fresh(cfg: RunConfig, vocab: Vocab, run_dir: Path, ck_dir: Path, run_config: dict):
+def _fresh(cfg: CharRun, vocab: Vocab, run_dir: Path, ck_dir: Path, run_config: dict):
     rng = np.random.default_rng(cfg.train.seed)
     m = cfg.model
     model = MODELS[m.cell].init(vocab.size, m.hidden, rng, m.dtype, m.init)
@@ -116,7 +124,7 @@ def _fresh(cfg: RunConfig, vocab: Vocab, run_dir: Path, ck_dir: Path, run_config
     return model, opt, st
 
 
-def _resume(cfg: RunConfig, run_dir: Path, ck_dir: Path, run_config: dict):
+def _resume(cfg: CharRun, run_dir: Path, ck_dir: Path, run_config: dict):
     check_resume(run_dir, run_config, resume_free(cfg.train))
     tensors, meta = ckpt.load_checkpoint(ck_dir)
     model = MODELS[meta.get("cell", cfg.model.cell)].from_state_dict(_sub(tensors, "model/"))
@@ -143,7 +151,7 @@ def blas_threads(threads: int | None):
     return threadpool_limits(limits=threads or 1, user_api="blas")
 
 
-def train_numpy_char_rnn(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: str | Path,
+def train_numpy_char_rnn(cfg: CharRun, text_ids: np.ndarray, vocab: Vocab, run_dir: str | Path,
                          primes: list[str], run_config: dict[str, Any], resume: bool = False) -> dict[str, Any]:
     """Train into ``run_dir`` (checkpoints, ``metrics.jsonl``, ``model.json`` + ``model.safetensors``).
 
@@ -153,7 +161,7 @@ def train_numpy_char_rnn(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run
         return _train(cfg, np.asarray(text_ids, dtype=np.int32), vocab, Path(run_dir), primes, run_config, resume)
 
 
-def _train(cfg: RunConfig, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, primes: list[str],
+def _train(cfg: CharRun, text_ids: np.ndarray, vocab: Vocab, run_dir: Path, primes: list[str],
            run_config: dict[str, Any], resume: bool) -> dict[str, Any]:
     from latentworks.models.io import save_model
 
