@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from latentworks import registry
 from latentworks._version import __version__
+from latentworks.config import changed_fields, flag, to_dict
 from latentworks.errors import LatentworksError
 
 
@@ -129,6 +131,7 @@ def load_average() -> list[float] | None:
 
 def environment() -> dict[str, Any]:
     """Library versions and machine facts recorded next to every result."""
+    # why here: the bottom layer stays free of torch (seconds to import) for commands that only read run folders
     import torch
 
     env: dict[str, Any] = {
@@ -252,8 +255,6 @@ def claim_run_dir(out: str | Path, *, resume: bool = False, overwrite: bool = Fa
 
 def check_resume(run_dir: str | Path, config: dict[str, Any], free: tuple[str, ...] = ()) -> None:
     """Refuse, in one line, a resume whose config changes anything but the ``free`` fields (dotted prefixes)."""
-    from latentworks.config import changed_fields, flag
-
     root = Path(run_dir)
     saved = read_json(root / "config.json")
     if saved.get("family") != config.get("family"):
@@ -275,12 +276,10 @@ def check_resume(run_dir: str | Path, config: dict[str, Any], free: tuple[str, .
 
 def _typed(tree: dict[str, Any]) -> dict[str, Any]:
     """A run config read through its family's typed tree, so that a field added to latentworks after the run was
-    written counts as its default (what the run had); the tree as it is when it cannot be read so."""
-    from latentworks.config import to_dict
-    from latentworks.recipes import family
-
+    written counts as its default (what the run had); the tree as it is when it cannot be read so. The family's
+    recipes module is found through the registry, which imports it by name: runs.py sits below the recipes."""
     try:
-        return {**tree, **to_dict(family(tree["family"]).from_json(tree))}
+        return {**tree, **to_dict(registry.family(tree["family"]).recipes_module().from_json(tree))}
     except (LatentworksError, TypeError, ValueError, KeyError):
         return tree
 
@@ -312,8 +311,6 @@ def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[st
 
     Both trees are read through the typed config first, so that a field added to latentworks after the run was
     trained counts as its default, which is what the run had."""
-    from latentworks.config import changed_fields
-
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         return None
