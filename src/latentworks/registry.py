@@ -109,7 +109,12 @@ class Family:
     api: str  # "module:Class": the Python API's run class
     measures: tuple[Measure, ...]  # the family's headline measures (a kind may declare its own)
     verbs: dict[str, Verb] = field(default_factory=dict)
+    command: str = ""  # its word on the command line when not its name (`latentworks gen ...`)
     order: int = 0  # where the family comes in lists, the study and the report
+
+    @property
+    def cli(self) -> str:
+        return self.command or self.name
 
     def recipes_module(self) -> ModuleType:
         return importlib.import_module(self.recipes)

@@ -23,11 +23,13 @@ FAMILY = declare_family(Family(
         "sweep-dim": Verb("vary one latent coordinate", f"{_TOOLS}:sweep_dim"),
         "manifold": Verb("the decoded grid over normal quantiles of a 2-D latent", f"{_TOOLS}:manifold"),
         "codes": Verb("an InfoGAN-coded GAN: one row per code, the same noise per column", f"{_TOOLS}:codes"),
+        "directions": Verb("the top principal directions (PCA / GANSpace) and their variance", f"{_TOOLS}:directions"),
         "reconstruct": Verb("your images through a CAE / VAE / CVAE", f"{_TOOLS}:reconstruct"),
         "encode": Verb("latent vectors of your images (CAE / VAE / CVAE)", f"{_TOOLS}:encode"),
         "decode": Verb("decode latent vectors from a JSON file (what `encode -o` writes)", f"{_TOOLS}:decode"),
         "eval": Verb("MNIST evaluation with the digit reader: FLD and its floor, precision/recall, classes, NLL",
                      f"{_TOOLS}:evaluate"),
     },
+    command="gen",
     order=2,
 ))
