@@ -23,7 +23,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
 
 
 def test_verbs_follow_the_kind(tmp_path):
-    cfg = lw.recipe("arithmetic", "best", task="text2text", **{"data.max_int": 9, "train.epochs": 1,
+    cfg = lw.recipe("arithmetic", "columns", task="text2text", **{"data.max_int": 9, "train.epochs": 1,
                                                                 "train.progress": False, "model.hidden": 16})
     run = lw.train(cfg, tmp_path / "t2t")
     again = lw.load(tmp_path / "t2t")
@@ -31,6 +31,8 @@ def test_verbs_follow_the_kind(tmp_path):
     assert run.evaluate()["n"] == run.results["test"]["n"]  # the held-out split, scored again
     with pytest.raises(LatentworksError, match="has no sample\\(\\); it has predict, evaluate"):
         run.sample()
+    with pytest.raises(LatentworksError, match="has no directions\\(\\)"):
+        run.directions()
     with pytest.raises(LatentworksError, match="malformed"):
         run.predict("3++4")
     with pytest.raises(LatentworksError, match="not a run config"):
@@ -43,5 +45,9 @@ def test_a_generative_run_samples_deterministically(tmp_path):
     a, b = vae.sample(n=3, seed=5), vae.sample(n=3, seed=5)
     assert a.shape == (3, 28, 28) and np.array_equal(a, b) and not np.array_equal(a, vae.sample(n=3, seed=6))
     assert vae.decode(vae.encode(a)).shape == a.shape
+    vectors, share = vae.directions(n=3, seed=0)  # PCA of its encoded held-out images (the embedded sample)
+    assert vectors.shape == (3, vae.model.config.latent_dim) and share.shape == (3,)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1) and (np.diff(share) <= 0).all() and 0 < share.sum() <= 1
+    assert np.array_equal(vae.directions(n=3, seed=0)[0], vectors)
     with pytest.raises(LatentworksError, match="latent_dim"):
         vae.decode(np.zeros((1, 3)))

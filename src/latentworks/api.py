@@ -9,9 +9,10 @@
     images = vae.sample(n=16, seed=0)        # (16, 28, 28) floats in [0, 1]
 
 :func:`load` returns a :class:`Run` whose verbs are the ones its kind supports: generative runs ``sample``,
-``decode``, ``encode``, ``reconstruct``, ``interpolate`` and ``evaluate``; arithmetic runs ``predict`` and
-``evaluate``; char-RNN runs ``generate`` and ``evaluate``. Any other verb is a one-line error naming the ones
-that exist. Images are numpy arrays, (N, H, W) grey or (N, H, W, 3) RGB, in [0, 1].
+``decode``, ``encode``, ``reconstruct``, ``interpolate``, ``directions`` (principal directions of the latent
+space and the variance each explains) and ``evaluate``; arithmetic runs ``predict`` and ``evaluate``; char-RNN
+runs ``generate`` and ``evaluate``. Any other verb is a one-line error naming the ones that exist. Images are
+numpy arrays, (N, H, W) grey or (N, H, W, 3) RGB, in [0, 1].
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 
 from latentworks.errors import LatentworksError
 
-VERBS = ("predict", "sample", "decode", "encode", "reconstruct", "interpolate", "generate", "evaluate")
+VERBS = ("predict", "sample", "decode", "encode", "reconstruct", "interpolate", "directions", "generate",
+         "evaluate")
 
 
 def recipe(family: str, name: str | None = None, **selectors_and_changes: Any) -> Any:
@@ -107,8 +109,12 @@ class Run:
 
 
 class GenerativeRun(Run):
+    """A CAE / VAE / DCGAN / CVAE / cGAN run: ``sample``, ``decode``, ``encode``, ``reconstruct``,
+    ``interpolate``, ``directions`` (the top principal directions of the latent space and the variance each
+    explains, as ``latentworks gen directions`` shows them) and ``evaluate`` (``latentworks gen eval``)."""
+
     family = "generative"
-    verbs = ("sample", "decode", "encode", "reconstruct", "interpolate", "evaluate")
+    verbs = ("sample", "decode", "encode", "reconstruct", "interpolate", "directions", "evaluate")
 
     def sample(self, n: int = 16, seed: int = 0, label: int | None = None, truncate: float | None = None,
                scale: float = 1.0) -> np.ndarray:
@@ -141,19 +147,27 @@ class GenerativeRun(Run):
 
         return interpolate(self.model, seed, steps, slerp=slerp, labels=label).images
 
+    def directions(self, n: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``n`` principal directions, unit rows (n, latent_dim), and the share of the total variance each
+        explains (n,): PCA of the encoded held-out images for autoencoders whose data is found, GANSpace (the
+        generator's first-layer features from ``seed``'s latents) otherwise. See
+        :mod:`latentworks.latent.directions`; fewer than ``n`` when the space has fewer dimensions."""
+        from latentworks.latent.directions import principal_directions
+
+        data = self.config.data if (self.dir / "config.json").is_file() else None
+        found = principal_directions(self.model, n, seed=seed, data=data)
+        return found.vectors, found.explained_variance
+
     def evaluate(self, n: int = 2000, seed: int = 0, data_dir: str | None = None, kid: bool = False,
                  nll_k: int = 0) -> dict[str, Any]:
         """The MNIST evaluation ``latentworks gen eval`` prints (digit runs only): FLD and its floor, classes,
-        precision / recall, conditional accuracy; ``nll_k`` > 0 adds a VAE's IW-NLL."""
-        from latentworks.data.mnist import load_mnist
-        from latentworks.pipelines.digit_reader import find_or_train_reader
-        from latentworks.pipelines.generative_eval import check_digit_model, evaluate_model
+        precision / recall, conditional accuracy; ``nll_k`` > 0 adds a VAE's IW-NLL. ``data_dir`` defaults to
+        the run's own."""
+        from latentworks.pipelines.generative_eval import evaluate_run
 
-        check_digit_model(self.model, self.config.data.data, self.dir)
         data_dir = data_dir if data_dir is not None else self.config.data.data_dir
-        reader = find_or_train_reader(None, data_dir=data_dir, progress=False)
-        return evaluate_model(self.model, reader, load_mnist("mnist", data_dir=data_dir, quiet=True), n=n,
-                              seed=seed, kid=kid, nll_k=nll_k)
+        return evaluate_run(self.model, self.dir, data_dir=data_dir, quiet=True, n=n, seed=seed, kid=kid,
+                            nll_k=nll_k)
 
 
 class ArithmeticRun(Run):

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +133,21 @@ def test_eval_on_the_embedded_sample_with_a_given_reader(runs, tmp_path, capsys)
     (tmp_path / "fashion" / "config.json").write_text(json.dumps({"data": {"data": "fashion-mnist"}}))
     with pytest.raises(LatentworksError, match="fashion-mnist"):
         run("eval", tmp_path / "fashion", "--reader", tmp_path / "reader", "--data-dir", "embedded")
+
+
+def test_directions_print_each_share_and_write_the_default_figure(runs, capsys, tmp_path):
+    assert run("directions", runs / "cgan", "--n", 2, "--seed", 1, "--steps", 3) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("ganspace") and [line.split()[0] for line in lines[1:3]] == ["PC1", "PC2"]
+    shares = [float(line.split()[1].rstrip("%")) for line in lines[1:3]]
+    assert 0 < shares[1] <= shares[0] <= 100
+    assert lines[-1] == str(runs / "cgan" / "figures" / "directions_n2_seed1.png") and Path(lines[-1]).exists()
+    run("directions", runs / "vae", "--n", 5, "-o", tmp_path / "d.png")
+    out = capsys.readouterr().out
+    assert "no config.json" in out and out.count("PC") == 2  # an encoder without its data; 2 latent dimensions
+    assert (tmp_path / "d.png").exists()
+    with pytest.raises(LatentworksError, match="at least 1"):
+        run("directions", runs / "vae", "--n", 0)
 
 
 def test_the_main_cli_reports_one_line(runs, capsys):

@@ -1,5 +1,6 @@
-"""``latentworks gen sample | interpolate | traverse | arith | sweep-dim | manifold | codes | reconstruct |
-encode | decode | eval``: the latent tools and the MNIST evaluation on a finished generative run folder.
+"""``latentworks gen sample | interpolate | traverse | arith | sweep-dim | manifold | codes | directions |
+reconstruct | encode | decode | eval``: the latent tools and the MNIST evaluation on a finished generative run
+folder, each a thin face on :mod:`latentworks.latent` and :mod:`latentworks.pipelines.generative_eval`.
 
 Every tool writes a PNG (default: ``RUN/figures/<verb>_….png``) and prints its path; user mistakes are
 one-line errors (exit 2).
@@ -280,20 +281,8 @@ class Evaluate:
     out: Output = field(default_factory=Output)  # the JSON (default RUN/eval_generative.json)
 
 
-def _dataset_of(run_dir: Path) -> str | None:
-    try:
-        config = json.loads((run_dir / "config.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    data = config.get("data") if isinstance(config, dict) else None
-    return data.get("data") if isinstance(data, dict) and isinstance(data.get("data"), str) else None
-
-
 def evaluate(argv: list[str], prog: str) -> int:
-    from latentworks.data.mnist import load_mnist
-    from latentworks.models.io import load_model
-    from latentworks.pipelines.digit_reader import find_or_train_reader
-    from latentworks.pipelines.generative_eval import check_digit_model, evaluate_model, summary_lines
+    from latentworks.pipelines.generative_eval import evaluate_run, summary_lines
     from latentworks.report.plots import bar_plot
     from latentworks.runs import write_json
     from latentworks.training.trainer import pick_device
@@ -304,15 +293,9 @@ def evaluate(argv: list[str], prog: str) -> int:
     output = check_output(a.out.output)
     run_dir = Path(a.at.run)
     model = _load(a.at)
-    check_digit_model(model, _dataset_of(run_dir), run_dir)
-    if a.reader:
-        reader = load_model(a.reader, expect="digit_reader", map_location=str(pick_device(a.at.device.device)))
-        reader.run_dir = Path(a.reader)
-    else:
-        reader = find_or_train_reader(None, data_dir=a.data_dir, progress=False)
-    mnist = load_mnist("mnist", data_dir=a.data_dir)
-    result = evaluate_model(model, reader, mnist, n=a.n, seed=a.seed, kid=a.kid, batch=a.batch,
-                            nll_k=a.k if a.nll else 0, nll_images=a.nll_images)
+    result = evaluate_run(model, run_dir, reader=a.reader, data_dir=a.data_dir,
+                          device=str(pick_device(a.at.device.device)), n=a.n, seed=a.seed, kid=a.kid,
+                          batch=a.batch, nll_k=a.k if a.nll else 0, nll_images=a.nll_images)
     out = output or run_dir / "eval_generative.json"
     write_json(out, result)
     fig_path = (out.with_name(f"{out.stem}_class_histogram.png") if output
@@ -326,5 +309,44 @@ def evaluate(argv: list[str], prog: str) -> int:
     return 0
 
 
-__all__ = ["arith", "codes", "decode", "encode", "evaluate", "interpolate", "manifold", "reconstruct", "sample",
-           "sweep_dim", "traverse"]
+# ------------------------------------------------------------------ principal directions
+@dataclass
+class Directions:
+    at: Run
+    n: int = 10  # directions to show (the top n)
+    seed: int = 0  # the held-out subset (autoencoders) or sampled latents (GANSpace), and the figure's base point
+    steps: int = 7  # images along each direction
+    span: float = 3.0  # from −span σ to +span σ
+    label: int | None = None  # conditional models: the class shown (default 0)
+    out: Output = field(default_factory=Output)
+
+
+def _data_config(run_dir: Path):
+    """The run's data config (where its held-out images are), or None for a folder without ``config.json``."""
+    from latentworks.recipes.generative import from_json
+    from latentworks.runs import read_json
+
+    path = run_dir / "config.json"
+    return from_json(read_json(path)).data if path.is_file() else None
+
+
+def directions(argv: list[str], prog: str) -> int:
+    from latentworks.latent.directions import directions_figure, principal_directions
+
+    a = parse(Directions, argv, prog=prog, description="The top principal directions of the latent space (PCA of "
+              "encoded held-out images for autoencoders, GANSpace for GANs): one row of images along each, and "
+              "the variance each explains.")
+    model = _load(a.at)
+    out = _out(a.at, a.out, f"directions_n{a.n}_seed{a.seed}")
+    found = principal_directions(model, a.n, seed=a.seed, data=_data_config(Path(a.at.run)))
+    path = directions_figure(model, found, out, seed=a.seed, steps=a.steps, span=a.span, label=a.label)
+    space = "encoded held-out latents" if found.source == "pca" else "first-layer features"
+    print(f"{found.source}: explained variance of the {space}" + (f" ({found.note})" if found.note else ""))
+    for i, (share, scale) in enumerate(zip(found.explained_variance, found.scale)):
+        print(f"PC{i + 1:<3} {share:7.2%}   σ = {scale:.4f} latent units")
+    print(path)
+    return 0
+
+
+__all__ = ["arith", "codes", "decode", "directions", "encode", "evaluate", "interpolate", "manifold", "reconstruct",
+           "sample", "sweep_dim", "traverse"]

@@ -4,8 +4,9 @@
   directions: of the encoded held-out images for autoencoders (CAE / VAE / CVAE), and GANSpace-style for GANs
   (Härkönen et al. 2020): principal components of the generator's first-layer features over many sampled
   latents, carried back to latent space by least squares. An autoencoder whose data cannot be found falls back
-  to the GANSpace directions of its decoder. Each direction is a unit vector with a ``scale``: the latent
-  distance of one standard deviation along it, so sliders move in σ units.
+  to the GANSpace directions of its decoder (:mod:`latentworks.latent.directions` computes them, as it does for
+  ``latentworks gen directions``). Each direction is a unit vector with a ``scale``: the latent distance of one
+  standard deviation along it, so sliders move in σ units.
 * map — held-out images (the run's own test split, a seeded subset) encoded and projected on the first two
   principal components of their latents (or the latent itself when it is 2-D), with their class labels.
 
@@ -14,7 +15,6 @@ Both are computed on first use and cached on the run.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -24,10 +24,8 @@ from latentworks.errors import LatentworksError
 from latentworks.explore import schemas
 from latentworks.explore.images import data_url
 from latentworks.explore.runs import AUTOENCODER_KINDS, ApiError, Run
-from latentworks.latent.core import batched, decode, generator, resolve_labels, sample_latents
-from latentworks.models.inference import inference
-
-GANSPACE_SAMPLES = 2000
+from latentworks.latent.core import decode
+from latentworks.latent.directions import encode_subset, load_heldout, pca, principal_directions
 
 
 def _heldout(run: Run) -> tuple[torch.Tensor, torch.Tensor | None, str, str | None]:
@@ -37,27 +35,16 @@ def _heldout(run: Run) -> tuple[torch.Tensor, torch.Tensor | None, str, str | No
     if run.config is None:
         raise ApiError(f"run {run.id!r} has no config.json, so its held-out images are unknown; the map needs the "
                        "run folder a training wrote")
-    from latentworks.data.images import MNIST_NAMES, load_image_dataset
     from latentworks.recipes.generative import from_json
 
     try:
         d = from_json(run.config).data
     except LatentworksError as err:
         raise ApiError(f"run {run.id!r}: config.json cannot be read ({err})") from None
-    c = run.model.config
-    args = dict(split="test", holdout=d.holdout, background=d.background, progress=False, quiet=True)
-    note = None
     try:
-        x, y, source = load_image_dataset(d.data, int(c.image_size), int(c.channels), d.data_dir, **args)
+        run.cache["heldout"] = load_heldout(run.model, d)
     except LatentworksError as err:
-        if d.data not in MNIST_NAMES or d.data_dir == "embedded":
-            raise ApiError(f"the held-out images of run {run.id!r} cannot be loaded: {err}") from None
-        try:
-            x, y, source = load_image_dataset(d.data, int(c.image_size), int(c.channels), "embedded", **args)
-        except LatentworksError:
-            raise ApiError(f"the held-out images of run {run.id!r} cannot be loaded: {err}") from None
-        note = f"{d.data} was not found ({str(err)[:120]}); the map shows the embedded MNIST sample instead"
-    run.cache["heldout"] = (x, y, source, note)
+        raise ApiError(f"the held-out images of run {run.id!r} cannot be loaded: {err}") from None
     return run.cache["heldout"]
 
 
@@ -66,77 +53,12 @@ def _encoded(run: Run, points: int, seed: int) -> dict[str, Any]:
     key = ("encoded", points, seed)
     if key not in run.cache:
         x, y, source, note = _heldout(run)
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.choice(len(x), size=min(points, len(x)), replace=False))
-        xs = x[torch.from_numpy(idx)]
-        ys = y[torch.from_numpy(idx)] if y is not None else None
-        model = run.model
-        labels = ys if getattr(model, "conditional", False) else None
-        if getattr(model, "conditional", False) and labels is None:
-            raise ApiError(f"run {run.id!r} is conditional but its held-out images have no labels")
-        outs = batched(model, lambda a, b: model.encode(a, b), xs, labels, batch=250)
-        z = torch.cat([(o[0] if isinstance(o, (tuple, list)) else o).float().cpu() for o in outs])
+        try:
+            xs, ys, z = encode_subset(run.model, x, y, points, seed)
+        except LatentworksError as err:
+            raise ApiError(f"run {run.id!r}: {err}") from None
         run.cache[key] = {"x": xs, "y": ys, "z": z, "source": source, "note": note}
     return run.cache[key]
-
-
-def _pca(z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mean, top-k unit components (k, D) with a fixed sign, and the standard deviation along each."""
-    mean = z.mean(0)
-    if min(z.shape) > 256:  # wide feature matrices: a randomised SVD, seeded so the directions stay the same
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            _, s, v = torch.pca_lowrank(z - mean, q=min(k + 10, min(z.shape)), center=False, niter=4)
-        comps = v.T[:k]
-    else:
-        _, s, vh = torch.linalg.svd(z - mean, full_matrices=False)
-        comps = vh[:k]
-    flip = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
-    return mean, comps * flip, s[:k] / max(len(z) - 1, 1) ** 0.5
-
-
-class _Stop(Exception):
-    pass
-
-
-def _first_layer(run: Run):
-    model = run.model
-    net = model.sampler() if hasattr(model, "sampler") else getattr(model, "decoder", None)
-    net = getattr(net, "net", net)
-    return getattr(net, "dense", None)
-
-
-def ganspace(run: Run, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unit latent directions (k, D) and the latent distance of one σ along each (GANSpace, see above)."""
-    model = run.model
-    dense = _first_layer(run)
-    z = sample_latents(model, GANSPACE_SAMPLES, generator(0))
-    if dense is None:  # no first dense layer to read: principal directions of the latents themselves
-        _, comps, std = _pca(z, k)
-        return comps, std
-    labels = resolve_labels(model, len(z), None)
-    feats: list[torch.Tensor] = []
-
-    def hook(_module, _inputs, output):
-        feats.append(output.detach().flatten(1).float().cpu())
-        raise _Stop
-
-    handle = dense.register_forward_hook(hook)
-    try:
-        with inference(model):
-            for s in range(0, len(z), 500):
-                with contextlib.suppress(_Stop):
-                    model.decode(z[s:s + 500], None if labels is None else labels[s:s + 500])
-    finally:
-        handle.remove()
-    y = torch.cat(feats).double()
-    k = min(k, y.shape[1], len(z) - 2)
-    mean_y, comps_y, _ = _pca(y, k)
-    x = (y - mean_y) @ comps_y.T  # (N, k) coordinates of each sample's features
-    design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
-    coef = torch.linalg.lstsq(design, z.double()).solution[:k]  # (k, D): feature component → latent change
-    norms = coef.norm(dim=1).clamp_min(1e-12)
-    return (coef / norms[:, None]).float(), (x.std(0) * norms).float()
 
 
 def directions(run: Run, req: schemas.DirectionsRequest) -> dict[str, Any]:
@@ -162,16 +84,12 @@ def directions(run: Run, req: schemas.DirectionsRequest) -> dict[str, Any]:
             scale = torch.ones(d)
         names = [f"z[{i}]" for i in range(d)]
     else:
-        if encoded is not None:
-            _, vectors, scale = _pca(encoded["z"].double(), req.k)
-            source = "pca"
-        else:
-            vectors, scale = ganspace(run, req.k)
-            source = "ganspace"
+        found = principal_directions(run.model, req.k, encoded=None if encoded is None else encoded["z"])
+        vectors, scale, source = found.vectors, found.scale, found.source
         names = [f"PC{i + 1}" for i in range(len(vectors))]
     out = {"source": source, "note": note, "latent_dim": d,
-           "directions": [{"name": n, "vector": np.round(v.double().numpy(), 6).tolist(), "scale": round(float(s), 6)}
-                          for n, v, s in zip(names, vectors, scale)]}
+           "directions": [{"name": n, "vector": np.round(np.asarray(v, np.float64), 6).tolist(),
+                           "scale": round(float(s), 6)} for n, v, s in zip(names, vectors, scale)]}
     run.cache[key] = out
     return out
 
@@ -186,7 +104,7 @@ def latent_map(run: Run, req: schemas.MapRequest) -> dict[str, Any]:
         mean, comps = torch.zeros(d, dtype=z.dtype), torch.eye(2, d, dtype=z.dtype)
         source = "latent"
     else:
-        mean, comps, _ = _pca(z, 2)
+        mean, comps = pca(z, 2)[:2]
         source = "pca"
     xy = (z - mean) @ comps.T
     labels = None if enc["y"] is None else enc["y"].tolist()
@@ -211,4 +129,4 @@ def map_point(run: Run, req: schemas.MapPointRequest) -> dict[str, Any]:
             "image": data_url(decode(run.model, z, labels)[0])}
 
 
-__all__ = ["directions", "ganspace", "latent_map", "map_point"]
+__all__ = ["directions", "latent_map", "map_point"]

@@ -8,6 +8,7 @@ mid-grey share of the ink) and, for an unconditional VAE, the held-out likelihoo
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,31 @@ def evaluate_model(model, reader, mnist, *, n: int = 10000, seed: int = 0, kid: 
     return result
 
 
+def dataset_of(run_dir: str | Path) -> str | None:
+    """The dataset a run folder's ``config.json`` names (None when it names none or cannot be read)."""
+    try:
+        config = json.loads((Path(run_dir) / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    data = config.get("data") if isinstance(config, dict) else None
+    return data.get("data") if isinstance(data, dict) and isinstance(data.get("data"), str) else None
+
+
+def evaluate_run(model, run_dir: str | Path, *, reader: str | Path | None = None, data_dir: str | None = None,
+                 device: str = "cpu", quiet: bool = False, **measures: Any) -> dict[str, Any]:
+    """``gen eval`` and ``GenerativeRun.evaluate``: check the run holds an MNIST-sized model, take the digit
+    reader in ``reader`` (default: the packaged one), load MNIST from ``data_dir`` and return
+    :func:`evaluate_model` with ``measures`` (``n``, ``seed``, ``kid``, ``batch``, ``nll_k``, ``nll_images``)."""
+    from latentworks.data.mnist import load_mnist
+    from latentworks.pipelines.digit_reader import find_or_train_reader
+
+    check_digit_model(model, dataset_of(run_dir), run_dir)
+    # a named reader goes where the model is; the packaged one reads on the CPU, as its recorded figures did
+    judge = find_or_train_reader(reader, data_dir=data_dir, progress=False, device=device if reader else "cpu")
+    mnist = load_mnist("mnist", data_dir=data_dir, quiet=quiet)
+    return evaluate_model(model, judge, mnist, **measures)
+
+
 def summary_lines(r: dict[str, Any]) -> list[str]:
     """The evaluation in a few human lines (what ``gen eval`` prints)."""
     lines = [
@@ -107,5 +133,5 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-__all__ = ["check_digit_model", "evaluate_model", "grey_share", "reader_info", "summary_lines",
-           "weights_fingerprint"]
+__all__ = ["check_digit_model", "dataset_of", "evaluate_model", "evaluate_run", "grey_share", "reader_info",
+           "summary_lines", "weights_fingerprint"]
