@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from latentworks.errors import LatentworksError
+from latentworks.models.dcgan import latent_code
 from latentworks.models.generative_base import check_sampling
 from latentworks.models.inference import inference, model_device
 from latentworks.report.pictures import to_numpy_images
@@ -188,8 +189,6 @@ def set_code(model, z: torch.Tensor, code: int) -> torch.Tensor:
                                "--codes K has one")
     if not 0 <= code < codes:
         raise LatentworksError(f"code {code} is out of range; this model's codes are 0..{codes - 1}")
-    from latentworks.models.dcgan import latent_code  # the dcgan module only for coded models
-
     z = z.clone()
     rows, top = torch.arange(len(z)), latent_code(z, codes)
     z[rows, code], z[rows, top] = z[rows, top], z[rows, code]

@@ -75,12 +75,14 @@ def _strip(cells: Sequence[np.ndarray | None], width: int | None = None) -> np.n
 
 
 def _grid_figure(images: np.ndarray, out, *, nrow: int, title: str, numbered: bool = False) -> Path:
+    # why here: matplotlib takes about a second to import; the API and the explorer use these tools without figures
     from latentworks.report.plots import image_grid
 
     return image_grid(images, out, nrow=nrow, title=title, numbered=numbered)
 
 
 def _rows_figure(rows: list[np.ndarray], labels: list[str], out, *, title: str) -> Path:
+    # why here: as in _grid_figure, matplotlib only when a figure is drawn
     from latentworks.report.plots import image_rows
 
     return image_rows(rows, labels, out, title=title)

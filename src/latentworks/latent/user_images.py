@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from latentworks.errors import LatentworksError
-from latentworks.runs import write_json
+from latentworks.runs import read_json, write_json
 
 
 def _writable(images) -> np.ndarray:
@@ -19,8 +20,6 @@ def _writable(images) -> np.ndarray:
 
 def _to_array(img, channels: int) -> np.ndarray:
     """A Pillow image → float32 (H, W) or (H, W, 3) in [0, 1]; 16-bit, palette, CMYK and alpha handled."""
-    from PIL import Image
-
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
@@ -43,8 +42,6 @@ def load_image_files(paths: Sequence[str | Path], size: int, channels: int,
     ``invert`` turns dark-on-light drawings into MNIST's light-on-dark. Unreadable files raise a one-line
     error naming the file.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if not paths:
         raise LatentworksError("no image files given")
     out = []
@@ -116,8 +113,6 @@ def write_latents_json(path: str | Path, z: np.ndarray, *, kind: str, names: Seq
 
 def read_latents_json(path: str | Path) -> tuple[np.ndarray, list[int] | None]:
     """``{"z": [[...], ...], "labels"?: [...]}`` (what ``encode -o`` writes) or a bare list of vectors."""
-    from latentworks.runs import read_json
-
     path = Path(path)
     data = read_json(path)
     vectors = data.get("z") if isinstance(data, dict) else data

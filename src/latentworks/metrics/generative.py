@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,8 @@ import torch
 from torch import nn
 
 from latentworks.errors import LatentworksError
+from latentworks.models.dcgan import latent_code
+from latentworks.models.inference import inference, model_device
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 ClassifyFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -110,6 +113,7 @@ def compute_features(feature_fn: FeatureFn, images: torch.Tensor, batch: int = 5
 
 def frechet_distance(real_features: torch.Tensor, fake_features: torch.Tensor, chunk: int = 5000) -> float:
     """FLD/FID between two feature sets (N, F), via torchmetrics' FrechetInceptionDistance (float64 state)."""
+    # why here: torchmetrics takes seconds to import; only a scoring pass pays for it, not every training
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     if len(real_features) < 2 or len(fake_features) < 2:
@@ -125,8 +129,7 @@ def frechet_distance(real_features: torch.Tensor, fake_features: torch.Tensor, c
 def kernel_distance(real_features: torch.Tensor, fake_features: torch.Tensor, subsets: int = 50,
                     subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
     """KID (mean, std over subsets) via torchmetrics; its subsets use the global RNG: forked and seeded."""
-    import warnings
-
+    # why here: as in frechet_distance, torchmetrics only when a score is asked for
     from torchmetrics.image.kid import KernelInceptionDistance
 
     size = min(subset_size, len(real_features), len(fake_features))
@@ -188,8 +191,6 @@ def generate(model, n: int, seed: int = 0, batch: int = 500, labels: torch.Tenso
     Conditional models get balanced labels ``i % num_classes`` unless ``labels`` is given. The samples are the
     same for any ``batch``.
     """
-    from latentworks.models.inference import inference, model_device
-
     device = model_device(model)
     conditional = bool(getattr(model, "conditional", False))
     if conditional and labels is None:
@@ -204,8 +205,6 @@ def generate(model, n: int, seed: int = 0, batch: int = 500, labels: torch.Tenso
 
 def code_purity(model, predicted: torch.Tensor, n: int, seed: int, codes: int) -> dict[str, Any]:
     """The codes of ``generate``'s samples (same ``eval_latents``) against the reader's classes ``predicted``."""
-    from latentworks.models.dcgan import latent_code
-
     code = latent_code(eval_latents(model, n, seed), codes)
     classes = int(predicted.max()) + 1 if len(predicted) else 1
     table = torch.zeros(codes, classes, dtype=torch.long)
@@ -384,8 +383,6 @@ def vae_likelihood(model, test_images, k: int = 5000, n: int | None = None, seed
     img_batch = max(1, budget // kc)
     started = time.perf_counter()
     neg_elbo, nll = [], []
-    from latentworks.models.inference import inference
-
     cuda = [torch.cuda.current_device()] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda), inference(model):
         torch.manual_seed(seed)

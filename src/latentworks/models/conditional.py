@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
+
 from latentworks.config import Derived
 from latentworks.errors import LatentworksError
 from latentworks.models.dcgan import DCGAN
@@ -62,8 +64,6 @@ class CGAN(DCGAN):
 
 def class_labels(n: int, num_classes: int, device=None):
     """0, 1, …, K−1, 0, 1, … (n labels): one row per class in a K-column grid."""
-    import torch
-
     return torch.arange(n, device=device) % num_classes
 
 

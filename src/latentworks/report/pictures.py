@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
 from latentworks.errors import LatentworksError
 from latentworks.runs import atomic_write_bytes
@@ -60,8 +61,6 @@ def snapshot(images: torch.Tensor, nrow: int) -> np.ndarray:
 
 def number_cells(picture: np.ndarray, n: int, nrow: int, pad: int = 2) -> np.ndarray:
     """Write each cell's index (row-major, from 0) in the top-left corner of a bordered uint8 mosaic."""
-    from PIL import Image, ImageDraw
-
     img = Image.fromarray(picture)
     draw = ImageDraw.Draw(img)
     ncol = -(-n // nrow)
@@ -76,8 +75,6 @@ def number_cells(picture: np.ndarray, n: int, nrow: int, pad: int = 2) -> np.nda
 
 def save_png(picture: np.ndarray, path: str | Path) -> Path:
     """A uint8 (H, W) or (H, W, 3) array → a PNG file."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(picture).save(buf, format="PNG")
     path = Path(path)
@@ -88,8 +85,6 @@ def save_png(picture: np.ndarray, path: str | Path) -> Path:
 def write_gif(frames: np.ndarray | list[np.ndarray], path: str | Path, duration_ms: int = 80,
               min_side: int = 128) -> Path:
     """Frames (H, W) or (H, W, 3), float in [0, 1] or uint8 → a looping GIF, scaled up (nearest) to ≥ ``min_side``."""
-    from PIL import Image
-
     pictures = []
     for frame in frames:
         arr = np.asarray(frame)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+import torch
+
 from latentworks.config import finite, flag_alias, positive, require
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
@@ -74,8 +76,6 @@ class TrainConfig:
         require(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"), "device",
                 self.device, "must be auto, cpu, cuda or cuda:N")
         if self.device.startswith("cuda"):
-            import torch
-
             require(torch.cuda.is_available(), "device", self.device, "asked for, but CUDA is not available here; "
                     "use --device cpu")
 
