@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from latentworks.config import Derived, finite, require, validate
+from latentworks.models.aligned import AlignedConfig, AlignedTextToText
+from latentworks.models.digit_reader import DigitReader
 from latentworks.models.image_encoders import build_image_encoder
 from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
 from latentworks.registry import register_model
@@ -99,9 +101,6 @@ class ReadThenCompute(Trainable, nn.Module):
 
     def __init__(self, config: ReadComputeConfig):
         super().__init__()
-        from latentworks.models.aligned import AlignedConfig, AlignedTextToText
-        from latentworks.models.digit_reader import DigitReader
-
         validate(config)
         self.config = config
         V = len(config.charset)

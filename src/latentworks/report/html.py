@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from latentworks.config import flatten
 from latentworks.errors import LatentworksError
 from latentworks.report.names import fmt, kind_of, label
 from latentworks.runs import RunDir, atomic_write_bytes, environment, read_json, write_json
@@ -357,8 +358,6 @@ def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None
 
 def compare_runs(run_dirs: list[str | Path]) -> Section | None:
     """Runs of one kind side by side: their measures and the settings in which they differ."""
-    from latentworks.config import flatten
-
     results = [RunDir(d, create=False).read_results() for d in run_dirs]
     kinds = {r.get("kind") for r in results}
     if len(results) < 2 or len(kinds) != 1:
