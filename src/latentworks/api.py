@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from latentworks import registry
+from latentworks.config import validate
 from latentworks.errors import LatentworksError
 
 VERBS = ("predict", "sample", "decode", "encode", "reconstruct", "interpolate", "directions", "generate",
@@ -30,28 +32,18 @@ VERBS = ("predict", "sample", "decode", "encode", "reconstruct", "interpolate", 
 
 def recipe(family: str, name: str | None = None, **selectors_and_changes: Any) -> Any:
     """A named recipe's complete config: ``recipe("generative", "quick", kind="vae", **{"train.epochs": 2})``."""
-    from latentworks.recipes import family as recipes_of
-
-    module = recipes_of(family)
+    module = registry.family(family).recipes_module()
     return module.recipe(name, **selectors_and_changes) if name is not None else module.recipe(
         **selectors_and_changes)
 
 
 def train(config: Any, out: str | Path, *, resume: bool = False, overwrite: bool = False) -> Run:
     """Train ``config`` (any family's run config) into the run folder ``out``; return the loaded run."""
-    trainers = {"arithmetic": ("latentworks.pipelines.arithmetic", "train"),
-                "generative": ("latentworks.pipelines.generative", "train_generative"),
-                "charrnn": ("latentworks.pipelines.charrnn", "train_charrnn")}
     family = getattr(config, "family", None)
-    if family not in trainers:
+    if not isinstance(family, str) or family not in registry.family_names():
         raise LatentworksError(f"{type(config).__name__} is not a run config; build one with lw.recipe(...)")
-    import importlib
-
-    from latentworks.config import validate
-
     validate(config)
-    module, function = trainers[family]
-    getattr(importlib.import_module(module), function)(config, out, resume=resume, overwrite=overwrite)
+    registry.family(family).train_function()(config, out, resume=resume, overwrite=overwrite)
     return load(out)
 
 
@@ -60,14 +52,10 @@ def load(run_dir: str | Path, device: str = "cpu") -> Run:
     from latentworks.models.io import read_model_info
 
     info = read_model_info(run_dir)
-    kind = info.get("kind")
-    if "task" in info:
-        return ArithmeticRun(run_dir, info, device)
-    if kind in ("cae", "vae", "dcgan", "cvae", "cgan"):
-        return GenerativeRun(run_dir, info, device)
-    if kind in ("char_lstm", "numpy_rnn", "numpy_lstm"):
-        return CharRun(run_dir, info, device)
-    raise LatentworksError(f"{run_dir} holds a '{kind}' model, which has no Python API verbs")
+    family = registry.family_of(info)
+    if family is None:
+        raise LatentworksError(f"{run_dir} holds a '{info.get('kind')}' model, which has no Python API verbs")
+    return family.api_class()(run_dir, info, device)
 
 
 class Run:
@@ -102,10 +90,9 @@ class Run:
     @property
     def config(self) -> Any:
         """The run's typed config tree (from ``config.json``)."""
-        from latentworks.recipes import family as recipes_of
         from latentworks.runs import read_json
 
-        return recipes_of(self.family).from_json(read_json(self.dir / "config.json"))
+        return registry.family(self.family).recipes_module().from_json(read_json(self.dir / "config.json"))
 
 
 class GenerativeRun(Run):
@@ -181,6 +168,13 @@ class ArithmeticRun(Run):
         self.task = info["task"]
         self.spec = ArithmeticSpec(**info["spec"])
 
+    @property
+    def results(self) -> dict[str, Any]:
+        """``results.json``, with the score keys of this version (a run from before them is read as if new)."""
+        from latentworks.runs import RunDir
+
+        return RunDir(self.dir, create=False).read_results()
+
     def predict(self, query: str, glyphs: np.ndarray | None = None, seed: int = 0,
                 data_dir: str | None = None) -> str | np.ndarray:
         """The answer to ``query``: a string, or (text→image) the drawn answer (La, 28, 28) in [0, 1].
@@ -191,13 +185,13 @@ class ArithmeticRun(Run):
 
     def evaluate(self) -> dict[str, Any]:
         """Exact match, per-character accuracy and error sizes on the run's held-out queries (scored again)."""
-        from latentworks.pipelines.arithmetic import load_reader, prepare, score, test_inputs
+        from latentworks.pipelines.tasks import task
 
-        cfg = self.config
-        prepared = prepare(cfg)
-        reader = load_reader(cfg) if self.task == "text2img" else None
-        inputs = test_inputs(prepared, self.task, cfg.train.seed)
-        return score(self.model, prepared, self.task, inputs, prepared.test.answers, reader)[0]
+        cfg, t = self.config, task(self.task)
+        prepared = t.prepare(cfg)
+        reader = t.reader(cfg)
+        return t.score(self.model, prepared, t.test_inputs(prepared, cfg.train.seed), prepared.test.answers,
+                       reader)[0]
 
 
 class CharRun(Run):
