@@ -27,7 +27,7 @@ ENV = {**os.environ, "LATENTWORKS_OFFLINE": "1", "TQDM_DISABLE": "1", "OMP_NUM_T
        "LATENTWORKS_NO_DEV_DATA": "1"}
 TINY_GEN = ["--preset", "test", "--data-dir", "embedded", "--limit", "64", "--latent-dim", "4", "--filters", "4",
             "--max-filters", "8", "--eval-images", "16", "--snapshot-grid", "2", "--no-progress"]
-TINY_T2T = ["--max-int", "9", "--epochs", "1", "--hidden", "16", "--no-progress"]
+TINY_T2T = ["--preset", "columns", "--max-int", "9", "--epochs", "1", "--hidden", "16", "--no-progress"]
 TEXT = "the quick brown fox jumps over the lazy dog. Harry laughed. " * 40
 
 # (id, argv with {placeholders} for world paths, words the one-line error must contain)
@@ -59,7 +59,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("t2t-epochs", ["arithmetic", "train", "--epochs", "-3", "--out", "{new}"], "--epochs -3"),
     ("t2t-lr", ["arithmetic", "train", "--lr", "0", "--out", "{new}"], "--lr 0.0"),
     ("t2t-hidden", ["arithmetic", "train", "--hidden", "0", "--out", "{new}"], "--hidden 0"),
-    ("t2t-layers", ["arithmetic", "train", "--encoder-layers", "5", "--out", "{new}"], "must be 1, 2 or 3"),
+    ("t2t-layers", ["arithmetic", "train", "--preset", "columns", "--encoder-layers", "5", "--out", "{new}"],
+     "must be 1, 2 or 3"),
     ("t2t-data-dir", ["arithmetic", "train", "--data-dir", "/nonexistent", "--out", "{new}"], "is not a folder"),
     ("t2t-foreign-option", ["arithmetic", "train", "--encoder", "cnn", "--out", "{new}"], "option of img2text"),
     ("t2t-threads", ["arithmetic", "train", "--threads", "0", "--out", "{new}"], "--threads 0"),
@@ -302,8 +303,8 @@ def test_no_file_that_existed_before_changed(outcomes):
 
 # ------------------------------------------------------------------ interruptions, then --resume
 def _train_argv(out: Path) -> list[str]:
-    return ["arithmetic", "train", "--max-int", "19", "--train-fraction", "0.5", "--epochs", "12", "--hidden", "32",
-            "--no-progress", "--out", str(out)]
+    return ["arithmetic", "train", "--preset", "columns", "--max-int", "19", "--train-fraction", "0.5", "--epochs",
+            "12", "--hidden", "32", "--no-progress", "--out", str(out)]
 
 
 def _interrupt(argv: list[str], out: Path, sig: int, after_rows: int) -> int:

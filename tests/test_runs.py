@@ -60,7 +60,7 @@ def test_a_resume_accepts_a_field_added_since_the_run_was_written_but_not_a_real
     from latentworks.recipes.arithmetic import recipe
     from latentworks.runs import check_resume, write_json
 
-    cfg = {"family": "arithmetic", **to_dict(recipe("best", task="text2text"))}
+    cfg = {"family": "arithmetic", **to_dict(recipe("columns", task="text2text"))}
     older = json.loads(json.dumps(cfg))
     del older["model"]["pad_columns"]  # written by a latentworks without that field
     write_json(tmp_path / "config.json", older)

@@ -14,8 +14,8 @@ COMMANDS = {
     "gen": ["gen", "train", "--model", "vae", "--preset", "test", "--data-dir", "embedded", "--limit", "96",
             "--epochs", "2", "--latent-dim", "4", "--filters", "4", "--max-filters", "8", "--eval-images", "32",
             "--snapshot-grid", "2", "--no-progress"],
-    "arithmetic": ["arithmetic", "train", "--task", "text2text", "--max-int", "9", "--train-fraction", "0.5",
-                   "--epochs", "2", "--hidden", "16", "--no-progress"],
+    "arithmetic": ["arithmetic", "train", "--task", "text2text", "--preset", "columns", "--max-int", "9",
+                   "--train-fraction", "0.5", "--epochs", "2", "--hidden", "16", "--no-progress"],
     "charrnn": ["charrnn", "train", "--backend", "numpy", "--steps", "12", "--hidden", "16", "--seq-len", "12",
                 "--batch", "4", "--eval-every", "6", "--generate-length", "20", "--no-progress"],
 }
@@ -95,22 +95,25 @@ def test_config_and_selectors_must_agree(corpus, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, recipe, supervision", [
-    (["--ops", "+-*"], "multiply", None),
-    (["--preset", "best", "--ops", "x"], "multiply", None),
-    (["--preset", "long", "--ops", "*"], "long", None),
-    (["--task", "img2text", "--supervision", "answers"], "answers", "answers"),
-    (["--task", "img2text", "--preset", "best", "--supervision", "answers"], "answers", "answers"),
-    (["--task", "img2text"], "best", "query"),
-    (["--task", "img2text", "--preset", "notebook"], "notebook", "answers"),
+    ([], "automaton", None),
+    (["--ops", "+-*"], "columns-multiply", None),
+    (["--preset", "best", "--ops", "x"], "columns-multiply", None),
+    (["--preset", "columns-long", "--ops", "*"], "columns-long", None),
+    (["--task", "img2text", "--supervision", "answers"], "glyph-answers", "answers"),
+    (["--task", "img2text", "--preset", "best", "--supervision", "answers"], "glyph-answers", "answers"),
+    (["--task", "img2text"], "glyph-columns", "query"),
+    (["--task", "img2text", "--preset", "course"], "course", "answers"),
+    (["--task", "text2img"], "pen", None),
 ])
-def test_best_stands_for_the_recipe_the_ops_and_supervision_need(argv, recipe, supervision, capsys):
+def test_default_stands_for_the_recipe_the_ops_and_supervision_need(argv, recipe, supervision, capsys):
     assert main(["arithmetic", "train", *argv, "--print-config"]) == 0
     config = json.loads(capsys.readouterr().out)
     assert (config["recipe"], config["supervision"]) == (recipe, supervision)
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["--task", "img2text", "--preset", "notebook", "--supervision", "query"], "contradicts the notebook recipe"),
+    (["--task", "img2text", "--preset", "course", "--supervision", "query"], "contradicts the course recipe"),
+    (["--task", "img2text", "--preset", "glyph-columns", "--supervision", "answers"], "use --preset glyph-answers"),
     (["--supervision", "answers"], "only applies to img2text runs"),
     (["--task", "img2text", "--supervision", "labels"], "--supervision"),
 ])

@@ -14,7 +14,7 @@ SPECS = [ArithmeticSpec(max_int=99, ops="+-", layout="v23"), ArithmeticSpec(max_
 
 def _model(spec: ArithmeticSpec, **overrides) -> AlignedTextToText:
     data = {"data.max_int": spec.max_int, "data.ops": spec.ops, "data.layout": spec.layout}
-    cfg = recipe("best", task="text2text", **data, **{f"model.{k}": v for k, v in overrides.items()})
+    cfg = recipe("columns", task="text2text", **data, **{f"model.{k}": v for k, v in overrides.items()})
     assert cfg.model.charset == spec.charset and cfg.model.answer_len == spec.answer_len
     return AlignedTextToText(cfg.model)
 
@@ -118,13 +118,13 @@ def test_digit_pairs_meet_in_the_column_of_their_place_value():
     assert columns[..., 1].tolist() == [[0, 8, 10, 3], [0, 81, 162, 81], [0, 56, 0, 0]]
 
 
-def test_best_multiplies_with_the_multiply_recipe():
-    mul = recipe("best", task="text2text", **{"data.ops": "+-*"})
-    assert mul.recipe == "multiply" and mul.model.digit_pairs and mul.train.weight_decay == 1.0
-    assert recipe("best", task="text2text", **{"data.ops": "×"}).recipe == "multiply"
-    plain = recipe("best", task="text2text")
-    assert plain.recipe == "best" and not plain.model.digit_pairs
-    assert recipe("long", task="text2text", **{"data.ops": "*"}).recipe == "long"  # an explicit recipe stays
+def test_the_default_multiplies_with_the_columns_multiply_recipe():
+    mul = recipe("default", task="text2text", **{"data.ops": "+-*"})
+    assert mul.recipe == "columns-multiply" and mul.model.digit_pairs and mul.train.weight_decay == 1.0
+    assert recipe("default", task="text2text", **{"data.ops": "×"}).recipe == "columns-multiply"
+    plain = recipe("columns", task="text2text")
+    assert plain.recipe == "columns" and not plain.model.digit_pairs
+    assert recipe("columns", task="text2text", **{"data.ops": "*"}).recipe == "columns"  # an explicit recipe stays
     m = AlignedTextToText(mul.model)
     x = _ids(mul.data.spec(), "12*34", "5+6  ")
     assert m.predict(x).shape == (2, mul.model.answer_len)

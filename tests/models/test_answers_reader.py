@@ -8,7 +8,7 @@ from latentworks.recipes.arithmetic import recipe
 
 
 def _model(**changes) -> AnswersReader:
-    cfg = recipe("answers", task="img2text", **{"data.max_int": 9, "model.hidden": 32, **changes})
+    cfg = recipe("glyph-answers", task="img2text", **{"data.max_int": 9, "model.hidden": 32, **changes})
     torch.manual_seed(0)
     return AnswersReader(cfg.model)
 

@@ -123,8 +123,8 @@ def _recipe(name: str, **changes):
     return recipe(name, task="text2text", **changes)
 
 
-def test_notebook_recipe_matches_keras_parameter_count():
-    run = _recipe("notebook")
+def test_course_recipe_matches_keras_parameter_count():
+    run = _recipe("course")
     cfg, train = run.model, run.train
     assert (cfg.vocab_size, cfg.query_len, cfg.answer_len) == (V, LQ, LA)
     m = TextToText(cfg)
@@ -134,7 +134,7 @@ def test_notebook_recipe_matches_keras_parameter_count():
     frozen = [p for n, p in m.named_parameters() if n.split(".")[-1].startswith("bias_hh")]
     assert frozen and all(not p.requires_grad and torch.count_nonzero(p) == 0 for p in frozen)
     # One extra encoder LSTM (the assignment's variant): 1,330,445 in the course report's Keras summary.
-    assert count_trainable(TextToText(_recipe("notebook", **{"model.enc_layers": 2}).model)) == 1_330_445
+    assert count_trainable(TextToText(_recipe("course", **{"model.enc_layers": 2}).model)) == 1_330_445
 
 
 def test_attention_recipe_counts_optimizer_steps():
@@ -148,10 +148,10 @@ def test_attention_recipe_counts_optimizer_steps():
         _recipe("nope")
 
 
-@pytest.mark.parametrize("preset", ["notebook", "attention"])
+@pytest.mark.parametrize("preset", ["course", "attention"])
 def test_save_load_round_trip(tmp_path, preset):
     cfg = _recipe(preset).model
-    if preset == "notebook":
+    if preset == "course":
         cfg = dataclasses.replace(cfg, hidden=32)
     torch.manual_seed(0)
     m = TextToText(cfg).eval()

@@ -52,7 +52,7 @@ def test_notebook_recipe_is_course_faithful():
     from latentworks.config import ConfigError
     from latentworks.recipes.arithmetic import recipe
 
-    run = recipe("notebook", task="text2img")
+    run = recipe("course", task="text2img")
     config, train = run.model, run.train
     assert (config.embed_dim, config.cell, config.hidden, config.enc_layers) == (0, "lstm", 256, 1)
     assert not config.bidirectional and (config.vocab_size, config.query_len, config.answer_len) == (13, 5, 3)

@@ -16,7 +16,7 @@ from latentworks.recipes.arithmetic import recipe
 TINY = {"data.max_int": 9, "data.train_fraction": 0.6, "train.progress": False, "model.hidden": 64}
 
 
-def _cfg(task: str = "text2text", name: str = "best", **changes):
+def _cfg(task: str = "text2text", name: str = "columns", **changes):
     return recipe(name, task=task, **{**TINY, **changes})
 
 
@@ -113,7 +113,7 @@ def test_resume_finishes_to_the_same_weights(tmp_path):
 def test_two_process_gloo_ddp_smoke(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LATENTWORKS_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
-           "-m", "latentworks", "arithmetic", "train", "--task", "text2text", "--max-int", "9",
+           "-m", "latentworks", "arithmetic", "train", "--task", "text2text", "--preset", "columns", "--max-int", "9",
            "--train-fraction", "0.5", "--epochs", "2", "--hidden", "32", "--no-progress", "--device", "cpu",
            "--out", str(tmp_path / "ddp")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
@@ -143,14 +143,14 @@ def test_a_recipe_the_task_lacks_is_a_one_line_error(capsys):
 
 
 def test_answers_only_image_run_reports_how_its_invented_symbols_read_digits(tmp_path):
-    cfg = _cfg("img2text", "best", supervision="answers",
+    cfg = _cfg("img2text", "default", supervision="answers",
                **{"data.data_dir": "embedded", "train.steps": 4, "train.batch_size": 8, "model.hidden": 16})
-    assert (cfg.recipe, cfg.supervision) == ("answers", "answers")
+    assert (cfg.recipe, cfg.supervision) == ("glyph-answers", "answers")
     results = train(cfg, tmp_path / "run")
     reading = results["test"]["glyph_reading"]
     assert reading["n"] == 500  # half of the embedded sample's 1,000 labelled test digits; the other half names
     assert 0 <= reading["accuracy"] <= 1 and 0 <= reading["centroid_accuracy"] <= 1
     assert 1 <= reading["digits_named"] <= reading["classes_used"] <= 16
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert (saved["recipe"], saved["supervision"]) == ("answers", "answers")
+    assert (saved["recipe"], saved["supervision"]) == ("glyph-answers", "answers")
     assert len(predict(tmp_path / "run", "3+4")) == 2

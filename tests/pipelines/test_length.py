@@ -33,7 +33,7 @@ def test_excluded_queries_are_never_drawn():
 @pytest.fixture(scope="module")
 def two_digit_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("length") / "t2t"
-    cfg = lw.recipe("arithmetic", "best", task="text2text", **{"train.epochs": 2, "model.hidden": 32,
+    cfg = lw.recipe("arithmetic", "columns", task="text2text", **{"train.epochs": 2, "model.hidden": 32,
                                                                "train.progress": False})
     lw.train(cfg, out)
     return out

@@ -8,7 +8,7 @@ from latentworks.recipes.arithmetic import RunConfig, recipe
 
 def test_sweep_scores_every_fraction_and_draws_both_figures(tmp_path):
     def make(fraction: float) -> RunConfig:
-        return recipe("best", task="text2text", **{"data.train_fraction": fraction, "data.max_int": 9,
+        return recipe("columns", task="text2text", **{"data.train_fraction": fraction, "data.max_int": 9,
                                                     "train.epochs": 2, "model.hidden": 16, "train.progress": False})
 
     summary = sweep(make, [0.3, 0.6], tmp_path)

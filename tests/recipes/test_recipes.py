@@ -40,7 +40,7 @@ def test_the_course_settings_are_the_course_s():
     assert (gan.model.latent_dim, gan.model.filters, gan.model.kernel, gan.model.init) == (256, 128, 3, "xavier")
     assert gan.model.scheme == "notebook" and gan.train.batch_size == 64 and gan.train.betas == (0.5, 0.999)
     assert generative.recipe("notebook", kind="vae").train.batch_size == 8
-    t2t = arithmetic.recipe("notebook", task="text2text")
+    t2t = arithmetic.recipe("course", task="text2text")
     assert (t2t.model.hidden, t2t.model.decoder, t2t.train.batch_size, t2t.train.epochs) == (256, "repeat", 8, 20)
     mcr = charrnn.recipe("min-char-rnn")
     assert (mcr.model.hidden, mcr.data.seq_len, mcr.train.batch_size, mcr.train.optimizer) == (100, 25, 1, "adagrad")

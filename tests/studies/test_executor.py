@@ -52,7 +52,7 @@ def test_the_local_executor_is_the_default_and_ray_options_need_ray():
 def test_a_run_trained_before_a_new_field_existed_is_reused(tmp_path):
     """A field added to latentworks later reads as its default, which is what the older run had; a field that
     really differs still makes the run a different one."""
-    cfg = recipe("best", task="text2text", **{"data.max_int": 9, "train.epochs": 1, "model.hidden": 8,
+    cfg = recipe("columns", task="text2text", **{"data.max_int": 9, "train.epochs": 1, "model.hidden": 8,
                                               "train.progress": False})
     job = job_for("old", cfg, tmp_path / "run")
     first = run_job(job, progress=False)
@@ -66,7 +66,7 @@ def test_a_run_trained_before_a_new_field_existed_is_reused(tmp_path):
     from latentworks.studies.executor import RESUME_FREE
 
     assert finished_results(tmp_path / "run", job.config, RESUME_FREE) is not None
-    changed = job_for("old", recipe("best", task="text2text", **{"data.max_int": 9, "train.epochs": 1,
+    changed = job_for("old", recipe("columns", task="text2text", **{"data.max_int": 9, "train.epochs": 1,
                                                                  "model.hidden": 9}), tmp_path / "run")
     assert finished_results(tmp_path / "run", changed.config, RESUME_FREE) is None
 
@@ -99,7 +99,7 @@ def _ray_workers(job: str) -> list[int]:
 
 @pytest.mark.slow
 def test_a_killed_worker_is_retried_from_the_last_checkpoint(tmp_path):
-    cfg = recipe("best", task="text2text", **{"data.max_int": 29, "train.epochs": 8, "model.hidden": 32,
+    cfg = recipe("columns", task="text2text", **{"data.max_int": 29, "train.epochs": 8, "model.hidden": 32,
                                               "train.progress": False, "train.checkpoint_every": 20})
     killed: list[int] = []
 

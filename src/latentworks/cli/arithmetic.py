@@ -12,10 +12,11 @@ from latentworks.config import ConfigError, flag_alias, override, require, valid
 from latentworks.data.arithmetic import QueryFormat, check_data_dir
 from latentworks.recipes import arithmetic as recipes
 
-# --ops and --supervision select too: ``best`` is ``multiply`` on ops with '*' and ``answers`` from answers alone.
+# --ops and --supervision select too: ``default`` (and the old ``best``) is columns-multiply on ops with '*' and
+# glyph-answers from answers alone; recipes.recipe prints which recipe a ``default`` or an old name stands for.
 FAMILY = TrainFamily(recipes=recipes, selectors={"task": ("--task",), "name": ("--preset", "--recipe"),
                                                  "data.ops": ("--ops",), "supervision": ("--supervision",)},
-                     default_recipe=lambda chosen: "best",
+                     default_recipe=lambda chosen: "default",
                      alias=lambda name, run: recipes.chosen_recipe(name, run.task, run.data.ops, run.supervision),
                      run_classes=lambda: sorted({c for _, _, c in recipes.MODEL_CONFIGS.values()}, key=str))
 

@@ -1,4 +1,5 @@
-"""The ``best`` text->text recipe: read digits in the order arithmetic is done.
+"""The ``columns`` text->text recipes (``columns-long``, ``columns-multiply``): read digits in the order arithmetic
+is done.
 
 People add and subtract column by column from the units up, carrying as they go. This model gets the same
 view of a query without being told any arithmetic:
@@ -53,7 +54,7 @@ class AlignedConfig:
     # product writes units there and tens one column up. Here each pair has two learned vectors (a table over
     # digit ids), one summed into column i + j and one into column i + j + 1, so the network still learns every
     # digit product, what to pass up and every carry from examples.
-    # The ``multiply`` recipe turns it on.
+    # The ``columns-multiply`` recipe turns it on.
     digit_pairs: bool = False
     pair_dim: int = 32  # size of each of a digit pair's two learned vectors
 

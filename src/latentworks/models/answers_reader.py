@@ -1,6 +1,6 @@
 """Image -> text from answers alone: the model must discover what each handwritten glyph means.
 
-The ``best`` image->text recipe is told, for every training strip, which characters it was drawn from. This
+The ``glyph-columns`` image->text recipe is told, for every training strip, which characters it was drawn from. This
 one is not (``--supervision answers``): it sees the strip's pixels and the answer string, nothing else, the
 setting of the MNIST-addition benchmark of neuro-symbolic learning (there: two 2-digit numbers, only the sum).
 

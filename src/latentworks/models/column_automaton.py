@@ -1,11 +1,11 @@
 """The ``automaton`` text->text recipe: addition (and subtraction) of numbers of any length.
 
-A recurrent network with a continuous state (the ``best`` and ``long`` GRUs) learns a carry that holds for the
-few columns it was trained on and drifts beyond them: trained on two-digit operands, ``long`` adds 10-digit
-numbers two times in three. People add any length with a finite rule: a carry that is 0 or 1, the same at every
+A recurrent network with a continuous state (the ``columns`` and ``columns-long`` GRUs) learns a carry that holds for
+the few columns it was trained on and drifts beyond them: trained on two-digit operands, ``columns-long`` adds
+10-digit numbers two times in three. People add any length with a finite rule: a carry that is 0 or 1, the same at every
 column. This model has that shape and learns the rule from examples:
 
-1. **Aligned input**, as ``best``: column t holds (operator, a_t, b_t), units first, zero-padded. No position is
+1. **Aligned input**, as ``columns``: column t holds (operator, a_t, b_t), units first, zero-padded. No position is
    given to the network, so the 100th column looks like the 2nd.
 2. **Readers** walk the columns from the units up, each with one of ``read_states`` symbols as its state (soft
    while training, one symbol when answering); their last symbols (with the operator) give the answer's sign,
@@ -53,7 +53,7 @@ class ColumnAutomatonConfig:
     query_len: Derived[int] = 5
     answer_len: Derived[int] = 3
     layout: Derived[str] = "v23"
-    zero_pad: ClassVar[bool] = True  # columns and answers are always fixed-width here (see ``best``'s zero_pad)
+    zero_pad: ClassVar[bool] = True  # columns and answers are always fixed-width here (see ``columns``' zero_pad)
     read_states: int = 3  # symbols of each reader's state (which operand is larger: 3 suffice)
     # Readers side by side, each with its own weights; the sign reads all their last symbols. One reader alone
     # never learned to compare on about one seed in three; with several, one that did is enough.
@@ -73,7 +73,7 @@ class ColumnAutomatonConfig:
 
     def check(self) -> None:
         require("*" not in self.charset, "ops", "".join(c for c in self.charset if c in "+-*"),
-                "the automaton recipe adds and subtracts; for '*' use --preset multiply")
+                "automaton cannot multiply; use --preset columns-multiply")
         require(self.hidden >= 1 and self.dim >= 1, "hidden", self.hidden, "and --dim must be >= 1")
         require(self.read_states >= 2, "read_states", self.read_states, "must be >= 2")
         require(self.readers >= 1, "readers", self.readers, "must be >= 1")
@@ -125,7 +125,7 @@ class ColumnAutomaton(AlignedTextToText):
         self.config = config
         V, H, D = config.vocab_size, config.hidden, config.dim
         R, W = config.read_states, config.write_states
-        self.layout_ids()  # the re-layouts are ``best``'s
+        self.layout_ids()  # the re-layouts are ``columns``'
         ops = [c for c in "+-" if c in config.charset]
         self.register_buffer("symmetric", torch.tensor([c in config.symmetric_ops and c in ops for c in
                                                         config.charset]), persistent=False)

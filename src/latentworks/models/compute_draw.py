@@ -1,4 +1,4 @@
-"""The ``best`` text->image recipe: compute the answer, then draw it.
+"""The ``pen`` text->image recipe: compute the answer, then draw it.
 
 Drawing a digit is easy; getting the arithmetic right is what decides whether a drawn answer reads back
 correctly. So the arithmetic goes to the column-aligned encoder-decoder (``aligned.AlignedTextToText``) and

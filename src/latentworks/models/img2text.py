@@ -89,7 +89,7 @@ class ReadComputeConfig:
 @register_model("img2text_read", family="arithmetic", title="glyph reader + column encoder-decoder (image→text)",
                 capabilities=("answer", "handwriting"))
 class ReadThenCompute(Trainable, nn.Module):
-    """The ``best`` image->text recipe: a glyph CNN reads each image into a character, and the column-aligned
+    """The ``glyph-columns`` image->text recipe: a glyph CNN reads each image into a character, and the column-aligned
     encoder-decoder (``aligned.AlignedTextToText``) computes the answer from what was read.
 
     Both parts train together on the img2text training set: the CNN against the query's characters (the text

@@ -22,7 +22,7 @@ Read top-down:
    ``"text2text"`` for ``latentworks.models.io.save_model / load_model``; it owns its loss (cross-entropy per
    answer character).
 
-The named recipes built from it (the course's ``notebook`` model, the generic ``attention`` one) are in
+The named recipes built from it (the course's model, ``course``; the generic ``attention`` one) are in
 :mod:`latentworks.recipes.arithmetic`.
 """
 
