@@ -90,8 +90,8 @@ def main() -> None:
         test = {k: v for k, v in res["test"].items() if not isinstance(v, dict)}
         table[name] = {
             "config": kw, "test": test, "glyph_reading": res["test"].get("glyph_reading"),
-            "error_histogram": res["test"].get("error_histogram")
-            or res["test"].get("readback_error_histogram"), "train": res["train"], "wall_seconds": round(wall, 1),
+            "error_histogram": res["test"].get("error_histogram"), "train": res["train"],
+            "wall_seconds": round(wall, 1),
             "mnist": res["data"]["mnist"], "load_average_before": [round(v, 2) for v in load],
             "load_average_after": [round(v, 2) for v in os.getloadavg()], "machine": platform.processor()
             or platform.machine(), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -19,14 +19,15 @@ from pathlib import Path
 from latentworks.config import load_json
 from latentworks.data.arithmetic import decode
 from latentworks.models.io import load_model
-from latentworks.pipelines.arithmetic import predict_strings, prepare, read_digits, test_inputs
+from latentworks.pipelines.arithmetic import predict_strings, prepare, read_digits
+from latentworks.pipelines.tasks import task
 from latentworks.recipes.arithmetic import from_json
 
 OUT = Path(__file__).parent / "out" / "rescore.json"
 
 
 def by_operator(model, prepared, cfg) -> dict[str, dict[str, float | int]]:
-    predicted = predict_strings(model, test_inputs(prepared, cfg.task, cfg.train.seed), prepared.spec)
+    predicted = predict_strings(model, task(cfg.task).test_inputs(prepared, cfg.train.seed), prepared.spec)
     right: dict[str, list[bool]] = {}
     for query, answer, expected in zip(decode(prepared.test.x, prepared.spec), predicted, prepared.test.answers):
         op = next(c for c in query.strip()[1:] if c in "+-*")  # past the first digit; operands are unsigned
@@ -42,7 +43,7 @@ def main() -> None:
     for run in args.runs:
         cfg = from_json(load_json(Path(run) / "config.json"))
         prepared, model = prepare(cfg), load_model(run)
-        row: dict = {"by_operator": by_operator(model, prepared, cfg)} if cfg.task != "text2img" else {}
+        row: dict = {} if task(cfg.task).images_out else {"by_operator": by_operator(model, prepared, cfg)}
         if hasattr(model, "symbol_of"):
             row["glyph_reading"] = read_digits(model, prepared, cfg.train.seed)
         table[run] = {**row, "date": time.strftime("%Y-%m-%d %H:%M")}

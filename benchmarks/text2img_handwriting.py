@@ -27,9 +27,10 @@ from torch.nn import functional as F
 from latentworks.data.mnist import load_mnist
 from latentworks.metrics.arithmetic import score_answers
 from latentworks.models.io import load_model
-from latentworks.pipelines.arithmetic import generate_images, prepare, test_inputs
+from latentworks.pipelines.arithmetic import generate_images, prepare
 from latentworks.pipelines.arithmetic_figures import several_hands
 from latentworks.pipelines.digit_reader import PACKAGED_READER, read_glyphs, stretch_ink
+from latentworks.pipelines.tasks import TEXT_TO_IMAGE
 from latentworks.recipes import family
 from latentworks.recipes.arithmetic import recipe
 from latentworks.runs import environment, read_json, write_json
@@ -134,7 +135,7 @@ def main() -> None:
         seed = cfg.train.seed
         prepared = prepare(cfg)
         model = load_model(folder, expect="text2img_draw").eval()
-        inputs = test_inputs(prepared, "text2img", seed)
+        inputs = TEXT_TO_IMAGE.test_inputs(prepared, seed)
         answers = prepared.test.answers
         drawn = generate_images(model, inputs, seed=0)
         again = generate_images(model, inputs, seed=1)
@@ -155,7 +156,8 @@ def main() -> None:
         print(f"{name} variety: drawn {row['variety_drawn']:.3f}, real {row['variety_real']:.3f}", flush=True)
         summary["runs"][key] = row
         if getattr(model.config, "style_dim", 0):
-            several_hands(args.out / f"several_hands_{key.replace('/', '_')}.png", model, prepared.test, inputs)
+            several_hands(args.out / f"several_hands_{key.replace('/', '_')}.png",
+                          lambda x, s, m=model: generate_images(m, x, seed=s), prepared.test, inputs)
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
     write_json(args.out / "summary.json", summary)
 

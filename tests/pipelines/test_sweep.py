@@ -2,7 +2,7 @@
 
 import json
 
-from latentworks.pipelines.sweep import sweep
+from latentworks.pipelines.sweep import run_dir_of, sweep
 from latentworks.recipes.arithmetic import RunConfig, recipe
 
 
@@ -15,7 +15,8 @@ def test_sweep_scores_every_fraction_and_draws_both_figures(tmp_path):
     rows = summary["rows"]
     assert [r["train_fraction"] for r in rows] == [0.3, 0.6]
     for row in rows:
-        saved = json.loads((tmp_path / f"text2text-best-f{row['train_fraction']:g}" / "results.json").read_text())
+        assert row["run"] == str(run_dir_of(tmp_path, make(row["train_fraction"])))
+        saved = json.loads((tmp_path / row["run"] / "results.json").read_text())
         assert row["exact_match"] == saved["test"]["exact_match"]
         assert row["abs_error"] == saved["test"]["abs_error"]
     assert {p.rsplit("/", 1)[-1] for p in summary["figures"]} == {"sweep_training_curves.png",

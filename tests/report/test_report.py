@@ -118,8 +118,8 @@ def test_fraction_figure_draws_bars_below_three_fractions(tmp_path, monkeypatch)
     monkeypatch.setattr(plots, "line_plot", lambda *a, **k: calls.append("line") or real_line(*a, **k))
     rows = [{"train_fraction": f, "exact_match": e, "char_accuracy": c}
             for f, e, c in ((0.05, 0.9, 0.95), (0.1, 0.98, 0.99), (0.5, 0.999, 0.9995))]
-    sweep.fraction_figure(rows[:2], "text2text", tmp_path / "two.png")
-    sweep.fraction_figure(rows, "text2text", tmp_path / "three.png")
+    sweep.fraction_figure(rows[:2], "text→text", tmp_path / "two.png")
+    sweep.fraction_figure(rows, "text→text", tmp_path / "three.png")
     assert calls == ["bars", "line"]
     assert Image.open(tmp_path / "two.png").size[0] > 0
 
@@ -139,16 +139,37 @@ def test_image_grid_writes_png(tmp_path):
     assert Image.open(path).size[0] > 0
 
 
-def test_comparison_keeps_every_measure_any_run_has_and_keeps_them_apart(tmp_path):
-    def run(name, test):
-        r = RunDir(tmp_path / name)
-        r.write_results(kind="text2img", config={"train": {"lr": 0.1}}, metrics={"test": test}, seed=0)
-        return r.root
+def _scored_run(root, name, test, kind="arithmetic/text2img"):
+    r = RunDir(root / name)
+    r.write_results(kind=kind, config={"train": {"lr": 0.1}}, metrics={"test": test}, seed=0)
+    return r.root
 
-    a = run("a", {"readback_exact_match": 0.5, "n": 100, "readback_n": 50})
-    b = run("b", {"exact_match": 0.9, "readback_exact_match": 0.7, "n": 100, "readback_n": 60})
+
+def test_comparison_keeps_every_measure_any_run_has(tmp_path):
+    a = _scored_run(tmp_path, "a", {"exact_match": 0.5, "n": 100}, kind="arithmetic/text2text")
+    b = _scored_run(tmp_path, "b", {"exact_match": 0.9, "elbo": -90.0, "n": 60}, kind="arithmetic/text2text")
     table = compare_runs([a, b]).tables[0]
     col = table.columns.index
-    assert table.rows[0][col("exact match")] == "—" and table.rows[1][col("exact match")] == "90.0 %"
-    assert [r[col("held-out queries")] for r in table.rows] == ["100", "100"]
-    assert [r[col("held-out queries, read back")] for r in table.rows] == ["50", "60"]
+    assert [r[col("exact match")] for r in table.rows] == ["50.0 %", "90.0 %"]
+    assert [r[col("ELBO (nats)")] for r in table.rows] == ["—", "-90"]
+    assert [r[col("held-out queries")] for r in table.rows] == ["100", "60"]
+
+
+def test_a_text2img_run_from_before_one_metric_naming_reads_with_todays_keys(tmp_path):
+    from latentworks.runs import finished_results
+
+    old = _scored_run(tmp_path, "old", {"readback_exact_match": 0.5, "readback_char_accuracy": 0.75, "readback_n": 50,
+                                 "readback_error_histogram": {"0": 25, "1–9": 25}})
+    new = _scored_run(tmp_path, "new", {"exact_match": 0.7, "char_accuracy": 0.8, "n": 60,
+                                 "error_histogram": {"0": 42, "1–9": 18}, "scored_by": "digit reader read-back"})
+    read = RunDir(old, create=False).read_results()["test"]
+    assert read == {"exact_match": 0.5, "char_accuracy": 0.75, "n": 50, "error_histogram": {"0": 25, "1–9": 25},
+                    "scored_by": "digit reader read-back"}
+    assert finished_results(old, {"train": {"lr": 0.1}})["test"] == read  # a study reusing the run sees the same
+    assert RunDir(new, create=False).read_results()["test"]["exact_match"] == 0.7  # today's keys pass untouched
+    table = compare_runs([old, new]).tables[0]
+    col = table.columns.index
+    assert [r[col("exact match")] for r in table.rows] == ["50.0 %", "70.0 %"]
+    assert [r[col("held-out queries")] for r in table.rows] == ["50", "60"]
+    assert [r[col("scored by")] for r in table.rows] == ["digit reader read-back"] * 2
+    assert "read back" not in " ".join(table.columns)  # one column per measure, not one per scoring

@@ -106,13 +106,14 @@ class Predict:
 def predict(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.arithmetic import predict as run_predict
     from latentworks.pipelines.arithmetic import run_info
+    from latentworks.pipelines.tasks import task as task_of
 
     args = parse(Predict, argv, prog=prog, description="Answer a query with a trained arithmetic run.")
     task, _, _ = run_info(args.run)
     output = args.out.output
-    require(args.image is None or task == "img2text", "image", args.image,
+    require(args.image is None or task_of(task).images_in, "image", args.image,
             f"only applies to img2text runs; {args.run} is a {task} run")
-    require(output is None or task == "text2img", "output", output,
+    require(output is None or task_of(task).images_out, "output", output,
             f"only applies to text2img runs (the answer is drawn); {args.run} is a {task} run")
     check_output(output)
     check_data_dir(args.data_dir)

@@ -20,34 +20,8 @@ relative to the common parent of the folders served (stable across restarts). Er
 ``{"error": "one line naming the problem and the fix"}``: 400/413/422 for a bad request, 404 for an unknown
 run id or path, 500 only for a bug (and the server keeps serving).
 
-``GET  /api``                      this list, as JSON
-``GET  /api/runs``                 ``[{id, kind, family, title, latent_dim, num_classes, codes, image_shape,
-                                   capabilities, ...}]``
-``POST /api/sample``               ``{run, n<=16, seed, scale, truncate?, label?, code?}`` → n×n ``images``, ``z``,
-                                   ``labels``
-``POST /api/decode``               ``{run, z: [[...]] (<=256 rows), label? | labels?, code?}`` → ``images``
-``POST /api/interpolate``          ``{run, a: [...], b: [...], steps<=64, method: lerp|slerp, label?}`` → ``images``,
-                                   ``z``
-``POST /api/vector``               ``{run, a, b, c, label?}`` → decode(a − b + c): ``image``, ``z``
-``POST /api/directions``           ``{run, k<=16}`` → ``directions: [{name, vector (unit), scale}]`` and ``source``
-                                   (``dimensions`` for latents <= 16, else ``pca`` of encoded held-out images or
-                                   ``ganspace``: principal directions of sampled latents' first-layer features)
-``POST /api/map``                  ``{run, points<=2000, seed}`` → ``points: [[x, y]]``, ``labels``, ``basis``
-                                   (``mean``, ``components``: the 2-D plane in latent space), ``source``, ``note``
-``POST /api/map/point``            ``{run, index, points, seed}`` → that held-out image's ``z``, ``label``, ``image``
-``POST /api/encode``               an image upload → ``z``, ``input`` (the image as the model sees it)
-``POST /api/reconstruct``          an image upload → ``z``, ``input``, ``image`` (reconstruction), ``mse``
-                                   uploads: JSON ``{run, image: data URL or base64, label?, invert?}`` or
-                                   multipart form fields ``run``, ``label``, ``invert`` and a ``file``; at most
-                                   2 MB and 4,096×4,096 pixels
-``POST /api/arithmetic/answer``    ``{run, query, image?, seed?}`` → ``query``, ``answer`` (text) or ``answer_image``,
-                                   ``read`` (what the model / digit reader reads), ``query_image`` (img2text)
-``POST /api/arithmetic/handwriting`` ``{run, query?, seed}`` → a query drawn with MNIST test-split digits
-``POST /api/charrnn/generate``     ``{run, prime<=500 chars, length<=2000, temperature, top_k?, seed, stream}``
-                                   → streamed NDJSON lines ``{"text": "..."}`` then ``{"done": true, ...}``
-                                   (``stream: false``: one JSON ``{text}``)
-
-``docs/explore-api.md`` has the same list with examples.
+The endpoints are :data:`latentworks.explore.server.ROUTES` (the one list the app is built from); ``GET /api``
+lists them and ``docs/explore-api.md`` has them as a table, generated from it, with examples.
 """
 
 from latentworks.explore.server import create_app

@@ -20,6 +20,7 @@ from latentworks.explore import schemas
 from latentworks.explore.images import data_url, decode_base64, grey_array, mnist_cells, read_upload
 from latentworks.explore.runs import ApiError, Run
 from latentworks.models.inference import inference
+from latentworks.pipelines.tasks import task as task_of
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,7 +63,7 @@ def _sampler(run: Run):
     """MNIST test-split handwriting for this run's charset (the run's data folder, else the look-up, else the
     embedded sample), built once."""
     if "sampler" not in run.cache:
-        from latentworks.pipelines.arithmetic import test_sampler
+        from latentworks.pipelines.tasks import test_sampler
 
         data_dir = ((run.config or {}).get("data") or {}).get("data_dir")
         spec = run.extra["spec"]
@@ -81,8 +82,8 @@ def _query_ids(run: Run, query: str) -> tuple[str, torch.Tensor]:
 
 def handwriting(run: Run, req: schemas.HandwritingRequest) -> dict[str, Any]:
     """A query (given, or random from ``seed``) written with MNIST test-split digits, as a 28-pixel strip."""
-    if run.extra["task"] != "img2text":
-        raise ApiError(f"run {run.id!r} is a {run.extra['task']} run; handwriting is for img2text runs")
+    if not task_of(run.extra["task"]).images_in:
+        raise ApiError(f"run {run.id!r} is a {run.extra['task']} run; handwriting is for image→text runs")
     spec = run.extra["spec"]
     query = req.query
     if query is None or not query.strip():
@@ -96,9 +97,8 @@ def handwriting(run: Run, req: schemas.HandwritingRequest) -> dict[str, Any]:
 
 def answer(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
     task, spec, model = run.extra["task"], run.extra["spec"], run.model
-    from latentworks.pipelines.arithmetic import generate_images, predict_strings
-
-    if task == "img2text":
+    t = task_of(task)
+    if t.images_in:
         if req.image:
             strip = grey_array(read_upload(decode_base64(req.image)))
             glyphs = torch.from_numpy(mnist_cells(strip, spec.query_len))[None]
@@ -111,17 +111,16 @@ def answer(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
             text, x = _query_ids(run, req.query)
             glyphs = _sampler(run).render(x, torch.Generator().manual_seed(req.seed))
         read, read_by = _read(run, glyphs)
-        result = predict_strings(model, glyphs, spec)[0]
+        result = t.respond(model, glyphs, spec)
         return {"task": task, "query": text, "read": read, "read_by": read_by, "answer": result,
                 "expected": _expected(text or read, spec),
                 "query_image": data_url(render_strip(glyphs[0].numpy()))}
     if not req.query.strip():
         raise ApiError(f"empty query; type one such as '12{spec.ops[0]}34'")
     text, x = _query_ids(run, req.query)
-    if task == "text2text":
-        return {"task": task, "query": text, "answer": predict_strings(model, x, spec)[0],
-                "expected": _expected(text, spec)}
-    images = generate_images(model, x, seed=req.seed)[0].clamp(0, 1)
+    if not t.images_out:
+        return {"task": task, "query": text, "answer": t.respond(model, x, spec), "expected": _expected(text, spec)}
+    images = torch.from_numpy(t.respond(model, x, spec, seed=req.seed)).clamp(0, 1)
     reader = packaged_reader()
     read = None
     if reader is not None:

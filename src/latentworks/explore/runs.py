@@ -117,7 +117,7 @@ class Run:
             spec = self.extra["spec"]
             out.update(task=self.extra["task"], query_len=spec.query_len, answer_len=spec.answer_len,
                        max_int=spec.max_int, ops=spec.ops, layout=spec.layout,
-                       image_shape=[1, 28, 28 * spec.query_len] if self.extra["task"] == "img2text" else None)
+                       image_shape=[1, 28, 28 * spec.query_len] if _task(self).images_in else None)
         else:
             out.update(vocab_size=self.extra["vocab"].size, backend=self.extra["backend"],
                        example_prime=self.extra["example_prime"])
@@ -136,8 +136,9 @@ class Run:
 
     def capabilities(self) -> list[str]:
         if self.family == "arithmetic":
-            task = self.extra["task"]
-            return ["answer"] + (["handwriting", "draw"] if task == "img2text" else [])
+            task = _task(self)  # restyle: draw the answer again in another hand
+            return ["answer"] + (["handwriting", "draw"] if task.images_in else []) + (
+                ["restyle"] if task.images_out else [])
         if self.family == "charrnn":
             return ["generate", "stream"]
         caps = ["sample", "decode", "interpolate", "vector", "directions", "scale"]
@@ -150,6 +151,13 @@ class Run:
             if self.config is not None:
                 caps.append("map")
         return caps
+
+
+def _task(run: Run) -> Any:
+    """An arithmetic run's task object (what its page can do follows from it)."""
+    from latentworks.pipelines.tasks import task  # the torch stack loads with the first arithmetic run
+
+    return task(run.extra["task"])
 
 
 def load_run(path: Path, run_id: str) -> Run:
@@ -167,10 +175,11 @@ def load_run(path: Path, run_id: str) -> Run:
         run = Run(run_id, path, family, str(info["kind"]), info, model, config if isinstance(config, dict) else None)
         return run
     if family == "arithmetic":
-        from latentworks.pipelines.arithmetic import TASK_KINDS, run_info
+        from latentworks.pipelines.arithmetic import run_info
+        from latentworks.pipelines.tasks import task as task_of
 
         task, spec, _ = run_info(path)
-        model = load_model(path, expect=TASK_KINDS[task], map_location="cpu")
+        model = load_model(path, expect=task_of(task).kinds, map_location="cpu")
         return Run(run_id, path, family, str(info["kind"]), info, model, config, {"task": task, "spec": spec})
     from latentworks.data.text import Vocab
 

@@ -1,5 +1,5 @@
 """The FastAPI app: :func:`create_app` serves the page (``/``, ``/static/...``) and the JSON API (``/api/...``)
-for a set of run folders; :mod:`latentworks.explore` lists the endpoints.
+for a set of run folders; :data:`ROUTES` is the one list of the API's endpoints.
 
 Every answer to a bad request is a 4xx JSON ``{"error": "one line"}``: request bodies are checked by the
 pydantic models in :mod:`latentworks.explore.schemas`, bodies above :data:`MAX_BODY` bytes are refused before
@@ -10,9 +10,11 @@ the runs' lock, in worker threads, so the event loop keeps answering.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
 from pathlib import Path
@@ -33,24 +35,6 @@ from latentworks.explore.runs import ApiError, Runs
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 4 * 1024 * 1024  # a 2 MB image as base64 in JSON, with room to spare
-
-ENDPOINTS = {
-    "GET /api/runs": "the served runs: id, kind, family, title, latent_dim, num_classes, codes, image_shape, "
-                     "capabilities",
-    "POST /api/sample": "{run, n<=16, seed, scale, truncate?, label?, code?} -> images, z, labels",
-    "POST /api/decode": "{run, z: [[...]] (<=256 rows), label? | labels?, code?} -> images",
-    "POST /api/interpolate": "{run, a, b, steps<=64, method: lerp|slerp, label?} -> images, z",
-    "POST /api/vector": "{run, a, b, c, label?} -> image of decode(a - b + c), z",
-    "POST /api/directions": "{run, k<=16} -> directions [{name, vector, scale}], source",
-    "POST /api/map": "{run, points<=2000, seed} -> points [[x, y]], labels, basis {mean, components}",
-    "POST /api/map/point": "{run, index, points, seed} -> z, label, input, image",
-    "POST /api/encode": "JSON {run, image (data URL), label?, invert?} or multipart (file) -> z, input",
-    "POST /api/reconstruct": "as /api/encode -> z, input, image, mse",
-    "POST /api/arithmetic/answer": "{run, query, image?, seed} -> answer or answer_image, read, expected",
-    "POST /api/arithmetic/handwriting": "{run, query?, seed} -> query, image (MNIST test-split digits)",
-    "POST /api/charrnn/generate": "{run, prime<=500, length<=2000, temperature, top_k?, seed, stream} -> NDJSON",
-}
-
 
 def _line(text: str, limit: int = 400) -> str:
     text = " ".join(str(text).split())
@@ -185,6 +169,131 @@ def _parse_upload(content_type: str, body: bytes) -> tuple[dict[str, Any], bytes
     return fields, None
 
 
+# ------------------------------------------------------------------ the endpoints: one table
+
+Build = Callable[[Runs], Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One JSON endpoint. The app is built from :data:`ROUTES`, ``GET /api`` lists it and the table in
+    ``docs/explore-api.md`` is generated from it (``python docs/explore_routes.py``)."""
+
+    method: str
+    path: str
+    body: str  # what the request sends, as the docs' table shows it (markdown)
+    answer: str  # what comes back (markdown)
+    build: Build  # the served runs -> the function FastAPI calls
+
+    @property
+    def summary(self) -> str:
+        """One plain line for ``GET /api``."""
+        text = f"{self.body} -> {self.answer}" if self.body else self.answer
+        return text.replace("`", "").replace("\\|", "|")
+
+
+def _on_run(handler: Callable[[Any, Any], dict[str, Any]], family: str, body: type) -> Build:
+    """A JSON body checked against ``body``, then ``handler(run, request)`` under the runs' lock."""
+
+    def build(runs: Runs) -> Callable[..., dict[str, Any]]:
+        def endpoint(req: Any) -> dict[str, Any]:
+            run = runs.get(req.run, family)
+            with runs.compute:
+                return handler(run, req)
+
+        # FastAPI reads the body's model from the signature
+        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("req", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=body)],
+            return_annotation=dict[str, Any])
+        return endpoint
+
+    return build
+
+
+def _index(runs: Runs) -> Callable[[], dict[str, Any]]:
+    def api_index() -> dict[str, Any]:
+        return {"endpoints": ENDPOINTS, "runs": len(runs.by_id), "docs": "docs/explore-api.md"}
+
+    return api_index
+
+
+def _list_runs(runs: Runs) -> Callable[[], list[dict[str, Any]]]:
+    def list_runs() -> list[dict[str, Any]]:
+        return runs.describe()
+
+    return list_runs
+
+
+def _upload(reconstruct: bool) -> Build:
+    """An image upload (JSON or multipart, see :func:`_parse_upload`) encoded, or also reconstructed."""
+
+    def build(runs: Runs) -> Callable[..., Any]:
+        async def upload(request: Request) -> dict[str, Any]:
+            fields, file = _parse_upload(request.headers.get("content-type", ""), await request.body())
+            req = schemas.UploadJson.model_validate(fields)
+            run = runs.get(req.run, "generative")
+            data = generative.upload_bytes(fields, file)
+
+            def work() -> dict[str, Any]:
+                with runs.compute:
+                    return generative.encode_upload(run, data, req.label, req.invert, reconstruct)
+
+            return await run_in_threadpool(work)
+
+        return upload
+
+    return build
+
+
+def _charrnn_generate(runs: Runs) -> Callable[..., Any]:
+    def generate(req: schemas.GenerateRequest):  # no return type: a stream or JSON, so no response model
+        run = runs.get(req.run, "charrnn")
+        if not req.stream:
+            return charrnn.generate_all(run, req, runs.compute)
+        ids = charrnn.start(run, req)  # bad options fail here, as a 4xx, before the stream starts
+        return StreamingResponse(charrnn.lines(run, ids, runs.compute), media_type="application/x-ndjson",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return generate
+
+
+GEN = "generative"
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api", "", "the endpoints, one line each", _index),
+    Route("GET", "/api/runs", "", "`[{id, kind, family, title, path, capabilities, ...}]`; generative runs add "
+          "`latent_dim`, `num_classes`, `codes`, `image_shape`; arithmetic runs `task`, `query_len`, `max_int`, "
+          "`ops`; char-RNNs `vocab_size`, `backend`, `example_prime`", _list_runs),
+    Route("POST", "/api/sample", "`{run, n: 1..16, seed, scale: (0, 10], truncate?, label?, code?}`",
+          "`{n, seed, images (n×n, row by row), z, labels}`", _on_run(generative.sample, GEN, schemas.SampleRequest)),
+    Route("POST", "/api/decode", "`{run, z: 1..256 rows, label? \\| labels?, code?}`", "`{images}`",
+          _on_run(generative.decode_rows, GEN, schemas.DecodeRequest)),
+    Route("POST", "/api/interpolate", "`{run, a, b, steps: 2..64, method: \"lerp\" \\| \"slerp\", label?}`",
+          "`{images, z, method}` (endpoints exact)", _on_run(generative.interpolate, GEN, schemas.InterpolateRequest)),
+    Route("POST", "/api/vector", "`{run, a, b, c, label?}`", "`{image, z}` of decode(a − b + c)",
+          _on_run(generative.vector, GEN, schemas.VectorRequest)),
+    Route("POST", "/api/directions", "`{run, k: 1..16}`",
+          "`{source, note, latent_dim, directions: [{name, vector (unit), scale}]}`",
+          _on_run(space.directions, GEN, schemas.DirectionsRequest)),
+    Route("POST", "/api/map", "`{run, points: 10..2000, seed}`",
+          "`{points: [[x, y]], labels, source, data, note, basis: {mean, components}}`",
+          _on_run(space.latent_map, GEN, schemas.MapRequest)),
+    Route("POST", "/api/map/point", "`{run, points, seed, index}`", "`{index, z, label, input, image}`",
+          _on_run(space.map_point, GEN, schemas.MapPointRequest)),
+    Route("POST", "/api/encode", "upload (below)", "`{z, input, label}`", _upload(False)),
+    Route("POST", "/api/reconstruct", "upload (below)", "`{z, input, label, image, mse}`", _upload(True)),
+    Route("POST", "/api/arithmetic/answer", "`{run, query (≤ 64 chars), image?, seed}`",
+          "`{task, query, answer \\| answer_image, read, read_by, expected, query_image?}`",
+          _on_run(arithmetic.answer, "arithmetic", schemas.AnswerRequest)),
+    Route("POST", "/api/arithmetic/handwriting", "`{run, query?, seed}`",
+          "`{query, image, seed}`: the query in MNIST test-split handwriting",
+          _on_run(arithmetic.handwriting, "arithmetic", schemas.HandwritingRequest)),
+    Route("POST", "/api/charrnn/generate",
+          "`{run, prime (1..500 chars), length: 1..2000, temperature: 0..5, top_k?, seed, stream}`",
+          "NDJSON lines (below), or `{prime, text}` with `stream: false`", _charrnn_generate),
+)
+ENDPOINTS = {f"{r.method} {r.path}": r.summary for r in ROUTES}
+
+
 def create_app(run_dirs: list[str | Path] | Runs, threads: int | None = None) -> FastAPI:
     """The explorer for ``run_dirs`` (folders, or already loaded :class:`Runs`); models are loaded here, once."""
     runs = run_dirs if isinstance(run_dirs, Runs) else Runs.load(list(run_dirs))
@@ -196,92 +305,15 @@ def create_app(run_dirs: list[str | Path] | Runs, threads: int | None = None) ->
     app.state.runs = runs
     app.add_middleware(BodyLimit)
     _install_handlers(app)
-    lock = runs.compute
-
-    def locked(fn: Callable, family: str, req: Any) -> Any:
-        run = runs.get(req.run, family)
-        with lock:
-            return fn(run, req)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
-    @app.get("/api")
-    def api_index() -> dict[str, Any]:
-        return {"endpoints": ENDPOINTS, "runs": len(runs.by_id), "docs": "docs/explore-api.md"}
-
-    @app.get("/api/runs")
-    def list_runs() -> list[dict[str, Any]]:
-        return runs.describe()
-
-    @app.post("/api/sample")
-    def sample(req: schemas.SampleRequest) -> dict[str, Any]:
-        return locked(generative.sample, "generative", req)
-
-    @app.post("/api/decode")
-    def decode(req: schemas.DecodeRequest) -> dict[str, Any]:
-        return locked(generative.decode_rows, "generative", req)
-
-    @app.post("/api/interpolate")
-    def interpolate(req: schemas.InterpolateRequest) -> dict[str, Any]:
-        return locked(generative.interpolate, "generative", req)
-
-    @app.post("/api/vector")
-    def vector(req: schemas.VectorRequest) -> dict[str, Any]:
-        return locked(generative.vector, "generative", req)
-
-    @app.post("/api/directions")
-    def directions(req: schemas.DirectionsRequest) -> dict[str, Any]:
-        return locked(space.directions, "generative", req)
-
-    @app.post("/api/map")
-    def latent_map(req: schemas.MapRequest) -> dict[str, Any]:
-        return locked(space.latent_map, "generative", req)
-
-    @app.post("/api/map/point")
-    def map_point(req: schemas.MapPointRequest) -> dict[str, Any]:
-        return locked(space.map_point, "generative", req)
-
-    async def upload(request: Request, reconstruct: bool) -> dict[str, Any]:
-        fields, file = _parse_upload(request.headers.get("content-type", ""), await request.body())
-        req = schemas.UploadJson.model_validate(fields)
-        run = runs.get(req.run, "generative")
-        data = generative.upload_bytes(fields, file)
-
-        def work() -> dict[str, Any]:
-            with lock:
-                return generative.encode_upload(run, data, req.label, req.invert, reconstruct)
-
-        return await run_in_threadpool(work)
-
-    @app.post("/api/encode")
-    async def encode(request: Request) -> dict[str, Any]:
-        return await upload(request, False)
-
-    @app.post("/api/reconstruct")
-    async def reconstruct(request: Request) -> dict[str, Any]:
-        return await upload(request, True)
-
-    @app.post("/api/arithmetic/answer")
-    def arithmetic_answer(req: schemas.AnswerRequest) -> dict[str, Any]:
-        return locked(arithmetic.answer, "arithmetic", req)
-
-    @app.post("/api/arithmetic/handwriting")
-    def arithmetic_handwriting(req: schemas.HandwritingRequest) -> dict[str, Any]:
-        return locked(arithmetic.handwriting, "arithmetic", req)
-
-    @app.post("/api/charrnn/generate", response_model=None)
-    def charrnn_generate(req: schemas.GenerateRequest) -> StreamingResponse | dict[str, Any]:
-        run = runs.get(req.run, "charrnn")
-        if not req.stream:
-            return charrnn.generate_all(run, req, lock)
-        ids = charrnn.start(run, req)  # bad options fail here, as a 4xx, before the stream starts
-        return StreamingResponse(charrnn.lines(run, ids, lock), media_type="application/x-ndjson",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
+    for route in ROUTES:
+        app.add_api_route(route.path, route.build(runs), methods=[route.method])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 
-__all__ = ["ENDPOINTS", "MAX_BODY", "create_app"]
+__all__ = ["ENDPOINTS", "MAX_BODY", "ROUTES", "Route", "create_app"]

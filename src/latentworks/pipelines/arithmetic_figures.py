@@ -1,21 +1,26 @@
-"""The figures of one arithmetic run: curves, error sizes, and the examples it got wrong."""
+"""The figures of one arithmetic run: curves, error sizes, and the examples it got wrong.
+
+Plain drawing functions: each task (``pipelines/tasks``) picks the ones that show what it does, so this module
+imports no pipeline and no task.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
 from latentworks.data.glyphs import render_strip
-from latentworks.recipes.arithmetic import TASK_NAMES
 from latentworks.report import plots
 from latentworks.runs import RunDir
 
 MAX_EXAMPLES = 16
 
 
-def curves(run: RunDir, history: list[dict[str, Any]], task: str) -> None:
+def curves(run: RunDir, history: list[dict[str, Any]], title: str) -> None:
+    """Accuracy by epoch and the training loss; ``title`` names the task as a reader says it."""
     evals = [r for r in history if any(k.startswith("eval/") for k in r)]
     if evals:
         series = {}
@@ -26,69 +31,79 @@ def curves(run: RunDir, history: list[dict[str, Any]], task: str) -> None:
             if points:
                 series[name] = ([p[0] for p in points], [p[1] for p in points])
         if series:
-            plots.line_plot(series, run.figures / "training_curves.png", title=f"{TASK_NAMES[task]}: accuracy by epoch",
+            plots.line_plot(series, run.figures / "training_curves.png", title=f"{title}: accuracy by epoch",
                             xlabel="epoch", ylabel="accuracy", ylim=(0, 1.01),
                             styles={"train per-char": ":", "test per-char": ":"})
     losses = [(r["step"], r["loss"]) for r in history if "loss" in r]
     if losses:
         plots.line_plot({"train loss": ([p[0] for p in losses], [p[1] for p in losses])},
-                        run.figures / "loss.png", title=f"{TASK_NAMES[task]}: training loss", xlabel="step",
+                        run.figures / "loss.png", title=f"{title}: training loss", xlabel="step",
                         ylabel="loss")
 
 
-def write_all(run: RunDir, task: str, prepared, history, test_metrics: dict[str, Any], predicted: list[str],
-              inputs: torch.Tensor, images: torch.Tensor | None, model=None) -> None:
-    """``model``: the trained text→image model; one with a style code also draws the "several hands" figure."""
-    curves(run, history, task)
-    if task == "text2img" and getattr(getattr(model, "config", None), "style_dim", 0):
-        several_hands(run.figures / "several_hands.png", model, prepared.test, inputs)
-    prefix = "readback_" if task == "text2img" else ""
-    hist = test_metrics.get(f"{prefix}error_histogram")
-    if hist:
-        plots.bar_plot(list(hist), list(hist.values()), run.figures / "error_sizes.png",
-                       title=f"{TASK_NAMES[task]}: size of the numeric error on {sum(hist.values()):,} held-out "
+def error_sizes(run: RunDir, histogram: dict[str, int] | None, title: str) -> None:
+    if histogram:
+        plots.bar_plot(list(histogram), list(histogram.values()), run.figures / "error_sizes.png",
+                       title=f"{title}: size of the numeric error on {sum(histogram.values()):,} held-out "
                              "queries",
                        xlabel="|answer − right answer|  (unreadable: not a number)", ylabel="queries",
                        log=True)
-    test = prepared.test
-    wrong = [k for k, (p, e) in enumerate(zip(predicted, test.answers)) if p != e]
-    if len(wrong) > MAX_EXAMPLES:  # a seeded sample, so the figure is not always the smallest operands
+
+
+def wrong_picks(predicted: list[str], expected: list[str]) -> list[int]:
+    """The held-out answers to show as wrong: all of them, or a seeded sample of ``MAX_EXAMPLES`` (so the
+    figure is not always the smallest operands)."""
+    wrong = [k for k, (p, e) in enumerate(zip(predicted, expected)) if p != e]
+    if len(wrong) > MAX_EXAMPLES:
         wrong = sorted(np.random.default_rng(0).choice(wrong, MAX_EXAMPLES, replace=False).tolist())
-    if task == "text2text" and wrong:
+    return wrong
+
+
+def misclassified_text(run: RunDir, test, predicted: list[str], wrong: list[int]) -> None:
+    if wrong:
         rows = [[repr(test.queries[k]), repr(test.answers[k]), repr(predicted[k])] for k in wrong]
         plots.text_table_figure(rows, ["query", "expected", "predicted"], run.figures / "misclassified.png",
                                 title="held-out queries answered wrongly")
-    if task == "img2text" and wrong:
+
+
+def misclassified_handwriting(run: RunDir, test, predicted: list[str], inputs: torch.Tensor,
+                              wrong: list[int]) -> None:
+    if wrong:
         strips = [render_strip(inputs[k].numpy()) / 255.0 for k in wrong]
         labels = [f"{test.answers[k]!r}→{predicted[k]!r}" for k in wrong]
         plots.image_rows(strips, labels, run.figures / "misclassified.png",
                          title="held-out handwriting answered wrongly (expected→predicted)")
-    if task == "text2img" and images is not None:
-        picks = list(range(min(8, len(images))))
-        if wrong:
-            picks = picks[:4] + wrong[:4]
-        gen = torch.Generator().manual_seed(0)
-        y = torch.from_numpy(test.y)
-        real = prepared.test_glyphs.render(y[picks], gen).numpy() / 255.0
-        rows, labels = [], []
-        for n, k in enumerate(picks):
-            fake = render_strip(images[k].numpy())
-            rows.append(np.concatenate([fake, np.ones((28, 8)), render_strip(real[n])], axis=1))
-            read = f" read {predicted[k]!r}" if predicted else ""
-            labels.append(f"{test.queries[k]!r}={test.answers[k]!r}{read}")
-        plots.image_rows(rows, labels, run.figures / "generated_vs_real.png",
-                         title="generated answer (left) beside real MNIST test handwriting (right)")
 
 
-def several_hands(path, model, test, inputs: torch.Tensor, hands: int = 5, answers: int = 6):
+def generated_vs_real(run: RunDir, prepared, predicted: list[str], images: torch.Tensor,
+                      wrong: list[int]) -> None:
+    """Drawn answers beside the same answers in real MNIST test handwriting, half of them wrong ones."""
+    test = prepared.test
+    picks = list(range(min(8, len(images))))
+    if wrong:
+        picks = picks[:4] + wrong[:4]
+    gen = torch.Generator().manual_seed(0)
+    y = torch.from_numpy(test.y)
+    real = prepared.test_glyphs.render(y[picks], gen).numpy() / 255.0
+    rows, labels = [], []
+    for n, k in enumerate(picks):
+        fake = render_strip(images[k].numpy())
+        rows.append(np.concatenate([fake, np.ones((28, 8)), render_strip(real[n])], axis=1))
+        read = f" read {predicted[k]!r}" if predicted else ""
+        labels.append(f"{test.queries[k]!r}={test.answers[k]!r}{read}")
+    plots.image_rows(rows, labels, run.figures / "generated_vs_real.png",
+                     title="generated answer (left) beside real MNIST test handwriting (right)")
+
+
+def several_hands(path, draw: Callable[[torch.Tensor, int], torch.Tensor], test, inputs: torch.Tensor,
+                  hands: int = 5, answers: int = 6):
     """A seeded pick of ``answers`` held-out answers of the most characters, each drawn from style seeds 1 to
-    ``hands`` side by side: a pen with a style code should vary its hand and stay readable."""
-    from latentworks.pipelines.arithmetic import generate_images
-
+    ``hands`` side by side: a pen with a style code should vary its hand and stay readable. ``draw(x, seed)``
+    is the pen: drawn answers (N, La, 28, 28) of query ids ``x``."""
     longest = max(len(a.strip()) for a in test.answers)
     pool = [k for k, a in enumerate(test.answers) if len(a.strip()) == longest]
     picks = sorted(np.random.default_rng(0).choice(pool, min(answers, len(pool)), replace=False).tolist())
-    drawn = [generate_images(model, inputs[picks], seed=seed) for seed in range(1, hands + 1)]
+    drawn = [draw(inputs[picks], seed) for seed in range(1, hands + 1)]
     gap = np.ones((28, 8))
     rows, labels = [], []
     for n, k in enumerate(picks):

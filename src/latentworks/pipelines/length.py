@@ -27,7 +27,8 @@ from latentworks.data.arithmetic import (
 from latentworks.errors import LatentworksError
 from latentworks.metrics.arithmetic import score_answers
 from latentworks.models.io import load_model
-from latentworks.pipelines.arithmetic import TASK_KINDS, predict_strings, run_info
+from latentworks.pipelines.arithmetic import predict_strings, run_info
+from latentworks.pipelines.tasks import task as task_of
 from latentworks.runs import read_json, write_json
 
 MAX_DIGITS = 1000
@@ -73,9 +74,10 @@ def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str 
     """Score a text→text run on ``n`` fresh queries with ``digits``-digit operands; with ``write``, the queries,
     answers and scores go to ``RUN/length/digits-N-OPS-seedS.json``."""
     run_dir = Path(run_dir)
-    task, spec, _ = run_info(run_dir)
-    if task != "text2text":
-        raise LatentworksError(f"{run_dir} holds a {task} model; length generalisation scores text2text runs")
+    name, spec, _ = run_info(run_dir)
+    task = task_of(name)
+    if task.handwriting:  # queries of any length are typed: only a text-in, text-out model takes them
+        raise LatentworksError(f"{run_dir} holds a {name} model; length generalisation scores text→text runs")
     if not 1 <= digits <= MAX_DIGITS:
         raise LatentworksError(f"--digits {digits}: must be between 1 and {MAX_DIGITS}")
     if n < 1:
@@ -93,7 +95,7 @@ def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str 
             return {k: v for k, v in saved.items() if k not in ("queries", "expected", "predicted")} | \
                 {"file": str(path)}
     wide = ArithmeticSpec(max_int=max(10 ** digits - 1, spec.max_int), ops=spec.ops, layout=spec.layout)
-    model = load_model(run_dir, expect=TASK_KINDS["text2text"],
+    model = load_model(run_dir, expect=task.kinds,
                        changes={"query_len": wide.query_len, "answer_len": wide.answer_len})
     trained = _training_queries(run_dir, spec) if digits <= spec.operand_width else set()
     queries = length_queries(digits, n, ops, seed, trained)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from latentworks.pipelines.arithmetic import train
-from latentworks.recipes.arithmetic import TASK_NAMES, RunConfig
+from latentworks.pipelines.tasks import task as task_of
+from latentworks.recipes.arithmetic import RunConfig
 from latentworks.report import plots
 from latentworks.runs import RunDir, write_json
 
@@ -21,12 +22,12 @@ def run_dir_of(out: str | Path, cfg: RunConfig) -> Path:
     return Path(out) / f"{cfg.task}-{cfg.recipe}-f{cfg.data.train_fraction:g}"
 
 
-def fraction_figure(rows: list[dict[str, Any]], task: str, path: Path) -> Path:
+def fraction_figure(rows: list[dict[str, Any]], title: str, path: Path) -> Path:
     """Held-out accuracy against the train fraction: a curve from three fractions up, bars below that (a line
-    through two points suggests a trend it cannot show)."""
+    through two points suggests a trend it cannot show); ``title`` names the task as a reader says it."""
     fr = [r["train_fraction"] for r in rows]
     exact, per_char = [r["exact_match"] for r in rows], [r["char_accuracy"] for r in rows]
-    title = f"{TASK_NAMES.get(task, task)}: held-out accuracy vs train fraction"
+    title = f"{title}: held-out accuracy vs train fraction"
     if len(rows) >= 3:
         return plots.line_plot({"exact match": (fr, exact), "per-character": (fr, per_char)}, path, logx=True,
                                ylim=(0, 1.01), styles={"per-character": "--"}, title=title,
@@ -52,11 +53,9 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
         if results is None:  # not the writing rank under torchrun
             continue
         test = results["test"]
-        key = "readback_exact_match" if cfg.task == "text2img" else "exact_match"
-        char_key = "readback_char_accuracy" if cfg.task == "text2img" else "char_accuracy"
-        error_key = "readback_abs_error" if cfg.task == "text2img" else "abs_error"
-        rows.append({"train_fraction": fraction, "exact_match": test.get(key), "char_accuracy": test.get(char_key),
-                     "abs_error": test.get(error_key), "seconds": results["train"]["seconds"], "run": str(run_dir)})
+        rows.append({"train_fraction": fraction, "exact_match": test.get("exact_match"),
+                     "char_accuracy": test.get("char_accuracy"), "abs_error": test.get("abs_error"),
+                     "seconds": results["train"]["seconds"], "run": str(run_dir)})
         history = RunDir(run_dir, create=False).read_metrics()
         points = [(r["epoch"], r["eval/test_exact_match"]) for r in history if "eval/test_exact_match" in r]
         if points:
@@ -67,15 +66,15 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
     if not rows:
         return {}
     figures = out / "figures"
-    task = make_config(fractions[0]).task
+    task = task_of(make_config(fractions[0]).task)
     # One colour per fraction: solid for exact match, dotted for per-character accuracy.
     colour = {f: f"C{i}" for i, f in enumerate(dict.fromkeys(name.split(":")[0] for name in curves))}
     styles = {name: colour[name.split(":")[0]] + (":" if "per-character" in name else "-") for name in curves}
     plots.line_plot(curves, figures / "sweep_training_curves.png", ylim=(0, 1.01), styles=styles,
-                    title=f"{TASK_NAMES.get(task, task)}: held-out accuracy by epoch for each train fraction",
+                    title=f"{task.title}: held-out accuracy by epoch for each train fraction",
                     xlabel="epoch",
                     ylabel="accuracy on held-out queries")
-    fraction_figure(rows, task, figures / "exact_match_vs_fraction.png")
-    summary = {"task": task, "rows": rows, "figures": [str(p) for p in sorted(figures.glob("*.png"))]}
+    fraction_figure(rows, task.title, figures / "exact_match_vs_fraction.png")
+    summary = {"task": task.name, "rows": rows, "figures": [str(p) for p in sorted(figures.glob("*.png"))]}
     write_json(out / "sweep.json", summary)
     return summary

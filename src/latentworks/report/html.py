@@ -278,8 +278,7 @@ def load_page(path: str | Path) -> Page:
 
 # ------------------------------------------------------------------------------------------ one run
 # The measures a run's line and table show, by results.json section.
-RUN_MEASURES = {"test": ("exact_match", "char_accuracy", "abs_error", "n", "readback_exact_match",
-                         "readback_char_accuracy", "readback_abs_error", "readback_n", "recon_mse", "elbo"),
+RUN_MEASURES = {"test": ("exact_match", "char_accuracy", "abs_error", "n", "scored_by", "recon_mse", "elbo"),
                 "": ("val_loss", "val_acc", "train_loss", "chars_per_sec", "completion_hits"),
                 "train": ("seconds", "steps", "examples_per_sec")}
 

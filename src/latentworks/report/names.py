@@ -20,12 +20,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "abs_error": ("mean |error|", "num", "mean absolute numeric error of the answers that are numbers"),
     "parsable": ("answers that are numbers", "pct", "share of answers that parse as an integer"),
     "n": ("held-out queries", "int", "how many held-out queries were scored"),
-    "readback_exact_match": ("exact match, read back", "pct", "drawn answers read back by the digit reader, "
-                             "whole answer right"),
-    "readback_char_accuracy": ("per-character accuracy, read back", "pct", "drawn characters read back right"),
-    "readback_abs_error": ("mean |error|, read back", "num", "numeric error of the answers read back"),
-    "readback_parsable": ("read-back answers that are numbers", "pct", ""),
-    "readback_n": ("held-out queries, read back", "int", ""),
+    "scored_by": ("scored by", "text", "what read the answers that were scored: the model's own answer text, or "
+                  "for drawn answers the digit reader"),
     "recon_mse": ("reconstruction MSE", "num", "mean squared pixel error of held-out images and their "
                   "reconstructions (pixels in [0, 1])"),
     "elbo": ("ELBO (nats)", "num", "evidence lower bound per image on held-out images; higher is better"),

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from latentworks.pipelines.sweep import sweep
-from latentworks.recipes.arithmetic import SUPERVISION, TASK_NAMES, RunConfig, recipe
+from latentworks.pipelines.tasks import IMAGE_TO_TEXT, TEXT_TO_IMAGE, TEXT_TO_TEXT, Task
+from latentworks.pipelines.tasks import task as task_of
+from latentworks.recipes.arithmetic import SUPERVISION, RunConfig, recipe
 from latentworks.report.html import Headline, Section, Table, section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
@@ -41,7 +43,7 @@ PLANS = {
 }
 
 
-def _config(ctx: StudyContext, plan: Plan, task: str, name: str, fraction: float,
+def _config(ctx: StudyContext, plan: Plan, task: Task, name: str, fraction: float,
             epochs: int | None, steps: int | None = None) -> RunConfig:
     data_dir = ctx.data_dir if ctx.data_dir or ctx.profile == "full" else "embedded"
     changes: dict[str, Any] = {"data.max_int": plan.max_int, "data.train_fraction": fraction,
@@ -51,24 +53,25 @@ def _config(ctx: StudyContext, plan: Plan, task: str, name: str, fraction: float
         changes["train.epochs"] = epochs
     if steps:
         changes["train.steps"] = steps
-    return recipe(name, task=task, **changes)
+    return recipe(name, task=task.name, **changes)
 
 
 def _sweep_config(ctx: StudyContext, plan: Plan, fraction: float) -> RunConfig:
-    return _config(ctx, plan, "text2text", "best", fraction, plan.sweep_epochs)
+    return _config(ctx, plan, TEXT_TO_TEXT, "best", fraction, plan.sweep_epochs)
 
 
 def _runs(ctx: StudyContext, plan: Plan) -> list[tuple[str, Any, RunConfig]]:
     """The study's runs besides the sweep: (name, run folder, config)."""
     root = ctx.out / "arithmetic"
-    runs = [("text2text notebook", root / "text2text-notebook",
-             _config(ctx, plan, "text2text", "notebook", plan.notebook_fraction, plan.notebook_epochs)),
-            ("text2text long", root / "text2text-long",
-             _config(ctx, plan, "text2text", "long", plan.notebook_fraction, plan.sweep_epochs)),
-            ("text2text automaton", root / "text2text-automaton",
-             _config(ctx, plan, "text2text", "automaton", plan.notebook_fraction, None, plan.automaton_steps))]
-    for task, epochs in (("img2text", plan.img2text_epochs), ("text2img", plan.text2img_epochs)):
-        runs.append((f"{task} best", root / f"{task}-best",
+    text = TEXT_TO_TEXT.name
+    runs = [(f"{text} notebook", root / f"{text}-notebook",
+             _config(ctx, plan, TEXT_TO_TEXT, "notebook", plan.notebook_fraction, plan.notebook_epochs)),
+            (f"{text} long", root / f"{text}-long",
+             _config(ctx, plan, TEXT_TO_TEXT, "long", plan.notebook_fraction, plan.sweep_epochs)),
+            (f"{text} automaton", root / f"{text}-automaton",
+             _config(ctx, plan, TEXT_TO_TEXT, "automaton", plan.notebook_fraction, None, plan.automaton_steps))]
+    for task, epochs in ((IMAGE_TO_TEXT, plan.img2text_epochs), (TEXT_TO_IMAGE, plan.text2img_epochs)):
+        runs.append((f"{task.name} best", root / f"{task.name}-best",
                      _config(ctx, plan, task, "best", plan.image_fraction, epochs)))
     return runs
 
@@ -79,7 +82,7 @@ def arithmetic_plan(ctx: StudyContext) -> list:
     plan = PLANS[ctx.profile]
     sweep_root = ctx.out / "arithmetic" / "sweep-best"
     sweep_configs = [_sweep_config(ctx, plan, f) for f in plan.sweep_fractions]
-    jobs = [ctx.job(f"text2text best {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
+    jobs = [ctx.job(f"{TEXT_TO_TEXT.name} best {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
             for cfg in sweep_configs]
     return jobs + [ctx.job(name, cfg, run_dir) for name, run_dir, cfg in _runs(ctx, plan)]
 
@@ -94,7 +97,7 @@ COURSE_SOURCE = ("the course notebook's model, batch 8, 20 epochs, same 0..99 ±
 
 def _held_out(results: dict[str, Any]) -> str:
     cfg = results["config"]["data"]
-    images = " written with MNIST test-split digits" if results["config"]["task"] != "text2text" else ""
+    images = " written with MNIST test-split digits" if task_of(results["config"]["task"]).handwriting else ""
     return (f"queries never trained on ({1 - cfg['train_fraction']:.0%} of 0..{cfg['max_int']} "
             f"{' or '.join(cfg['ops']).replace('-', '−')} 0..{cfg['max_int']}){images}")
 
@@ -119,7 +122,7 @@ def _headlines(sweep_rows: list[dict[str, Any]], results: dict[str, dict[str, An
                             row["exact_match"], course=course[0] if course else None,
                             course_note=COURSE_SOURCE if course else "", held_out=_held_out(res),
                             n=res["test"]["n"]))
-    notebook = results.get("text2text notebook")
+    notebook = results.get(f"{TEXT_TO_TEXT.name} notebook")
     if notebook:
         f = notebook["config"]["data"]["train_fraction"]
         course = _course(notebook)
@@ -127,18 +130,16 @@ def _headlines(sweep_rows: list[dict[str, Any]], results: dict[str, dict[str, An
                             notebook["test"]["exact_match"], course=course[0] if course else None,
                             course_note=COURSE_SOURCE if course else "", held_out=_held_out(notebook),
                             n=notebook["test"]["n"]))
-    for name, key, what in (("img2text best", "exact_match", "image→text exact match (learns from the pixels and "
-                                                             "the query's text)"),
-                            ("text2img best", "readback_exact_match", "text→image exact match, drawn answers "
-                                                                     "read back by the digit reader")):
-        res = results.get(name)
+    for task, what, course_note in (
+            (IMAGE_TO_TEXT, " (learns from the pixels and the query's text)", "the course's copies report only Keras "
+             "per-character accuracy on other ranges and splits for image→text, and no score at all for text→image"),
+            (TEXT_TO_IMAGE, ", drawn answers read back by the digit reader", "")):
+        res = results.get(f"{task.name} best")
         if res:
             f = res["config"]["data"]["train_fraction"]
-            out.append(Headline("arithmetic", f"{what}, {f:.0%} for training", res["test"].get(key),
-                                held_out=_held_out(res), n=res["test"].get("n") or res["test"].get("readback_n"),
-                                course_note="the course's copies report only Keras per-character accuracy on "
-                                            "other ranges and splits for image→text, and no score at all for "
-                                            "text→image" if name == "img2text best" else ""))
+            out.append(Headline("arithmetic", f"{task.title} {task.headline.name}{what}, {f:.0%} for training",
+                                res["test"].get(task.headline.key),
+                                held_out=_held_out(res), n=res["test"].get("n"), course_note=course_note))
     return out
 
 
@@ -157,19 +158,17 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
 
     rows = []
     for row in summary.get("rows", []):
-        rows.append(["text2text", "best", row["train_fraction"], row["exact_match"], row["char_accuracy"],
+        rows.append([TEXT_TO_TEXT.name, "best", row["train_fraction"], row["exact_match"], row["char_accuracy"],
                      row.get("abs_error"), row["seconds"]])
     for name, res in results.items():
         if res is None:
             continue
         task, preset = name.split()
-        test = res["test"]
-        prefix = "readback_" if task == "text2img" else ""
-        rows.append([task, preset, res["config"]["data"]["train_fraction"], test.get(f"{prefix}exact_match"),
-                     test.get(f"{prefix}char_accuracy"), test.get(f"{prefix}abs_error"), res["train"]["seconds"]])
+        rows.append([task, preset, res["config"]["data"]["train_fraction"],
+                     *[res["test"].get(m.key) for m in task_of(task).measures], res["train"]["seconds"]])
     table = Table(["task", "recipe", "learns from", "trained on", "exact match", "per-character accuracy",
                    "mean |error|", "training time"],
-                  [[TASK_NAMES[r[0]], r[1], SUPERVISION[(r[0], r[1])], *r[2:]] for r in rows],
+                  [[task_of(r[0]).title, r[1], SUPERVISION[(r[0], r[1])], *r[2:]] for r in rows],
                   formats=["text", "text", "text", "pct", "pct", "pct", "num", "secs"],
                   tips=["", "latentworks.recipes.arithmetic", "the supervision the model had",
                         "share of all queries used for training",
@@ -188,12 +187,11 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
                for p in sorted((root / "sweep-best" / "figures").glob("*.png"))]
     folder = {name: run_dir for name, run_dir, _ in runs}
     length_runs = {f"best, {r['train_fraction']:.0%} for training": r["run"] for r in summary.get("rows", [])}
-    if results.get("text2text long"):
-        length_runs[f"long, {plan.notebook_fraction:.0%} for training"] = folder["text2text long"]
-    if results.get("text2text automaton"):
-        length_runs[f"automaton, {plan.notebook_fraction:.0%} for training"] = folder["text2text automaton"]
-    if results.get("text2text notebook"):
-        length_runs["the course's model (notebook)"] = folder["text2text notebook"]
+    for preset, line in (("long", f"long, {plan.notebook_fraction:.0%} for training"),
+                         ("automaton", f"automaton, {plan.notebook_fraction:.0%} for training"),
+                         ("notebook", "the course's model (notebook)")):
+        if results.get(f"{TEXT_TO_TEXT.name} {preset}"):
+            length_runs[line] = folder[f"{TEXT_TO_TEXT.name} {preset}"]
     lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png",
                                      ctx.progress)
     figures.append((lengths["figure"], "Length generalisation: the same models on fresh queries whose operands have "

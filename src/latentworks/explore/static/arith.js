@@ -9,7 +9,7 @@ export function showArithmetic(view, run) {
   const query = el("input", { type: "text", id: "query", value: example, maxlength: 64, "aria-label": "query",
     placeholder: example });
   const out = el("div", { id: "answer", class: "answer" });
-  const drawing = run.task === "img2text";
+  const drawing = run.capabilities.includes("draw");
   const pad = drawing ? drawPad(run.query_len, () => { query.value = ""; }) : null;
   let seed = 0;
 
@@ -64,7 +64,7 @@ export function showArithmetic(view, run) {
       el("button", { type: "button", id: "read", onclick: ask }, "read & answer"),
       el("button", { type: "button", onclick: () => { pad.clear(); out.replaceChildren(); } }, "clear")]
     : [el("button", { type: "button", id: "ask", onclick: ask }, "answer"),
-      run.task === "text2img" ? el("button", { type: "button", id: "another-hand", title: "draw the answer again from a new style seed",
+      run.capabilities.includes("restyle") ? el("button", { type: "button", id: "another-hand", title: "draw the answer again from a new style seed",
         onclick: () => { seed = Math.floor(Math.random() * 1e6); ask(); } }, "another hand") : null];
   const help = drawing
     ? `Draw the query with the mouse, one character per cell (${run.query_len} cells; leave trailing cells blank for `

@@ -1,0 +1,48 @@
+"""Arithmetic tasks as objects, one per direction, and the look-up :func:`task`.
+
+``task("text2img")`` is the text→image :class:`Task`: how its batches and held-out inputs are made, how its
+answers are read and scored, its figures and its headline measures. Every task scores with the same keys
+(``exact_match``, ``char_accuracy``, ...) and says how in ``scored_by``.
+"""
+
+from __future__ import annotations
+
+from latentworks.errors import LatentworksError
+from latentworks.pipelines.tasks.base import (
+    ANSWER_MEASURES,
+    Measure,
+    Prepared,
+    Task,
+    generate_images,
+    predict_strings,
+    test_sampler,
+)
+from latentworks.pipelines.tasks.drawing import TextToImage
+from latentworks.pipelines.tasks.text import ImageToText, TextToText
+from latentworks.recipes.arithmetic import TASKS, RunConfig
+
+TEXT_TO_TEXT, IMAGE_TO_TEXT, TEXT_TO_IMAGE = TextToText(), ImageToText(), TextToImage()
+_BY_NAME: dict[str, Task] = {t.name: t for t in (TEXT_TO_TEXT, IMAGE_TO_TEXT, TEXT_TO_IMAGE)}
+assert set(_BY_NAME) == set(TASKS), "every task the run config accepts has one Task object"
+
+
+def task(name: str) -> Task:
+    """The task called ``name`` (a run config's ``task``); an unknown name is a one-line error."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise LatentworksError(f"'{name}' is not an arithmetic task; use one of {', '.join(_BY_NAME)}") from None
+
+
+def all_tasks() -> tuple[Task, ...]:
+    return tuple(_BY_NAME.values())
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """``cfg``'s split queries, with MNIST glyphs where its task draws or reads handwriting."""
+    return task(cfg.task).prepare(cfg)
+
+
+__all__ = ["ANSWER_MEASURES", "IMAGE_TO_TEXT", "TEXT_TO_IMAGE", "TEXT_TO_TEXT", "ImageToText", "Measure",
+           "Prepared", "Task", "TextToImage", "TextToText", "all_tasks", "generate_images", "predict_strings",
+           "prepare", "task", "test_sampler"]
