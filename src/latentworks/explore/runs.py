@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from latentworks import registry
 from latentworks.errors import LatentworksError
 
-GENERATIVE_KINDS = ("cae", "vae", "dcgan", "cvae", "cgan")
-AUTOENCODER_KINDS = ("cae", "vae", "cvae")
-CHARRNN_KINDS = ("char_lstm", "numpy_rnn", "numpy_lstm")
+AUTOENCODER_KINDS = ("cae", "vae", "cvae")  # explore/space.py still reads it; being replaced by the "encode" capability
 MAX_RUNS = 200
 
 
@@ -38,17 +37,9 @@ class NotFound(ApiError):
 
 
 def family_of(info: dict[str, Any]) -> str | None:
-    """generative | arithmetic | charrnn for a ``model.json``; None for models the page cannot show."""
-    from latentworks.recipes.arithmetic import TASKS
-
-    kind = info.get("kind")
-    if kind in GENERATIVE_KINDS:
-        return "generative"
-    if info.get("task") in TASKS:
-        return "arithmetic"
-    if kind in CHARRNN_KINDS:
-        return "charrnn"
-    return None
+    """The registry's family name for a ``model.json``; None for models the page cannot show."""
+    family = registry.family_of(info)
+    return family.name if family is not None else None
 
 
 def find_run_dirs(paths: list[str | Path]) -> list[Path]:
@@ -141,12 +132,13 @@ class Run:
                 ["restyle"] if task.images_out else [])
         if self.family == "charrnn":
             return ["generate", "stream"]
+        kind = registry.kind(self.kind)
         caps = ["sample", "decode", "interpolate", "vector", "directions", "scale"]
-        if getattr(self.model, "conditional", False):
+        if kind.can("label"):
             caps.append("labels")
-        if getattr(self.model.config, "codes", 0):
+        if kind.can("codes") and getattr(self.model.config, "codes", 0):
             caps.append("codes")
-        if self.kind in AUTOENCODER_KINDS:
+        if kind.can("encode"):
             caps += ["encode", "reconstruct", "upload"]
             if self.config is not None:
                 caps.append("map")
@@ -171,7 +163,7 @@ def load_run(path: Path, run_id: str) -> Run:
         raise LatentworksError(f"{path} holds a '{info.get('kind')}' model, which the explorer cannot show")
     config = read_json(path / "config.json") if (path / "config.json").is_file() else None
     if family == "generative":
-        model = load_model(path, expect=GENERATIVE_KINDS, map_location="cpu")
+        model = load_model(path, expect=registry.kind_names(family), map_location="cpu")
         run = Run(run_id, path, family, str(info["kind"]), info, model, config if isinstance(config, dict) else None)
         return run
     if family == "arithmetic":
@@ -189,7 +181,7 @@ def load_run(path: Path, run_id: str) -> Run:
         vocab = Vocab.from_json(read_json(path / "vocab.json"))
     except (KeyError, TypeError, ValueError) as err:
         raise LatentworksError(f"{path / 'vocab.json'} is damaged ({type(err).__name__}); retrain the run") from None
-    model = load_model(path, expect=CHARRNN_KINDS, map_location="cpu")
+    model = load_model(path, expect=registry.kind_names(family), map_location="cpu")
     prime = next((p for p in ("The ", "Harr", "the ") if set(p) <= set(vocab.chars)), vocab.chars[0])
     backend = "torch" if info["kind"] == "char_lstm" else "numpy"
     return Run(run_id, path, family, str(info["kind"]), info, model, config,
