@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentworks import registry
 from latentworks.errors import LatentworksError
 from latentworks.explore import schemas
 from latentworks.explore.images import data_url
-from latentworks.explore.runs import AUTOENCODER_KINDS, ApiError, Run
+from latentworks.explore.runs import ApiError, Run
 from latentworks.latent.core import decode
 from latentworks.latent.directions import encode_subset, load_heldout, pca, principal_directions
 
@@ -68,7 +69,7 @@ def directions(run: Run, req: schemas.DirectionsRequest) -> dict[str, Any]:
         return run.cache[key]
     note = None
     encoded = None
-    if run.kind in AUTOENCODER_KINDS and run.config is not None:
+    if registry.kind(run.kind).can("encode") and run.config is not None:
         try:
             encoded = _encoded(run, 1000, 0)
             note = encoded["note"]
@@ -95,8 +96,9 @@ def directions(run: Run, req: schemas.DirectionsRequest) -> dict[str, Any]:
 
 
 def latent_map(run: Run, req: schemas.MapRequest) -> dict[str, Any]:
-    if run.kind not in AUTOENCODER_KINDS:
-        raise ApiError(f"run {run.id!r} is a {run.kind}, which has no encoder; the map needs a cae, vae or cvae run")
+    if not registry.kind(run.kind).can("encode"):
+        raise ApiError(f"run {run.id!r} is a {run.kind}, which has no encoder; the map needs a "
+                       f"{', '.join(registry.kind_names(capability='encode'))} run")
     enc = _encoded(run, req.points, req.seed)
     z = enc["z"].double()
     d = z.shape[1]
