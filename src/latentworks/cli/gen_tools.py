@@ -321,24 +321,19 @@ class Directions:
     out: Output = field(default_factory=Output)
 
 
-def _data_config(run_dir: Path):
-    """The run's data config (where its held-out images are), or None for a folder without ``config.json``."""
-    from latentworks.recipes.generative import from_json
-    from latentworks.runs import read_json
-
-    path = run_dir / "config.json"
-    return from_json(read_json(path)).data if path.is_file() else None
-
-
 def directions(argv: list[str], prog: str) -> int:
     from latentworks.latent.directions import directions_figure, principal_directions
+    from latentworks.recipes.generative import from_json
+    from latentworks.runs import read_json
 
     a = parse(Directions, argv, prog=prog, description="The top principal directions of the latent space (PCA of "
               "encoded held-out images for autoencoders, GANSpace for GANs): one row of images along each, and "
               "the variance each explains.")
     model = _load(a.at)
     out = _out(a.at, a.out, f"directions_n{a.n}_seed{a.seed}")
-    found = principal_directions(model, a.n, seed=a.seed, data=_data_config(Path(a.at.run)))
+    config = Path(a.at.run) / "config.json"  # names the held-out images an autoencoder's PCA encodes
+    found = principal_directions(model, a.n, seed=a.seed,
+                                 data=from_json(read_json(config)).data if config.is_file() else None)
     path = directions_figure(model, found, out, seed=a.seed, steps=a.steps, span=a.span, label=a.label)
     space = "encoded held-out latents" if found.source == "pca" else "first-layer features"
     print(f"{found.source}: explained variance of the {space}" + (f" ({found.note})" if found.note else ""))

@@ -24,6 +24,7 @@ import torch
 
 from latentworks.errors import LatentworksError
 from latentworks.latent.core import batched, decode, generator, model_kind, resolve_labels, sample_latents
+from latentworks.latent.tools import _strip
 from latentworks.models.inference import inference
 
 GANSPACE_SAMPLES = 2000
@@ -179,8 +180,7 @@ def principal_directions(model, k: int = 10, *, seed: int = 0, data: Any = None,
 def directions_figure(model, dirs: Directions, out: str | Path, *, seed: int = 0, steps: int = 7,
                       span: float = 3.0, label: int | None = None) -> Path:
     """One row per direction: a random latent from ``seed`` moved from −``span`` σ to +``span`` σ along it."""
-    from latentworks.latent.tools import _strip
-    from latentworks.report.plots import image_rows
+    from latentworks.report.plots import image_rows  # matplotlib: loaded only when a figure is drawn
 
     if steps < 2:
         raise LatentworksError(f"--steps must be at least 2, got {steps}")
