@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from latentworks.data.images import MNIST_NAMES, load_image_dataset
 from latentworks.errors import LatentworksError
 from latentworks.latent.core import batched, decode, generator, model_kind, resolve_labels, sample_latents
 from latentworks.latent.tools import _strip
@@ -117,8 +118,6 @@ def ganspace(model, k: int, seed: int = 0, samples: int = GANSPACE_SAMPLES) -> t
 def load_heldout(model, data: Any) -> tuple[torch.Tensor, torch.Tensor | None, str, str | None]:
     """The test split named by a generative run's ``data`` config (uint8 images, labels, source) and a note when
     MNIST fell back to the embedded sample; the original error when nothing could be loaded."""
-    from latentworks.data.images import MNIST_NAMES, load_image_dataset
-
     c = model.config
     args = dict(split="test", holdout=data.holdout, background=data.background, progress=False, quiet=True)
     try:
