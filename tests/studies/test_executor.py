@@ -40,10 +40,13 @@ def _metrics(study: Path) -> dict:
     return {k: v for k, v in got.items() if not any(t in k for t in TIMINGS)}
 
 
-def test_the_local_executor_is_the_default_and_ray_options_need_ray():
-    assert isinstance(make_executor(), LocalExecutor)
-    with pytest.raises(LatentworksError, match="need --executor ray"):
-        make_executor("local", workers=2)
+def test_the_local_executor_is_the_default_and_takes_workers():
+    assert isinstance(make_executor(), LocalExecutor) and make_executor().workers >= 1
+    assert make_executor("local", workers=3).workers == 3
+    with pytest.raises(LatentworksError, match="needs --executor ray"):
+        make_executor("local", address="auto")
+    with pytest.raises(LatentworksError, match="must be at least 1"):
+        make_executor("local", workers=0)
     with pytest.raises(LatentworksError, match="is not a choice"):
         make_executor("slurm")
     assert estimate({"a": 10, "b": 6, "c": 5, "d": 1}, 2) == 11 and estimate({"a": 10, "b": 6}, 1) == 16

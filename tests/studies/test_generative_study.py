@@ -15,8 +15,9 @@ def test_generative_study_writes_report_and_results(tmp_path, capsys):
     threads = torch.get_num_threads()
     assert main(["run", "--profile", "test", "--only", "generative", "--out", str(out), "--no-progress"]) == 0
     assert torch.get_num_threads() == threads  # the study's single-thread setting does not leak
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("Done in ") and line.endswith(str((out / "report.html").resolve()))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-3].startswith("Done in ") and lines[-2].endswith(str((out / "report.html").resolve()))
+    assert lines[-1].endswith(f"latentworks explore {out.resolve()}")
 
     html = (out / "report.html").read_text()
     assert "Generative models on MNIST" in html

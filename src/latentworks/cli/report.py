@@ -22,9 +22,9 @@ class RunStudy:
     seed: int = 0  # same seed, same numbers on CPU
     data_dir: str | None = None  # folder with the datasets ('embedded': the packaged MNIST sample)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    progress: bool = True  # progress bars
-    executor: Literal["local", "ray"] = "local"  # local: one run after another here; ray: Ray tasks in parallel
-    workers: int | None = None  # ray: runs at a time on a local cluster (default: one per CPU)
+    progress: bool = True  # progress bars on a terminal (elsewhere, and with --no-progress: one line per run)
+    executor: Literal["local", "ray"] = "local"  # local: worker processes on this machine; ray: Ray tasks
+    workers: int | None = None  # runs at a time (default: what the cores and memory allow; 1: one by one here)
     address: str | None = None  # ray: join this running cluster (e.g. auto, or ray://host:10001) instead
 
 
@@ -41,9 +41,7 @@ def run_study_command(a: RunStudy, only: list[str] | None = None) -> dict[str, A
 def run(argv: list[str], prog: str) -> int:
     a = parse(RunStudy, argv, prog=prog, description="The main job: train and score every family's part of the "
               "study, then write one self-contained HTML report.")
-    summary = run_study_command(a)
-    report = (Path(a.out) / "report.html").resolve()
-    print(f"Done in {summary['seconds']:.0f} s. The report is {report}")
+    run_study_command(a)  # it ends by printing the summary table, the report's path and the explore command
     return 0
 
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from latentworks import registry
 from latentworks.errors import LatentworksError, sigterm_as_ctrl_c
@@ -41,6 +40,30 @@ class Job:
     config: dict[str, Any]  # the run config tree as JSON (what config.json holds)
     run_dir: str
     threads: int | None = None  # CPU threads for torch while it trains (None: the process's default)
+    cost: float | None = None  # estimated seconds to train and score it: the slowest start first, and the ETA
+
+
+# Seconds per optimizer step on one core of the 2-core box, and seconds of scoring after training, by task or
+# model kind: measured on the quick study (BENCHMARKS.md). Only the order of the runs and the ETA's first guess
+# hang on them (the ETA then scales by how long the finished runs really took).
+STEP_SECONDS = {"text2text": 0.02, "img2text": 0.25, "text2img": 0.25, "vae": 0.03, "dcgan": 0.025,
+                "cgan": 0.025, "numpy": 0.005, "torch": 0.01}
+SCORING_SECONDS = {"text2text": 5.0, "img2text": 15.0, "text2img": 25.0}
+
+
+def estimated_seconds(config: dict[str, Any]) -> float:
+    """A run's training and scoring time from its config: its optimizer steps times its kind's seconds per step."""
+    train, data = config.get("train", {}), config.get("data", {})
+    kind = str(config.get("task") or config.get("kind") or config.get("backend") or config.get("family"))
+    steps = train.get("steps")
+    if not steps:
+        if config.get("family") == "arithmetic":
+            examples = (data.get("max_int", 99) + 1) ** 2 * len(data.get("ops", "+-")) * data.get("train_fraction", 1)
+        else:  # images: the embedded sample's 4,000 digits, else full MNIST's 60,000
+            examples = data.get("limit") or (4000 if data.get("data_dir") in (None, "embedded") else 60000)
+        steps = max((train.get("epochs") or 1) * -(-int(examples) // max(1, train.get("batch_size") or 1)),
+                    train.get("min_steps") or 0)
+    return steps * STEP_SECONDS.get(kind, 0.02) + SCORING_SECONDS.get(kind, 2.0)
 
 
 def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None) -> Job:
@@ -50,8 +73,9 @@ def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None
 
     from latentworks.config import to_dict
 
-    return Job(name, cfg.family, {"family": cfg.family, **to_dict(cfg)}, str(run_dir),
-               threads or cfg.train.threads or torch.get_num_threads())
+    config = {"family": cfg.family, **to_dict(cfg)}
+    return Job(name, cfg.family, config, str(run_dir), threads or cfg.train.threads or torch.get_num_threads(),
+               estimated_seconds(config))
 
 
 def train_function(family: str):
@@ -143,20 +167,50 @@ def ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
 
 
 class LocalExecutor:
-    """Every job in this process, in order."""
+    """With one worker, every job in this process, in order; with more, that many jobs at a time in worker
+    processes (:mod:`latentworks.studies.pool`), the slowest first. Each job pins its own thread count, so the
+    weights come out the same bits either way. ``workers`` defaults to what the cores and memory allow."""
 
-    workers = 1
+    def __init__(self, workers: int | None = None):
+        from latentworks.studies.pool import default_workers
+
+        self.workers = workers or default_workers()
 
     def run(self, jobs: list[Job], progress: bool = True) -> dict[str, dict[str, Any] | None]:
-        out = {}
-        bar = tqdm(total=len(jobs), desc="study runs", unit="run", disable=not progress, dynamic_ncols=True)
-        with ticking(bar):
-            for job in jobs:
-                bar.set_postfix_str(job.name, refresh=True)
-                out[job.run_dir] = run_job(job, progress)
-                bar.update(1)
-        bar.close()
+        from latentworks.runs import finished_results
+        from latentworks.studies.pool import run_parallel
+
+        out: dict[str, dict[str, Any] | None] = {}
+        parallel = self.workers > 1 and len(jobs) > 1
+        order = sorted(jobs, key=lambda j: -(j.cost or 0)) if parallel else jobs
+        with console_for(order, self.workers if parallel else 1, progress) as console:
+            todo = []
+            for job in order:  # finished with these settings: reused as they are, no worker needed
+                done = finished_results(Path(job.run_dir), job.config, RESUME_FREE)
+                if done is None:
+                    todo.append(job)
+                else:
+                    out[job.run_dir] = done
+                    console.finished(job, done, None)
+            if parallel and len(todo) > 1:
+                out.update(run_parallel(todo, self.workers, console))
+                return out
+            for job in todo:
+                console.started(0, job)
+                started = time.perf_counter()
+                out[job.run_dir] = run_job(job, progress and console.live and not console.lines)
+                console.idle(0)
+                console.finished(job, out[job.run_dir], time.perf_counter() - started)
         return out
+
+
+def console_for(jobs: list[Job], workers: int, progress: bool, worker_lines: bool = True) -> Any:
+    """The study's console on stderr: live bars when ``progress`` and stderr is a terminal, else plain lines."""
+    import sys
+
+    from latentworks.studies.console import StudyConsole
+
+    return StudyConsole(jobs, workers, live=progress and sys.stderr.isatty(), worker_lines=worker_lines)
 
 
 class RayExecutor:
@@ -189,13 +243,13 @@ class RayExecutor:
         ray = self.ray
         remote = ray.remote(max_retries=3, retry_exceptions=False)(_run_job_quietly)
         pending = {}
+        jobs = sorted(jobs, key=lambda j: -(j.cost or 0))  # the slowest first
         for job in jobs:
             gpus = 1 if str(job.config.get("train", {}).get("device", "auto")).startswith("cuda") else 0
             pending[remote.options(num_cpus=1, num_gpus=gpus, name=f"latentworks:{job.name}").remote(job)] = job
         out: dict[str, dict[str, Any] | None] = {}
-        bar = tqdm(total=len(jobs), desc=f"study runs on ray ({self.workers or 'cluster'} workers)", unit="run",
-                   disable=not progress, dynamic_ncols=True)
-        with ticking(bar):
+        workers = self.workers or int(ray.cluster_resources().get("CPU", 1))
+        with console_for(jobs, workers, progress, worker_lines=False) as console:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 job = pending.pop(ready[0])
@@ -210,10 +264,15 @@ class RayExecutor:
                 except ray.exceptions.WorkerCrashedError:
                     raise LatentworksError(f"run {job.name} lost its Ray worker more than 3 times; rerun with "
                                            "--resume to continue from its last checkpoint") from None
-                bar.set_postfix_str(job.name, refresh=False)
-                bar.update(1)
-        bar.close()
+                console.finished(job, out[job.run_dir], _train_seconds(out[job.run_dir]))
         return out
+
+
+def _train_seconds(results: dict[str, Any] | None) -> float | None:
+    train = (results or {}).get("train")
+    seconds = train.get("seconds") if isinstance(train, dict) else (results or {}).get("train_seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) else None
+
 
 def _run_job_quietly(job: Job) -> dict[str, Any] | None:
     # A Ray worker shows no progress bars of its own: the driver shows the study's.
@@ -221,13 +280,13 @@ def _run_job_quietly(job: Job) -> dict[str, Any] | None:
 
 
 def make_executor(name: str = "local", workers: int | None = None, address: str | None = None):
+    if workers is not None and workers < 1:
+        raise LatentworksError(f"--workers {workers}: must be at least 1")
     if name == "local":
-        if workers not in (None, 1) or address:
-            raise LatentworksError("--workers and --address need --executor ray")
-        return LocalExecutor()
+        if address:
+            raise LatentworksError("--address needs --executor ray")
+        return LocalExecutor(workers)
     if name == "ray":
-        if workers is not None and workers < 1:
-            raise LatentworksError(f"--workers {workers}: must be at least 1")
         return RayExecutor(workers, address)
     raise LatentworksError(f"--executor {name!r} is not a choice; use one of {', '.join(EXECUTORS)}")
 

@@ -8,6 +8,7 @@ this process, or on Ray), then calls the study functions, whose ``ctx.train`` no
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from latentworks.errors import LatentworksError
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
 from latentworks.runs import claim_run_dir, environment, write_json
+from latentworks.studies.console import closing
 from latentworks.studies.executor import Job, check_resumable, job_for, make_executor, run_job, ticking
 
 PROFILES = ("test", "quick", "full")
@@ -102,6 +104,8 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     overwrite = kwargs.pop("overwrite", False)
     executor = make_executor(kwargs.pop("executor", "local"), kwargs.pop("workers", None), kwargs.pop("address", None))
     ctx = StudyContext(profile=profile, out=Path(out), **kwargs)
+    # Bars only where someone watches them; a log gets one plain line per run (the trainers' bars are off too).
+    ctx.progress = ctx.progress and sys.stderr.isatty()
     if ctx.resume:
         if not ctx.out.is_dir():
             raise LatentworksError(f"{ctx.out} holds no study to resume; drop --resume")
@@ -118,6 +122,9 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     summary["train_seconds"] = round(time.perf_counter() - started, 1)
     ctx.resume = True  # every planned run has finished: the study functions read them
     headlines: list[Headline] = []
+    if not ctx.progress:
+        print(f"latentworks: runs trained in {duration(summary['train_seconds'])}; scoring and drawing the report "
+              f"({', '.join(names)})", file=sys.stderr, flush=True)
     bar = tqdm(total=len(names), desc="study report", unit="part", disable=not ctx.progress, dynamic_ncols=True)
     with ticking(bar):
         for name in names:
@@ -148,6 +155,7 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     title = f"latentworks study ({profile} profile)"
     write_report(sections, ctx.out / "report.html", title=title, intro=intro, headlines=headlines)
     save_page(ctx.out / "report.json", sections, title, intro, headlines)
+    print(closing(headlines, ctx.out, summary["seconds"], workers), flush=True)
     return summary
 
 

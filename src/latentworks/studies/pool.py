@@ -1,0 +1,262 @@
+"""The local executor's worker processes: a study's independent runs trained side by side, each in a process of
+its own with the thread count its job pins, so that each gives the bits it gives alone.
+
+Workers are fresh interpreters (the ``spawn`` method: nothing of the parent's torch state is forked) in a
+process group of their own, so Ctrl-C at the terminal reaches the parent alone. The parent then stops handing out
+runs and passes the request on once to each busy worker: its trainer finishes the step in flight and saves a
+checkpoint, as a run in the foreground does, and ``--resume`` finishes the study. A second Ctrl-C is passed on
+too (the runs stop at once, their last checkpoints intact). A worker whose run fails stops the others the same
+way, and the study ends with that run's error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from latentworks.errors import LatentworksError, TrainingInterrupted
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# What one worker may hold at its peak: torch itself, the largest quick run's data, model and scoring, with margin.
+MEMORY_PER_WORKER = 1.5 * 2**30
+STOPPED_OUTSIDE_TRAINING = "stopped outside a training step (loading or scoring); --resume continues it"
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and ``taskset`` narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def available_memory() -> float | None:
+    """Bytes the kernel says new processes can use without swapping (``MemAvailable``); None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def default_workers() -> int:
+    """As many workers as there are cores, and no more than the available memory holds at
+    ``MEMORY_PER_WORKER`` each."""
+    memory = available_memory()
+    by_memory = int(memory // MEMORY_PER_WORKER) if memory is not None else cpu_count()
+    return max(1, min(cpu_count(), by_memory))
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    # A worker starts in the parent's process group; with the stop signals blocked until it has left it, a Ctrl-C
+    # in that instant waits in the parent (delivered at the unblock) instead of killing the newborn worker.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def _stop_requests(requests: list[int]) -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM are only counted into ``requests``; the scheduler acts on them
+    between waits (an exception raised at an arbitrary point could tear a message from a worker in half)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, lambda signum, frame: requests.append(signum)) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _quiet() -> None:
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
+def _watch_parent(parent: int) -> None:
+    """If the parent dies (SIGKILL, a crash), stop this worker's run as Ctrl-C would: no orphan trains on."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="latentworks-parent-watch", daemon=True).start()
+
+
+def _work(conn: Connection, stop: Any, parent: int) -> None:
+    """A worker's life: leave the terminal's process group, then train the jobs the parent sends until it sends
+    None or goes away. Idle, the worker ignores stop signals (there is nothing to stop)."""
+    os.setpgid(0, 0)
+    _quiet()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    _watch_parent(parent)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            reply = _train(job, stop)
+        except KeyboardInterrupt:  # in the instant between the run's end and the return to idle
+            reply = ("interrupted", STOPPED_OUTSIDE_TRAINING, 0.0)
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def _train(job: Any, stop: Any) -> tuple[str, Any, float]:
+    from latentworks.studies.executor import run_job
+
+    started = time.perf_counter()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if stop.is_set():  # asked to stop before this job began: leave it for --resume
+            return "skipped", None, 0.0
+        return "done", run_job(job, progress=False), time.perf_counter() - started
+    except TrainingInterrupted as err:
+        return "interrupted", str(err), time.perf_counter() - started
+    except KeyboardInterrupt:
+        return "interrupted", STOPPED_OUTSIDE_TRAINING, time.perf_counter() - started
+    except LatentworksError as err:
+        return "error", str(err), time.perf_counter() - started
+    except BaseException:  # a bug: the parent shows its traceback
+        return "crash", traceback.format_exc(), time.perf_counter() - started
+    finally:
+        _quiet()
+
+
+class _Worker:
+    def __init__(self, context: Any, stop: Any, slot: int):
+        self.slot = slot
+        self.conn, theirs = context.Pipe()
+        self.process = context.Process(target=_work, args=(theirs, stop, os.getpid()),
+                                       name=f"latentworks-worker-{slot + 1}")
+        self.process.start()
+        theirs.close()
+        self.job: Any = None
+        self.started = 0.0
+
+    def interrupt(self) -> None:
+        with contextlib.suppress(ProcessLookupError, TypeError):
+            os.kill(self.process.pid, signal.SIGINT)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(10)
+        if self.process.is_alive():  # still in a run: stop it as Ctrl-C would, then wait for its checkpoint
+            self.interrupt()
+            self.process.join(120)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def run_parallel(jobs: list[Any], workers: int, console: Any) -> dict[str, dict[str, Any] | None]:
+    """Train ``jobs`` on ``workers`` processes, in the order given (the slowest first); their ``results.json`` by
+    run folder. Raises the first failed run's error, or :class:`TrainingInterrupted` after a stop request, once
+    every worker has stopped."""
+    context = mp.get_context("spawn")
+    stop = context.Event()
+    requests: list[int] = []
+    out: dict[str, dict[str, Any] | None] = {}
+    pending = deque(jobs)
+    error: BaseException | None = None
+    interrupted, passed_on, stopped = False, 0, 0
+    with _stop_requests(requests):
+        with _signals_blocked():
+            pool = [_Worker(context, stop, slot) for slot in range(min(workers, len(jobs)))]
+        try:
+            idle = list(reversed(pool))
+            while any(w.job for w in pool) or (pending and not stop.is_set() and idle):
+                if len(requests) > passed_on:
+                    if not stop.is_set():
+                        console.note("stopping: each run in flight finishes its step and saves a checkpoint "
+                                     "(Ctrl-C again stops them at once); --resume continues the study")
+                    interrupted = True
+                    stop.set()
+                    for w in pool:
+                        if w.job:
+                            w.interrupt()
+                    passed_on = len(requests)
+                while pending and idle and not stop.is_set():
+                    w = idle.pop()
+                    w.job, w.started = pending.popleft(), time.perf_counter()
+                    w.conn.send(w.job)
+                    console.started(w.slot, w.job)
+                busy = {w.conn: w for w in pool if w.job}
+                for conn in wait(list(busy), timeout=0.5):
+                    w = busy[conn]
+                    job, w.job = w.job, None
+                    try:
+                        kind, payload, seconds = conn.recv()
+                    except (EOFError, OSError):
+                        w.process.join(5)
+                        kind, payload, seconds = "died", w.process.exitcode, time.perf_counter() - w.started
+                    else:
+                        idle.append(w)
+                    console.idle(w.slot)
+                    if kind == "done":
+                        out[job.run_dir] = payload
+                        console.finished(job, payload, seconds)
+                        continue
+                    if kind == "skipped":
+                        continue
+                    if kind == "interrupted":
+                        interrupted, stopped = True, stopped + 1
+                        console.note(f"{job.name}: {payload}")
+                    elif error is None:
+                        error = _error_of(job, kind, payload)
+                    if not stop.is_set():  # one run stopped or failed: stop the others cleanly
+                        stop.set()
+                        for other in pool:
+                            if other.job:
+                                other.interrupt()
+                console.refresh()
+        finally:
+            stop.set()
+            for w in pool:
+                w.close()
+    if error is not None:
+        raise error
+    if interrupted:
+        raise TrainingInterrupted(f"interrupted: {len(out)} of {len(jobs)} runs finished, {stopped} stopped at "
+                                  "a checkpoint; rerun with --resume to finish the study")
+    return out
+
+
+def _error_of(job: Any, kind: str, payload: Any) -> BaseException:
+    if kind == "error":
+        return LatentworksError(payload)
+    if kind == "died":
+        return LatentworksError(f"run {job.name}: its worker process died (exit code {payload}; out of memory?); "
+                                "rerun with --resume to continue from its last checkpoint, or with fewer --workers")
+    return RuntimeError(f"run {job.name} failed in its worker process:\n{payload}")
+
+
+__all__ = ["MEMORY_PER_WORKER", "available_memory", "cpu_count", "default_workers", "run_parallel"]
