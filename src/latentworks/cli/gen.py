@@ -18,8 +18,8 @@ def _hints(chosen: type) -> dict[str, str]:
 def train(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.generative import train_generative
 
-    return train_command(FAMILY, argv, prog, "Train one generative model (--model cae|vae|dcgan|cvae|cgan) into a "
-                         "run folder; --preset picks a recipe (default, notebook, quick, full, faces).",
+    return train_command(FAMILY, argv, prog, f"Train one generative model (--model {'|'.join(recipes.KINDS)}) into "
+                         f"a run folder; --preset picks a recipe ({', '.join(recipes.recipe_names())}).",
                          train_generative, lambda r: {"test": r["test"], "train": r["train"]}, _hints)
 
 

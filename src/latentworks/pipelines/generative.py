@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentworks import registry
 from latentworks.config import to_dict, validate
 from latentworks.data.images import load_image_dataset
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference
 from latentworks.models.io import load_model, save_model
-from latentworks.recipes.generative import AUTOENCODERS, CONDITIONAL, GANS, KINDS, MODELS, RunConfig, resolve
+from latentworks.recipes.generative import KINDS, MODELS, RunConfig, resolve
 from latentworks.report.pictures import number_cells, save_png, snapshot, write_gif
 from latentworks.runs import RunDir, claim_run_dir
 from latentworks.training.distributed import detect
@@ -75,7 +76,7 @@ def prepare_data(cfg: RunConfig) -> GenData:
     num_classes = 0
     if train_y is not None:
         num_classes = int(max(train_y.max(), test_y.max() if test_y is not None and len(test_y) else 0)) + 1
-    if cfg.kind in CONDITIONAL and num_classes < 2:
+    if registry.kind(cfg.kind).can("label") and num_classes < 2:
         raise LatentworksError(
             f"the {cfg.kind} model needs class labels: use mnist, fashion-mnist, or a folder "
             "with one sub-folder per class"
@@ -123,7 +124,8 @@ def heldout_scores(
     batch: int = 500,
 ) -> dict[str, float]:
     """Reconstruction MSE (autoencoders), ELBO and optional IW-NLL (VAEs) on held-out images, per image."""
-    if kind not in AUTOENCODERS or len(x) == 0:
+    can = registry.kind(kind).can
+    if not can("encode") or len(x) == 0:
         return {}
     gen = torch.Generator().manual_seed(seed + 99_991)
     xs = binarized(x, torch.Generator().manual_seed(20_240_601)) if binarize else x.float() / 255.0
@@ -138,9 +140,9 @@ def heldout_scores(
             if score_mse:
                 rec = model.reconstruct(xb, yb).cpu()
                 mse.append(((rec - xb.cpu()) ** 2).flatten(1).mean(1))
-            if kind != "cae":
+            if can("elbo"):
                 elbo.append(model.elbo(xb, 1, yb, generator=gen).cpu())
-        if iw_k and kind != "cae":
+        if iw_k and can("elbo"):
             for i in range(0, min(iw_images, len(xs)), 100):
                 j = min(i + 100, iw_images, len(xs))
                 yb = labels[i:j] if labels is not None else None
@@ -181,7 +183,7 @@ def make_eval_fn(cfg: RunConfig, data: GenData, run: RunDir, trainer_ref: list):
         if trainer_ref:
             trainer_ref[0].log_images("samples", decoded[: n * n])
         metrics = heldout_scores(model, cfg.kind, x_eval, y_eval, seed=seed, binarize=cfg.data.binarize)
-        if cfg.kind in GANS and len(x_eval):
+        if registry.kind(cfg.kind).can("adversarial") and len(x_eval):
             metrics["d_acc_heldout_real"] = heldout_d_accuracy(model, x_eval, y_eval)
         return metrics
 
@@ -201,12 +203,13 @@ def write_figures(run: RunDir, cfg: RunConfig, model, history: list[dict[str, An
 
     train_rows = [r for r in history if "loss" in r or "d_loss" in r]
     eval_rows = [r for r in history if any(k.startswith("eval/") for k in r)]
-    losses = series(("d_loss", "g_loss") if cfg.kind in GANS else ("loss",), train_rows)
+    adversarial = registry.kind(cfg.kind).can("adversarial")
+    losses = series(("d_loss", "g_loss") if adversarial else ("loss",), train_rows)
     if losses:
         line_plot(
             losses, run.figures / "loss.png", title=f"{cfg.kind} training loss", xlabel="step", ylabel="loss"
         )
-    if cfg.kind in GANS:
+    if adversarial:
         acc = series(("d_acc_real", "d_acc_fake", "code_acc"), train_rows)
         acc.update(series(("eval/d_acc_heldout_real",), eval_rows))
         if acc:
@@ -237,7 +240,7 @@ def write_figures(run: RunDir, cfg: RunConfig, model, history: list[dict[str, An
             from latentworks.latent.tools import code_grid
 
             code_grid(model, cfg.train.seed, 10, out=run.figures / "codes.png")
-        if cfg.kind in AUTOENCODERS and len(data.test_x):
+        if registry.kind(cfg.kind).can("reconstruct") and len(data.test_x):
             x = data.test_x[:10]
             rec = model.reconstruct(x, data.test_y[:10] if model.conditional else None).cpu()
             from latentworks.report.pictures import tile

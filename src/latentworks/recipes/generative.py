@@ -13,24 +13,22 @@ Every recipe is the ``default`` tree of its kind plus the dotted overrides liste
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
+from latentworks import registry
 from latentworks.config import ConfigError, flag_alias, from_dict, override, require
 from latentworks.data.images import ImageData
-from latentworks.models.cae import CAE
-from latentworks.models.conditional import CGAN, CVAE
-from latentworks.models.dcgan import DCGAN
 from latentworks.models.generative_base import GenOptions
-from latentworks.models.vae import VAE
 from latentworks.training.config import TrainConfig
 
-KINDS = ("cae", "vae", "dcgan", "cvae", "cgan")
-AUTOENCODERS = ("cae", "vae", "cvae")
-VAES = ("vae", "cvae")
-GANS = ("dcgan", "cgan")
-CONDITIONAL = ("cvae", "cgan")
-MODELS = {"cae": CAE, "vae": VAE, "dcgan": DCGAN, "cvae": CVAE, "cgan": CGAN}
+# The generative kinds, and the groups the recipes below are written for, as the models declare them.
+KINDS = registry.kind_names("generative")
+AUTOENCODERS = registry.kind_names("generative", "encode")
+VAES = registry.kind_names("generative", "elbo")
+GANS = registry.kind_names("generative", "adversarial")
+CONDITIONAL = registry.kind_names("generative", "label")
+MODELS = {kind: registry.kind(kind).cls for kind in KINDS}
 
 
 @dataclass
@@ -54,10 +52,10 @@ class RunConfig:
     """One generative run: which model, on what data, trained how, measured how."""
 
     family: ClassVar[str] = "generative"
-    kind: Annotated[Literal["cae", "vae", "dcgan", "cvae", "cgan"], flag_alias("--model")] = "vae"  # the model
+    kind: Annotated[Literal[KINDS], flag_alias("--model")] = "vae"  # the model
     recipe: Annotated[str, flag_alias("--preset")] = "default"  # named settings: default, notebook, quick, ...
     data: ImageData = field(default_factory=ImageData)
-    model: GenOptions = field(default_factory=VAE.Config)
+    model: GenOptions = field(default_factory=MODELS["vae"].Config)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: GenEval = field(default_factory=GenEval)
 
@@ -73,39 +71,21 @@ class RunConfig:
     @property
     def title(self) -> str:
         name = self.data.data.rstrip("/").rsplit("/", 1)[-1]
-        kind = {"cae": "CAE", "vae": "VAE", "dcgan": "DCGAN", "cgan": "cGAN", "cvae": "CVAE"}.get(self.kind, self.kind)
+        kind = registry.kind(self.kind).title
         data = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "fashion": "Fashion-MNIST"}.get(name, name)
         return f"{kind} on {data} ({self.data.size} px), {self.recipe} recipe"
 
 
-# One concrete class per kind, so the command line shows exactly that model's options.
-@dataclass
-class CAERun(RunConfig):
-    model: CAE.Config = field(default_factory=CAE.Config)
+def _run_class(kind: str) -> type[RunConfig]:
+    """The concrete tree of one kind, so the command line shows exactly that model's options."""
+    cls = MODELS[kind]
+    run_class = make_dataclass(f"{cls.__name__}Run", [("model", cls.Config, field(default_factory=cls.Config))],
+                               bases=(RunConfig,))
+    run_class.__module__ = __name__
+    return run_class
 
 
-@dataclass
-class VAERun(RunConfig):
-    model: VAE.Config = field(default_factory=VAE.Config)
-
-
-@dataclass
-class DCGANRun(RunConfig):
-    model: DCGAN.Config = field(default_factory=DCGAN.Config)
-
-
-@dataclass
-class CVAERun(RunConfig):
-    model: CVAE.Config = field(default_factory=CVAE.Config)
-
-
-@dataclass
-class CGANRun(RunConfig):
-    model: CGAN.Config = field(default_factory=CGAN.Config)
-
-
-RUN_CLASSES: dict[str, type[RunConfig]] = {"cae": CAERun, "vae": VAERun, "dcgan": DCGANRun, "cvae": CVAERun,
-                                           "cgan": CGANRun}
+RUN_CLASSES: dict[str, type[RunConfig]] = {kind: _run_class(kind) for kind in KINDS}
 
 # ------------------------------------------------------------------------------------------ the recipes
 #: The course's conv stacks (build_conv_net / build_deconv_net): constant 128 filters, 3×3, ReLU, Xavier.
