@@ -187,6 +187,19 @@ def test_fld_per_class_points_at_the_class_a_generator_draws_wrong():
                                                        kid=False)
 
 
+def test_class_balance_is_signed_and_names_the_worst_digit():
+    crowded = [11, 11, 11, 11, 11, 11, 100, 12, 11, 11]  # digit 6: 100 of 200 samples, five times its share
+    assert G.class_balance(crowded) == {"class_max_rel_deviation": 4.0, "class_worst_digit": 6,
+                                        "class_worst_count": 100}
+    missing = [25, 25, 25, 0, 25, 25, 25, 25, 25, 0]  # digits 3 and 9 never drawn: the first is named
+    assert G.class_balance(missing) == {"class_max_rel_deviation": -1.0, "class_worst_digit": 3,
+                                        "class_worst_count": 0}
+    scant = G.class_balance([30, 20, 5, 20, 20, 20, 20, 20, 20, 25])  # +50 % on 0 is nearer uniform than 2's
+    assert (scant["class_worst_digit"], scant["class_max_rel_deviation"]) == (2, pytest.approx(-0.75))
+    with pytest.raises(LatentworksError, match="at least one sample"):
+        G.class_balance([0] * 10)
+
+
 def test_evaluate_generator_refuses_a_size_mismatch():
     with pytest.raises(LatentworksError, match="1×8×8"):
         G.evaluate_generator(Painter(), brightness_features, brightness_reader, torch.rand(50, 28, 28),

@@ -2,7 +2,8 @@
 
 :func:`evaluate_generator` draws ``n`` samples (default 10,000) and reports, in the reader's feature space:
 
-* the class histogram and mean confidence (``classify_fn``), and its worst deviation from a uniform 1/10;
+* the class histogram and mean confidence (``classify_fn``), and its worst class's signed deviation from a
+  uniform 1/10 (``class_max_rel_deviation``, the class in ``class_worst_digit``);
 * FLD — the Fréchet distance between Gaussians fitted to the reader's penultimate features — computed by
   ``torchmetrics``' ``FrechetInceptionDistance`` with our features, next to the **real floor**: the FLD
   between a sample of MNIST train and MNIST test at the same sizes (what a perfect generator would score);
@@ -228,6 +229,20 @@ def class_histogram(predicted: torch.Tensor, num_classes: int = 10) -> list[int]
     return torch.bincount(predicted.long().cpu(), minlength=num_classes)[:num_classes].tolist()
 
 
+def class_balance(hist: list[int]) -> dict[str, Any]:
+    """The class furthest from a uniform share, signed: ``(count − n/C) / (n/C)``, with the class it is.
+
+    Signed so that a dropped class (−100 %) and a class drawn five times too often (+400 %) are told apart; the
+    first of equally distant classes is named."""
+    n = sum(hist)
+    if not hist or n <= 0:
+        raise LatentworksError("class balance needs at least one sample")
+    expected = n / len(hist)
+    worst = max(range(len(hist)), key=lambda c: abs(hist[c] - expected))  # max keeps the first of a tie
+    return {"class_max_rel_deviation": (hist[worst] - expected) / expected, "class_worst_digit": worst,
+            "class_worst_count": int(hist[worst])}
+
+
 def _subset(x: torch.Tensor, m: int, seed: int) -> torch.Tensor:
     if m >= len(x):
         return x
@@ -281,12 +296,10 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
 
     num_classes = int(getattr(model, "num_classes", 10) or 10)
     hist = class_histogram(pred, max(num_classes, int(pred.max()) + 1 if len(pred) else 10))
-    expected = n / len(hist)
     out: dict[str, Any] = {
         "kind": str(getattr(model, "kind", type(model).__name__)),
         "n": n, "seed": seed, "n_test": n_test, "n_train_floor": n_train,
-        "class_histogram": hist,
-        "class_max_rel_deviation": max(abs(h - expected) for h in hist) / expected,
+        "class_histogram": hist, **class_balance(hist),
         "mean_confidence": float(conf.mean()),
     }
 

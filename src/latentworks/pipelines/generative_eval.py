@@ -103,12 +103,19 @@ def evaluate_run(model, run_dir: str | Path, *, reader: str | Path | None = None
     return evaluate_model(model, judge, mnist, **measures)
 
 
+def worst_class(r: dict[str, Any]) -> str:
+    """The class furthest from uniform in words: "digit 6: 100 of 200 samples, +400.0 % vs uniform"."""
+    digit, dev = r.get("class_worst_digit"), r["class_max_rel_deviation"]
+    if digit is None:  # an evaluation written before the class was named
+        return f"worst class {100 * dev:+.1f} % vs uniform"
+    return f"digit {digit}: {r['class_worst_count']:,} of {r['n']:,} samples, {100 * dev:+.1f} % vs uniform"
+
+
 def summary_lines(r: dict[str, Any]) -> list[str]:
     """The evaluation in a few human lines (what ``gen eval`` prints)."""
     lines = [
         f"samples {r['n']:,} (seed {r['seed']}); real test {r['n_test']:,}, train floor {r['n_train_floor']:,}",
-        f"class histogram {r['class_histogram']}  (worst class {r['class_max_rel_deviation']:+.1%} "
-        f"from uniform; mean confidence {r['mean_confidence']:.3f})",
+        f"class histogram {r['class_histogram']}  ({worst_class(r)}; mean confidence {r['mean_confidence']:.3f})",
         f"FLD {r['fld']:.3f}   floor (train vs test) {r['fld_floor']:.3f}   ratio {r['fld_ratio']:.2f}",
         f"precision {r['precision']:.3f}  recall {r['recall']:.3f}  (floor {r['precision_floor']:.3f} / "
         f"{r['recall_floor']:.3f}, k={r['pr_k']})",
@@ -134,4 +141,4 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
 
 
 __all__ = ["check_digit_model", "dataset_of", "evaluate_model", "evaluate_run", "grey_share", "reader_info",
-           "summary_lines", "weights_fingerprint"]
+           "summary_lines", "weights_fingerprint", "worst_class"]
