@@ -17,7 +17,6 @@ from typing import Any
 from latentworks import registry
 from latentworks.errors import LatentworksError
 
-AUTOENCODER_KINDS = ("cae", "vae", "cvae")  # explore/space.py still reads it; being replaced by the "encode" capability
 MAX_RUNS = 200
 
 

@@ -8,6 +8,7 @@ this process, or on Ray), then calls the study functions, whose ``ctx.train`` no
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from latentworks import registry
 from latentworks.errors import LatentworksError
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
@@ -92,8 +94,9 @@ def _names(only: list[str] | None) -> list[str]:
 
 
 def _load_builtin_studies() -> None:
-    # Importing a study module registers it; kept here so the CLI starts fast when no study runs.
-    from latentworks.studies import arithmetic, charrnn, generative  # noqa: F401
+    # Importing a family's study module registers its part; the registry says which module that is.
+    for family in registry.families():
+        importlib.import_module(family.study)
 
 
 def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
