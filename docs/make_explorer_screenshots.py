@@ -19,7 +19,7 @@ from pathlib import Path
 
 VIEWS = {
     "generative": "generative/mnist/vae",
-    "arithmetic": "arithmetic/img2text-best",
+    "arithmetic": "arithmetic/img2text-glyph-columns",
     "charrnn": "charrnn/numpy-main",
 }
 

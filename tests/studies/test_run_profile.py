@@ -14,7 +14,7 @@ def test_run_test_profile_arithmetic_writes_report(tmp_path, capsys):
     assert page.count("data:image/png;base64,") >= 4
     results = json.loads((out / "results.json").read_text())
     metrics = results["studies"]["arithmetic"]["metrics"]
-    assert any(key.startswith("text2text/best") for key in metrics)
+    assert any(key.startswith("text2text/columns") for key in metrics)
     runs = {key: m for key, m in metrics.items() if "/" in key}  # task/recipe/fraction
     assert all(0 <= m["exact_match"] <= 1 for m in runs.values() if m["exact_match"] is not None)
     curves = metrics["length_generalisation"]  # the five text→text runs on 1-, 2- and 3-digit operands
@@ -48,7 +48,7 @@ def test_resume_reuses_finished_runs_and_finishes_a_stopped_one(tmp_path, capsys
     assert summary["reused_runs"] == summary["runs"] >= 3  # and the page says the time was this invocation's
     assert f"reused {summary['runs']} of its {summary['runs']} runs" in (out / "report.html").read_text()
 
-    stopped = out / "arithmetic" / "text2text-notebook"
+    stopped = out / "arithmetic" / "text2text-course"
     (stopped / "results.json").unlink()  # as if stopped after its last checkpoint, before it was scored
     latest = json.loads((stopped / "checkpoints" / "latest.json").read_text())
     saved_seconds = json.loads((stopped / "checkpoints" / latest["meta"]).read_text())["train_seconds"]
@@ -68,9 +68,9 @@ def test_a_resume_that_would_change_a_run_is_refused_before_any_run_starts(tmp_p
     args = ["run", "--profile", "test", "--only", "arithmetic", "--out", str(out), "--no-progress",
             "--data-dir", "embedded"]
     assert main(args) == 0
-    first = min((out / "arithmetic" / "sweep-best").glob("text2text-best-*"))
+    first = min((out / "arithmetic" / "sweep-columns").glob("text2text-columns-*"))
     shutil.rmtree(first)  # a run the resume would train afresh, planned before the changed one
-    changed = out / "arithmetic" / "text2text-notebook"  # as if trained before its recipe's batch size changed
+    changed = out / "arithmetic" / "text2text-course"  # as if trained before its recipe's batch size changed
     for name in ("config.json", "results.json"):
         tree = json.loads((changed / name).read_text())
         (tree.get("config") or tree)["train"]["batch_size"] += 1
@@ -78,5 +78,5 @@ def test_a_resume_that_would_change_a_run_is_refused_before_any_run_starts(tmp_p
     capsys.readouterr()
     assert main([*args, "--resume"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "text2text-notebook was trained with --batch-size" in err
+    assert err.count("\n") == 1 and "text2text-course was trained with --batch-size" in err
     assert not first.exists()  # refused before anything started

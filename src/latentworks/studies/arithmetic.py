@@ -9,7 +9,7 @@ from typing import Any
 from latentworks.pipelines.sweep import sweep
 from latentworks.pipelines.tasks import IMAGE_TO_TEXT, TEXT_TO_IMAGE, TEXT_TO_TEXT, Task
 from latentworks.pipelines.tasks import task as task_of
-from latentworks.recipes.arithmetic import SUPERVISION, RunConfig, recipe
+from latentworks.recipes.arithmetic import DEFAULTS, SUPERVISION, RunConfig, recipe
 from latentworks.report.html import Headline, Section, Table, section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
@@ -57,22 +57,23 @@ def _config(ctx: StudyContext, plan: Plan, task: Task, name: str, fraction: floa
 
 
 def _sweep_config(ctx: StudyContext, plan: Plan, fraction: float) -> RunConfig:
-    return _config(ctx, plan, TEXT_TO_TEXT, "best", fraction, plan.sweep_epochs)
+    return _config(ctx, plan, TEXT_TO_TEXT, "columns", fraction, plan.sweep_epochs)
 
 
 def _runs(ctx: StudyContext, plan: Plan) -> list[tuple[str, Any, RunConfig]]:
     """The study's runs besides the sweep: (name, run folder, config)."""
     root = ctx.out / "arithmetic"
     text = TEXT_TO_TEXT.name
-    runs = [(f"{text} notebook", root / f"{text}-notebook",
-             _config(ctx, plan, TEXT_TO_TEXT, "notebook", plan.notebook_fraction, plan.notebook_epochs)),
-            (f"{text} long", root / f"{text}-long",
-             _config(ctx, plan, TEXT_TO_TEXT, "long", plan.notebook_fraction, plan.sweep_epochs)),
+    runs = [(f"{text} course", root / f"{text}-course",
+             _config(ctx, plan, TEXT_TO_TEXT, "course", plan.notebook_fraction, plan.notebook_epochs)),
+            (f"{text} columns-long", root / f"{text}-columns-long",
+             _config(ctx, plan, TEXT_TO_TEXT, "columns-long", plan.notebook_fraction, plan.sweep_epochs)),
             (f"{text} automaton", root / f"{text}-automaton",
              _config(ctx, plan, TEXT_TO_TEXT, "automaton", plan.notebook_fraction, None, plan.automaton_steps))]
     for task, epochs in ((IMAGE_TO_TEXT, plan.img2text_epochs), (TEXT_TO_IMAGE, plan.text2img_epochs)):
-        runs.append((f"{task.name} best", root / f"{task.name}-best",
-                     _config(ctx, plan, task, "best", plan.image_fraction, epochs)))
+        name = DEFAULTS[task.name]  # glyph-columns, pen
+        runs.append((f"{task.name} {name}", root / f"{task.name}-{name}",
+                     _config(ctx, plan, task, name, plan.image_fraction, epochs)))
     return runs
 
 
@@ -80,9 +81,9 @@ def arithmetic_plan(ctx: StudyContext) -> list:
     from latentworks.pipelines.sweep import run_dir_of
 
     plan = PLANS[ctx.profile]
-    sweep_root = ctx.out / "arithmetic" / "sweep-best"
+    sweep_root = ctx.out / "arithmetic" / "sweep-columns"
     sweep_configs = [_sweep_config(ctx, plan, f) for f in plan.sweep_fractions]
-    jobs = [ctx.job(f"{TEXT_TO_TEXT.name} best {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
+    jobs = [ctx.job(f"{TEXT_TO_TEXT.name} columns {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
             for cfg in sweep_configs]
     return jobs + [ctx.job(name, cfg, run_dir) for name, run_dir, cfg in _runs(ctx, plan)]
 
@@ -122,11 +123,11 @@ def _headlines(sweep_rows: list[dict[str, Any]], results: dict[str, dict[str, An
                             row["exact_match"], course=course[0] if course else None,
                             course_note=COURSE_SOURCE if course else "", held_out=_held_out(res),
                             n=res["test"]["n"]))
-    notebook = results.get(f"{TEXT_TO_TEXT.name} notebook")
+    notebook = results.get(f"{TEXT_TO_TEXT.name} course")
     if notebook:
         f = notebook["config"]["data"]["train_fraction"]
         course = _course(notebook)
-        out.append(Headline("arithmetic", f"the course's model (notebook recipe), exact match at {f:.0%}",
+        out.append(Headline("arithmetic", f"the course's model (course recipe), exact match at {f:.0%}",
                             notebook["test"]["exact_match"], course=course[0] if course else None,
                             course_note=COURSE_SOURCE if course else "", held_out=_held_out(notebook),
                             n=notebook["test"]["n"]))
@@ -134,7 +135,7 @@ def _headlines(sweep_rows: list[dict[str, Any]], results: dict[str, dict[str, An
             (IMAGE_TO_TEXT, " (learns from the pixels and the query's text)", "the course's copies report only Keras "
              "per-character accuracy on other ranges and splits for image→text, and no score at all for text→image"),
             (TEXT_TO_IMAGE, ", drawn answers read back by the digit reader", "")):
-        res = results.get(f"{task.name} best")
+        res = results.get(f"{task.name} {DEFAULTS[task.name]}")
         if res:
             f = res["config"]["data"]["train_fraction"]
             out.append(Headline("arithmetic", f"{task.title} {task.headline.name}{what}, {f:.0%} for training",
@@ -149,7 +150,7 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
 
     plan = PLANS[ctx.profile]
     root = ctx.out / "arithmetic"
-    summary = sweep(lambda f: _sweep_config(ctx, plan, f), list(plan.sweep_fractions), root / "sweep-best",
+    summary = sweep(lambda f: _sweep_config(ctx, plan, f), list(plan.sweep_fractions), root / "sweep-columns",
                     train_fn=lambda cfg, run_dir: ctx.train(train, cfg, run_dir))
     runs = _runs(ctx, plan)
     results: dict[str, Any] = {}
@@ -158,7 +159,7 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
 
     rows = []
     for row in summary.get("rows", []):
-        rows.append([TEXT_TO_TEXT.name, "best", row["train_fraction"], row["exact_match"], row["char_accuracy"],
+        rows.append([TEXT_TO_TEXT.name, "columns", row["train_fraction"], row["exact_match"], row["char_accuracy"],
                      row.get("abs_error"), row["seconds"]])
     for name, res in results.items():
         if res is None:
@@ -184,20 +185,20 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
         "digits and never used as a loss.</p>"
     )
     figures = [(p, _SWEEP_CAPTIONS.get(p.stem, p.stem.replace("_", " ")))
-               for p in sorted((root / "sweep-best" / "figures").glob("*.png"))]
+               for p in sorted((root / "sweep-columns" / "figures").glob("*.png"))]
     folder = {name: run_dir for name, run_dir, _ in runs}
-    length_runs = {f"best, {r['train_fraction']:.0%} for training": r["run"] for r in summary.get("rows", [])}
-    for preset, line in (("long", f"long, {plan.notebook_fraction:.0%} for training"),
+    length_runs = {f"columns, {r['train_fraction']:.0%} for training": r["run"] for r in summary.get("rows", [])}
+    for preset, line in (("columns-long", f"columns-long, {plan.notebook_fraction:.0%} for training"),
                          ("automaton", f"automaton, {plan.notebook_fraction:.0%} for training"),
-                         ("notebook", "the course's model (notebook)")):
+                         ("course", "the course's model (course)")):
         if results.get(f"{TEXT_TO_TEXT.name} {preset}"):
             length_runs[line] = folder[f"{TEXT_TO_TEXT.name} {preset}"]
     lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png",
                                      ctx.progress)
     figures.append((lengths["figure"], "Length generalisation: the same models on fresh queries whose operands have "
-                    "more digits than any they trained on (long saw two-digit queries padded with up to 8 leading "
-                    "zero columns, i.e. the width of 10-digit ones, but never a non-zero digit there). A model that "
-                    "learned the carry rule stays high; one that memorised the two-digit table drops to zero. The "
+                    "more digits than any they trained on (columns-long saw two-digit queries padded with up to 8 "
+                    "leading zero columns, i.e. the width of 10-digit ones, but never a non-zero digit there). A model "
+                    "that learned the carry rule stays high; one that memorised the two-digit table drops to zero. The "
                     "automaton adds at any length, and subtracts by finding the number its own learned addition "
                     "turns into the first operand"))
     subsections = [section_from_run(r["run"]) for r in summary.get("rows", [])]
@@ -209,8 +210,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
     headlines = _headlines(summary.get("rows", []), results)
     longest = max(plan.lengths)
     for name, curve in lengths["curves"].items():
-        if name.startswith(("best", "long")) and 10 in curve:
-            widened = " padded to up to 10 columns" if name.startswith("long") else ""
+        if name.startswith("columns") and 10 in curve:
+            widened = " padded to up to 10 columns" if name.startswith("columns-long") else ""
             headlines.append(Headline("arithmetic", f"text→text {name}: exact match on fresh 10-digit operands "
                                       f"(trained on 0..{plan.max_int}{widened})", curve[10],
                                       peer_note=_ABACUS, held_out=f"random 10-digit + and − queries (up to "
