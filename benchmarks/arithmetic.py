@@ -4,7 +4,10 @@
     python benchmarks/arithmetic.py --list
 
 Each run trains through the public pipeline (the same code as `latentworks arithmetic train`) into
-benchmarks/out/arithmetic/<name>/ and appends its figures to benchmarks/out/arithmetic.json.
+benchmarks/out/arithmetic/<name>/ and appends its figures to benchmarks/out/arithmetic.json. The run names keep
+the recipe names of the day they were first measured (BENCHMARKS.md cites them): t2t-best-* trains ``columns``
+(``columns-multiply`` on '*'), *-notebook-* ``course``, i2t-best-* ``glyph-columns``, i2t-answers-* ``glyph-answers``,
+t2i-best-* ``pen``.
 """
 
 from __future__ import annotations
@@ -20,31 +23,32 @@ from latentworks.pipelines.arithmetic import train
 from latentworks.recipes.arithmetic import recipe
 
 RUNS = {
-    "t2t-best-0.05": dict(task="text2text", preset="best", train_fraction=0.05),
-    "t2t-best-0.05-seed1": dict(task="text2text", preset="best", train_fraction=0.05, seed=1),
-    "t2t-best-0.05-seed2": dict(task="text2text", preset="best", train_fraction=0.05, seed=2),
-    "t2t-best-0.1": dict(task="text2text", preset="best", train_fraction=0.1),
-    "t2t-best-0.1-seed1": dict(task="text2text", preset="best", train_fraction=0.1, seed=1),
-    "t2t-best-0.5": dict(task="text2text", preset="best", train_fraction=0.5),
+    "t2t-best-0.05": dict(task="text2text", preset="columns", train_fraction=0.05),
+    "t2t-best-0.05-seed1": dict(task="text2text", preset="columns", train_fraction=0.05, seed=1),
+    "t2t-best-0.05-seed2": dict(task="text2text", preset="columns", train_fraction=0.05, seed=2),
+    "t2t-best-0.1": dict(task="text2text", preset="columns", train_fraction=0.1),
+    "t2t-best-0.1-seed1": dict(task="text2text", preset="columns", train_fraction=0.1, seed=1),
+    "t2t-best-0.5": dict(task="text2text", preset="columns", train_fraction=0.5),
     "t2t-attention-0.05": dict(task="text2text", preset="attention", train_fraction=0.05),
     "t2t-attention-0.1": dict(task="text2text", preset="attention", train_fraction=0.1),
     "t2t-attention-0.5": dict(task="text2text", preset="attention", train_fraction=0.5),
-    "t2t-notebook-0.1": dict(task="text2text", preset="notebook", train_fraction=0.1),
-    "t2t-notebook-0.25": dict(task="text2text", preset="notebook", train_fraction=0.25),
-    "t2t-notebook-0.5": dict(task="text2text", preset="notebook", train_fraction=0.5),
-    **{f"t2t-notebook-{f}-seed{s}": dict(task="text2text", preset="notebook", train_fraction=f, seed=s)
+    "t2t-notebook-0.1": dict(task="text2text", preset="course", train_fraction=0.1),
+    "t2t-notebook-0.25": dict(task="text2text", preset="course", train_fraction=0.25),
+    "t2t-notebook-0.5": dict(task="text2text", preset="course", train_fraction=0.5),
+    **{f"t2t-notebook-{f}-seed{s}": dict(task="text2text", preset="course", train_fraction=f, seed=s)
        for f in (0.1, 0.5) for s in (1, 2)},
-    # Multiplication: ``best`` on ops with '*' is the ``multiply`` recipe.
-    **{f"t2t-best-{tag}-{f}-seed{s}": dict(task="text2text", preset="best", ops=ops, train_fraction=f, seed=s)
+    # Multiplication: the ``columns-multiply`` recipe (what ``best`` stood for on ops with '*').
+    **{f"t2t-best-{tag}-{f}-seed{s}": dict(task="text2text", preset="columns-multiply", ops=ops, train_fraction=f,
+                                           seed=s)
        for tag, ops in (("mul", "*"), ("addsubmul", "+-*")) for f in (0.1, 0.5) for s in (0, 1, 2)},
     # Answers only, the recipe as it is now (weight decay 0.1); the i2t-answers-0.5-seed* folders are the
     # stop-19 runs at weight decay 1.0 (BENCHMARKS.md), trained by this table before the recipe changed.
-    **{f"i2t-answers-wd0.1-0.5-seed{s}": dict(task="img2text", preset="best", supervision="answers",
+    **{f"i2t-answers-wd0.1-0.5-seed{s}": dict(task="img2text", preset="glyph-answers", supervision="answers",
                                               train_fraction=0.5, seed=s) for s in (0, 1, 2)},
-    "i2t-best-0.5": dict(task="img2text", preset="best", train_fraction=0.5),
-    "i2t-notebook-0.5": dict(task="img2text", preset="notebook", train_fraction=0.5),
-    "t2i-best-0.5": dict(task="text2img", preset="best", train_fraction=0.5),
-    "t2i-notebook-0.5": dict(task="text2img", preset="notebook", train_fraction=0.5),
+    "i2t-best-0.5": dict(task="img2text", preset="glyph-columns", train_fraction=0.5),
+    "i2t-notebook-0.5": dict(task="img2text", preset="course", train_fraction=0.5),
+    "t2i-best-0.5": dict(task="text2img", preset="pen", train_fraction=0.5),
+    "t2i-notebook-0.5": dict(task="text2img", preset="course", train_fraction=0.5),
 }
 OUT = Path(__file__).parent / "out"
 

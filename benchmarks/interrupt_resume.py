@@ -36,7 +36,7 @@ FAMILIES = {
             "--epochs", "4", "--eval-images", "200", "--threads", "1", "--no-progress"],
     "dcgan": ["gen", "train", "--model", "dcgan", "--preset", "quick", "--data-dir", "embedded", "--limit", "1024",
               "--epochs", "4", "--eval-images", "200", "--threads", "1", "--no-progress"],
-    "text2text": ["arithmetic", "train", "--task", "text2text", "--preset", "best", "--max-int", "29",
+    "text2text": ["arithmetic", "train", "--task", "text2text", "--preset", "columns", "--max-int", "29",
                   "--train-fraction", "0.5", "--epochs", "12", "--no-progress"],
     "numpy-char": ["charrnn", "train", "--text", "{corpus}", "--steps", "600", "--hidden", "64", "--seq-len", "25",
                    "--batch", "16", "--eval-every", "100", "--checkpoint-every", "50", "--no-progress"],

@@ -1,8 +1,8 @@
 """Length generalisation: text→text models trained on operands 0..99 at a 10 % split, scored on fresh queries
 whose operands have exactly N digits (``latentworks arithmetic eval``), for N from 1 to 100.
 
-    python benchmarks/length_generalisation.py                         # best, long, attention, notebook; seed 0
-    python benchmarks/length_generalisation.py --recipes best long --seeds 0 1 2 --executor ray --workers 2
+    python benchmarks/length_generalisation.py           # columns, columns-long, attention, course; seed 0
+    python benchmarks/length_generalisation.py --recipes columns columns-long --seeds 0 1 2 --executor ray --workers 2
 
 Each (recipe, seed) is one run config trained by the study executor (finished runs are reused); the scoring
 writes ``benchmarks/out/length_generalisation/summary.json`` and the figure ``exact_match_vs_length.png``.
@@ -27,7 +27,7 @@ LENGTHS = (1, 2, 3, 4, 5, 6, 8, 10, 20, 50, 100)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--recipes", nargs="+", default=["best", "long", "attention", "notebook"])
+    ap.add_argument("--recipes", nargs="+", default=["columns", "columns-long", "attention", "course"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--digits", nargs="+", type=int, default=list(LENGTHS))

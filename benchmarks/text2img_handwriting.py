@@ -1,4 +1,4 @@
-"""Text→image `best` that writes handwriting: trained at a 50 % split, its drawn answers to every held-out query
+"""Text→image `pen` that writes handwriting: trained at a 50 % split, its drawn answers to every held-out query
 read back by the packaged digit reader and by an independent classifier, beside the same answers written with
 real MNIST test-split handwriting read by the same two.
 
@@ -104,7 +104,7 @@ def main() -> None:
     args = ap.parse_args()
 
     started = time.perf_counter()
-    configs = {seed: recipe("best", task="text2img", **{
+    configs = {seed: recipe("pen", task="text2img", **{
         "data.train_fraction": args.fraction, "data.data_dir": args.data_dir, "train.seed": seed,
         "train.progress": False, "train.device": "cpu",
         **({"train.epochs": args.epochs} if args.epochs else {})}) for seed in args.seeds}

@@ -3,7 +3,7 @@
     import latentworks as lw
     run = lw.load("runs/quick/generative/mnist/vae")     # any run folder
     images = run.sample(n=16, seed=0)
-    cfg = lw.recipe("arithmetic", "best", task="text2text", **{"train.epochs": 5})
+    cfg = lw.recipe("arithmetic", "columns", task="text2text", **{"train.epochs": 5})
     lw.train(cfg, "runs/t2t").predict("12+34")
 
 See :mod:`latentworks.api` for every verb.

@@ -2,7 +2,7 @@
 
     import latentworks as lw
 
-    cfg = lw.recipe("arithmetic", "best", task="text2text", **{"train.epochs": 5})
+    cfg = lw.recipe("arithmetic", "columns", task="text2text", **{"train.epochs": 5})
     run = lw.train(cfg, "runs/t2t")          # the same as `latentworks arithmetic train ... --out runs/t2t`
     run.predict("12+34")                     # '46'
     vae = lw.load("runs/quick/generative/mnist/vae")

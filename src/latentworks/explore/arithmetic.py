@@ -1,7 +1,7 @@
 """Arithmetic runs: answer a typed query (text, or the drawn answer for text→image), read a drawn or MNIST
 handwritten query (image→text) and say what the model reads and what it answers.
 
-"What it reads": the ``best`` image→text model reads each glyph itself (its own CNN); for the others the
+"What it reads": the ``glyph-columns`` image→text model reads each glyph itself (its own CNN); for the others the
 package's frozen digit reader reads the glyphs, which shows what the picture says to a good reader.
 """
 
