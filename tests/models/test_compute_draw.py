@@ -82,7 +82,7 @@ def test_training_reaches_the_style_encoder_and_bad_settings_are_user_errors():
     x = _queries()
     y = torch.randint(0, 10, (6, 3))
     y_img = torch.rand(6, 3, 28, 28)
-    loss = model.training_step((x, y, y_img), None)
+    loss = model.training_step((x, y, y_img), None).loss
     loss.backward()
     assert torch.isfinite(loss)
     assert model.style_encoder[0].weight.grad.abs().sum() > 0

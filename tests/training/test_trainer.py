@@ -8,7 +8,7 @@ import torch
 from latentworks.errors import LatentworksError, TrainingInterrupted
 from latentworks.training import checkpoint as ckpt
 from latentworks.training.config import TrainConfig
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 from latentworks.training.optim import lr_factor
 from latentworks.training.trainer import Trainer, seed_everything
 
@@ -30,7 +30,7 @@ class Tiny(Trainable, torch.nn.Sequential):
     def training_step(self, batch, ctx):
         x, y = batch
         loss = torch.nn.functional.binary_cross_entropy_with_logits(self(x), y)
-        return self.hook(loss, ctx.step) if self.hook else loss
+        return StepOutput(self.hook(loss, ctx.step) if self.hook else loss)
 
 
 def _model():
@@ -56,6 +56,19 @@ def test_training_reduces_loss_and_writes_run_folder(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == t.total_steps
     assert ckpt.latest_checkpoint(tmp_path / "run" / "checkpoints") is not None
+
+
+class TinyWithLogs(Tiny):
+    def training_step(self, batch, ctx):
+        return StepOutput(super().training_step(batch, ctx).loss, {"positives": float(batch[1].mean())})
+
+
+def test_a_steps_logs_are_written_beside_its_loss(tmp_path):
+    seed_everything(3)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, seed=3, progress=False, log_every=1)
+    rows = [r for r in Trainer(TinyWithLogs(), _data(), cfg, tmp_path / "run").fit() if "loss" in r]
+    assert len(rows) == 8 and all(list(r)[:4] == ["step", "epoch", "loss", "positives"] for r in rows)
+    assert {r["positives"] for r in rows} <= {k / 16 for k in range(17)} and len({r["positives"] for r in rows}) > 1
 
 
 def test_resume_equivalence(tmp_path):

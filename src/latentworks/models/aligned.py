@@ -28,7 +28,7 @@ from torch import nn
 
 from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.registry import register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 
 @dataclass
@@ -246,8 +246,8 @@ class AlignedTextToText(Trainable, nn.Module):
         logits = self._teacher_forced(x, cols, target)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
 
-    def training_step(self, batch, ctx) -> torch.Tensor:
+    def training_step(self, batch, ctx) -> StepOutput:
         extra = 0
         if self.config.pad_columns:
             extra = int(torch.randint(self.config.pad_columns + 1, (1,), generator=ctx.noise(torch.device("cpu"))))
-        return self.loss(*batch[:2], extra=extra)
+        return StepOutput(self.loss(*batch[:2], extra=extra))

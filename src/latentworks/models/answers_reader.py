@@ -27,7 +27,7 @@ from latentworks.config import Derived, finite, require, validate
 from latentworks.models.digit_reader import DigitReader
 from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
 from latentworks.registry import register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 
 @dataclass
@@ -87,6 +87,6 @@ class AnswersReader(Trainable, nn.Module):
         """Single glyphs (N, 28, 28) -> their distributions over the symbol classes (N, symbols)."""
         return self.glyphs(digits).softmax(-1)
 
-    def training_step(self, batch, ctx) -> torch.Tensor:
+    def training_step(self, batch, ctx) -> StepOutput:
         images, y = batch[:2]  # a third element (the query text) may be there; it is never looked at
-        return answer_loss(self(images, y), y, self.config.label_smoothing)
+        return StepOutput(answer_loss(self(images, y), y, self.config.label_smoothing))

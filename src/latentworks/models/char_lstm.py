@@ -20,7 +20,7 @@ from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
 from latentworks.models.numpy_char_rnn import check_sampling_options, pick_next
 from latentworks.registry import register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 __all__ = ["CharLSTM"]
 
@@ -65,12 +65,12 @@ class CharLSTM(Trainable, nn.Module):
         out, state = self.lstm(self.embed(x), state)
         return self.head(self.drop(out)), state
 
-    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+    def training_step(self, batch, ctx) -> StepOutput:
         """Batches are (inputs, next characters), each (B, T)."""
         x, y = batch
         logits, _ = self(x)
         loss = F.cross_entropy(logits.flatten(0, 1), y.reshape(-1))
-        return loss, {"acc": float((logits.detach().argmax(-1) == y).float().mean())}
+        return StepOutput(loss, {"acc": float((logits.detach().argmax(-1) == y).float().mean())})
 
     def sample(self, prime_ids: np.ndarray | list[int], length: int, temperature: float = 1.0,
                top_k: int | None = None, rng: np.random.Generator | None = None) -> list[int]:

@@ -27,7 +27,7 @@ from torch import nn
 from latentworks.config import Derived, finite, require, validate
 from latentworks.models.aligned import AlignedConfig, AlignedTextToText
 from latentworks.registry import register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 
 @dataclass
@@ -132,6 +132,6 @@ class ComputeThenDraw(Trainable, nn.Module):
         """Images in [0, 1], (B, La, 28, 28); the style codes come from ``generator`` (seed it to repeat them)."""
         return torch.sigmoid(self(x, generator=generator))
 
-    def training_step(self, batch, ctx) -> torch.Tensor:
+    def training_step(self, batch, ctx) -> StepOutput:
         """Batches are (query ids, answer ids, answer handwriting)."""
-        return self(*batch)
+        return StepOutput(self(*batch))

@@ -44,6 +44,7 @@ from latentworks.models.gan_updates import PairCritic, discriminator_step, gener
 from latentworks.models.generative_base import GenerativeBase, GenOptions, ZCondition, label_maps
 from latentworks.registry import CLASS_BALANCE, FLD_RATIO, PRECISION, RECALL, register_model
 from latentworks.training.config import TrainConfig
+from latentworks.training.module import StepOutput
 from latentworks.training.optim import build_optimizer
 
 D_CONDITIONING = ("channels", "projection", "both")
@@ -156,7 +157,7 @@ class DCGAN(GenerativeBase):
         return {"g": build_optimizer(self.generator.parameters(), train),
                 "d": build_optimizer(self.discriminator.parameters(), train, lr=self.config.d_lr)}
 
-    def training_step(self, batch, ctx) -> dict[str, float]:
+    def training_step(self, batch, ctx) -> StepOutput:
         """Batches are (uint8 or [0, 1] images,), or (images, labels) when conditional."""
         images = batch[0]
         real = (images.float() / 127.5 - 1.0) if images.dtype == torch.uint8 else images.float() * 2 - 1
@@ -188,7 +189,7 @@ class DCGAN(GenerativeBase):
             logs = discriminator_step(pair, ctx.optimizers["d"], real, fake, labels, y, fake_codes=codes)
             logs.update(generator_step(self.discriminator, ctx.optimizers["g"], fake, y, fake_codes=codes))
         self.update_ema()
-        return logs
+        return StepOutput(logs=logs)  # no loss: both optimizers have stepped (manual_optimization)
 
     def update_ema(self) -> None:
         """Fold the generator's current weights into its average (after each generator update)."""

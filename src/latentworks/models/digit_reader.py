@@ -16,7 +16,7 @@ from torch import nn
 
 from latentworks.models.inference import inference, model_device
 from latentworks.registry import READER_ACCURACY, register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -103,12 +103,12 @@ class DigitReader(Trainable, nn.Module):
             return torch.zeros(0, dtype=torch.long), torch.zeros(0)
         return torch.cat(labels), torch.cat(conf)
 
-    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+    def training_step(self, batch, ctx) -> StepOutput:
         """Cross-entropy on (images, labels), with the batch's accuracy as a log."""
         images, labels = batch
         logits = self(images)
         acc = (logits.detach().argmax(-1) == labels).float().mean()
-        return nn.functional.cross_entropy(logits, labels), {"train_acc": float(acc)}
+        return StepOutput(nn.functional.cross_entropy(logits, labels), {"train_acc": float(acc)})
 
     def embed_images(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """``features`` in eval mode over a large set, batched, returned on CPU (for Fréchet distance)."""

@@ -23,7 +23,7 @@ from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.data.images import check_image_size
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import Stack, check_choice
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 
 @dataclass
@@ -150,9 +150,9 @@ class GenerativeBase(Trainable, nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+    def training_step(self, batch, ctx) -> StepOutput:
         """Autoencoders: batches are (images,) or (images, labels); ``forward`` returns (loss, logs)."""
-        return self(batch[0], batch[1] if self.conditional else None)
+        return StepOutput(*self(batch[0], batch[1] if self.conditional else None))
 
     def sample_latent(
         self,

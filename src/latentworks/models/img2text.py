@@ -15,7 +15,7 @@ from latentworks.models.digit_reader import DigitReader
 from latentworks.models.image_encoders import build_image_encoder
 from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
 from latentworks.registry import register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 
 @dataclass
@@ -60,9 +60,9 @@ class ImageToText(Trainable, nn.Module):
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         return self.core.predict(self.steps(images))
 
-    def training_step(self, batch, ctx) -> torch.Tensor:
+    def training_step(self, batch, ctx) -> StepOutput:
         images, y = batch[:2]
-        return answer_loss(self(images, y), y, self.config.label_smoothing)
+        return StepOutput(answer_loss(self(images, y), y, self.config.label_smoothing))
 
 
 # ---------------------------------------------------------------------------- read, then compute
@@ -129,7 +129,7 @@ class ReadThenCompute(Trainable, nn.Module):
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         return self.compute.predict(self.read(images).argmax(-1))
 
-    def training_step(self, batch, ctx) -> torch.Tensor:
+    def training_step(self, batch, ctx) -> StepOutput:
         """Batches are (images, answer ids, query ids): the query text each strip was drawn from."""
         images, y, x_ids = batch
-        return self(images, y, x_ids)
+        return StepOutput(self(images, y, x_ids))

@@ -38,7 +38,7 @@ from torch import nn
 
 from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.registry import register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 STEP_CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell}
@@ -253,9 +253,9 @@ class TextToText(Trainable, nn.Module):
         """Greedy answer ids (B, La), normal order."""
         return self.core.predict(self.steps(x))
 
-    def training_step(self, batch, ctx) -> torch.Tensor:
+    def training_step(self, batch, ctx) -> StepOutput:
         x, y = batch[:2]
-        return answer_loss(self(x, y), y, self.config.label_smoothing)
+        return StepOutput(answer_loss(self(x, y), y, self.config.label_smoothing))
 
 
 def count_trainable(model: nn.Module) -> int:

@@ -29,7 +29,7 @@ from latentworks.config import Derived, finite, flag_alias, require, validate
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
 from latentworks.registry import register_model
-from latentworks.training.module import Trainable
+from latentworks.training.module import StepOutput, Trainable
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -167,10 +167,10 @@ class TextToImage(Trainable, nn.Module):
             return torch.zeros(0, self.config.answer_len, 28, 28)
         return torch.cat(out)
 
-    def training_step(self, batch, ctx) -> tuple[torch.Tensor, dict[str, float]]:
+    def training_step(self, batch, ctx) -> StepOutput:
         """Batches are (query ids, answer ids, answer handwriting)."""
         x, y, y_img = batch
-        return text2img_loss(self, x, y, y_img, self.config.loss)
+        return StepOutput(*text2img_loss(self, x, y, y_img, self.config.loss))
 
 
 def text2img_loss(

@@ -3,9 +3,10 @@
 A trainable model owns two things:
 
 * ``configure_optimizers(train)``: its optimizers by name (one ``"main"`` Adam-family optimizer by default);
-* ``training_step(batch, ctx)``: the loss of one batch, or ``(loss, logs)``; the trainer then runs backward,
-  clips, steps and schedules. A model that updates several networks in turn (a GAN) sets
-  ``manual_optimization = True``, steps its own optimizers from ``ctx.optimizers`` and returns only its logs.
+* ``training_step(batch, ctx)``: a :class:`StepOutput`, the one shape every model returns: the batch's
+  ``loss`` and named float ``logs`` for ``metrics.jsonl``; the trainer runs backward on the loss, clips, steps
+  and schedules. A model that updates several networks in turn (a GAN) sets ``manual_optimization = True``,
+  steps its own optimizers from ``ctx.optimizers`` and returns its logs with no loss.
 
 The trainer calls nothing else. :class:`StepContext` is all a step may ask of it: the step number, noise seeded
 by (seed, step, rank), the optimizers, and :meth:`StepContext.synced` to run a sub-network under
@@ -15,6 +16,7 @@ DistributedDataParallel when torchrun started several processes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -24,7 +26,16 @@ from latentworks.training.config import TrainConfig
 from latentworks.training.optim import build_optimizer
 
 Batch = tuple[torch.Tensor, ...]
-StepOutput = torch.Tensor | tuple[torch.Tensor, dict[str, float]] | dict[str, float]
+
+
+@dataclass
+class StepOutput:
+    """What a ``training_step`` returns. ``loss``: the scalar the trainer runs backward on and logs as ``loss``;
+    required, except from a ``manual_optimization`` model, which has stepped its own optimizers and leaves it
+    None. ``logs``: named floats logged beside it (e.g. ``{"acc": 0.5}``; the key ``loss`` is the trainer's)."""
+
+    loss: torch.Tensor | None = None
+    logs: dict[str, float] = field(default_factory=dict)
 
 
 class StepContext:

@@ -332,16 +332,15 @@ class Trainer:
         self.ctx.step = self.step
         lr = next(iter(self.optimizers.values())).param_groups[0]["lr"]
         if self.manual:
-            return {**self.raw_model.training_step(batch, self.ctx), "lr": lr}
+            return {**self.raw_model.training_step(batch, self.ctx).logs, "lr": lr}
         opt = self.optimizers["main"]
         opt.zero_grad(set_to_none=True)
         step = self.step_module if self.step_module is not None else self.raw_model.training_step
-        out = step(batch, self.ctx)
-        loss, logs = out if isinstance(out, tuple) else (out, {})
-        loss.backward()
+        out = step(batch, self.ctx)  # a StepOutput (training/module.py)
+        out.loss.backward()
         clip_gradients(self.raw_model.parameters(), self.cfg)
         opt.step()
-        return {"loss": float(loss.detach()), **logs, "lr": lr}
+        return {"loss": float(out.loss.detach()), **out.logs, "lr": lr}
 
     def _check_finite(self, logs: dict[str, float], epoch: int) -> None:
         losses = {k: v for k, v in logs.items() if "loss" in k and isinstance(v, float)}
