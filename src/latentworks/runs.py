@@ -217,6 +217,20 @@ class RunDir:
         return rows
 
 
+def add_results_section(run_dir: str | Path, name: str, section: dict[str, Any]) -> dict[str, Any]:
+    """Put ``section`` under ``name`` in a finished run's results.json, atomically, and return the results.
+
+    For what is measured on a run after training (the study's evaluation): the file is rewritten only when the
+    section is new or differs, so a resumed study leaves a run it already scored byte for byte as it was."""
+    path = Path(run_dir) / "results.json"
+    results = read_json(path)
+    section = to_jsonable(section)
+    if results.get(name) != section:
+        results[name] = section
+        write_json(path, results)
+    return current_results(results)
+
+
 def has_checkpoint(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` holds a resumable checkpoint."""
     return (Path(run_dir) / "checkpoints" / "latest.json").is_file()

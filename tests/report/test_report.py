@@ -29,7 +29,7 @@ def _visible_text(page: str) -> str:
     page = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
     page = re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)
     page = re.sub(r'(title|alt)="[^"]*"', "", page)
-    return re.sub(r"<[^>]+>", " ", page)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
 
 
 def _run(root, name, lr=0.1, exact=0.75, kind="demo"):
@@ -42,7 +42,8 @@ def _run(root, name, lr=0.1, exact=0.75, kind="demo"):
 
 
 def test_run_section_shows_human_names_percentages_and_an_embedded_png(tmp_path):
-    page = write_report([section_from_run(_run(tmp_path, "run"))], tmp_path / "report.html").read_text()
+    page = write_report([section_from_run(_run(tmp_path, "run", kind="arithmetic/text2text"))],
+                        tmp_path / "report.html").read_text()
     text = _visible_text(page)
     assert "exact match 75.0 %" in text and "per-character accuracy 92.5 %" in text
     assert "exact_match" not in text and "char_accuracy" not in text  # raw keys stay in tooltips only
@@ -173,3 +174,39 @@ def test_a_text2img_run_from_before_one_metric_naming_reads_with_todays_keys(tmp
     assert [r[col("held-out queries")] for r in table.rows] == ["50", "60"]
     assert [r[col("scored by")] for r in table.rows] == ["digit reader read-back"] * 2
     assert "read back" not in " ".join(table.columns)  # one column per measure, not one per scoring
+
+
+def _gan_run(root, name="dcgan"):
+    r = RunDir(root / name)
+    r.write_results(kind="generative/dcgan", config={"recipe": "quick", "train": {"lr": 2e-4}}, seed=0,
+                    metrics={"test": {}, "train": {"seconds": 75.0, "steps": 1200},
+                             "eval": {"n": 200, "fld_ratio": 3.25, "precision": 0.41, "recall": 0.2,
+                                      "class_max_rel_deviation": 4.0, "class_worst_digit": 6,
+                                      "class_worst_count": 100, "fld": 12.5}})
+    return r.root
+
+
+def test_a_gan_run_line_headlines_its_registered_measures_never_its_training_time(tmp_path):
+    section = section_from_run(_gan_run(tmp_path))
+    line = _visible_text(section.summary)
+    assert line == ("FLD / floor 3.25× , precision 41.0 % , recall 20.0 % , worst digit class vs uniform +400.0 % "
+                    "(digit 6: 100 of 200 samples)")
+    table = _visible_text(write_report([section], tmp_path / "r.html").read_text())
+    # the headlines first, training time and steps below them
+    assert table.index("FLD / floor 3.25×") < table.index("FLD 12.5") < table.index("training time 75 s")
+    assert "optimizer steps 1,200" in table
+
+
+def test_summary_rows_are_read_from_their_runs_and_empty_columns_are_left_out(tmp_path):
+    from latentworks.registry import CLASS_BALANCE, FLD_RATIO
+    from latentworks.report.html import headline_from_run
+
+    run = _gan_run(tmp_path)
+    rows = [headline_from_run(run, "generative", "DCGAN FLD / floor", FLD_RATIO, n_key="eval.n"),
+            headline_from_run(run, "generative", "DCGAN class balance", CLASS_BALANCE, n_key="eval.n")]
+    assert rows[1].ours == 4.0 and rows[1].kind == "pct_signed" and rows[1].recipe == "quick" and rows[1].n == 200
+    assert headline_from_run(run, "generative", "DCGAN recall", "eval.nothing") is None  # never a number it lacks
+    page = render([Section("Part")], headlines=rows)
+    head = page.split("<thead>")[1].split("</thead>")[0]
+    assert "recipe" in head and "course" not in head and "peer" not in head
+    assert f'data-run="{run}"' in page and 'data-key="eval.fld_ratio"' in page

@@ -22,7 +22,8 @@ from typing import Any
 
 from latentworks.config import flatten
 from latentworks.errors import LatentworksError
-from latentworks.report.names import fmt, kind_of, label
+from latentworks.registry import Measure, headlines, measures_of
+from latentworks.report.names import METRICS, fmt, kind_of, label
 from latentworks.runs import RunDir, atomic_write_bytes, environment, read_json, write_json
 
 CSS = """
@@ -64,6 +65,7 @@ class Section:
     subsections: list[Section] = field(default_factory=list)
     folded: bool = False  # shown as one line (``summary``) that opens to the rest: a run's details
     summary: str = ""
+    run: str = ""  # the run folder whose results.json the section's measures are read from
 
 
 @dataclass
@@ -80,6 +82,41 @@ class Headline:
     peer_note: str = ""
     held_out: str = ""
     n: int | None = None
+    recipe: str = ""  # the recipe of the run it was read from
+    run: str = ""  # that run's folder: ``ours`` is its results.json at ``key``, ``n`` at ``n_key``
+    key: str = ""
+    n_key: str = ""
+
+
+def value_at(results: dict[str, Any], key: str) -> Any:
+    """The number or text at a dotted ``key`` of a results.json (None where there is none)."""
+    return Measure(key, key, "higher", "", "").value(results)
+
+
+def headline_from_run(run_dir: str | Path, family: str, measure: str, key: str | Measure, *, kind: str | None = None,
+                      n_key: str = "", **more: Any) -> Headline | None:
+    """A summary row read from a run's own results.json (None when the run did not record ``key``): the page
+    cannot show a number its run does not hold. ``key`` may be a registered measure, whose format it takes."""
+    results = RunDir(run_dir, create=False).read_results()
+    if isinstance(key, Measure):
+        key, kind = key.key, kind or key.fmt
+    ours = value_at(results, key)
+    if ours is None:
+        return None
+    recipe = (results.get("config") or {}).get("recipe") or ""
+    n = value_at(results, n_key) if n_key else None
+    return Headline(family, measure, ours, kind=kind or kind_of(key.rsplit(".", 1)[-1]), n=n, recipe=str(recipe),
+                    run=str(run_dir), key=key, n_key=n_key if n is not None else "", **more)
+
+
+def shown(value: Any, kind: str, key: str = "", tip: str = "") -> str:
+    """A value as :func:`fmt` shows it, tagged with the results.json key it was read from (a test reads every
+    tagged value back from the run's results.json)."""
+    if not key:
+        return fmt(value, kind)
+    title = html.escape(f"{key}: {tip}" if tip else key)
+    return (f'<span class="v" data-key="{html.escape(key)}" data-fmt="{kind}" title="{title}">{fmt(value, kind)}'
+            "</span>")
 
 
 HOW_TO_READ = (
@@ -110,6 +147,8 @@ def _img(path: Path, caption: str) -> str:
 
 
 def _cell(value: Any, kind: str) -> str:
+    if kind == "html":  # built by latentworks itself with shown(): a tagged value, right-aligned
+        return f"<td>{value}</td>"
     if kind == "shown":  # formatted by the caller (each row its own format): right-aligned like a number
         return f"<td>{html.escape(str(value))}</td>"
     css = ' class="mono"' if kind == "mono" else (' class="text"' if kind == "text" or isinstance(value, str)
@@ -142,6 +181,8 @@ def _section(section: Section, level: int, slugs: dict[int, str]) -> str:
     inner += [_section(s, min(level + 1, 4), slugs) for s in section.subsections]
     anchor = slugs.get(id(section))
     ident = f' id="{anchor}"' if anchor else ""
+    if section.run:
+        ident += f' data-run="{html.escape(section.run)}"'
     if section.folded:
         summary = html.escape(section.title) + (f" — {section.summary}" if section.summary else "")
         return f"<details{ident}><summary>{summary}</summary>{''.join(inner)}</details>"
@@ -159,19 +200,29 @@ def _toc(sections: list[Section], slugs: dict[int, str]) -> str:
 
 
 def _summary_table(headlines: list[Headline]) -> str:
+    """One row per headline; a column empty in every row (no recipe, no course or peer figure) is left out."""
+    has = {"recipe": any(h.recipe for h in headlines), "course": any(h.course is not None for h in headlines),
+           "peer": any(h.peer is not None for h in headlines)}
     rows = []
     for h in headlines:
-        course = fmt(h.course, h.kind) if h.course is not None else "—"
-        peer = fmt(h.peer, h.kind) if h.peer is not None else "—"
-        rows.append(
-            f"<tr><td>{html.escape(h.family)}: {html.escape(h.measure)}</td>"
-            f'<td title="{html.escape(h.course_note)}">{course}</td><td title="{html.escape(h.peer_note)}">{peer}</td>'
-            f"<td><b>{fmt(h.ours, h.kind)}</b></td><td class='text'>{html.escape(h.held_out)}</td>"
-            f"<td>{fmt(h.n, 'int') if h.n else '—'}</td></tr>")
+        cells = [f"<td>{html.escape(h.family)}: {html.escape(h.measure)}</td>"]
+        if has["recipe"]:
+            cells.append(f"<td class='text'>{html.escape(h.recipe) or '—'}</td>")
+        for column, value, note in (("course", h.course, h.course_note), ("peer", h.peer, h.peer_note)):
+            if has[column]:
+                cells.append(f'<td title="{html.escape(note)}">{fmt(value, h.kind) if value is not None else "—"}'
+                             "</td>")
+        n = shown(h.n, "int", h.n_key) if h.n else "—"
+        cells += [f"<td><b>{shown(h.ours, h.kind, h.key)}</b></td>", f"<td class='text'>{html.escape(h.held_out)}</td>",
+                  f"<td>{n}</td>"]
+        run = f' data-run="{html.escape(h.run)}"' if h.run else ""
+        rows.append(f"<tr{run}>{''.join(cells)}</tr>")
     notes = [f"{h.measure}: course — {h.course_note}" for h in headlines if h.course_note]
     notes += [f"{h.measure}: peer — {h.peer_note}" for h in headlines if h.peer_note]
     foot = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    return ("<div class='scroll'><table class='summary'><thead><tr><th>measure</th><th>course</th><th>peer</th>"
+    head = "".join(("<th class='text'>" if c == "recipe" else "<th>") + f"{c}</th>"
+                   for c in ("recipe", "course", "peer") if has[c])
+    return ("<div class='scroll'><table class='summary'><thead><tr><th>measure</th>" + head +
             "<th>latentworks</th><th class='text'>held-out data</th><th>n</th></tr></thead><tbody>" + "".join(rows)
             + "</tbody></table></div>" + (f"<details><summary>Where the course and peer figures come from"
                                             f"</summary><ul class='meta'>{foot}</ul></details>" if foot else ""))
@@ -265,7 +316,7 @@ def load_page(path: str | Path) -> Page:
                        tables=[Table(**known(Table, t)) for t in d.get("tables", [])],
                        figures=[(root / p, c) for p, c in d.get("figures", [])],
                        subsections=[section(s) for s in d.get("subsections", [])],
-                       folded=d.get("folded", False), summary=d.get("summary", ""))
+                       folded=d.get("folded", False), summary=d.get("summary", ""), run=d.get("run", ""))
 
     try:
         return Page([section(s) for s in data["sections"]], data.get("title", "latentworks report"),
@@ -277,10 +328,12 @@ def load_page(path: str | Path) -> Page:
 
 
 # ------------------------------------------------------------------------------------------ one run
-# The measures a run's line and table show, by results.json section.
-RUN_MEASURES = {"test": ("exact_match", "char_accuracy", "abs_error", "n", "scored_by", "recon_mse", "elbo"),
-                "": ("val_loss", "val_acc", "train_loss", "chars_per_sec", "completion_hits"),
-                "train": ("seconds", "steps", "examples_per_sec")}
+# What a run's table lists below its headline measures (which the registry names) and its other held-out scores:
+# how it was scored and what it cost, never a headline.
+RUN_FACTS = ("test.n", "test.scored_by", "eval.n", "eval.fld", "eval.fld_floor", "eval.mean_confidence",
+             "eval.grey_share", "eval.code_purity", "data.test_images", "corpus.val", "train_loss",
+             "completion_hits", "train.seconds", "train.steps", "train.examples_per_sec", "train_seconds", "steps",
+             "chars_per_sec")
 
 FIGURE_CAPTIONS = {
     "training_curves": "held-out (test) and training accuracy after every epoch; solid = exact match, dotted = "
@@ -314,28 +367,41 @@ def caption_for(stem: str) -> str:
 
 
 def run_measures(results: dict[str, Any]) -> list[tuple[str, str, Any, str]]:
-    """(key, human name, value, format) of the headline measures a run recorded."""
-    out = []
-    for section, keys in RUN_MEASURES.items():
-        scope = results.get(section, {}) if section else results
-        if not isinstance(scope, dict):
-            continue
-        for key in keys:
-            if scope.get(key) is not None:
-                out.append((f"{section}.{key}" if section else key, label(key), scope[key], kind_of(key)))
-        for key, value in scope.items():
-            if section == "test" and key.startswith("iw_nll_k") and value is not None:
-                out.append((f"test.{key}", label(key), value, "num"))
+    """(key in results.json, human name, value, format) of what a run recorded: the headline measures its kind
+    registers first, in their order, then its other held-out scores, then :data:`RUN_FACTS`."""
+    out = [(m.key, m.name, v, m.fmt) for m, v in headlines(results)]
+    test = results.get("test") if isinstance(results.get("test"), dict) else {}
+    keys = [f"test.{k}" for k in test if k != "n" and (k in METRICS or k.startswith("iw_nll_k"))]
+    for key in dict.fromkeys([*keys, *RUN_FACTS]):
+        value = value_at(results, key)
+        if value is not None and key not in {k for k, *_ in out}:
+            last = key.rsplit(".", 1)[-1]
+            out.append((key, label(last), value, "num" if last.startswith("iw_nll_k") else kind_of(last)))
     return out
 
 
-def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None = None) -> Section:
-    """A run folded into one line (its headline measure) that opens to its measures, figures, the command that
-    opens it in the explorer, and its configuration."""
+def _note(key: str, results: dict[str, Any]) -> str:
+    """What a bare value needs beside it to be read right (the digit a class balance is about, "of N")."""
+    ev = results.get("eval") if isinstance(results.get("eval"), dict) else {}
+    if key.endswith("class_max_rel_deviation") and ev.get("class_worst_digit") is not None:
+        return f" (digit {ev['class_worst_digit']}: {ev['class_worst_count']:,} of {ev['n']:,} samples)"
+    if key == "completion_hits" and isinstance(results.get("completions"), list):
+        return f" of {len(results['completions'])}"
+    return ""
+
+
+def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None = None,
+                     skip: tuple[str, ...] = ()) -> Section:
+    """A run folded into one line (the headline measures its kind registers, read from its results.json) that
+    opens to its measures, figures (but those named in ``skip``), the command that opens it in the explorer,
+    and its configuration."""
     run = RunDir(run_dir, create=False)
     results = run.read_results()
     measures = run_measures(results)
-    line = ", ".join(f"{name} {fmt(v, k)}" for _, name, v, k in measures[:2])
+    good = {m.key: m.good for m in measures_of(results)}
+    values = {key: shown(v, k, key, good.get(key, METRICS.get(key.rsplit(".", 1)[-1], ("", "", ""))[2]))
+              + html.escape(_note(key, results)) for key, _, v, k in measures}
+    line = ", ".join(f"{html.escape(name)} {values[key]}" for key, name, *_ in measures if key in good)
     config = html.escape(json.dumps(results.get("config", {}), indent=1))
     runtime = results.get("runtime") or {}
     facts = [str(run.root), str(results.get("kind")), f"random seed {results.get('seed')}",
@@ -344,15 +410,16 @@ def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None
             f"<p>Open it in the explorer: <code>latentworks explore {html.escape(str(run.root))}</code></p>"
             f"<details><summary>configuration</summary><pre>{config}</pre></details>")
     # Values go in already formatted (as each measure's own format asks), right-aligned as numbers.
-    table = (Table(["measure", "value"], [[name, fmt(v, k)] for _, name, v, k in measures],
-                   formats=["text", "shown"]) if measures else None)
+    table = (Table(["measure", "value"], [[name, values[key]] for key, name, *_ in measures],
+                   formats=["text", "html"]) if measures else None)
     if figures is None:
         pngs = sorted(run.figures.glob("*.png"))
         epochs = [p for p in pngs if p.stem.startswith("epoch_")]
         keep = set(epochs[:1] + epochs[-1:])  # the first and last epoch; the GIF animates the rest
-        figures = [(p, caption_for(p.stem)) for p in pngs if not p.stem.startswith("epoch_") or p in keep]
+        figures = [(p, caption_for(p.stem)) for p in pngs if (not p.stem.startswith("epoch_") or p in keep)
+                   and p.stem not in skip]
     return Section(results.get("title", run.root.name), text=text, tables=[table] if table else [],
-                   figures=figures, folded=True, summary=line)
+                   figures=figures, folded=True, summary=line, run=str(run.root))
 
 
 def compare_runs(run_dirs: list[str | Path]) -> Section | None:
@@ -377,5 +444,6 @@ def compare_runs(run_dirs: list[str | Path]) -> Section | None:
         caption="Measures on each run's held-out data, and every setting in which the runs differ")])
 
 
-__all__ = ["FIGURE_CAPTIONS", "HOW_TO_READ", "Headline", "Page", "Section", "Table", "caption_for", "compare_runs",
-           "load_page", "render", "save_page", "section_from_run", "write_report"]
+__all__ = ["FIGURE_CAPTIONS", "HOW_TO_READ", "RUN_FACTS", "Headline", "Page", "Section", "Table", "caption_for",
+           "compare_runs", "headline_from_run", "load_page", "render", "run_measures", "save_page",
+           "section_from_run", "shown", "value_at", "write_report"]

@@ -32,7 +32,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "steps": ("optimizer steps", "int", ""),
     "seconds": ("training time", "secs", "wall time of training, every session of the run"),
     "examples_per_sec": ("examples/s", "int", "training throughput"),
-    "completion_hits": ("names completed", "text", "frequent names completed greedily from their first half"),
+    "completion_hits": ("names completed", "int", "how many of the training text's most frequent names the model "
+                        "completes greedily from their first half"),
     "fld": ("FLD", "num", "Fréchet distance between samples and held-out digits in the digit reader's features; "
             "lower is better"),
     "fld_floor": ("FLD floor", "num", "the same distance between real train and real test digits: what a perfect "
@@ -42,8 +43,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "recall": ("recall", "pct", "share of real test digits inside the samples' manifold (coverage)"),
     "conditional_accuracy": ("conditional accuracy", "pct", "share of samples the reader reads as the digit asked "
                              "for"),
-    "class_max_rel_deviation": ("worst class vs uniform", "pct_signed", "the class furthest from a tenth of the "
-                                "samples, as a relative deviation"),
+    "class_max_rel_deviation": ("worst digit class vs uniform", "pct_signed", "the class furthest from a tenth of "
+                                "the samples: (count − n/10) / (n/10), signed (−100 % is a digit never drawn)"),
     "mean_confidence": ("reader confidence", "pct", "the reader's mean top probability on the samples"),
     "grey_share": ("grey share of the ink", "pct", "mid-grey pixels among the inked ones: a blur measure"),
     "code_purity": ("code purity", "pct", "share of samples drawn in their InfoGAN code's most common class"),
