@@ -18,7 +18,8 @@ import torch
 
 from latentworks.data.mnist import load_mnist
 from latentworks.models.io import load_model
-from latentworks.pipelines.digit_reader import FULL_EPOCHS, accuracy, average_digit_accuracy, train_digit_reader
+from latentworks.pipelines.digit_reader import accuracy, average_digit_accuracy, train_digit_reader
+from latentworks.recipes.digit_reader import recipe
 from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, read_json, write_json
 from latentworks.runs import load_average as _load
@@ -28,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--epochs", type=int, default=FULL_EPOCHS)
+    parser.add_argument("--epochs", type=int, default=recipe("default").train.epochs)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
@@ -43,9 +44,9 @@ def main() -> None:
         return
     load_before = _load()
     started = time.perf_counter()
-    metrics = train_digit_reader(
-        out / "digit_reader", data_dir=args.data_dir, epochs=args.epochs, seed=args.seed, progress=False
-    )
+    cfg = recipe("default", **{"data.data_dir": args.data_dir, "train.epochs": args.epochs, "train.seed": args.seed,
+                               "train.progress": False})
+    metrics = train_digit_reader(cfg, out / "digit_reader")
     wall = time.perf_counter() - started
     report = {
         "benchmark": "digit_reader",

@@ -93,12 +93,12 @@ def get_reader(args, out: Path):
     if not args.tiny:  # finds a cached one or trains the full recipe (about 20 min on 2 CPU cores)
         reader = find_or_train_reader(None, data_dir=args.data_dir)
         return reader, getattr(reader, "run_dir", None)
-    from latentworks.models.digit_reader import DigitReader
+    from latentworks.recipes.digit_reader import recipe
 
     folder = out / "tiny_reader"
     log("training a tiny throw-away digit reader (tiny mode)")
-    train_digit_reader(folder, data_dir=args.data_dir, epochs=1, quick=True, progress=False, device="cpu",
-                       model_config=DigitReader.Config(channels=(8, 16), feature_dim=32))
+    train_digit_reader(recipe("tiny", **{"data.data_dir": args.data_dir, "train.progress": False,
+                                         "train.device": "cpu"}), folder)
     return find_or_train_reader(folder), folder
 
 

@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 import torch
 
+from latentworks.config import override
 from latentworks.data.glyphs import operator_glyph_pool
 from latentworks.data.mnist import MnistData, MnistSplit
 from latentworks.errors import LatentworksError
 from latentworks.models.digit_reader import DigitReader, random_affine
 from latentworks.models.io import load_model, save_model
 from latentworks.pipelines import digit_reader as pipeline
+from latentworks.recipes.digit_reader import from_json as reader_from_json
+from latentworks.recipes.digit_reader import recipe as reader_recipe
 from latentworks.training.trainer import Trainer
 
 SMALL = DigitReader.Config(channels=(8, 16), feature_dim=32, dropout=0.1)
@@ -74,7 +77,8 @@ def test_learns_a_tiny_problem_with_the_trainer(tmp_path):
     x, y = _synthetic(320, seed=0)
     xt, yt = _synthetic(200, seed=1)
     model = DigitReader(SMALL)
-    cfg = pipeline.default_train_config(3, seed=0, progress=False, batch_size=32, checkpoint_every=10**6)
+    cfg = reader_recipe("default", **{"train.epochs": 3, "train.progress": False, "train.batch_size": 32,
+                                      "train.checkpoint_every": 10**6}).train
     Trainer(model, (x, y), cfg, tmp_path / "run", transform=pipeline.augment_batch).fit()
     assert pipeline.accuracy(model, xt, yt) > 0.5  # chance is 0.1
 
@@ -86,15 +90,16 @@ def test_pipeline_writes_model_and_results(tmp_path, monkeypatch):
     fake = MnistData(train=MnistSplit(x.numpy(), y.numpy().astype(np.int64)),
                      test=MnistSplit(xt.numpy(), yt.numpy().astype(np.int64)), source="synthetic")
     monkeypatch.setattr(pipeline, "load_mnist", lambda name, data_dir=None: fake)
-    monkeypatch.setattr(pipeline, "QUICK_TRAIN_IMAGES", 200)
     out = tmp_path / "reader"
-    metrics = pipeline.train_digit_reader(out, epochs=2, quick=True, model_config=SMALL, progress=False,
-                                          train_overrides={"batch_size": 32})
+    cfg = reader_recipe("quick", **{"data.limit": 200, "model": SMALL, "train.epochs": 2, "train.progress": False,
+                                    "train.batch_size": 32})
+    metrics = pipeline.train_digit_reader(cfg, out)
     assert metrics["n_train"] == 200 and metrics["n_test"] == 100
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["train_seconds"] > 0
     assert 0.0 <= metrics["average_digit_accuracy"] <= 1.0
     results = json.loads((out / "results.json").read_text())
     assert results["kind"] == "digit_reader"
+    assert reader_from_json(json.loads((out / "config.json").read_text())) == cfg  # the run says how it trained
     assert results["test"]["accuracy"] == pytest.approx(metrics["test_accuracy"])
     loaded = load_model(out, expect="digit_reader")
     assert pipeline.accuracy(loaded, xt, yt) == pytest.approx(metrics["test_accuracy"])
@@ -126,24 +131,22 @@ def test_find_or_train_reader_trains_once_then_loads(tmp_path, monkeypatch):
     fake = MnistData(train=MnistSplit(x.numpy(), y.numpy().astype(np.int64)),
                      test=MnistSplit(x.numpy(), y.numpy().astype(np.int64)), source="embedded (synthetic)")
     monkeypatch.setattr(pipeline, "load_mnist", lambda name, data_dir=None, **kw: fake)
-    monkeypatch.setattr(pipeline, "QUICK_TRAIN_IMAGES", 64)
-    monkeypatch.setattr(pipeline, "QUICK_EPOCHS", 1)
     monkeypatch.setenv("LATENTWORKS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("LATENTWORKS_READER", raising=False)
     monkeypatch.setattr(pipeline, "PACKAGED_READER", tmp_path / "no-packaged-reader")
     original = pipeline.train_digit_reader
     calls = []
 
-    def small_train(*args, **kw):
-        calls.append(kw.get("quick"))
-        return original(*args, model_config=SMALL, **kw)
+    def small_train(cfg, out):
+        calls.append(cfg.recipe)
+        return original(override(cfg, {"data.limit": 64, "train.epochs": 1, "model": SMALL}), out)
 
     monkeypatch.setattr(pipeline, "train_digit_reader", small_train)
     first = pipeline.find_or_train_reader(None, progress=False)
-    assert calls == [True]  # only the embedded sample: the quick recipe
+    assert calls == ["quick"]  # only the embedded sample: the quick recipe
     assert first.run_dir == tmp_path / "cache" / "digit_reader_quick"
     again = pipeline.find_or_train_reader(None, progress=False)
-    assert calls == [True]  # cached, not retrained
+    assert calls == ["quick"]  # cached, not retrained
     probe = torch.rand(3, 28, 28)
     assert torch.equal(first(probe), again(probe)) and not again.training
     monkeypatch.setenv("LATENTWORKS_READER", str(first.run_dir))

@@ -13,7 +13,6 @@ digit.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import sys
@@ -25,27 +24,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from latentworks.config import to_dict, validate
 from latentworks.data.mnist import load_mnist
 from latentworks.errors import LatentworksError
 from latentworks.models.digit_reader import DigitReader, random_affine
 from latentworks.models.io import load_model, read_model_info, save_model
+from latentworks.recipes.digit_reader import RunConfig as ReaderRun
+from latentworks.recipes.digit_reader import recipe as reader_recipe
 from latentworks.runs import RunDir
-from latentworks.training.config import TrainConfig
 from latentworks.training.trainer import Trainer
-
-FULL_EPOCHS = 10
-QUICK_EPOCHS = 10
-QUICK_TRAIN_IMAGES = 4000
-
-
-def default_train_config(epochs: int, seed: int = 0, **overrides: Any) -> TrainConfig:
-    """AdamW + one-cycle LR, batch 128: what the measured ≥ 99.5 % run used."""
-    settings: dict[str, Any] = dict(
-        epochs=epochs, batch_size=128, lr=3e-3, optimizer="adamw", weight_decay=5e-4,
-        schedule="onecycle", min_lr_ratio=0.0, seed=seed,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
 
 
 def augment_batch(batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -85,44 +72,24 @@ def average_digit_accuracy(
     return accuracy(model, torch.cat(averages), torch.cat(truth))
 
 
-def train_digit_reader(
-    out_dir: str | Path,
-    data_dir: str | Path | None = None,
-    epochs: int | None = None,
-    seed: int = 0,
-    quick: bool = False,
-    *,
-    model_config: DigitReader.Config | None = None,
-    train_overrides: dict[str, Any] | None = None,
-    device: str = "auto",
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train, evaluate on the MNIST test split, save the model into ``out_dir``; return the test metrics.
-
-    ``quick=True`` trains on at most 4,000 train images (all of the embedded sample, or the first 4,000 of
-    full MNIST) for ``QUICK_EPOCHS`` epochs unless ``epochs`` is given: a smoke-level reader, not a judge.
-    Returns ``{"test_accuracy", "average_digit_accuracy", "test_errors", "train_seconds", "n_train",
-    "n_test", "data_source", "epochs"}``; ``average_digit_accuracy`` is the ``average_digit_accuracy`` probe
-    on test digits.
-    """
-    epochs = epochs if epochs is not None else (QUICK_EPOCHS if quick else FULL_EPOCHS)
-    data = load_mnist("mnist", data_dir=data_dir)
+def train_digit_reader(cfg: ReaderRun, out_dir: str | Path) -> dict[str, Any]:
+    """Train ``cfg`` (a :mod:`latentworks.recipes.digit_reader` config), evaluate on the MNIST test split, save the
+    model into ``out_dir``; return the test metrics: ``{"test_accuracy", "average_digit_accuracy", "test_errors",
+    "train_seconds", "n_train", "n_test", "data_source", "epochs"}`` (``average_digit_accuracy``: the
+    :func:`average_digit_accuracy` probe on test digits)."""
+    cfg = validate(cfg)
+    data = load_mnist("mnist", data_dir=cfg.data.data_dir)
     train_images = torch.from_numpy(data.train.images.copy())
     train_labels = torch.from_numpy(data.train.labels.copy())
-    if quick:
-        train_images, train_labels = train_images[:QUICK_TRAIN_IMAGES], train_labels[:QUICK_TRAIN_IMAGES]
+    if cfg.data.limit is not None:
+        train_images, train_labels = train_images[: cfg.data.limit], train_labels[: cfg.data.limit]
     test_images = torch.from_numpy(data.test.images.copy())
     test_labels = torch.from_numpy(data.test.labels.copy())
 
-    torch.manual_seed(seed)
-    model = DigitReader(model_config or DigitReader.Config())
-    cfg = default_train_config(epochs, seed=seed, device=device, progress=progress, **(train_overrides or {}))
-
-    run_config = {
-        "family": "digit_reader", "model": dataclasses.asdict(model.config), "train": dataclasses.asdict(cfg),
-        "quick": quick, "data_source": data.source, "n_train": len(train_labels), "n_test": len(test_labels),
-    }
-    trainer = Trainer(model, (train_images, train_labels), cfg, out_dir, transform=augment_batch,
+    torch.manual_seed(cfg.train.seed)
+    model = DigitReader(cfg.model)
+    run_config = {"family": cfg.family, **to_dict(cfg)}
+    trainer = Trainer(model, (train_images, train_labels), cfg.train, out_dir, transform=augment_batch,
                       run_config=run_config)
     started = time.perf_counter()
     trainer.fit()
@@ -140,15 +107,16 @@ def train_digit_reader(
         "n_train": len(train_labels),
         "n_test": len(test_labels),
         "data_source": data.source,
-        "epochs": epochs,
+        "epochs": cfg.train.epochs,
     }
     RunDir(out_dir).write_results(
         kind="digit_reader",
-        config={"model": dataclasses.asdict(model.config), "train": dataclasses.asdict(cfg), "quick": quick},
+        config=run_config,
         metrics={"test": {"accuracy": test_acc, "errors": metrics["test_errors"], "n": len(test_labels),
                           "average_digit_accuracy": avg_acc},
-                 "train_seconds": train_seconds},
-        seed=seed,
+                 "train_seconds": train_seconds,
+                 "data": {"source": data.source, "train_images": len(train_labels), "test_images": len(test_labels)}},
+        seed=cfg.train.seed,
         extra={"data_source": data.source},
     )
     return metrics
@@ -209,7 +177,9 @@ def find_or_train_reader(
             what = "a quick reader on the embedded 4,000-digit sample" if embedded else "the digit reader"
             print(f"latentworks: no trained digit reader found; training {what} into {folder} "
                   "(once; pass --reader DIR to use another)", file=sys.stderr)
-            metrics = train_digit_reader(folder, data_dir=data_dir, quick=embedded, progress=progress)
+            cfg = reader_recipe("quick" if embedded else "default",
+                                **{"data.data_dir": data_dir, "train.progress": progress})
+            metrics = train_digit_reader(cfg, folder)
             print(f"latentworks: digit reader test accuracy {metrics['test_accuracy']:.2%}", file=sys.stderr)
         model = load_model(folder, expect="digit_reader", map_location=device)
     model.run_dir = folder  # type: ignore[attr-defined]
