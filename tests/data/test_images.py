@@ -8,12 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from latentworks.data.images import (
-    decode_image,
-    holdout_indices,
-    load_image_dataset,
-    load_image_folder,
-)
+from latentworks.data.image_folders import decode_image, holdout_indices, load_image_folder
+from latentworks.data.images import load_image_dataset
 from latentworks.errors import LatentworksError
 
 
