@@ -92,7 +92,7 @@ def test_user_mistakes_are_one_line_errors(runs, tmp_path, argv, match):
     subs = {"vae": runs / "vae", "cgan": runs / "cgan", "missing": tmp_path / "nope", "ZJSON": z, "IMG": img}
     argv = [subs.get(a, a) if isinstance(a, str) else a for a in argv]
     with pytest.raises(LatentworksError, match=match) as err:
-        run(*argv)
+        run(*argv, "-o", tmp_path / "out.png")  # a new file: the shared runs' own figures may exist already
     assert "\n" not in str(err.value)
 
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from latentworks.cli.common import Output, Positional, check_output
+from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import TrainFamily, option_hints, option_value, parse, parse_train, train_command
 from latentworks.config import ConfigError, flag_alias, override, require, validate
 from latentworks.data.arithmetic import QueryFormat, check_data_dir
@@ -115,7 +115,9 @@ def predict(argv: list[str], prog: str) -> int:
             f"only applies to img2text runs; {args.run} is a {task} run")
     require(output is None or task_of(task).images_out, "output", output,
             f"only applies to text2img runs (the answer is drawn); {args.run} is a {task} run")
-    check_output(output)
+    if output is None and task_of(task).images_out:  # never a file in the working folder that was not asked for
+        raise ConfigError(f"{args.run} is a text2img run: it draws the answer; pass -o answer.png to write it")
+    output = output_path(output, overwrite=args.out.overwrite)
     check_data_dir(args.data_dir)
     print(run_predict(args.run, args.query, image=args.image, out_png=output, data_dir=args.data_dir,
                       seed=args.seed))
@@ -126,6 +128,7 @@ def predict(argv: list[str], prog: str) -> int:
 class Render:
     query: Positional[str]  # e.g. '12+34'
     output: Annotated[str, flag_alias("-o")]  # the PNG to write
+    overwrite: bool = False  # replace the PNG if it already exists
     format: QueryFormat = field(default_factory=QueryFormat)
     seed: int = 0  # which MNIST test handwriting is drawn
     data_dir: str | None = None  # folder holding MNIST ('embedded': the packaged sample)
@@ -135,7 +138,7 @@ def render(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.arithmetic import render_query
 
     args = parse(Render, argv, prog=prog, description="Draw a query with MNIST test-split digits as a PNG strip.")
-    check_output(args.output)
+    output_path(args.output, overwrite=args.overwrite)
     check_data_dir(args.data_dir)
     validate(args.format)
     print(render_query(args.query, args.output, spec=args.format.spec(), data_dir=args.data_dir, seed=args.seed))
@@ -160,7 +163,8 @@ def evaluate(argv: list[str], prog: str) -> int:
     args = parse(Eval, argv, prog=prog, description="Score a text→text run on fresh queries whose operands have "
                  "exactly N digits (length generalisation); queries and answers are written to RUN/length/.")
     require(bool(args.digits), "digits", args.digits, "needs at least one length, e.g. --digits 3 10")
-    output = check_output(args.out.output) or Path(args.run) / "figures" / "length_generalisation.png"
+    output = output_path(args.out.output, overwrite=args.out.overwrite, own=args.run, default=Path(args.run)
+                         / "figures" / "length_generalisation.png" if len(args.digits) > 1 else None)
     curve = {}
     for digits in args.digits:
         r = evaluate_length(args.run, digits, n=args.n, ops=args.ops, seed=args.seed)

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from latentworks.cli.common import Output, Positional, check_output
+from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import TrainFamily, option_hints, parse, train_command
 from latentworks.config import require
 from latentworks.recipes import charrnn as recipes
@@ -46,13 +46,14 @@ class Sample:
 
 def sample(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.charrnn import sample_charrnn
+    from latentworks.runs import atomic_write_bytes
 
     a = parse(Sample, argv, prog=prog, description="Generate text from a trained char-RNN run.")
     require(0 <= a.length <= 1_000_000, "length", a.length, "must lie in 0..1000000")
-    output = check_output(a.out.output)
+    output = output_path(a.out.output, overwrite=a.out.overwrite, suffixes=None)
     text = a.prime + sample_charrnn(a.run, a.prime, a.temperature, a.length, a.top_k, a.seed)
     if output is not None:
-        output.write_text(text)
+        atomic_write_bytes(output, text.encode())
         print(f"wrote {len(text)} characters to {output}", file=sys.stderr)
     else:
         print(text)

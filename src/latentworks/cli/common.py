@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -25,30 +26,53 @@ class Device:
 @dataclass
 class Output:
     output: Annotated[str | None, flag_alias("-o")] = None  # where to write the result (default: RUN/figures/…)
+    overwrite: bool = False  # replace an output file that already exists (never a run's own files)
 
 
-PROTECTED = {"model.json", "model.safetensors", "results.json", "config.json", "metrics.jsonl", "vocab.json",
-             "generation.txt", "sweep.json"}
+# A folder holding one of these is a run or study folder: no -o may write into it (see output_path).
+MARKERS = ("config.json", "model.json", "results.json", "report.json", "sweep.json")
+PNG = (".png",)
 
 
-def check_output(output: str | None) -> Path | None:
-    """An output path the user named: not empty, not a folder, and never one of a run folder's own files
-    (a run or study folder is one that holds a ``config.json``, ``model.json`` or ``results.json``)."""
-    if output is None:
+def run_folder_of(path: str | Path) -> Path | None:
+    """The innermost run or study folder that ``path`` (resolved) lies in, or None."""
+    for root in Path(path).resolve().parents:
+        if any((root / name).is_file() for name in MARKERS):
+            return root
+    return None
+
+
+def output_path(given: str | None, *, overwrite: bool = False, default: str | Path | None = None,
+                own: str | Path | None = None, suffixes: tuple[str, ...] | None = PNG) -> Path | None:
+    """The one rule for every file a command writes: ``given`` (the user's ``-o``) or else ``default`` (None: no
+    file), checked before any work. Never replaces an existing file without ``overwrite``, nor ever anything but
+    a regular file; a ``-o`` never lands in a run or study folder, and a default only inside ``own`` (the run
+    the verb reads: its own outputs); the name ends in one of ``suffixes`` (None: any), the formats written."""
+    if given is None and default is None:
         return None
-    require(output.strip() != "", "output", output, "is empty; name a file")
-    path = Path(output)
-    require(not path.is_dir(), "output", output, "is a folder; name a file inside it")
-    require(path.resolve().parent.is_dir(), "output", output, f"is in a folder that does not exist "
-            f"({path.parent}); create it first")
-    target = path.resolve()
-    for root in target.parents:
-        if any((root / name).is_file() for name in ("config.json", "model.json", "results.json")):
-            parts = target.relative_to(root).parts
-            require(not (parts[0] in PROTECTED or parts[0] == "checkpoints"), "output", output,
-                    f"would overwrite the run's own {parts[0]} in {root}; write somewhere else")
-            break
+    shown = given if given is not None else str(default)
+    require(shown.strip() != "" and "\0" not in shown, "output", shown, "is empty or not a path; name a file")
+    path = Path(shown)
+    if path.is_symlink() and not path.exists():
+        require(False, "output", shown, f"is a link to {os.readlink(path)}, which does not exist; remove the link "
+                "or name another file")
+    require(not path.is_dir(), "output", shown, "is a folder; name a file inside it")
+    require(not path.exists() or path.is_file(), "output", shown, "is not a regular file (a device, pipe or "
+            "socket) and is never replaced; name a file")
+    if suffixes is not None:
+        require(path.suffix.lower() in suffixes, "output", shown, f"this command writes {' or '.join(suffixes)} "
+                f"files only; name a file ending in {suffixes[0]}")
+    if given is not None:
+        require(path.resolve().parent.is_dir(), "output", shown, f"is in a folder that does not exist "
+                f"({path.parent}); create it first")
+    holder = run_folder_of(path)
+    if holder is not None and (given is not None or own is None or not path.resolve().is_relative_to(
+            Path(own).resolve())):
+        require(False, "output", shown, f"is inside the run or study folder {holder}, whose files are never "
+                "replaced; name a file outside it" + ("" if given is not None else " with -o"))
+    require(overwrite or not path.exists(), "output", shown, "already exists; pass --overwrite to replace it, or "
+            "name another file")
     return path
 
 
-__all__ = ["Device", "Output", "Positional", "check_output"]
+__all__ = ["MARKERS", "Device", "Output", "Positional", "output_path", "run_folder_of"]

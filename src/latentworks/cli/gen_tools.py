@@ -2,8 +2,9 @@
 reconstruct | encode | decode | eval``: the latent tools and the MNIST evaluation on a finished generative run
 folder, each a thin face on :mod:`latentworks.latent` and :mod:`latentworks.pipelines.generative_eval`.
 
-Every tool writes a PNG (default: ``RUN/figures/<verb>_….png``) and prints its path; user mistakes are
-one-line errors (exit 2).
+Every tool writes a PNG (default: ``RUN/figures/<verb>_….png``) and prints its path; every output goes through
+:func:`latentworks.cli.common.output_path` (nothing replaced without --overwrite, no ``-o`` into a run folder).
+User mistakes are one-line errors (exit 2).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from latentworks.cli.common import Device, Output, Positional, check_output
+from latentworks.cli.common import PNG, Device, Output, Positional, output_path
 from latentworks.cli.parsing import parse
 from latentworks.config import flag_alias, validate
 from latentworks.data.arithmetic import check_data_dir
@@ -40,10 +41,10 @@ def _load(run: Run):
     return load_model(run.run, expect=KINDS, map_location=str(pick_device(run.device.device)))
 
 
-def _out(run: Run, output: Output, name: str, suffix: str = ".png") -> Path:
-    if output.output is not None:
-        return check_output(output.output)
-    return Path(run.run) / "figures" / f"{name}{suffix}"
+def _out(run: Run, output: Output, name: str, suffix: str = ".png", formats: tuple[str, ...] = PNG) -> Path:
+    """``-o``, or the verb's own figure in ``RUN/figures/``; either never replaces a file without --overwrite."""
+    return output_path(output.output, overwrite=output.overwrite, default=Path(run.run) / "figures" / f"{name}{suffix}",
+                       own=run.run, suffixes=formats)
 
 
 def _done(result) -> int:
@@ -113,7 +114,7 @@ def traverse(argv: list[str], prog: str) -> int:
     model = _load(a.at)
     suffix = ".gif" if a.steps > 40 else ".png"
     return _done(run_traverse(model, a.points, a.steps, a.seed, slerp=a.slerp, labels=a.label,
-                              out=_out(a.at, a.out, f"traverse_p{a.points}_seed{a.seed}", suffix),
+                              out=_out(a.at, a.out, f"traverse_p{a.points}_seed{a.seed}", suffix, (".png", ".gif")),
                               duration_ms=a.frame_ms))
 
 
@@ -229,7 +230,7 @@ def encode(argv: list[str], prog: str) -> int:
     a = parse(Images, argv, prog=prog, description="Latent vectors of your images (CAE / VAE / CVAE), as JSON "
               "(to stdout, or -o FILE).")
     model = _load(a.at)
-    output = check_output(a.out.output)
+    output = output_path(a.out.output, overwrite=a.out.overwrite, suffixes=(".json",))
     result = run_encode(model, a.files.images, labels=a.label, invert=a.invert, out=output)
     if output is not None:
         return _done(result)
@@ -290,16 +291,17 @@ def evaluate(argv: list[str], prog: str) -> int:
     a = parse(Evaluate, argv, prog=prog, description="MNIST evaluation with the digit reader: class histogram, "
               "FLD and its floor, precision / recall, conditional accuracy, VAE NLL.")
     check_data_dir(a.data_dir)
-    output = check_output(a.out.output)
     run_dir = Path(a.at.run)
+    out = output_path(a.out.output, overwrite=a.out.overwrite, default=run_dir / "eval_generative.json", own=run_dir,
+                      suffixes=(".json",))
+    fig_path = output_path(str(out.with_name(f"{out.stem}_class_histogram.png")) if a.out.output else None,
+                           overwrite=a.out.overwrite, default=run_dir / "figures" / "eval_class_histogram.png",
+                           own=run_dir)
     model = _load(a.at)
     result = evaluate_run(model, run_dir, reader=a.reader, data_dir=a.data_dir,
                           device=str(pick_device(a.at.device.device)), n=a.n, seed=a.seed, kid=a.kid,
                           batch=a.batch, nll_k=a.k if a.nll else 0, nll_images=a.nll_images)
-    out = output or run_dir / "eval_generative.json"
     write_json(out, result)
-    fig_path = (out.with_name(f"{out.stem}_class_histogram.png") if output
-                else run_dir / "figures" / "eval_class_histogram.png")
     hist = result["class_histogram"]
     fig = bar_plot([str(i) for i in range(len(hist))], hist, fig_path,
                    title=f"reader's classes over {a.n:,} samples", ylabel="samples")

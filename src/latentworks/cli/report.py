@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from latentworks.cli.common import Output, Positional, check_output
+from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import parse
 from latentworks.config import require
 from latentworks.data.arithmetic import check_data_dir
@@ -82,7 +82,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
 def report(argv: list[str], prog: str) -> int:
     a = parse(Report, argv, prog=prog, description="One self-contained HTML page: a study folder's report rebuilt, "
               "or run folders side by side.")
-    output = check_output(a.out.output) or Path("report.html")
+    output = output_path(a.out.output, overwrite=a.out.overwrite, default="report.html", suffixes=(".html", ".htm"))
     print(build_report(a.runs, output, a.title).resolve())
     return 0
 

@@ -146,7 +146,7 @@ def answer(model, task: str, spec: ArithmeticSpec, query: str, *, glyphs: np.nda
 def predict(run_dir: str | Path, query: str, *, image: str | Path | None = None, out_png: str | Path | None = None,
             task: str | None = None, data_dir: str | None = None, seed: int = 0) -> str:
     """Answer one query with a trained run; img2text reads ``image`` (or draws the query from MNIST test);
-    text2img writes the drawn answer to ``out_png`` (default answer.png) and returns its path."""
+    text2img writes the drawn answer to ``out_png`` (required) and returns its path."""
     run_task, spec, _ = run_info(run_dir)
     if task is not None and task != run_task:
         raise LatentworksError(f"{run_dir} is a {run_task} run, not {task}; pass a {task} run folder")
@@ -157,7 +157,9 @@ def predict(run_dir: str | Path, query: str, *, image: str | Path | None = None,
         return result
     from latentworks.report.pictures import save_png
 
-    target = Path(out_png or "answer.png")
+    if out_png is None:  # never a file in the working folder that was not asked for
+        raise LatentworksError(f"{run_dir} is a text2img run: it draws the answer; name the PNG to write (out_png)")
+    target = Path(out_png)
     save_png(render_strip((result * 255).round().astype(np.uint8)), target)
     return str(target)
 
