@@ -15,6 +15,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -103,12 +104,22 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="latentworks-parent-watch", daemon=True).start()
 
 
+def _ask_again(unraisable: Any) -> None:
+    """A stop request that landed in a finaliser (a weakref callback, a ``__del__``) is swallowed there, with a
+    traceback: send it again in a moment instead, to land in the run's own code or its trainer's handler."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def _work(conn: Connection, stop: Any, parent: int) -> None:
     """A worker's life: leave the terminal's process group, then train the jobs the parent sends until it sends
     None or goes away. Idle, the worker ignores stop signals (there is nothing to stop)."""
     os.setpgid(0, 0)
     _quiet()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    sys.unraisablehook = _ask_again
     _watch_parent(parent)
     while True:
         try:
