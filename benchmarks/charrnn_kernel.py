@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentworks.models.numpy_char_rnn import NumpyRNN
+from latentworks.models.numpy_char_rnn import NumpyCharConfig, NumpyRNN
 from latentworks.runs import cpu_model, environment, load_average, write_json
 
 GRID = [(100, 1, 25), (100, 128, 50), (100, 256, 50), (100, 512, 50), (100, 1024, 25), (128, 512, 50)]
@@ -24,7 +24,7 @@ GRID = [(100, 1, 25), (100, 128, 50), (100, 256, 50), (100, 512, 50), (100, 1024
 
 def chars_per_sec(hidden: int, batch: int, seq_len: int, seconds: float, vocab: int = 65) -> float:
     rng = np.random.default_rng(0)
-    model = NumpyRNN.init(vocab, hidden, rng)
+    model = NumpyRNN.init(NumpyCharConfig(hidden=hidden, vocab_size=vocab), rng)
     x, y = rng.integers(0, vocab, (batch, seq_len)), rng.integers(0, vocab, (batch, seq_len))
     model.forward_backward(x, y)  # warm-up
     n, started = 0, time.perf_counter()

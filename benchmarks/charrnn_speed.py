@@ -34,8 +34,8 @@ GIST_CHARS_PER_SEC = 5600  # anchors.md §5: the original min-char-rnn gist on t
 
 def _curve(run_dir: Path, batch: int, seq_len: int, final: dict) -> list[tuple[float, int, float]]:
     """(training seconds, step, validation nats/char) at every evaluation, plus the final whole-split one."""
-    pts = [(r["step"] * batch * seq_len / r["chars_per_sec"], r["step"], r["val_loss"])
-           for r in RunDir(run_dir, create=False).read_metrics() if "val_loss" in r]
+    pts = [(r["step"] * batch * seq_len / r["chars_per_sec"], r["step"], r["eval/val_loss"])
+           for r in RunDir(run_dir, create=False).read_metrics() if "eval/val_loss" in r]
     pts.append((final["train_seconds"], final["steps"], final["val_loss"]))
     return pts
 

@@ -33,7 +33,7 @@ def build_runs(root: Path) -> Path:
     from latentworks.models.dcgan import DCGAN
     from latentworks.models.img2text import ImageToText, ImageToTextConfig
     from latentworks.models.io import model_class
-    from latentworks.models.numpy_char_rnn import NumpyRNN
+    from latentworks.models.numpy_char_rnn import NumpyCharConfig, NumpyRNN
     from latentworks.models.seq2seq import TextToTextConfig
     from latentworks.models.vae import VAE
 
@@ -59,7 +59,7 @@ def build_runs(root: Path) -> Path:
     save_model(pen, root / "arithmetic" / "text2img", extra={"task": "text2img", **extra})
 
     vocab = Vocab.from_text("The quick brown fox jumps over the lazy dog.\n")
-    model = NumpyRNN.init(vocab.size, 16, np.random.default_rng(0))
+    model = NumpyRNN.init(NumpyCharConfig(hidden=16, vocab_size=vocab.size), np.random.default_rng(0))
     save_model(model, root / "charrnn" / "rnn", extra={"vocab": vocab.to_json()})
     write_json(root / "charrnn" / "rnn" / "vocab.json", vocab.to_json())
     return root

@@ -6,14 +6,25 @@ import torch
 
 from latentworks.data.text import Vocab
 from latentworks.errors import LatentworksError
-from latentworks.models.numpy_char_rnn import NumpyLSTM, NumpyRNN, next_char_probs, pick_next, sample
+from latentworks.models.numpy_char_rnn import (
+    NumpyCharConfig,
+    NumpyLSTM,
+    NumpyRNN,
+    next_char_probs,
+    pick_next,
+    sample,
+)
 
 V, H, B, T = 7, 5, 3, 4
 
 
+def _config(vocab, hidden, dtype="float64", **kw):
+    return NumpyCharConfig(vocab_size=vocab, hidden=hidden, dtype=dtype, **kw)
+
+
 def _setup(cls, seed=0):
     rng = np.random.default_rng(seed)
-    model = cls.init(V, H, rng, np.float64)
+    model = cls.init(_config(V, H), rng)
     for p in model.params.values():  # larger, non-symmetric weights so every gradient path is exercised
         p += rng.standard_normal(p.shape) * 0.4
     x, y = rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
@@ -59,7 +70,7 @@ def _torch_reference(model, x, y, state):
             s[1] = torch.sigmoid(f) * s[1] + torch.sigmoid(i) * torch.tanh(g)
             s[0] = torch.sigmoid(o) * torch.tanh(s[1])
         logits.append(s[0] @ P["Why"] + P["by"])
-    logits = torch.stack(logits, dim=1).reshape(-1, model.vocab_size)
+    logits = torch.stack(logits, dim=1).reshape(-1, model.config.vocab_size)
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y).reshape(-1), reduction="sum")
     loss.backward()
     return loss.item(), {k: v.grad.numpy() for k, v in P.items()}, [v.detach().numpy() for v in s]
@@ -109,32 +120,32 @@ def test_grad_scale_and_state_carrying(cls):
 @pytest.mark.parametrize("cls", [NumpyRNN, NumpyLSTM])
 def test_float32_and_state_dict_round_trip(cls):
     rng = np.random.default_rng(0)
-    model = cls.init(V, 16, rng, np.float32)
+    model = cls.init(_config(V, 16, "float32"), rng)
     x = rng.integers(0, V, (4, 6))
     loss, grads, last, _ = model.forward_backward(x, x, None, grad_scale=1 / 24)
     assert all(g.dtype == np.float32 for g in grads.values()) and last[0].dtype == np.float32
     assert loss == pytest.approx(24 * np.log(V), rel=0.05)  # near-uniform predictions at init
-    clone = cls.from_state_dict(model.to_state_dict())
+    clone = cls.from_state_dict(model.to_state_dict(), model.config)
     assert clone.forward_loss(x, x)[0] == model.forward_loss(x, x)[0]
     other = NumpyLSTM if cls is NumpyRNN else NumpyRNN
     with pytest.raises(LatentworksError, match="model kind"):
-        other.from_state_dict(model.to_state_dict())
+        other.from_state_dict(model.to_state_dict(), model.config)
 
 
 def test_min_char_rnn_init_and_lstm_forget_bias():
     rng = np.random.default_rng(0)
-    small = NumpyRNN.init(65, 100, rng, np.float64, scheme="min_char_rnn")
+    small = NumpyRNN.init(_config(65, 100, init="min_char_rnn"), rng)
     assert abs(small.params["Whh"].std() - 0.01) < 1e-3 and not small.params["bh"].any()
-    lstm = NumpyLSTM.init(10, 8, rng)
+    lstm = NumpyLSTM.init(_config(10, 8, "float32"), rng)
     assert (lstm.params["b"][8:16] == 1).all() and not lstm.params["b"][:8].any()
     with pytest.raises(LatentworksError, match="init scheme"):
-        NumpyRNN.init(10, 8, rng, scheme="he")
+        NumpyRNN.init(_config(10, 8, init="he"), rng)
 
 
 @pytest.fixture
 def trained():
     vocab = Vocab.from_text("abcdefgh ")
-    model = NumpyLSTM.init(vocab.size, 16, np.random.default_rng(0), np.float64)
+    model = NumpyLSTM.init(_config(vocab.size, 16), np.random.default_rng(0))
     for p in model.params.values():
         p *= 4.0  # sharper, state-dependent distributions
     return model, vocab

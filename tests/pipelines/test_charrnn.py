@@ -48,8 +48,7 @@ def test_val_loss_falls_well_below_uniform(run):
     assert res["corpus"]["vocab_size"] == len(set(TEXT)) and math.isclose(uniform, math.log(len(set(TEXT))))
     assert res["val_loss"] < 0.5 * uniform, res["val_loss"]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    key = "val_loss" if backend == "numpy" else "eval/val_loss"
-    vals = [r[key] for r in rows if key in r]
+    vals = [r["eval/val_loss"] for r in rows if "eval/val_loss" in r]  # one naming for both backends
     assert len(vals) == 3 and vals[-1] < vals[0]
 
 
@@ -118,6 +117,20 @@ def test_min_char_rnn_recipe(corpus, tmp_path):
            saved["train"]["optimizer"], saved["train"]["lr"])
     assert got == (100, 25, 1, "adagrad", 0.1)
     assert saved["model"]["loss_reduction"] == "sum" and saved["model"]["init"] == "min_char_rnn"
+    # model.json records the model section the run trained with, every field of it (it once said "mean").
+    model = json.loads((tmp_path / "model.json").read_text())
+    assert model["config"]["loss_reduction"] == "sum" and model["config"] == saved["model"]
+    assert load_sampler(tmp_path).model.config.loss_reduction == "sum"
+
+
+def test_both_backends_log_the_same_metric_keys(run):
+    backend, out, res = run
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in rows if "loss" in r]
+    assert train and all({"step", "loss", "acc", "lr"} <= set(r) for r in train)
+    assert {"eval/val_loss", "eval/val_acc"} <= set().union(*rows)
+    assert not {"smooth_loss", "acc_ema", "val_loss", "train_loss"} & set().union(*rows)
+    assert res["resumed_at_step"] is None and res["train_loss"] < res["corpus"]["uniform_nats"]
 
 
 @pytest.mark.parametrize("backend, argv, match", [

@@ -12,7 +12,7 @@ from latentworks.config import ConfigError, to_dict, validate
 from latentworks.data.text import Vocab
 from latentworks.errors import LatentworksError, TrainingInterrupted
 from latentworks.models.io import load_model
-from latentworks.models.numpy_char_rnn import NumpyRNN, sample
+from latentworks.models.numpy_char_rnn import NumpyCharConfig, NumpyRNN, sample
 from latentworks.recipes.charrnn import recipe, resolve
 from latentworks.training.checkpoint import load_checkpoint
 from latentworks.training.numpy_loop import evaluate_numpy, train_numpy_char_rnn
@@ -61,7 +61,7 @@ def test_tiny_run_learns_repetitive_text(tmp_path, model):
     assert set(res["samples"]) == {"the "} and len(res["samples"]["the "]) == 20
     rows = _metrics(tmp_path)
     assert [r["step"] for r in rows] == list(range(5, 151, 5))
-    assert [r["step"] for r in rows if "val_loss" in r] == [50, 100, 150]
+    assert [r["step"] for r in rows if "eval/val_loss" in r] == [50, 100, 150]
     model_ = load_model(tmp_path, expect=f"numpy_{model}")
     assert model_.config == cfg.model
     for k, v in res["model"].params.items():
@@ -108,7 +108,7 @@ def test_ctrl_c_saves_and_resume_matches(tmp_path, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(NumpyRNN, "forward_backward", interrupting)
-    with pytest.raises(TrainingInterrupted, match="resume with --resume"):
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 7; .*rerun with --resume"):
         train_numpy(IDS, VOCAB, _cfg(), tmp_path / "run")
     _, meta = load_checkpoint(tmp_path / "run" / "checkpoints")
     assert meta["step"] == 7  # the step in flight finished before saving
@@ -131,7 +131,7 @@ def test_nan_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, monkeypa
         return (float("nan") if len(calls) == 15 else loss), grads, state, n
 
     monkeypatch.setattr(NumpyRNN, "forward_backward", poisoned)
-    with pytest.raises(LatentworksError, match=r"diverged at step 15.*lower --lr.*checkpoint kept in"):
+    with pytest.raises(LatentworksError, match=r"loss became nan at step 15; .*diverged.*kept in.*lower --lr"):
         train_numpy(IDS, VOCAB, _cfg(), tmp_path)
     tensors, meta = load_checkpoint(tmp_path / "checkpoints")
     assert meta["step"] == 10
@@ -169,7 +169,7 @@ def test_bad_inputs(tmp_path):
 
 
 def test_evaluate_is_chunking_independent():
-    model = NumpyRNN.init(VOCAB.size, 16, np.random.default_rng(0), np.float64)
+    model = NumpyRNN.init(NumpyCharConfig(hidden=16, vocab_size=VOCAB.size, dtype="float64"), np.random.default_rng(0))
     val = IDS[:301]
     # One stream: carrying the state makes the chunk length irrelevant.
     assert evaluate_numpy(model, val, 1, 7) == pytest.approx(evaluate_numpy(model, val, 1, 300), rel=1e-12)

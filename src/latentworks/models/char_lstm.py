@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentworks.config import Derived, finite, require, validate
+from latentworks.config import finite, require, validate
 from latentworks.errors import LatentworksError
 from latentworks.models.inference import inference, model_device
-from latentworks.models.numpy_char_rnn import check_sampling_options, pick_next
+from latentworks.models.numpy_char_rnn import CharShape, check_sampling_options, pick_next
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
 
@@ -32,9 +32,7 @@ class CharLSTM(Trainable, nn.Module):
     """Character language model; ``forward(x (B, T) ids, state) -> (logits (B, T, V), state)``."""
 
     @dataclass
-    class Config:
-        vocab_size: Derived[int] = 65
-        hidden: int = 256  # hidden units per LSTM layer
+    class Config(CharShape):
         layers: int = 2  # stacked LSTM layers
         dropout: float = 0.0  # between layers and before the output layer
         embed_dim: int = 64  # size of each character's embedding

@@ -28,17 +28,23 @@ from latentworks.data.text import Vocab
 from latentworks.errors import LatentworksError
 from latentworks.registry import register_model
 
-__all__ = ["MODELS", "NumpyCharConfig", "NumpyCharModel", "NumpyLSTM", "NumpyRNN", "next_char_probs", "sample",
-           "stream"]
+__all__ = ["MODELS", "CharShape", "NumpyCharConfig", "NumpyCharModel", "NumpyLSTM", "NumpyRNN", "next_char_probs",
+           "sample", "stream"]
 
 
 @dataclass
-class NumpyCharConfig:
+class CharShape:
+    """What sizes every character model, NumPy or torch: the corpus's characters and the hidden width."""
+
+    vocab_size: Derived[int] = 65
+    hidden: int = 256  # hidden units (per layer)
+
+
+@dataclass
+class NumpyCharConfig(CharShape):
     """The ``model`` section of a NumPy char-RNN run."""
 
     cell: Annotated[Literal["rnn", "lstm"], flag_alias("--model")] = "rnn"  # vanilla tanh RNN or LSTM
-    hidden: int = 256  # hidden units
-    vocab_size: Derived[int] = 65
     init: Literal["default", "min_char_rnn"] = "default"  # min_char_rnn: N(0, 1)·0.01 weights (Karpathy's gist)
     dtype: Literal["float32", "float64"] = "float32"
     loss_reduction: Literal["mean", "sum"] = "mean"  # gradients of the mean per-character loss, or of the sum
@@ -72,26 +78,21 @@ class NumpyCharModel:
     Config = NumpyCharConfig
 
     def __init__(self, config: NumpyCharConfig, params: dict[str, np.ndarray] | None = None):
-        """A model of ``config``'s shape; zero weights unless ``params`` are given (see :meth:`init`)."""
-        self.config = replace(config, cell=self.cell)
-        V, H = config.vocab_size, config.hidden
-        self.params = params if params is not None else {
-            k: np.zeros(shape, config.dtype) for k, shape in self._shapes(V, H).items()}
-        self.vocab_size, self.hidden = V, H
+        """A model of ``config``'s shape; zero weights unless ``params`` are given (see :meth:`init`). The config
+        is the run's ``model`` section itself, so ``model.json`` records every field the run trained with."""
+        self.config = config if config.cell == self.cell else replace(config, cell=self.cell)
+        shapes = self._shapes(config.vocab_size, config.hidden)
+        self.params = params if params is not None else {k: np.zeros(s, config.dtype) for k, s in shapes.items()}
         self.dtype = self.params["Why"].dtype
 
     @classmethod
-    def init(cls, vocab: int, hidden: int, rng: np.random.Generator, dtype: np.dtype | str = np.float32,
-             scheme: str = "default") -> NumpyCharModel:
-        """New model. ``scheme='min_char_rnn'``: every weight N(0,1)*0.01, zero biases (Karpathy's gist);
-        ``'default'``: Xavier input/output weights, orthogonal recurrent blocks (+ LSTM forget bias 1)."""
-        vocab = int(getattr(vocab, "size", vocab))
-        if scheme not in ("default", "min_char_rnn"):
-            raise LatentworksError(f"unknown init scheme {scheme!r}; use 'default' or 'min_char_rnn'")
-        params = cls._init_params(vocab, hidden, rng, scheme)
-        config = NumpyCharConfig(cell=cls.cell, hidden=hidden, vocab_size=vocab, init=scheme,
-                                 dtype=np.dtype(dtype).name)
-        return cls(config, {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()})
+    def init(cls, config: NumpyCharConfig, rng: np.random.Generator) -> NumpyCharModel:
+        """New model of ``config``. ``init='min_char_rnn'``: every weight N(0,1)*0.01, zero biases (Karpathy's
+        gist); ``'default'``: Xavier input/output weights, orthogonal recurrent blocks (+ LSTM forget bias 1)."""
+        if config.init not in ("default", "min_char_rnn"):
+            raise LatentworksError(f"unknown init scheme {config.init!r}; use 'default' or 'min_char_rnn'")
+        params = cls._init_params(config.vocab_size, config.hidden, rng, config.init)
+        return cls(config, {k: np.ascontiguousarray(v, dtype=config.dtype) for k, v in params.items()})
 
     @classmethod
     def _init_params(cls, V: int, H: int, rng: np.random.Generator, scheme: str) -> dict[str, np.ndarray]:
@@ -102,16 +103,19 @@ class NumpyCharModel:
         raise NotImplementedError
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, np.ndarray]) -> NumpyCharModel:
+    def from_state_dict(cls, state: dict[str, np.ndarray], config: NumpyCharConfig) -> NumpyCharModel:
+        """The model of ``config`` holding the arrays of ``state`` (a checkpoint's), which must fit it."""
         if set(state) != set(cls.param_names):
             raise LatentworksError(
                 f"checkpoint holds {sorted(state)}, not the {cls.cell} parameters {sorted(cls.param_names)}; "
                 "load it with the model kind it was trained with"
             )
-        H, V = np.shape(state["Why"])
-        dtype = np.asarray(state["Why"]).dtype.name
-        return cls(NumpyCharConfig(cell=cls.cell, hidden=H, vocab_size=V, dtype=dtype),
-                   {k: np.array(v) for k, v in state.items()})
+        shapes = cls._shapes(config.vocab_size, config.hidden)
+        if any(np.shape(v) != shapes[k] for k, v in state.items()):
+            raise LatentworksError(f"checkpoint arrays {sorted((k, np.shape(v)) for k, v in state.items())} do not "
+                                   f"fit --hidden {config.hidden} and {config.vocab_size} characters; load it with "
+                                   "the settings it was trained with")
+        return cls(config, {k: np.array(v, dtype=config.dtype) for k, v in state.items()})
 
     def to_state_dict(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.params.items()}
@@ -133,14 +137,14 @@ class NumpyCharModel:
         return missing, unexpected
 
     def zero_state(self, batch: int) -> State:
-        return tuple(np.zeros((batch, self.hidden), self.dtype) for _ in range(self.n_states))
+        return tuple(np.zeros((batch, self.config.hidden), self.dtype) for _ in range(self.n_states))
 
     def logits_from_state(self, state: State) -> np.ndarray:
         return state[0] @ self.params["Why"] + self.params["by"]
 
     def _output(self, hs: np.ndarray, y: np.ndarray, grad_scale: float | None):
         """Softmax cross-entropy over all (T*B, V) rows at once; returns loss, n_correct, dlogits."""
-        logits = hs.reshape(-1, self.hidden) @ self.params["Why"] + self.params["by"]
+        logits = hs.reshape(-1, self.config.hidden) @ self.params["Why"] + self.params["by"]
         y = y.reshape(-1)
         rows = np.arange(y.size)
         n_correct = int((logits.argmax(axis=1) == y).sum())
@@ -166,7 +170,7 @@ class NumpyCharModel:
 
     def _input_grad(self, x_tm: np.ndarray, dz: np.ndarray) -> np.ndarray:
         # one_hot.T @ dz: BLAS beats np.add.at scatter by ~4x for typical B*T, V.
-        one_hot = np.zeros((x_tm.size, self.vocab_size), self.dtype)
+        one_hot = np.zeros((x_tm.size, self.config.vocab_size), self.dtype)
         one_hot[np.arange(x_tm.size), x_tm.reshape(-1)] = 1
         return one_hot.T @ dz.reshape(x_tm.size, -1)
 
@@ -176,7 +180,7 @@ class NumpyCharModel:
         x_tm, y_tm, state = self._check(x_ids, y_ids, state)
         hs, cache, last = self._forward(x_tm, state)
         loss, n_correct, dlogits = self._output(hs, y_tm, grad_scale)
-        grads = {"Why": hs.reshape(-1, self.hidden).T @ dlogits, "by": dlogits.sum(axis=0)}
+        grads = {"Why": hs.reshape(-1, self.config.hidden).T @ dlogits, "by": dlogits.sum(axis=0)}
         dhs = (dlogits @ self.params["Why"].T).reshape(hs.shape)
         grads.update(self._backward(x_tm, state, hs, cache, dhs))
         return loss, grads, last, n_correct
@@ -232,8 +236,9 @@ class NumpyRNN(NumpyCharModel):
             da[t] += dh_next
             da[t] *= 1.0 - hs[t] * hs[t]
             dh_next = da[t] @ Whh_T
-        h_prev = np.concatenate([state[0][None], hs[:-1]]).reshape(-1, self.hidden)
-        flat = da.reshape(-1, self.hidden)
+        H = self.config.hidden
+        h_prev = np.concatenate([state[0][None], hs[:-1]]).reshape(-1, H)
+        flat = da.reshape(-1, H)
         return {"Wxh": self._input_grad(x_tm, da), "Whh": h_prev.T @ flat, "bh": flat.sum(axis=0)}
 
 
@@ -261,7 +266,7 @@ class NumpyLSTM(NumpyCharModel):
         return {"Wx": _xavier(rng, V, 4 * H), "Wh": Wh, "Why": _xavier(rng, H, V), "b": b, "by": np.zeros(V)}
 
     def _forward(self, x_tm, state):
-        P, H = self.params, self.hidden
+        P, H = self.params, self.config.hidden
         gates = P["Wx"][x_tm]  # (T, B, 4H) input projections for all steps, overwritten with activations
         gates += P["b"]
         hs, cs, tcs = (np.empty(gates.shape[:2] + (H,), self.dtype) for _ in range(3))
@@ -279,7 +284,7 @@ class NumpyLSTM(NumpyCharModel):
 
     def _backward(self, x_tm, state, hs, cache, dhs):
         gates, cs, tcs = cache
-        H, Wh_T = self.hidden, self.params["Wh"].T
+        H, Wh_T = self.config.hidden, self.params["Wh"].T
         dz = np.empty_like(gates)
         dh_next, dc = np.zeros_like(state[0]), np.zeros_like(state[1])
         # Per-step small ops measured faster here than precomputing (T, B, 4H) factor arrays: the

@@ -75,38 +75,24 @@ class _Sampler:
 
 
 def _train_numpy(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, primes: list[str], run: RunDir,
-                 run_config: dict, resume: bool) -> tuple[dict[str, Any], _Sampler, list[dict]]:
+                 run_config: dict, resume: bool) -> tuple[dict[str, Any], _Sampler]:
     from latentworks.training.numpy_loop import blas_threads, evaluate_numpy, train_numpy_char_rnn
 
     if detect().world_size > 1:
         raise LatentworksError("the NumPy backend runs in one process; drop torchrun or use --backend torch")
     res = train_numpy_char_rnn(cfg, ids, vocab, run.root, primes, run_config, resume=resume)
-    model = res["model"]
     _, val_ids = split_corpus(ids, cfg.data.val_fraction)
     with blas_threads(cfg.train.threads):  # the thread count the run trained with: the same sums, the same bits
-        val_loss, val_acc = evaluate_numpy(model, val_ids, cfg.train.batch_size, cfg.data.seq_len, None,
+        val_loss, val_acc = evaluate_numpy(res["model"], val_ids, cfg.train.batch_size, cfg.data.seq_len, None,
                                            return_accuracy=True)
-    n = res["steps"]
-
-    def unbias(ema: float, start: float, step: int) -> float:
-        w = 0.999**step  # the loop's EMAs start at ln V and 1/V (min-char-rnn): remove that start exactly
-        return (ema - w * start) / (1 - w)
-
-    metrics = {"val_loss": val_loss, "val_acc": val_acc, "chars_per_sec": res["chars_per_sec"],
-               "train_loss": unbias(res["train_smooth_loss"], math.log(vocab.size), n),
-               "train_acc": unbias(res["acc_ema"], 1 / vocab.size, n),
-               "train_smooth_loss": res["train_smooth_loss"], "steps": n, "resumed_at_step": res["resumed_at"],
-               "train_seconds":
-               n * cfg.train.batch_size * cfg.data.seq_len / max(res["chars_per_sec"], 1e-9),
-               "elapsed_s": res["elapsed_s"]}
-    rows = [{"step": r["step"], "train_loss": unbias(r["smooth_loss"], math.log(vocab.size), r["step"]),
-             "train_acc": unbias(r["acc_ema"], 1 / vocab.size, r["step"]),
-             **({"val_loss": r["val_loss"]} if "val_loss" in r else {})} for r in run.read_metrics()]
-    return metrics, _Sampler(model, vocab, "numpy"), rows
+    kept = ("chars_per_sec", "train_loss", "train_acc", "train_smooth_loss", "steps", "resumed_at_step",
+            "train_seconds", "elapsed_s")
+    metrics = {"val_loss": val_loss, "val_acc": val_acc, **{k: res[k] for k in kept}}
+    return metrics, _Sampler(res["model"], vocab, "numpy")
 
 
 def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run_config: dict,
-                 resume: bool) -> tuple[dict[str, Any], _Sampler, list[dict], dict] | None:
+                 resume: bool) -> tuple[dict[str, Any], _Sampler, dict] | None:
     import torch
 
     from latentworks.models.char_lstm import CharLSTM
@@ -150,22 +136,32 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
     save_model(net, run.root, extra={"vocab": vocab.to_json()})
     t1 = time.perf_counter()
     val_loss, val_acc = net.stream_loss(val_t, B, T)
-    rows, ema_l, ema_a, logged = [], 0.0, 0.0, run.read_metrics()
-    for i, r in enumerate(r for r in logged if "loss" in r):
-        ema_l, ema_a = 0.98 * ema_l + 0.02 * r["loss"], 0.98 * ema_a + 0.02 * r["acc"]
-        debias = 1 - 0.98 ** (i + 1)  # Adam-style bias correction: no start value to wash out
-        rows.append({"step": r["step"], "train_loss": ema_l / debias, "train_acc": ema_a / debias})
-    last = rows[-1] if rows else {"train_loss": None, "train_acc": None}
-    rows += [{"step": r["step"], "val_loss": r["eval/val_loss"], "val_acc": r["eval/val_acc"]}
-             for r in logged if "eval/val_loss" in r]
+    logged = run.read_metrics()
+    loss, acc = smoothed(logged, "loss")[1], smoothed(logged, "acc")[1]
     train_s = max(fit_seconds - eval_seconds[0], 1e-9)  # the whole fit minus validation passes
     metrics = {"val_loss": val_loss, "val_acc": val_acc,
                "chars_per_sec": trainer.session_steps * B * world * T / train_s,
-               "train_loss": last["train_loss"], "train_acc": last["train_acc"], "steps": trainer.step,
+               "train_loss": loss[-1] if loss else None, "train_acc": acc[-1] if acc else None,
+               "steps": trainer.step,
                "resumed_at_step": trainer.resumed_at,
                "train_seconds": train_s, "elapsed_s": fit_seconds + time.perf_counter() - t1,
                "parameters": sum(p.numel() for p in net.parameters()), "world_size": world}
-    return metrics, _Sampler(net.cpu(), vocab, "torch"), rows, trainer.runtime
+    return metrics, _Sampler(net.cpu(), vocab, "torch"), trainer.runtime
+
+
+def smoothed(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    """The steps and the bias-corrected EMA (decay 0.98 per step) of ``key`` over the metric rows that log it:
+    the "smoothed training loss" of either backend, whatever the rows' cadence."""
+    steps, values, ema, last = [], [], 0.0, 0
+    for r in rows:
+        if key not in r:
+            continue
+        gap, last = r["step"] - last, r["step"]
+        keep = 0.98**gap
+        ema = keep * ema + (0.02 if gap == 1 else 1 - keep) * r[key]
+        steps.append(last)
+        values.append(ema / (1 - 0.98**last))  # Adam-style bias correction: no start value to wash out
+    return steps, values
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -197,7 +193,7 @@ def train_charrnn(cfg: RunConfig, out: str | Path, resume: bool = False,
         if got is None:
             return None  # a non-zero torchrun rank
         *trained, runtime = got
-    metrics, sampler, rows = trained
+    metrics, sampler = trained
     seed, ev = cfg.train.seed, cfg.eval
     samples = {str(t): {p: sampler.text(p, ev.sample_length, t, seed=seed) for p in primes}
                for t in ev.temperatures}
@@ -205,7 +201,7 @@ def train_charrnn(cfg: RunConfig, out: str | Path, resume: bool = False,
     (run.root / "generation.txt").write_text(primes[0] + generation)
     demo = completion_demo(sampler, text[: len(train_ids)])
     if ev.figures:
-        write_figures(run, rows, metrics, vocab.size)
+        write_figures(run, run.read_metrics(), metrics, vocab.size)
     chars = metrics["steps"] * cfg.train.batch_size * cfg.data.seq_len * metrics.get("world_size", 1)
     metrics.update(samples=samples[str(ev.temperatures[0])], samples_by_temperature=samples,
                    completions=demo, completion_hits=sum(d["hit"] for d in demo),
@@ -232,18 +228,19 @@ def completion_demo(sampler: _Sampler, train_text: str, words: list[str] | None 
 
 
 def write_figures(run: RunDir, rows: list[dict], metrics: dict[str, Any], vocab_size: int) -> None:
+    """Loss and accuracy curves from the run's metric rows (either backend: the same keys)."""
     from latentworks.report.plots import line_plot
 
     def series(key):
         pts = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
         return ([p[0] for p in pts], [p[1] for p in pts])
 
-    loss = {"train (smoothed)": series("train_loss"), "validation": series("val_loss")}
+    loss = {"train (smoothed)": smoothed(rows, "loss"), "validation": series("eval/val_loss")}
     last = max([r["step"] for r in rows], default=metrics["steps"])
     loss["final val (whole split)"] = ([last], [metrics["val_loss"]])
     line_plot({k: v for k, v in loss.items() if v[0]}, run.figures / "loss.png", title="loss (nats/char)",
               xlabel="step", ylabel="nats per character", ylim=(0, math.log(vocab_size) * 1.05))
-    acc = {"train (EMA)": series("train_acc"), "validation": series("val_acc")}
+    acc = {"train (EMA)": smoothed(rows, "acc"), "validation": series("eval/val_acc")}
     acc["final val (whole split)"] = ([last], [metrics["val_acc"]])
     line_plot({k: v for k, v in acc.items() if v[0]}, run.figures / "accuracy.png",
               title="next-character accuracy", xlabel="step", ylabel="accuracy", ylim=(0, 1))

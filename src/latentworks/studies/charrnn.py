@@ -139,10 +139,10 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     for opt, lr in OPTIMIZER_LRS.items():
         out = planned[f"{opt} lr {lr:g}"][0]
         res = runs[f"{opt} lr {lr:g}"] = run(f"{opt} lr {lr:g}")
-        rows = [r for r in RunDir(out, create=False).read_metrics() if "val_loss" in r][:-1]
+        rows = [r for r in RunDir(out, create=False).read_metrics() if "eval/val_loss" in r][:-1]
         # the last periodic point is replaced by the final whole-split validation loss
         curves[f"{opt} (lr {lr:g})"] = ([r["step"] for r in rows] + [res["steps"]],
-                                        [r["val_loss"] for r in rows] + [res["val_loss"]])
+                                        [r["eval/val_loss"] for r in rows] + [res["val_loss"]])
     fig_dir = root / "figures"
     optim = recipe(plan.optim)
     line_plot(curves, fig_dir / "optimizers.png", xlabel="step", ylabel="validation nats/char",
