@@ -347,3 +347,21 @@ def from_json(data: dict[str, Any]) -> RunConfig:
 
 __all__ = ["DEFAULTS", "MODEL_CONFIGS", "OLD_NAMES", "RECIPES", "TASKS", "ArithmeticEval", "RunConfig", "chosen_recipe",
            "from_json", "recipe", "recipe_names", "resolve"]
+
+
+# ------------------------------------------------------------------------------------------ the tiny example
+#: A kind's tiny example: the first recipe that trains it, on one-digit operands and the packaged MNIST sample,
+#: a few steps of narrow layers (for the per-kind test battery, tests/models/test_every_kind.py).
+EXAMPLE = {"data.max_int": 9, "data.train_fraction": 0.6, "data.data_dir": "embedded", "train.steps": 4,
+           "train.batch_size": 16, "train.progress": False, "eval.eval_subset": 16}
+EXAMPLE_MODEL = {"hidden": 16, "embed_dim": 8, "feature_dim": 16, "glyph_features": 16, "dim": 8, "pair_dim": 8,
+                 "map_channels": 8, "deconv_channels": 8, "pen_dim": 16, "pen_channels": 8}
+
+
+def example(kind: str) -> RunConfig:
+    """A seconds-fast run of ``kind``: the plumbing, not the quality (a new kind needs no entry of its own)."""
+    task, name = next((key for key, (k, _, _) in MODEL_CONFIGS.items() if k == kind), (None, None))
+    if task is None:
+        raise ConfigError(f"no arithmetic recipe trains the kind {kind!r}; add one to MODEL_CONFIGS")
+    fields = MODEL_CONFIGS[(task, name)][1].__dataclass_fields__
+    return recipe(name, task=task, **EXAMPLE, **{f"model.{f}": v for f, v in EXAMPLE_MODEL.items() if f in fields})

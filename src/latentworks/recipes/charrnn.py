@@ -178,3 +178,25 @@ def from_json(data: dict[str, Any]) -> RunConfig:
 
 __all__ = ["BACKENDS", "RECIPES", "CharEval", "CharTrain", "RunConfig", "from_json", "recipe", "recipe_names",
            "resolve"]
+
+
+# ------------------------------------------------------------------------------------------ the tiny example
+#: Each kind's tiny example: the study's test recipe that trains it, and what picks the kind there.
+EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "numpy_rnn": ("test-main", {"model.cell": "rnn"}),
+    "numpy_lstm": ("test-main", {"model.cell": "lstm"}),
+    "char_lstm": ("test-torch", {}),
+}
+#: What every example shrinks: a few steps of narrow layers on short windows, for the per-kind test battery
+#: (tests/models/test_every_kind.py).
+EXAMPLE = {"model.hidden": 8, "data.seq_len": 16, "train.batch_size": 64, "train.steps": 6, "train.eval_every": 3,
+           "train.log_every": 3, "train.progress": False, "eval.val_batches": 2, "eval.sample_length": 10,
+           "eval.generate_length": 20, "eval.figures": False, "eval.print_samples": False}
+
+
+def example(kind: str) -> RunConfig:
+    """A seconds-fast run of ``kind``: the plumbing, not the quality."""
+    if kind not in EXAMPLES:
+        raise ConfigError(f"no tiny example for the char-RNN kind {kind!r}; add it to recipes/charrnn.py EXAMPLES")
+    name, picks = EXAMPLES[kind]
+    return recipe(name, **EXAMPLE, **picks)

@@ -201,3 +201,16 @@ def resolve(cfg: RunConfig, channels: int | None = None, num_classes: int | None
 
 __all__ = ["AUTOENCODERS", "CONDITIONAL", "GANS", "GenEval", "KINDS", "NOTEBOOK_STACK", "RECIPES", "RunConfig",
            "from_json", "recipe", "recipe_names", "resolve"]
+
+
+# ------------------------------------------------------------------------------------------ the tiny example
+#: What a kind's tiny example changes in its ``test`` recipe (its ``default`` where it has none): a few steps on
+#: a slice of the packaged MNIST sample, for the per-kind test battery (tests/models/test_every_kind.py).
+EXAMPLE = {"data.data": "mnist", "data.data_dir": "embedded", "data.limit": 64, "model.latent_dim": 4,
+           "model.filters": 4, "model.max_filters": 8, "train.epochs": 2, "train.batch_size": 16,
+           "eval.eval_images": 32, "eval.snapshot_grid": 2, "train.progress": False}
+
+
+def example(kind: str) -> RunConfig:
+    """A seconds-fast run of ``kind``: the plumbing, not the quality (a new kind needs no entry of its own)."""
+    return recipe("test" if kind in RECIPES["test"] else "default", kind=kind, **EXAMPLE)
