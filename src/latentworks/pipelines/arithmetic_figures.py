@@ -19,21 +19,23 @@ from latentworks.runs import RunDir
 MAX_EXAMPLES = 16
 
 
-def curves(run: RunDir, history: list[dict[str, Any]], title: str) -> None:
-    """Accuracy by epoch and the training loss; ``title`` names the task as a reader says it."""
+def curves(run: RunDir, history: list[dict[str, Any]], title: str, subset: int | None = None) -> None:
+    """Accuracy by epoch and the training loss; ``title`` names the task as a reader says it, ``subset`` how many
+    queries of each split the per-epoch points score (the final table scores every held-out query)."""
     evals = [r for r in history if any(k.startswith("eval/") for k in r)]
     if evals:
         series = {}
         for key, name in (("eval/train_exact_match", "train exact match"), ("eval/test_exact_match",
-                          "test exact match"), ("eval/train_char_accuracy", "train per-char"),
-                          ("eval/test_char_accuracy", "test per-char")):
+                          "held-out exact match"), ("eval/train_char_accuracy", "train per-char"),
+                          ("eval/test_char_accuracy", "held-out per-char")):
             points = [(r["epoch"], r[key]) for r in evals if r.get(key) is not None]
             if points:
                 series[name] = ([p[0] for p in points], [p[1] for p in points])
+        on = f" ({subset:,}-query subset of each split)" if subset else ""
         if series:
             plots.line_plot(series, run.figures / "training_curves.png", title=f"{title}: accuracy by epoch",
-                            xlabel="epoch", ylabel="accuracy", ylim=(0, 1.01),
-                            styles={"train per-char": ":", "test per-char": ":"})
+                            xlabel="epoch", ylabel=f"accuracy{on}", ylim=(0, 1.01),
+                            styles={"train per-char": ":", "held-out per-char": ":"})
     losses = [(r["step"], r["loss"]) for r in history if "loss" in r]
     if losses:
         plots.line_plot({"train loss": ([p[0] for p in losses], [p[1] for p in losses])},

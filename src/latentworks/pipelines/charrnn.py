@@ -45,8 +45,8 @@ def pick_primes(cfg: RunConfig, vocab: Vocab, text: str) -> list[str]:
 
 
 def completion_words(text: str, n: int = 5) -> list[str]:
-    """The corpus's most frequent names: capitalised words of 5+ letters that are rare in lower case
-    (the seed primed with halves of 'Harry', 'Hermione', 'Dumbledore')."""
+    """The corpus's most frequent names: capitalised words of 5+ letters that are rare in lower case, counted in
+    ``text`` (the training part of the corpus)."""
     counts = Counter(re.findall(r"(?<![A-Za-z])([A-Za-z][a-z]{4,})(?![A-Za-z])", text))
     names = [w for w, c in counts.most_common() if w[0].isupper() and c > 5 * counts.get(w.lower(), 0)]
     return names[:n]
@@ -214,9 +214,7 @@ def train_charrnn(cfg: RunConfig, out: str | Path, resume: bool = False,
 
 def completion_demo(sampler: _Sampler, train_text: str, words: list[str] | None = None) -> list[dict]:
     """Prime with the first half (+1) of frequent words, greedy-complete to the end of the word."""
-    words = words or completion_words(train_text)
-    if set("Harry") <= set(sampler.vocab.chars) and "Harry" not in words:
-        words = ["Harry", *words]
+    words = words or completion_words(train_text)  # from the text itself: never a name it does not hold
     demo = []
     for word in words:
         prime = word[: min(len(word) - 1, (len(word) + 1) // 2 + 1)]

@@ -55,7 +55,7 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
         test = results["test"]
         rows.append({"train_fraction": fraction, "exact_match": test.get("exact_match"),
                      "char_accuracy": test.get("char_accuracy"), "abs_error": test.get("abs_error"),
-                     "seconds": results["train"]["seconds"], "run": str(run_dir)})
+                     "seconds": results["train"]["seconds"], "run": str(run_dir), "n": test.get("n")})
         history = RunDir(run_dir, create=False).read_metrics()
         points = [(r["epoch"], r["eval/test_exact_match"]) for r in history if "eval/test_exact_match" in r]
         if points:
@@ -70,10 +70,12 @@ def sweep(make_config: Callable[[float], RunConfig], fractions: list[float], out
     # One colour per fraction: solid for exact match, dotted for per-character accuracy.
     colour = {f: f"C{i}" for i, f in enumerate(dict.fromkeys(name.split(":")[0] for name in curves))}
     styles = {name: colour[name.split(":")[0]] + (":" if "per-character" in name else "-") for name in curves}
+    # the per-epoch points score a fixed subset of each run's held-out queries, not all of them as the table does
+    subset = min([make_config(fractions[0]).eval.eval_subset, *(r["n"] for r in rows if r["n"])])
     plots.line_plot(curves, figures / "sweep_training_curves.png", ylim=(0, 1.01), styles=styles,
                     title=f"{task.title}: held-out accuracy by epoch for each train fraction",
                     xlabel="epoch",
-                    ylabel="accuracy on held-out queries")
+                    ylabel=f"held-out accuracy ({subset:,}-query subset)")
     fraction_figure(rows, task.title, figures / "exact_match_vs_fraction.png")
     summary = {"task": task.name, "rows": rows, "figures": [str(p) for p in sorted(figures.glob("*.png"))]}
     write_json(out / "sweep.json", summary)

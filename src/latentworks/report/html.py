@@ -336,8 +336,9 @@ RUN_FACTS = ("test.n", "test.scored_by", "eval.n", "eval.fld", "eval.fld_floor",
              "chars_per_sec")
 
 FIGURE_CAPTIONS = {
-    "training_curves": "held-out (test) and training accuracy after every epoch; solid = exact match, dotted = "
-                       "per-character. A gap between train and test is overfitting",
+    "training_curves": "held-out (test) and training accuracy after every epoch, scored on a fixed subset of each "
+                       "split (the table scores every held-out query, so the last point can differ from it); solid "
+                       "= exact match, dotted = per-character. A gap between train and test is overfitting",
     "loss": "loss by step: training (averaged over each logging window) and, where drawn, validation",
     "error_sizes": "how far off the wrong answers are (numeric |error|, log scale): mostly one digit off means the "
                    "model computes column by column",
@@ -359,10 +360,17 @@ FIGURE_CAPTIONS = {
 }
 
 
-def caption_for(stem: str) -> str:
-    """What to look at in a run's figure, by its file name."""
+def caption_for(stem: str, results: dict[str, Any] | None = None) -> str:
+    """What to look at in a run's figure, by its file name (and the run's results, for the sizes it names)."""
     if stem.startswith("epoch_"):
         return f"the same latent vectors decoded after epoch {int(stem[6:])}"
+    subset = value_at(results or {}, "config.eval.eval_subset")
+    n = value_at(results or {}, "test.n")
+    if stem == "training_curves" and subset and n:
+        return (f"held-out (test) and training accuracy after every epoch, scored on a {min(subset, n):,}-query "
+                f"subset of each split (the table scores all {n:,} held-out queries, so the last point can differ "
+                "from it); solid = exact match, dotted = per-character. A gap between train and test is "
+                "overfitting")
     return FIGURE_CAPTIONS.get(stem, stem.replace("_", " "))
 
 
@@ -416,7 +424,7 @@ def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None
         pngs = sorted(run.figures.glob("*.png"))
         epochs = [p for p in pngs if p.stem.startswith("epoch_")]
         keep = set(epochs[:1] + epochs[-1:])  # the first and last epoch; the GIF animates the rest
-        figures = [(p, caption_for(p.stem)) for p in pngs if (not p.stem.startswith("epoch_") or p in keep)
+        figures = [(p, caption_for(p.stem, results)) for p in pngs if (not p.stem.startswith("epoch_") or p in keep)
                    and p.stem not in skip]
     return Section(results.get("title", run.root.name), text=text, tables=[table] if table else [],
                    figures=figures, folded=True, summary=line, run=str(run.root))

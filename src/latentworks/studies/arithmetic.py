@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from latentworks import registry
 from latentworks.pipelines.sweep import sweep
 from latentworks.pipelines.tasks import IMAGE_TO_TEXT, TEXT_TO_IMAGE, TEXT_TO_TEXT, Task
 from latentworks.pipelines.tasks import task as task_of
 from latentworks.recipes.arithmetic import DEFAULTS, SUPERVISION, RunConfig, recipe
-from latentworks.report.html import Headline, Section, Table, section_from_run
+from latentworks.report.html import Headline, Section, Table, headline_from_run, section_from_run
+from latentworks.runs import RunDir
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
 
@@ -111,36 +113,57 @@ def _course(results: dict[str, Any]) -> tuple[float, float] | None:
     return COURSE_TEXT2TEXT.get(round(data["train_fraction"], 3))
 
 
-def _headlines(sweep_rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None]) -> list[Headline]:
-    from latentworks.runs import RunDir
+def _headline(run_dir: Path | str, what: str, course_note: str = "") -> Headline | None:
+    """A summary row read from the run's results.json: its first registered headline measure (exact match),
+    beside the course's figure where the course measured the same text→text set-up."""
+    results = RunDir(run_dir, create=False).read_results()
+    course = _course(results) if results["config"]["task"] == TEXT_TO_TEXT.name else None
+    return headline_from_run(run_dir, "arithmetic", what, registry.measures_of(results)[0], n_key="test.n",
+                             held_out=_held_out(results), course=course[0] if course else None,
+                             course_note=COURSE_SOURCE if course else course_note)
 
-    out = []
-    for row in sweep_rows:
-        f = row["train_fraction"]
-        res = RunDir(row["run"], create=False).read_results()
-        course = _course(res)
-        out.append(Headline("arithmetic", f"text→text exact match, {f:.0%} of queries for training",
-                            row["exact_match"], course=course[0] if course else None,
-                            course_note=COURSE_SOURCE if course else "", held_out=_held_out(res),
-                            n=res["test"]["n"]))
+
+def _headlines(sweep_rows: list[dict[str, Any]], folder: dict[str, Path],
+               results: dict[str, dict[str, Any] | None]) -> list[Headline | None]:
+    out = [_headline(row["run"], f"text→text exact match, {row['train_fraction']:.0%} of queries for training")
+           for row in sweep_rows]
     notebook = results.get(f"{TEXT_TO_TEXT.name} course")
     if notebook:
         f = notebook["config"]["data"]["train_fraction"]
-        course = _course(notebook)
-        out.append(Headline("arithmetic", f"the course's model (course recipe), exact match at {f:.0%}",
-                            notebook["test"]["exact_match"], course=course[0] if course else None,
-                            course_note=COURSE_SOURCE if course else "", held_out=_held_out(notebook),
-                            n=notebook["test"]["n"]))
+        out.append(_headline(folder[f"{TEXT_TO_TEXT.name} course"],
+                             f"the course's model, exact match at {f:.0%} for training"))
     for task, what, course_note in (
             (IMAGE_TO_TEXT, " (learns from the pixels and the query's text)", "the course's copies report only Keras "
              "per-character accuracy on other ranges and splits for image→text, and no score at all for text→image"),
             (TEXT_TO_IMAGE, ", drawn answers read back by the digit reader", "")):
-        res = results.get(f"{task.name} {DEFAULTS[task.name]}")
-        if res:
-            f = res["config"]["data"]["train_fraction"]
-            out.append(Headline("arithmetic", f"{task.title} {task.headline.name}{what}, {f:.0%} for training",
-                                res["test"].get(task.headline.key),
-                                held_out=_held_out(res), n=res["test"].get("n"), course_note=course_note))
+        name = f"{task.name} {DEFAULTS[task.name]}"
+        if results.get(name):
+            f = results[name]["config"]["data"]["train_fraction"]
+            out.append(_headline(folder[name], f"{task.title} {task.headline.name}{what}, {f:.0%} for training",
+                                 course_note=course_note))
+    return out
+
+
+def _length_headlines(lengths: dict[str, Any], runs: dict[str, Any], plan: Plan) -> list[Headline | None]:
+    """Length-generalisation rows, read from the ``length`` section of each run's results.json."""
+    out = []
+    longest = max(plan.lengths)
+    for name, curve in lengths["curves"].items():
+        if name.startswith("columns") and 10 in curve:
+            widened = " padded to up to 10 columns" if name.startswith("columns-long") else ""
+            out.append(headline_from_run(
+                runs[name], "arithmetic", f"text→text {name}: exact match on fresh 10-digit operands (trained on "
+                f"0..{plan.max_int}{widened})", "length.10.exact_match", kind="pct", n_key="length.10.n",
+                peer_note=_ABACUS, held_out=f"random 10-digit + and − queries (up to {longest} digits in the "
+                "figure)"))
+        if name.startswith("automaton"):
+            for op, word in (("+", "addition"), ("-", "subtraction")):
+                if op in lengths["by_op"][name][longest]:
+                    out.append(headline_from_run(
+                        runs[name], "arithmetic", f"text→text {name}: {word} of fresh {longest}-digit operands "
+                        f"(trained on 0..{plan.max_int})", f"length.{longest}.exact_match_by_op.{op}", kind="pct",
+                        n_key=f"length.{longest}.n_by_op.{op}", peer_note=_ABACUS if op == "+" else "",
+                        held_out=f"random {longest}-digit {op.replace('-', '−')} queries"))
     return out
 
 
@@ -207,24 +230,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
                       figures=figures, subsections=subsections)
     metrics = {f"{r[0]}/{r[1]}/{r[2]:g}": {"exact_match": r[3], "char_accuracy": r[4]} for r in rows}
     metrics["length_generalisation"] = lengths["curves"]
-    headlines = _headlines(summary.get("rows", []), results)
-    longest = max(plan.lengths)
-    for name, curve in lengths["curves"].items():
-        if name.startswith("columns") and 10 in curve:
-            widened = " padded to up to 10 columns" if name.startswith("columns-long") else ""
-            headlines.append(Headline("arithmetic", f"text→text {name}: exact match on fresh 10-digit operands "
-                                      f"(trained on 0..{plan.max_int}{widened})", curve[10],
-                                      peer_note=_ABACUS, held_out=f"random 10-digit + and − queries (up to "
-                                      f"{longest} digits in the figure)", n=lengths["n"][name][10]))
-        if name.startswith("automaton"):
-            for op, word in (("+", "addition"), ("-", "subtraction")):
-                if op in lengths["by_op"][name][longest]:
-                    headlines.append(Headline(
-                        "arithmetic", f"text→text {name}: {word} of fresh {longest}-digit operands (trained on "
-                        f"0..{plan.max_int})", lengths["by_op"][name][longest][op],
-                        peer_note=_ABACUS if op == "+" else "", held_out=f"random {longest}-digit "
-                        f"{op.replace('-', '−')} queries", n=lengths["n_by_op"][name][longest][op]))
-    return StudyResult([section], metrics, headlines)
+    headlines = _headlines(summary.get("rows", []), folder, results) + _length_headlines(lengths, length_runs, plan)
+    return StudyResult([section], metrics, [h for h in headlines if h is not None])
 
 
 _ABACUS = ("Abacus embeddings (McLeish et al. 2024) reach 99 % on 100-digit addition after training on up to 20 "
@@ -236,6 +243,7 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
     from tqdm.auto import tqdm
 
     from latentworks.pipelines.length import evaluate_length, length_figure
+    from latentworks.runs import add_results_section
 
     curves: dict[str, dict[int, float]] = {}
     sizes: dict[str, dict[int, int]] = {}
@@ -249,6 +257,9 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
             bar.set_postfix_str(f"{name}: {d} digits", refresh=False)
             scored[d] = evaluate_length(run, d, n=plan.length_n, seed=0)
             bar.update(1)
+        add_results_section(run, "length", {d: {k: r[k] for k in ("n", "exact_match", "char_accuracy",
+                                                                  "exact_match_by_op", "n_by_op")}
+                                            for d, r in scored.items()})
         curves[name] = {d: r["exact_match"] for d, r in scored.items()}
         by_op[name] = {d: r["exact_match_by_op"] for d, r in scored.items()}
         n_by_op[name] = {d: r["n_by_op"] for d, r in scored.items()}
@@ -262,6 +273,8 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
 _SWEEP_CAPTIONS = {
     "exact_match_vs_fraction": "More training queries, better answers: exact match climbs much faster than the "
                                "per-character accuracy suggests",
-    "sweep_training_curves": "Held-out accuracy after every epoch, one colour per train fraction (solid: exact "
-                             "match, dotted: per-character): small fractions plateau early",
+    "sweep_training_curves": "Held-out accuracy after every epoch, scored on a fixed subset of the held-out "
+                             "queries (the axis says how many; the table scores all of them, so the last points "
+                             "can differ from it), one colour per train fraction (solid: exact match, dotted: "
+                             "per-character): small fractions plateau early",
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from latentworks.report.html import Headline, Section, Table, section_from_run
+from latentworks.report.html import Headline, Section, Table, headline_from_run, section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
 TEMPERATURES = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4)
@@ -170,7 +170,9 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
                     caption="Low temperatures repeat the likeliest words; high ones invent spellings"),
               Table(["prime", "greedy completion", "word", "match", "continuation"], demo,
                     formats=["mono", "mono", "mono", "text", "mono"],
-                    caption="Half-word completion (temperature 0) of the corpus's most frequent names")]
+                    caption=f"Half-word completion (temperature 0) of the {len(demo)} most frequent names of the "
+                            "training text (capitalised words of 5+ letters rarely seen in lower case, counted in the "
+                            f"text itself): {main['completion_hits']} of {len(demo)} completed")]
     if grid_rows:
         tables.append(Table(["hidden", "learning rate", "sequence length", "validation nats/char",
                              "next-character accuracy", "characters/s"], grid_rows,
@@ -200,7 +202,8 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     if grid_rows:
         metrics["grid_best"] = min(grid_rows, key=lambda r: r[3])[:4]
     return StudyResult([section], {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                                   for k, v in metrics.items()}, _headlines(runs, corpus))
+                                   for k, v in metrics.items()},
+                       _headlines({name: planned[name][0] for name in runs if name in planned}, corpus))
 
 
 # Peers on Tiny Shakespeare (anchors §5). Only nanoGPT's CPU model reports the same measure on the same 90/10 split;
@@ -211,18 +214,22 @@ PEERS = {"numpy main": (None, "Karpathy's min-char-rnn (NumPy vanilla RNN, H 100
                               "validation nats/char on the same 90/10 split")}
 
 
-def _headlines(runs: dict[str, dict[str, Any]], corpus: str) -> list[Headline]:
+def _headlines(folders: dict[str, Path], corpus: str) -> list[Headline]:
+    """The main runs' first registered headline measure, read from each run's results.json."""
+    from latentworks import registry
+    from latentworks.runs import RunDir
+
     shakespeare = corpus.startswith("Tiny Shakespeare")
     out = []
     for name in ("numpy main", "torch LSTM"):
-        res = runs.get(name)
-        if not res:
+        if name not in folders:
             continue
         peer, note = PEERS[name]
         what = "NumPy RNN from scratch" if name == "numpy main" else "torch LSTM"
-        out.append(Headline("char-RNN", f"{what}: validation nats/char (lower is better)", res["val_loss"],
-                            kind="num", peer=peer if shakespeare else None,
-                            peer_note=note + ("" if shakespeare or peer is None else "; not shown here: this "
-                                              "profile's corpus is not Tiny Shakespeare"),
-                            held_out=f"the last 10 % of {corpus}", n=res["corpus"].get("val")))
-    return out
+        measure = registry.measures_of(RunDir(folders[name], create=False).read_results())[0]
+        out.append(headline_from_run(folders[name], "char-RNN", f"{what}: {measure.name} (lower is better)", measure,
+                                     n_key="corpus.val", peer=peer if shakespeare else None,
+                                     peer_note=note + ("" if shakespeare or peer is None else "; not shown here: "
+                                                       "this profile's corpus is not Tiny Shakespeare"),
+                                     held_out=f"the last 10 % of {corpus}"))
+    return [h for h in out if h is not None]

@@ -31,9 +31,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentworks.pipelines.generative_eval import grey_share
-from latentworks.report.html import Headline, Section, Table, section_from_run
+from latentworks import registry
+from latentworks.pipelines.generative_eval import grey_share, worst_class
+from latentworks.registry import CLASS_BALANCE, CONDITIONAL_ACCURACY, FLD_RATIO, RECON_MSE, Measure
+from latentworks.report.html import Headline, Section, Table, headline_from_run, section_from_run
 from latentworks.report.names import METRICS
+from latentworks.runs import RunDir
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
 # What each profile trains: recipe names of latentworks.recipes.generative, one run per model kind.
@@ -84,12 +87,11 @@ def get_reader(ctx: StudyContext, plan: Plan, data_dir: str | None, root: Path):
     from latentworks.pipelines.digit_reader import find_or_train_reader, train_digit_reader
 
     if plan.tiny_reader:
-        from latentworks.models.digit_reader import DigitReader
+        from latentworks.recipes.digit_reader import recipe as reader_recipe
 
         folder = root / "reader"
-        train_digit_reader(folder, data_dir=data_dir, epochs=1, seed=ctx.seed, quick=True,
-                           model_config=DigitReader.Config(channels=(8, 16), feature_dim=32),
-                           progress=False, device="cpu")
+        train_digit_reader(reader_recipe("tiny", **{"data.data_dir": data_dir, "train.seed": ctx.seed,
+                                                    "train.progress": False, "train.device": "cpu"}), folder)
         return find_or_train_reader(folder)
     return find_or_train_reader(None, data_dir=data_dir, progress=ctx.progress)
 
@@ -206,21 +208,37 @@ def _fmt_int_range(hist: list[int]) -> str:
     return f"{min(hist)}–{max(hist)}"
 
 
+def _worst_digit(ev: dict[str, Any]) -> str:
+    digit = ev.get("class_worst_digit")
+    return "—" if digit is None else f"digit {digit}: {ev['class_worst_count']:,} of {ev['n']:,}"
+
+
 # ------------------------------------------------------------------------------------------ MNIST
 def evaluate_models(runs: dict[str, Path], reader: Any, mnist: Any, plan: Plan, seed: int,
                     progress: bool = False) -> dict[str, dict[str, Any]]:
     from tqdm.auto import tqdm
 
+    """Each run's evaluation, written into its own results.json under ``eval`` (so its report line reads its
+    headline measures from there). A run already scored with the same settings and reader is not scored again."""
     from latentworks.pipelines.generative import load_generative
-    from latentworks.pipelines.generative_eval import evaluate_model
+    from latentworks.pipelines.generative_eval import evaluate_model, reader_info
+    from latentworks.runs import add_results_section, read_json
 
     evals = {}
     bar = tqdm(runs.items(), desc=f"scoring {plan.eval_n:,} samples per model", unit="model", disable=not progress,
                leave=False, dynamic_ncols=True)
     for name, run_dir in bar:
         bar.set_postfix_str(LABELS[name], refresh=True)
-        evals[name] = evaluate_model(load_generative(run_dir), reader, mnist, n=plan.eval_n, seed=seed, kid=plan.kid,
-                                     nll_k=plan.nll_k if name == "vae" else 0, nll_images=plan.nll_images)
+        nll_k = plan.nll_k if name == "vae" else 0
+        settings = {"n": plan.eval_n, "seed": seed, "kid": plan.kid, "nll_k": nll_k, "nll_images": plan.nll_images,
+                    "reader": reader_info(getattr(reader, "run_dir", None))["weights_sha256_16"]}
+        stored = read_json(Path(run_dir) / "results.json").get("eval")
+        if isinstance(stored, dict) and stored.get("settings") == settings:
+            evals[name] = stored
+            continue
+        ev = evaluate_model(load_generative(run_dir), reader, mnist, n=plan.eval_n, seed=seed, kid=plan.kid,
+                            nll_k=nll_k, nll_images=plan.nll_images)
+        evals[name] = add_results_section(run_dir, "eval", {**ev, "settings": settings})["eval"]
     bar.close()
     return evals
 
@@ -237,7 +255,7 @@ def _mnist_text(evals: dict[str, dict[str, Any]], real_grey: float, plan: Plan, 
     if vae and gan:
         sharp = "sharper" if gan["grey_share"] < vae["grey_share"] else "blurrier"
         cover = "covers more" if vae["recall"] > gan["recall"] else "covers less"
-        hist_note = ("more evenly" if vae["class_max_rel_deviation"] < gan["class_max_rel_deviation"]
+        hist_note = ("more evenly" if abs(vae["class_max_rel_deviation"]) < abs(gan["class_max_rel_deviation"])
                      else "less evenly")
         parts.append(
             "<p><b>VAE vs GAN, as the course documents put it</b> (blurry but covering vs sharp but mode-dropping) — "
@@ -245,8 +263,8 @@ def _mnist_text(evals: dict[str, dict[str, Any]], real_grey: float, plan: Plan, 
             f"ink {gan['grey_share']:.0%} vs {vae['grey_share']:.0%}; real test digits {real_grey:.0%}). "
             f"The VAE {cover} of the real digits than the GAN (recall {vae['recall']:.1%} vs {gan['recall']:.1%}; "
             f"precision {vae['precision']:.1%} vs {gan['precision']:.1%}). The VAE spreads its samples over the "
-            f"ten classes {hist_note} than the GAN (worst class {vae['class_max_rel_deviation']:+.0%} vs "
-            f"{gan['class_max_rel_deviation']:+.0%} from uniform; per-class counts "
+            f"ten classes {hist_note} than the GAN (worst class: {html.escape(worst_class(vae))} for the VAE, "
+            f"{html.escape(worst_class(gan))} for the GAN; per-class counts "
             f"{_fmt_int_range(vae['class_histogram'])} vs {_fmt_int_range(gan['class_histogram'])}). "
             f"FLD: VAE {vae['fld']:.2f}, GAN {gan['fld']:.2f}, floor {gan['fld_floor']:.2f} (lower is better).</p>")
         if vae["recall"] <= gan["recall"]:
@@ -334,11 +352,13 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
                 f"(precision/recall floor {first['precision_floor']:.0%}/{first['recall_floor']:.0%}); {reader}; "
                 f"real test digits have a grey share of {real_grey:.0%}")
     classes = Table(
-        ["model", "samples per class", "worst class vs uniform", "reader confidence", "conditional accuracy"],
-        [[LABELS[k], _fmt_int_range(ev["class_histogram"]), ev["class_max_rel_deviation"], ev["mean_confidence"],
-          ev.get("conditional_accuracy")] for k, ev in evals.items()],
-        formats=["text", "text", "pct_signed", "pct", "pct"],
+        ["model", "samples per class", "worst digit class", "vs uniform", "reader confidence",
+         "conditional accuracy"],
+        [[LABELS[k], _fmt_int_range(ev["class_histogram"]), _worst_digit(ev), ev["class_max_rel_deviation"],
+          ev["mean_confidence"], ev.get("conditional_accuracy")] for k, ev in evals.items()],
+        formats=["text", "text", "text", "pct_signed", "pct", "pct"],
         tips=["", "fewest–most samples the reader puts in one digit class",
+              "the digit class furthest from a tenth of the samples (eval.class_worst_digit)",
               *(METRICS[k][2] for k in ("class_max_rel_deviation", "mean_confidence", "conditional_accuracy"))],
         caption=f"Which digits each model draws, as the reader sees them ({plan.eval_n / 10:,.0f} per class is "
                 "uniform); conditional accuracy: asked for each digit in turn, the share read as that digit")
@@ -365,13 +385,15 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
     source = (f"{images} of the embedded sample (its 1,000 MNIST test digits held out)" if data_dir == "embedded"
               else images)
     text = _mnist_text(evals, real_grey, plan, source)
-    subsections = [section_from_run(run_dir) for run_dir in runs.values()]
+    # the study's numbered grid above is the model's one sample grid: the run's own (another seed) stays out
+    subsections = [section_from_run(run_dir, skip=("samples",)) for run_dir in runs.values()]
     section = Section("Generative models on MNIST: VAE, DCGAN, cGAN" + (", CVAE" if "cvae" in runs else ""),
                       text=text, tables=tables, figures=figures, subsections=subsections)
     metrics: dict[str, Any] = {"reader": rinfo, "real_grey_share": real_grey}
     for name, ev in evals.items():
         m = {k: ev.get(k) for k in ("n", "n_test", "n_train_floor", "class_histogram", "class_max_rel_deviation",
-                                    "mean_confidence", "fld", "fld_floor", "fld_ratio", "precision", "recall",
+                                    "class_worst_digit", "class_worst_count", "mean_confidence", "fld", "fld_floor",
+                                    "fld_ratio", "precision", "recall",
                                     "conditional_accuracy", "grey_share", "kid_mean", "kid_floor_mean",
                                     "fld_per_class", "fld_per_class_floor", "code_purity")
              if ev.get(k) is not None}
@@ -445,7 +467,7 @@ def faces_part(ctx: StudyContext, root: Path, kinds: tuple[str, ...] = FACE_KIND
             "brightest (A) and darkest (B) faces of the numbered grid and adds their difference to median ones (C): "
             "the result should be brighter than decoded mean(C), which the table measures.</p>")
     return Section(title, text=text, tables=[table], figures=figures,
-                   subsections=[section_from_run(r) for r in runs]), metrics
+                   subsections=[section_from_run(r, skip=("samples",)) for r in runs]), metrics
 
 
 # ------------------------------------------------------------------------------------------ entry point
@@ -498,44 +520,58 @@ def generative_study(ctx: StudyContext) -> StudyResult:
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics = _clean(metrics)
     full_mnist = _data_dir(ctx) != "embedded" and plan.limit is None
-    return StudyResult(sections, metrics, _headlines(metrics, plan, full_mnist))
+    runs = {name: run_dir for name, (run_dir, _) in _mnist_runs(ctx, plan, root / "mnist").items()}
+    faces = {name: root / "faces" / name for name, m in (metrics.get("faces") or {}).items()
+             if isinstance(m, dict) and (root / "faces" / name / "results.json").is_file()}
+    return StudyResult(sections, metrics, _headlines(runs, faces, plan, full_mnist))
 
 
 PYTHAE_VAE_NLL = 89.78  # pythae (benchmark_VAE) README: its VAE's NLL on binarised MNIST, the whole train split
 
 
-def _headlines(metrics: dict[str, Any], plan: Plan, full_mnist: bool) -> list[Headline]:
-    mnist = metrics["mnist"]
-    out = []
-    vae = mnist.get("vae", {})
-    if vae.get("iw_nll_nats") is not None:
-        out.append(Headline(
-            "generative", f"VAE likelihood, IW-NLL with k = {plan.nll_k} (nats, lower is better)",
-            vae["iw_nll_nats"], kind="num", peer=PYTHAE_VAE_NLL if full_mnist else None,
+def _held_out(measure: Measure, n: int, n_test: int | None) -> str:
+    """The data a generative headline measure is judged on."""
+    if measure.key.startswith("test."):
+        return "MNIST test digits" + (", dynamically binarised" if measure.key == "test.elbo" else "")
+    if measure.key in ("eval.fld_ratio", "eval.precision", "eval.recall"):
+        return f"{n:,} fresh samples vs {n_test or 0:,} MNIST test digits"
+    return f"{n:,} fresh samples read by the digit reader"
+
+
+def _headlines(runs: dict[str, Path], faces: dict[str, Path], plan: Plan, full_mnist: bool) -> list[Headline]:
+    """Every summary row read from its run's results.json: the VAE's IW-NLL, then each model's registered
+    headline measures (its training's held-out scores and the study's evaluation in its ``eval`` section)."""
+    out: list[Headline | None] = []
+    if "vae" in runs:
+        out.append(headline_from_run(
+            runs["vae"], "generative", f"VAE likelihood, IW-NLL with k = {plan.nll_k} (nats, lower is better)",
+            "eval.likelihood.iw_nll_nats", kind="num", n_key="eval.likelihood.n",
+            peer=PYTHAE_VAE_NLL if full_mnist else None,
             peer_note="pythae's VAE (benchmark_VAE README): NLL 89.78 nats on binarised MNIST trained on all 60,000 "
                       "digits, with its own architecture and importance-sampling estimate; ours is IW-NLL with "
                       f"k = {plan.nll_k} on {plan.nll_images} random test digits, dynamically binarised" + (
                 "" if full_mnist else "; not shown here because this profile trains on the 4,000-digit sample"),
-            held_out="MNIST test digits, dynamically binarised", n=vae.get("iw_images")))
-    for kind in ("vae", "dcgan", "cgan", "cvae"):
-        m = mnist.get(kind)
-        if not m or m.get("fld_ratio") is None:
-            continue
-        where = f"{m['n']:,} samples vs {m['n_test']:,} MNIST test digits"
-        out.append(Headline("generative", f"{LABELS[kind]} FLD / floor (1× is real data)", m["fld_ratio"],
-                            kind="ratio", held_out=where, n=m["n"]))
-        if m.get("conditional_accuracy") is not None:
-            out.append(Headline("generative", f"{LABELS[kind]} draws the digit asked for", m["conditional_accuracy"],
-                                held_out="fresh samples read by the digit reader", n=m["n"],
-                                course_note="the course's generative models could not choose the digit at all"))
-        elif kind == "dcgan":
-            out.append(Headline("generative", "DCGAN worst digit class vs uniform", m.get("class_max_rel_deviation"),
-                                kind="pct_signed", held_out="fresh samples read by the digit reader", n=m["n"]))
-    for kind, m in (metrics.get("faces") or {}).items():
-        if isinstance(m, dict) and (m.get("test") or {}).get("recon_mse") is not None:
-            out.append(Headline("generative", f"{LABELS[kind]} on faces: reconstruction MSE", m["test"]["recon_mse"],
-                                kind="num", held_out="10 % of the CelebA folder held out"))
-    return out
+            held_out="MNIST test digits, dynamically binarised"))
+    for kind, run_dir in runs.items():
+        results = RunDir(run_dir, create=False).read_results()
+        ev = results.get("eval") or {}
+        for measure, _ in registry.headlines(results):
+            what = f"{LABELS[kind]} {measure.name}"
+            if measure is FLD_RATIO:
+                what += " (1× is real data)"
+            if measure is CLASS_BALANCE and ev.get("class_worst_digit") is not None:
+                what += f" (digit {ev['class_worst_digit']}: {ev['class_worst_count']:,} of {ev['n']:,} samples)"
+            out.append(headline_from_run(
+                run_dir, "generative", what, measure,
+                n_key="eval.n" if measure.key.startswith("eval.") else "data.test_images",
+                held_out=_held_out(measure, ev.get("n", 0), ev.get("n_test")),
+                course_note="the course's generative models could not choose the digit at all"
+                if measure is CONDITIONAL_ACCURACY else ""))
+    for kind, run_dir in faces.items():
+        out.append(headline_from_run(run_dir, "generative", f"{LABELS[kind]} on faces: reconstruction MSE",
+                                     RECON_MSE, n_key="data.test_images",
+                                     held_out="10 % of the CelebA folder held out"))
+    return [h for h in out if h is not None]
 
 
 def _clean(value: Any) -> Any:

@@ -21,7 +21,7 @@ from latentworks.metrics.arithmetic import score_answers
 from latentworks.pipelines import arithmetic_figures as figs
 from latentworks.pipelines.glyph_sampler import GlyphSampler
 from latentworks.recipes.arithmetic import MODEL_CONFIGS, TASK_NAMES, RunConfig
-from latentworks.runs import RunDir
+from latentworks.runs import RunDir, read_json
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,8 @@ class Task:
     # -------------------------------------------------------------------------------- figures
     def figures(self, run: RunDir, prepared: Prepared, history: list[dict[str, Any]], test_metrics: dict[str, Any],
                 predicted: list[str], inputs: torch.Tensor, images: torch.Tensor | None, model=None) -> None:
-        figs.curves(run, history, self.title)
+        subset = (read_json(run.config_path).get("eval") or {}).get("eval_subset")
+        figs.curves(run, history, self.title, min(subset, len(prepared.test)) if subset else None)
         self.model_figures(run, prepared, inputs, model)
         figs.error_sizes(run, test_metrics.get("error_histogram"), self.title)
         wrong = figs.wrong_picks(predicted, prepared.test.answers)
