@@ -31,9 +31,12 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
+BASE = "http://127.0.0.1:8765"  # the explorer answers only the Host it serves on (TestClient's default is foreign)
+
+
 @pytest.fixture(scope="module")
 def client(tiny_runs):
-    return TestClient(create_app([tiny_runs], threads=1))
+    return TestClient(create_app([tiny_runs], threads=1), base_url=BASE)
 
 
 def png(array: np.ndarray) -> bytes:
@@ -224,7 +227,7 @@ def test_charrnn_streams_the_same_text_as_one_answer(client):
 def test_bad_requests_are_one_line_4xx_and_the_server_keeps_serving(client):
     one_line_error(client.post("/api/sample", json={"run": "nope"}), 404)
     one_line_error(client.post("/api/sample", content=b"{not json", headers={"content-type": "application/json"}), 400)
-    one_line_error(client.post("/api/sample"), 400)
+    one_line_error(client.post("/api/sample", headers={"content-type": "application/json"}), 400)
     assert "bogus" in one_line_error(client.post("/api/sample", json={"run": "generative/vae", "bogus": 1}), 422)
     one_line_error(client.post("/api/sample", json={"run": "generative/vae", "n": "many"}), 422)
     one_line_error(client.get("/api/nothing"), 404)
@@ -319,9 +322,87 @@ def test_a_run_that_invented_its_own_symbols_is_read_by_the_digit_reader(tmp_pat
     sizes = {"vocab_size": spec.vocab_size, "query_len": spec.query_len, "answer_len": spec.answer_len}
     save_model(AnswersReader(AnswersReaderConfig(hidden=16, heads=1, glyph_features=8, **sizes)),
                tmp_path / "answers", extra={"task": "img2text", "spec": asdict(spec)})
-    with TestClient(create_app([tmp_path], threads=1)) as app:
+    with TestClient(create_app([tmp_path], threads=1), base_url=BASE) as app:
         hand = app.post("/api/arithmetic/handwriting", json={"run": "answers", "seed": 1}).json()
         out = app.post("/api/arithmetic/answer", json={"run": "answers", "query": hand["query"],
                                                       "image": hand["image"]}).json()
     assert out["read_by"] == "digit reader" and out["read"].strip() == hand["query"].strip()
     assert len(out["answer"]) == spec.answer_len
+
+
+# ------------------------------------------------------------------ only its own page
+SAMPLE = {"run": "generative/vae", "n": 1}
+
+
+def test_only_the_bound_host_is_answered(client, tiny_runs):
+    for host in ("evil.example:8765", "127.0.0.1:9999", "localhost.evil.example:8765", "127.0.0.1", ""):
+        assert "Host" in one_line_error(client.get("/api/runs", headers={"host": host}), 403)
+        one_line_error(client.post("/api/sample", json=SAMPLE, headers={"host": host}), 403)
+    for host in ("127.0.0.1:8765", "localhost:8765", "LOCALHOST:8765"):
+        assert client.get("/api/runs", headers={"host": host}).status_code == 200
+    with TestClient(create_app([tiny_runs / "generative" / "vae"], threads=1, host="0.0.0.0"),
+                    base_url="http://0.0.0.0:8000") as wide:  # --host 0.0.0.0: that name, with its port, too
+        assert wide.get("/api/runs").status_code == 200
+        one_line_error(wide.get("/api/runs", headers={"host": "rebound.example:8000"}), 403)
+
+
+def test_other_origins_get_no_answer_and_no_cors_headers(client):
+    for origin in ("http://evil.example", "http://127.0.0.1:9999", "null", "https://127.0.0.1:8765"):
+        refused = client.post("/api/sample", json=SAMPLE, headers={"origin": origin})
+        assert "refused" in one_line_error(refused, 403)
+        assert not any(k.lower().startswith("access-control") for k in refused.headers)
+        one_line_error(client.get("/api/runs", headers={"origin": origin}), 403)
+        preflight = client.options("/api/sample", headers={"origin": origin, "access-control-request-method": "POST"})
+        assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
+    same = client.post("/api/sample", json=SAMPLE, headers={"origin": BASE})
+    assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
+    assert client.post("/api/sample", json=SAMPLE).status_code == 200  # scripts send no Origin
+
+
+def test_posts_must_say_json_and_only_uploads_take_forms(client):
+    raw = json.dumps(SAMPLE).encode()
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+        headers = {"content-type": kind} if kind else {}
+        assert "application/json" in one_line_error(client.post("/api/sample", content=raw, headers=headers), 415)
+    assert client.post("/api/sample", content=raw, headers={"content-type": "application/json; charset=utf-8"}
+                       ).status_code == 200
+    picture = png(np.zeros((28, 28), np.uint8))
+    form = client.post("/api/encode", data={"run": "generative/vae"}, files={"file": ("d.png", picture, "image/png")})
+    assert form.status_code == 200, form.text
+    one_line_error(client.post("/api/encode", content=raw, headers={"content-type": "text/plain"}), 415)
+
+
+def test_deep_json_is_refused_before_it_is_parsed(client, caplog):
+    deep = "[" * 100_000 + "]" * 100_000
+    for path in ("/api/encode", "/api/reconstruct", "/api/sample", "/api/decode"):
+        body = '{"run": "generative/vae", "image": ' + deep + "}"
+        assert "nests deeper" in one_line_error(
+            client.post(path, content=body, headers={"content-type": "application/json"}), 400)
+    brackets = '{"run": "generative/vae", "n": 1, "seed": 0, "scale": 1, "label": null}'  # brackets in strings: fine
+    assert client.post("/api/sample", content=brackets.replace("null", '"' + "[" * 100 + '"'),
+                       headers={"content-type": "application/json"}).status_code == 422
+    assert client.get("/api/runs").status_code == 200
+
+
+def test_runs_hold_no_absolute_path(client, tiny_runs):
+    text = client.get("/api/runs").text
+    assert str(tiny_runs) not in text and '"path"' not in text
+    assert all(not r["id"].startswith("/") for r in client.get("/api/runs").json())
+
+
+def test_a_bug_is_one_json_line_and_one_log_line(tiny_runs, caplog, monkeypatch):
+    from latentworks.explore import generative
+
+    def broken(*_args, **_kwargs):
+        raise RecursionError(f"maximum recursion depth exceeded in {tiny_runs}/generative/vae")
+
+    monkeypatch.setattr(generative, "encode_upload", broken)
+    with TestClient(create_app([tiny_runs / "generative"], threads=1), base_url=BASE,
+                    raise_server_exceptions=False) as app, caplog.at_level("ERROR"):
+        image = data_url(png(np.zeros((28, 28), np.uint8)))
+        answer = app.post("/api/encode", json={"run": "vae", "image": image})
+        assert "RecursionError" in one_line_error(answer, 500) and str(tiny_runs) not in answer.text
+        assert app.get("/api/runs").status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(lines) == 1 and "\n" not in lines[0] and "500 on POST /api/encode" in lines[0], lines
+    assert not any(r.exc_info for r in caplog.records)

@@ -42,7 +42,7 @@ def test_the_app_serves_exactly_the_table_and_get_api_lists_it(tiny_runs):
     served = [f"{m} {r.path}" for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/api")
               for m in sorted(r.methods)]
     assert served == TABLE
-    listed = TestClient(app).get("/api").json()["endpoints"]
+    listed = TestClient(app, base_url="http://127.0.0.1:8765").get("/api").json()["endpoints"]
     assert list(listed) == TABLE and all(listed.values())
     assert "`" not in listed["GET /api/runs"] and "label? | labels?" in listed["POST /api/decode"]
 

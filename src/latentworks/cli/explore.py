@@ -63,7 +63,7 @@ def explore(argv: list[str], prog: str) -> int:
 
     a = validate(parse(Explore, argv, prog=prog, description="Serve one local web page for run folders: sample, "
                        "interpolate, walk and map latent spaces, ask arithmetic models, stream char-RNN text."))
-    app = create_app(a.runs, threads=a.threads)
+    app = create_app(a.runs, threads=a.threads, host=a.host)
     sock = bind(a.host, a.port)
     port = sock.getsockname()[1]
     shown = f"[{a.host}]" if ":" in a.host else a.host

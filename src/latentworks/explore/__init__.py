@@ -18,7 +18,8 @@ Images travel as base64 PNG data URLs (``"data:image/png;base64,..."``) at the m
 Latents are lists of numbers, ``z: [[...], ...]`` (one row per image). Run ids are the run folders' paths
 relative to the common parent of the folders served (stable across restarts). Errors are always JSON
 ``{"error": "one line naming the problem and the fix"}``: 400/413/422 for a bad request, 404 for an unknown
-run id or path, 500 only for a bug (and the server keeps serving).
+run id or path, 500 only for a bug (and the server keeps serving). It answers only its own page: another
+``Host`` or ``Origin`` gets 403, a POST that is not JSON 415 (:mod:`latentworks.explore.guard`).
 
 The endpoints are :data:`latentworks.explore.server.ROUTES` (the one list the app is built from); ``GET /api``
 lists them and ``docs/explore-api.md`` has them as a table, generated from it, with examples.

@@ -96,8 +96,9 @@ class Run:
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
+        # no path: the id is the folder relative to the served root, and the page never needs more
         out = {"id": self.id, "kind": self.kind, "family": self.family, "title": self.title(),
-               "path": str(self.path), "capabilities": self.capabilities()}
+               "capabilities": self.capabilities()}
         if self.family == "generative":
             c = self.model.config
             out.update(latent_dim=int(c.latent_dim), num_classes=int(getattr(self.model, "num_classes", 0)),

@@ -1,11 +1,12 @@
 """The FastAPI app: :func:`create_app` serves the page (``/``, ``/static/...``) and the JSON API (``/api/...``)
 for a set of run folders; :data:`ROUTES` is the one list of the API's endpoints.
 
-Every answer to a bad request is a 4xx JSON ``{"error": "one line"}``: request bodies are checked by the
-pydantic models in :mod:`latentworks.explore.schemas`, bodies above :data:`MAX_BODY` bytes are refused before
-they are read in full, and handlers for validation errors, ``LatentworksError`` (400 or its own status) and
-anything else (500, still one line) keep tracebacks off the wire. Model work runs one request at a time under
-the runs' lock, in worker threads, so the event loop keeps answering.
+Every answer to a bad request is a 4xx JSON ``{"error": "one line"}``: :class:`~latentworks.explore.guard.Guard`
+lets in only the explorer's own page (Host, Origin, content type) and bounded bodies, request bodies are checked
+by the pydantic models in :mod:`latentworks.explore.schemas`, and handlers for validation errors and
+``LatentworksError`` (400 or its own status) keep tracebacks off the wire; anything else is a one-line 500 and
+one log line. No answer holds an absolute path: run folders are named by their ids. Model work runs one request
+at a time under the runs' lock, in worker threads, so the event loop keeps answering.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from starlette.exceptions import HTTPException
 
 from latentworks.errors import LatentworksError
 from latentworks.explore import arithmetic, charrnn, generative, schemas, space
+from latentworks.explore.guard import MAX_BODY, Guard
 from latentworks.explore.runs import ApiError, Runs
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_BODY = 4 * 1024 * 1024  # a 2 MB image as base64 in JSON, with room to spare
 
 def _line(text: str, limit: int = 400) -> str:
     text = " ".join(str(text).split())
@@ -73,8 +74,8 @@ def _install_handlers(app: FastAPI) -> None:
         return _error(*_validation_message(list(err.errors())))
 
     @app.exception_handler(LatentworksError)
-    async def _user_error(_request: Request, err: LatentworksError) -> JSONResponse:
-        return _error(getattr(err, "status", 400), str(err))
+    async def _user_error(request: Request, err: LatentworksError) -> JSONResponse:
+        return _error(getattr(err, "status", 400), _relative(str(err), request.app.state.runs))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, err: HTTPException) -> JSONResponse:
@@ -85,56 +86,17 @@ def _install_handlers(app: FastAPI) -> None:
                                "endpoints and their methods")
         return _error(err.status_code, str(err.detail))
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # only what the Guard itself raises comes here
     async def _bug(_request: Request, err: Exception) -> JSONResponse:
-        return _error(500, f"internal error ({type(err).__name__}: {err}); the server keeps running, please "
-                           "report this with the request that caused it")
+        return _error(500, f"internal error ({type(err).__name__}); the server keeps running, please report this "
+                           "with the request that caused it")
 
 
-class BodyLimit:
-    """ASGI middleware: request bodies over ``limit`` bytes get a 413 JSON line without being read in full."""
-
-    def __init__(self, app: Any, limit: int = MAX_BODY):
-        self.app, self.limit = app, limit
-
-    async def _refuse(self, send: Callable, status: int, message: str) -> None:
-        body = json.dumps({"error": message}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            return await self.app(scope, receive, send)
-        too_big = f"the request body is over {self.limit // 2**20} MB; send a smaller one (images: at most 2 MB)"
-        length = dict(scope.get("headers", [])).get(b"content-length")
-        try:
-            if length is not None and int(length) > self.limit:
-                return await self._refuse(send, 413, too_big)
-        except ValueError:
-            return await self._refuse(send, 400, "the Content-Length header is not a number")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return None  # the client went away
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.limit:
-                return await self._refuse(send, 413, too_big)
-            if not message.get("more_body"):
-                break
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)
+def _relative(message: str, runs: Runs) -> str:
+    """``message`` with each served run folder's absolute path replaced by its run id."""
+    for run in sorted(runs.by_id.values(), key=lambda r: -len(str(r.path))):
+        message = message.replace(str(run.path), run.id)
+    return message
 
 
 def _parse_upload(content_type: str, body: bytes) -> tuple[dict[str, Any], bytes | None]:
@@ -260,7 +222,7 @@ def _charrnn_generate(runs: Runs) -> Callable[..., Any]:
 GEN = "generative"
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api", "", "the endpoints, one line each", _index),
-    Route("GET", "/api/runs", "", "`[{id, kind, family, title, path, capabilities, ...}]`; generative runs add "
+    Route("GET", "/api/runs", "", "`[{id, kind, family, title, capabilities, ...}]`; generative runs add "
           "`latent_dim`, `num_classes`, `codes`, `image_shape`; arithmetic runs `task`, `query_len`, `max_int`, "
           "`ops`; char-RNNs `vocab_size`, `backend`, `example_prime`", _list_runs),
     Route("POST", "/api/sample", "`{run, n: 1..16, seed, scale: (0, 10], truncate?, label?, code?}`",
@@ -294,8 +256,9 @@ ROUTES: tuple[Route, ...] = (
 ENDPOINTS = {f"{r.method} {r.path}": r.summary for r in ROUTES}
 
 
-def create_app(run_dirs: list[str | Path] | Runs, threads: int | None = None) -> FastAPI:
-    """The explorer for ``run_dirs`` (folders, or already loaded :class:`Runs`); models are loaded here, once."""
+def create_app(run_dirs: list[str | Path] | Runs, threads: int | None = None, host: str = "127.0.0.1") -> FastAPI:
+    """The explorer for ``run_dirs`` (folders, or already loaded :class:`Runs`); models are loaded here, once.
+    ``host`` is the address it is served on (besides 127.0.0.1 and localhost): no other ``Host`` is answered."""
     runs = run_dirs if isinstance(run_dirs, Runs) else Runs.load(list(run_dirs))
     # One decode is a few milliseconds: more intra-op threads barely help it, and on a busy small machine they wait
     # on each other (measured on 2 shared cores: 1 thread 1.1 ms median / 5 ms p90 per 64×64 decode, 2 threads
@@ -303,7 +266,7 @@ def create_app(run_dirs: list[str | Path] | Runs, threads: int | None = None) ->
     torch.set_num_threads(max(1, threads or min(4, (os.cpu_count() or 2) // 2)))
     app = FastAPI(title="latentworks explore", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runs = runs
-    app.add_middleware(BodyLimit)
+    app.add_middleware(Guard, host=host)
     _install_handlers(app)
 
     @app.get("/", include_in_schema=False)
