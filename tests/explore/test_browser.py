@@ -123,3 +123,130 @@ def test_another_hand_redraws_the_answer(server, browser):
     assert changed(page, "#answer img.strip-img", first) != first
     assert errors == []
     page.close()
+
+
+# ------------------------------------------------------------------ another origin, another name
+FOREIGN_PAGE = """<!doctype html><meta charset="utf-8"><title>another site</title><script>
+const target = new URLSearchParams(location.search).get("target");
+const body = JSON.stringify({run: "vae", n: 1});
+async function attempt(name, send) {
+  try { const r = await send(); return [name, r.type === "opaque" ? "opaque" : String(r.status)]; }
+  catch (e) { return [name, "blocked"]; }
+}
+window.results = Promise.all([
+  attempt("runs", () => fetch(target + "api/runs")),
+  attempt("sample", () => fetch(target + "api/sample",
+                                {method: "POST", headers: {"Content-Type": "application/json"}, body})),
+  attempt("simple", () => fetch(target + "api/sample",
+                                {method: "POST", headers: {"Content-Type": "text/plain"}, body})),
+  attempt("no-cors", () => fetch(target + "api/sample", {method: "POST", mode: "no-cors", body})),
+]);
+</script>"""
+
+
+class Recorder:
+    """ASGI wrapper that notes each response's (method, path, status): what the explorer answered, seen from it."""
+
+    def __init__(self, app):
+        self.app, self.seen = app, []
+
+    async def __call__(self, scope, receive, send):
+        async def spy(message):
+            if message["type"] == "http.response.start":
+                self.seen.append((scope["method"], scope["path"], message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, spy)
+
+
+def _serve_in_thread(app):
+    import uvicorn
+
+    from latentworks.cli.explore import bind
+
+    sock = bind("127.0.0.1", 0)
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    return srv, thread, sock
+
+
+@pytest.fixture(scope="module")
+def guarded(tiny_runs):
+    """An explorer on 127.0.0.1 (a free port) whose every answer is recorded."""
+    from latentworks.explore.server import create_app
+
+    recorder = Recorder(create_app([tiny_runs / "generative" / "vae"], threads=1))
+    srv, thread, sock = _serve_in_thread(recorder)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/", recorder
+    srv.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def foreign_site():
+    """Another origin: a tiny http.server on another port of 127.0.0.1 serving a page that tries the explorer."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            raw = FOREIGN_PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args):
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{site.server_address[1]}/"
+    site.shutdown()
+    thread.join(timeout=10)
+    site.server_close()
+
+
+def test_a_page_of_another_origin_gets_no_answer(guarded, foreign_site, browser):
+    url, recorder = guarded
+    page = browser.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{foreign_site}?target={url}")
+    results = dict(page.evaluate("window.results"))
+    page.close()
+    # the browser reads nothing (no CORS header), and the explorer refused each request before any work
+    assert results == {"runs": "blocked", "sample": "blocked", "simple": "blocked", "no-cors": "opaque"}, results
+    seen = [s for s in recorder.seen if s[1].startswith("/api")]
+    assert seen and all(status == 403 for _, _, status in seen), seen
+    assert {("GET", "/api/runs"), ("OPTIONS", "/api/sample"), ("POST", "/api/sample")} <= {s[:2] for s in seen}
+
+
+def test_a_foreign_host_gets_403_and_the_own_page_still_works(guarded, browser):
+    """DNS rebinding: another name resolved to 127.0.0.1 reaches the explorer with that name as its Host."""
+    import urllib.error
+    import urllib.request
+
+    url, _ = guarded
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    request = urllib.request.Request(url + "api/runs", headers={"Host": f"rebound.example:{port}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+    rebinding = browser.browser_type.launch(executable_path=str(CHROMIUM), args=[
+        "--no-sandbox", "--host-resolver-rules=MAP rebound.example 127.0.0.1"])
+    try:
+        page = rebinding.new_page()
+        answer = page.goto(f"http://rebound.example:{port}/api/runs")
+        assert answer.status == 403 and "not this explorer's address" in answer.text()
+        assert page.goto(f"http://rebound.example:{port}/").status == 403
+        own = page.goto(url + "api/runs")
+        assert own.status == 200 and own.json()[0]["id"] == "vae"
+    finally:
+        rebinding.close()
