@@ -25,10 +25,9 @@ from typing import Any
 
 from latentworks import registry
 from latentworks.errors import LatentworksError, sigterm_as_ctrl_c
+from latentworks.training.config import RESUME_FREE  # what a finished run and a rerun may differ in
 
 EXECUTORS = ("local", "ray")
-# Settings that may differ between a finished run and a rerun: they change what is shown, not what is trained.
-RESUME_FREE = ("train.progress", "train.device", "eval.print_samples")
 
 
 @dataclass

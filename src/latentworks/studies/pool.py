@@ -54,6 +54,8 @@ def available_memory() -> float | None:
 def default_workers() -> int:
     """As many workers as there are cores, and no more than the available memory holds at
     ``MEMORY_PER_WORKER`` each."""
+    if os.name != "posix":  # the workers' process groups and signal masks are POSIX
+        return 1
     memory = available_memory()
     by_memory = int(memory // MEMORY_PER_WORKER) if memory is not None else cpu_count()
     return max(1, min(cpu_count(), by_memory))
@@ -192,6 +194,8 @@ def run_parallel(jobs: list[Any], workers: int, console: Any) -> dict[str, dict[
     """Train ``jobs`` on ``workers`` processes, in the order given (the slowest first); their ``results.json`` by
     run folder. Raises the first failed run's error, or :class:`TrainingInterrupted` after a stop request, once
     every worker has stopped."""
+    if os.name != "posix":
+        raise LatentworksError("--workers above 1 needs Linux or macOS; use --workers 1 (or --executor ray)")
     context = mp.get_context("spawn")
     stop = context.Event()
     requests: list[int] = []

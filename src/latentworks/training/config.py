@@ -1,8 +1,7 @@
 """The ``train`` section of every run config: schedule, optimizer, seed, device and logging.
 
 The torch trainer and the NumPy char-RNN loop read the same fields, so an option means the same thing in
-every family. Fields that only change what is printed or how often a checkpoint is written are
-:data:`RESUME_FREE`: a resumed run may change them.
+every family. Fields that change neither the weights nor any reported number are :data:`RESUME_FREE`.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from latentworks.config import finite, flag_alias, positive, require
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "cosine", "linear", "onecycle")
 
-#: Fields a resume may change without changing what is trained (the schedule's length is checked
-#: separately: it may grow only where the learning rate does not depend on it).
-RESUME_FREE = ("train.progress", "train.tensorboard", "train.log_every", "train.checkpoint_every", "train.device",
-               "train.threads", "train.time_limit_s", "eval.print_samples")
+#: Fields that change neither the weights nor any number a run reports, only what is shown and where it runs: a
+#: finished run with other values is the same run (a study reuses it), and a resume may change them. A resume may
+#: change more (how often rows and checkpoints are written, the time limit, ...): ``training.loop.resume_free``.
+RESUME_FREE = ("train.progress", "train.device", "eval.print_samples")
 
 
 @dataclass
