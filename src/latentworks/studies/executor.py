@@ -43,8 +43,9 @@ class Job:
 
 
 # Seconds per optimizer step on one core of the 2-core box, and seconds of scoring after training, by task or
-# model kind: measured on the quick study (BENCHMARKS.md). Only the order of the runs and the ETA's first guess
-# hang on them (the ETA then scales by how long the finished runs really took).
+# model kind: from the quick study's per-run times (BENCHMARKS.md; image→text and the char-RNN's from their sizes).
+# Only the order of the runs and the ETA's first guess hang on them (the ETA then scales by how long the finished
+# runs really took).
 STEP_SECONDS = {"text2text": 0.02, "img2text": 0.25, "text2img": 0.25, "vae": 0.03, "dcgan": 0.025,
                 "cgan": 0.025, "numpy": 0.005, "torch": 0.01}
 SCORING_SECONDS = {"text2text": 5.0, "img2text": 15.0, "text2img": 25.0}
@@ -62,7 +63,8 @@ def estimated_seconds(config: dict[str, Any]) -> float:
             examples = data.get("limit") or (4000 if data.get("data_dir") in (None, "embedded") else 60000)
         steps = max((train.get("epochs") or 1) * -(-int(examples) // max(1, train.get("batch_size") or 1)),
                     train.get("min_steps") or 0)
-    return steps * STEP_SECONDS.get(kind, 0.02) + SCORING_SECONDS.get(kind, 2.0)
+    longer = 1 + (config.get("model", {}).get("pad_columns") or 0) / 10  # padding columns lengthen each sequence
+    return steps * STEP_SECONDS.get(kind, 0.02) * longer + SCORING_SECONDS.get(kind, 2.0)
 
 
 def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None) -> Job:
