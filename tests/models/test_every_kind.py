@@ -160,18 +160,18 @@ def test_resume_equals_uninterrupted(kind, runs):
     assert same(weights(resumed), weights(straight))
 
 
-def test_a_model_no_family_serves_round_trips(tmp_path):
-    for kind in (k for k in KINDS if k.family is None):
-        model = build(kind, seed=0).eval()
-        save_model(model, tmp_path / kind.name)
-        info = read_model_info(tmp_path / kind.name)
-        assert (info["family"], info["kind"]) == (None, kind.name)
-        loaded = load_model(tmp_path / kind.name)
-        assert same(state(loaded), state(model))
-        assert CHECKS["classify"](kind, loaded) == CHECKS["classify"](kind, model)
-        # no Python API verbs: the one-line refusal names the kind
-        folder = tmp_path / kind.name
-        assert kind.name in one_line_error(lambda: lw.load(folder))  # noqa: B023 (called at once)
+UNSERVED = [k for k in KINDS if k.family is None]  # helper models (the digit reader): no run, no front end
+
+
+@pytest.mark.parametrize("kind", UNSERVED, ids=ids(UNSERVED))
+def test_a_model_no_family_serves_round_trips(kind, tmp_path):
+    model = build(kind, seed=0).eval()
+    save_model(model, tmp_path)
+    assert (read_model_info(tmp_path)["family"], read_model_info(tmp_path)["kind"]) == (None, kind.name)
+    loaded = load_model(tmp_path)
+    assert same(state(loaded), state(model))
+    assert outputs(kind, loaded) == outputs(kind, model)
+    assert kind.name in one_line_error(lambda: lw.load(tmp_path))  # no Python API verbs: a one-line refusal
 
 
 # ------------------------------------------------------------------------------------------ a bad config
@@ -215,11 +215,14 @@ def test_training_a_bad_config_stops_before_any_work(kind, tmp_path):
 # ------------------------------------------------------------------------------------------ capabilities
 # Each check uses one declared capability through the front end a user has (the Python API; the bare model for
 # a kind no family serves), asserts what the capability promises, and returns what it gave, for comparisons.
-def _images(model: Any, n: int = 3, seed: int = 0) -> np.ndarray:
-    """``n`` images in [0, 1] of the model's own size: (N, H, W) grey, (N, H, W, 3) colour."""
+def _image_shape(model: Any, n: int) -> tuple[int, ...]:
+    """``n`` images of the model's own size: (N, H, W) grey, (N, H, W, 3) colour."""
     c = model.config
-    shape = (n, c.image_size, c.image_size) + ((3,) if c.channels == 3 else ())
-    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+    return (n, c.image_size, c.image_size) + ((3,) if c.channels == 3 else ())
+
+
+def _images(model: Any, n: int = 3) -> np.ndarray:
+    return np.random.default_rng(0).random(_image_shape(model, n), dtype=np.float32)
 
 
 def _tensor(model: Any, n: int = 4) -> torch.Tensor:
@@ -229,11 +232,6 @@ def _tensor(model: Any, n: int = 4) -> torch.Tensor:
 
 def _labels(kind: registry.Kind, n: int) -> torch.Tensor | None:
     return torch.arange(n) % 10 if kind.can("label") else None
-
-
-def _image_shape(model: Any, n: int) -> tuple[int, ...]:
-    c = model.config
-    return (n, c.image_size, c.image_size) + ((3,) if c.channels == 3 else ())
 
 
 def _pictures(images: Any, shape: tuple[int, ...]) -> bytes:
@@ -316,7 +314,7 @@ def _query(run) -> str:
 
 
 def _answer_text(run, answer: Any) -> str:
-    assert isinstance(answer, str) and 0 < len(answer) <= run.spec.answer_len
+    assert isinstance(answer, str) and len(answer) <= run.spec.answer_len  # '' is all padding: untrained
     assert set(answer) <= set(run.spec.charset), answer
     return answer
 
@@ -404,3 +402,28 @@ REFUSALS = [pytest.param(kind, cap, id=f"{kind.name}-{cap}",
 def test_undeclared_capability_is_refused_in_one_line(kind, capability, runs):
     run = lw.load(runs(kind))
     one_line_error(lambda: OFFERS[capability](kind, run))
+
+
+# Found by this battery (strict xfails, so a fix says so): the API's generative run class lists encode and
+# reconstruct for every generative kind; the explorer's 'draw' means drawing the query by hand (image→text runs),
+# the registry's 'draw' drawing the answer.
+FAMILY_VERBS = pytest.mark.xfail(strict=True, reason="api.GenerativeRun.verbs is its family's list, not its kind's")
+DRAW_CLASH = pytest.mark.xfail(strict=True, reason="explore/runs.py offers 'draw' (a query by hand) to image→text")
+EXPLORER_NAMES = {"labels": "label"}  # the explorer's word for a capability where it differs
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, id=k.name, marks=[FAMILY_VERBS] if k.can("sample") and not
+                                               k.can("encode") else []) for k in SERVED])
+def test_the_api_lists_no_undeclared_capability(kind, runs):
+    offered = set(lw.load(runs(kind)).verbs) & set(registry.CAPABILITIES)
+    assert offered <= kind.capabilities, sorted(offered - kind.capabilities)
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, id=k.name, marks=[DRAW_CLASH] if k.can("handwriting") and not
+                                               k.can("draw") else []) for k in SERVED])
+def test_the_explorer_offers_no_undeclared_capability(kind, runs):
+    from latentworks.explore.runs import load_run  # the explorer's loader, as its page sees a run
+
+    offered = {EXPLORER_NAMES.get(c, c) for c in load_run(runs(kind), kind.name).capabilities()}
+    offered &= set(registry.CAPABILITIES)
+    assert offered and offered <= kind.capabilities, sorted(offered - kind.capabilities)
