@@ -10,6 +10,7 @@ family serves (the digit reader) gets what applies to a bare model: the round tr
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ from safetensors.torch import load_file
 
 import latentworks as lw
 from latentworks import registry
-from latentworks.config import override, validate
+from latentworks.config import flatten, override, validate
 from latentworks.errors import LatentworksError
 from latentworks.latent.tools import code_grid
 from latentworks.models.io import load_model, read_model_info, save_model
@@ -158,6 +159,15 @@ def test_resume_equals_uninterrupted(kind, runs):
     resumed, straight = runs(kind, "resumed"), runs(kind, "straight")
     assert not same(weights(runs(kind, "interrupted")), weights(straight))  # it did stop early
     assert same(weights(resumed), weights(straight))
+    assert _resumed_at(resumed) == 1 and _resumed_at(straight) is None  # and went on from its checkpoint
+
+
+def _resumed_at(run_dir: Path) -> Any:
+    """``resumed_at_step`` wherever the family's results.json keeps it."""
+    found = [v for k, v in flatten(json.loads((run_dir / "results.json").read_text())).items()
+             if k.rsplit(".", 1)[-1] == "resumed_at_step"]
+    assert len(found) == 1, found
+    return found[0]
 
 
 UNSERVED = [k for k in KINDS if k.family is None]  # helper models (the digit reader): no run, no front end
