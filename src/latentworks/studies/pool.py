@@ -91,9 +91,13 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _quiet() -> None:
+_requested: list[int] = []  # stop requests that reached this worker while it was not in a run
+
+
+def _idle() -> None:
+    """Between runs a stop request is only noted: it is meant for the run the parent has just sent, if any."""
     for s in STOP_SIGNALS:
-        signal.signal(s, signal.SIG_IGN)
+        signal.signal(s, lambda signum, frame: _requested.append(signum))
 
 
 def _watch_parent(parent: int) -> None:
@@ -115,11 +119,11 @@ def _ask_again(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
-def _work(conn: Connection, stop: Any, parent: int) -> None:
+def _work(conn: Connection, parent: int) -> None:
     """A worker's life: leave the terminal's process group, then train the jobs the parent sends until it sends
-    None or goes away. Idle, the worker ignores stop signals (there is nothing to stop)."""
+    None or goes away."""
     os.setpgid(0, 0)
-    _quiet()
+    _idle()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     sys.unraisablehook = _ask_again
     _watch_parent(parent)
@@ -131,7 +135,7 @@ def _work(conn: Connection, stop: Any, parent: int) -> None:
         if job is None:
             return
         try:
-            reply = _train(job, stop)
+            reply = _train(job)
         except KeyboardInterrupt:  # in the instant between the run's end and the return to idle
             reply = ("interrupted", STOPPED_OUTSIDE_TRAINING, 0.0)
         try:
@@ -140,14 +144,14 @@ def _work(conn: Connection, stop: Any, parent: int) -> None:
             return
 
 
-def _train(job: Any, stop: Any) -> tuple[str, Any, float]:
+def _train(job: Any) -> tuple[str, Any, float]:
     from latentworks.studies.executor import run_job
 
     started = time.perf_counter()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        if stop.is_set():  # asked to stop before this job began: leave it for --resume
+        if _requested:  # asked to stop before this job began: leave it for --resume
             return "skipped", None, 0.0
         return "done", run_job(job, progress=False), time.perf_counter() - started
     except TrainingInterrupted as err:
@@ -159,14 +163,14 @@ def _train(job: Any, stop: Any) -> tuple[str, Any, float]:
     except BaseException:  # a bug: the parent shows its traceback
         return "crash", traceback.format_exc(), time.perf_counter() - started
     finally:
-        _quiet()
+        _idle()
 
 
 class _Worker:
-    def __init__(self, context: Any, stop: Any, slot: int):
+    def __init__(self, context: Any, slot: int):
         self.slot = slot
         self.conn, theirs = context.Pipe()
-        self.process = context.Process(target=_work, args=(theirs, stop, os.getpid()),
+        self.process = context.Process(target=_work, args=(theirs, os.getpid()),
                                        name=f"latentworks-worker-{slot + 1}")
         self.process.start()
         theirs.close()
@@ -197,7 +201,7 @@ def run_parallel(jobs: list[Any], workers: int, console: Any) -> dict[str, dict[
     if os.name != "posix":
         raise LatentworksError("--workers above 1 needs Linux or macOS; use --workers 1 (or --executor ray)")
     context = mp.get_context("spawn")
-    stop = context.Event()
+    stop = threading.Event()  # no more runs start; the parent's own flag (the workers are told by signal)
     requests: list[int] = []
     out: dict[str, dict[str, Any] | None] = {}
     pending = deque(jobs)
@@ -205,7 +209,7 @@ def run_parallel(jobs: list[Any], workers: int, console: Any) -> dict[str, dict[
     interrupted, passed_on, stopped = False, 0, 0
     with _stop_requests(requests):
         with _signals_blocked():
-            pool = [_Worker(context, stop, slot) for slot in range(min(workers, len(jobs)))]
+            pool = [_Worker(context, slot) for slot in range(min(workers, len(jobs)))]
         try:
             idle = list(reversed(pool))
             while any(w.job for w in pool) or (pending and not stop.is_set() and idle):
@@ -222,7 +226,8 @@ def run_parallel(jobs: list[Any], workers: int, console: Any) -> dict[str, dict[
                 while pending and idle and not stop.is_set():
                     w = idle.pop()
                     w.job, w.started = pending.popleft(), time.perf_counter()
-                    w.conn.send(w.job)
+                    with contextlib.suppress(OSError):  # a worker killed from outside: its reply below is an EOF
+                        w.conn.send(w.job)
                     console.started(w.slot, w.job)
                 busy = {w.conn: w for w in pool if w.job}
                 for conn in wait(list(busy), timeout=0.5):
