@@ -13,6 +13,9 @@ Conventions (shared with any PyTorch port):
   carries it across chunks (truncated BPTT).
 * Saved like every other model (``models/io.py``: ``model.json`` + ``model.safetensors``), kinds
   ``numpy_rnn`` and ``numpy_lstm``; ``config`` is the run's ``model`` section (:class:`NumpyCharConfig`).
+
+One file past ~350 lines: both cells with their hand-written backward passes, and the sampler the torch LSTM
+reuses, read best beside the conventions above.
 """
 
 from __future__ import annotations
