@@ -210,3 +210,60 @@ def test_summary_rows_are_read_from_their_runs_and_empty_columns_are_left_out(tm
     head = page.split("<thead>")[1].split("</thead>")[0]
     assert "recipe" in head and "course" not in head and "peer" not in head
     assert f'data-run="{run}"' in page and 'data-key="eval.fld_ratio"' in page
+
+
+def _red_pixels(path) -> int:
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return int(((rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)).sum())
+
+
+def test_a_misread_drawing_is_framed_in_red_with_what_the_reader_read(tmp_path):
+    rows = [np.zeros((28, 92)), np.zeros((28, 92))]
+    plain = plots.image_rows(rows, ["156", "42"], tmp_path / "plain.png", title="t")
+    marked = plots.image_rows(rows, ["156", "42"], tmp_path / "marked.png", title="t",
+                              marks=[[(0, 42, "read as 166")], []])
+    assert _red_pixels(plain) == 0 and _red_pixels(marked) > 100
+
+
+def test_legends_sit_beside_the_axes_and_counts_inside_the_frame(tmp_path, monkeypatch):
+    kept = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: kept.setdefault("fig", fig) and path)
+    plots.line_plot({"a": ([0, 1], [0, 1]), "b": ([0, 1], [1, 0])}, tmp_path / "l.png", title="", xlabel="",
+                    ylabel="")
+    fig = kept.pop("fig")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1  # off the data
+    plots.bar_plot(["a", "b"], [10, 40], tmp_path / "b.png", title="", ylabel="")
+    ax = kept.pop("fig").axes[0]
+    assert ax.get_ylim()[1] > 40 * 1.1  # room above the tallest bar for its count
+
+
+def test_wrong_answers_are_a_text_table_without_padding(tmp_path):
+    from types import SimpleNamespace
+
+    from latentworks.pipelines.arithmetic_figures import misclassified_text
+
+    run = RunDir(tmp_path / "run")
+    run.write_results(kind="arithmetic/text2text", config={}, seed=0, metrics={"test": {"exact_match": 0.5, "n": 2}})
+    test = SimpleNamespace(queries=["12+34  ", "9-1    "], answers=["46  ", "8   "])
+    misclassified_text(run, test, ["47  ", "8   "], [0])
+    page = write_report([section_from_run(run.root)], tmp_path / "r.html").read_text()
+    assert '<td class="mono">12+34</td><td class="mono">46</td><td class="mono">47</td>' in page
+    assert not (run.figures / "misclassified.png").exists()
+
+
+def test_curves_scored_on_a_subset_say_so_in_the_caption_and_the_axis(tmp_path, monkeypatch):
+    from latentworks.pipelines import arithmetic_figures
+    from latentworks.report.html import caption_for
+
+    results = {"config": {"eval": {"eval_subset": 1000}}, "test": {"n": 18000}}
+    assert "1,000-query subset" in caption_for("training_curves", results) and "all 18,000" in caption_for(
+        "training_curves", results)
+    whole = {"config": {"eval": {"eval_subset": 1000}}, "test": {"n": 800}}
+    assert "1,000" not in caption_for("training_curves", whole)  # every held-out query scored: no subset to name
+    drawn = {}
+    monkeypatch.setattr(plots, "line_plot", lambda series, path, **kw: drawn.setdefault(path.name, kw))
+    history = [{"epoch": 1, "step": 5, "eval/test_exact_match": 0.9, "loss": 1.0}]
+    arithmetic_figures.curves(RunDir(tmp_path / "run"), history, "text→text", subset=1000)
+    assert drawn["training_curves.png"]["ylabel"] == "accuracy (1,000-query subset of each split)"

@@ -97,7 +97,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
                                               reader)
     if hasattr(trainer.raw_model, "symbol_of"):  # symbols invented from answers: how well do they read digits?
         test_metrics["glyph_reading"] = read_digits(trainer.raw_model, prepared, cfg.train.seed)
-    t.figures(run, prepared, trainer.history, test_metrics, predicted, inputs, images, trainer.raw_model)
+    t.figures(run, prepared, trainer.history, test_metrics, predicted, inputs, images, trainer.raw_model, reader)
     metrics = {
         "test": test_metrics,
         "train": {"seconds": round(trainer.train_seconds, 2), "examples_per_sec": round(trainer.examples_per_sec, 1),
@@ -134,6 +134,8 @@ def answer(model, task: str, spec: ArithmeticSpec, query: str, *, glyphs: np.nda
     image→text models read ``glyphs`` (L, 28, 28) when given, else the query drawn in MNIST test handwriting.
     """
     t = task_of(task)
+    if glyphs is not None and not t.images_in:
+        raise LatentworksError(f"a {task} run reads typed queries, not handwriting; drop the image")
     i, op, j = parse_query(query, spec)
     x = torch.from_numpy(encode([format_query(i, op, j, spec)], spec))
     if t.images_in and glyphs is not None:

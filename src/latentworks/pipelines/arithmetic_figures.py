@@ -14,7 +14,7 @@ import torch
 
 from latentworks.data.glyphs import render_strip
 from latentworks.report import plots
-from latentworks.runs import RunDir
+from latentworks.runs import RunDir, write_json
 
 MAX_EXAMPLES = 16
 
@@ -62,10 +62,15 @@ def wrong_picks(predicted: list[str], expected: list[str]) -> list[int]:
 
 
 def misclassified_text(run: RunDir, test, predicted: list[str], wrong: list[int]) -> None:
+    """The held-out queries answered wrongly, as a table the report shows as text (``figures/*.table.json``),
+    not a picture: the strings without the model's padding, which a reader can copy."""
     if wrong:
-        rows = [[repr(test.queries[k]), repr(test.answers[k]), repr(predicted[k])] for k in wrong]
-        plots.text_table_figure(rows, ["query", "expected", "predicted"], run.figures / "misclassified.png",
-                                title="held-out queries answered wrongly")
+        rows = [[test.queries[k].strip(), test.answers[k].strip(), predicted[k].strip() or "(nothing)"]
+                for k in wrong]
+        write_json(run.figures / "misclassified.table.json",
+                   {"columns": ["query", "right answer", "the model's answer"], "rows": rows,
+                    "caption": (f"a seeded sample of {MAX_EXAMPLES} held-out queries it answered wrongly"
+                                if len(wrong) >= MAX_EXAMPLES else "every held-out query it answered wrongly")})
 
 
 def misclassified_handwriting(run: RunDir, test, predicted: list[str], inputs: torch.Tensor,
@@ -87,30 +92,38 @@ def generated_vs_real(run: RunDir, prepared, predicted: list[str], images: torch
     gen = torch.Generator().manual_seed(0)
     y = torch.from_numpy(test.y)
     real = prepared.test_glyphs.render(y[picks], gen).numpy() / 255.0
-    rows, labels = [], []
+    rows, labels, marks = [], [], []
     for n, k in enumerate(picks):
         fake = render_strip(images[k].numpy())
         rows.append(np.concatenate([fake, np.ones((28, 8)), render_strip(real[n])], axis=1))
-        read = f" read {predicted[k]!r}" if predicted else ""
-        labels.append(f"{test.queries[k]!r}={test.answers[k]!r}{read}")
-    plots.image_rows(rows, labels, run.figures / "generated_vs_real.png",
-                     title="generated answer (left) beside real MNIST test handwriting (right)")
+        labels.append(f"{test.queries[k].strip()} = {test.answers[k].strip()}")
+        misread = predicted and predicted[k].strip() != test.answers[k].strip()
+        marks.append([(0, fake.shape[1], f"read as {predicted[k].strip() or '(nothing)'}")] if misread else [])
+    plots.image_rows(rows, labels, run.figures / "generated_vs_real.png", marks=marks,
+                     title="generated answer (left) beside real MNIST test handwriting (right); red: the digit "
+                           "reader reads the drawing as another answer")
 
 
 def several_hands(path, draw: Callable[[torch.Tensor, int], torch.Tensor], test, inputs: torch.Tensor,
-                  hands: int = 5, answers: int = 6):
+                  hands: int = 5, answers: int = 6, read: Callable[[torch.Tensor], list[str]] | None = None):
     """A seeded pick of ``answers`` held-out answers of the most characters, each drawn from style seeds 1 to
     ``hands`` side by side: a pen with a style code should vary its hand and stay readable. ``draw(x, seed)``
-    is the pen: drawn answers (N, La, 28, 28) of query ids ``x``."""
+    is the pen: drawn answers (N, La, 28, 28) of query ids ``x``; ``read`` (the digit reader) marks each drawing
+    it reads as another answer in red, with what it read."""
     longest = max(len(a.strip()) for a in test.answers)
     pool = [k for k, a in enumerate(test.answers) if len(a.strip()) == longest]
     picks = sorted(np.random.default_rng(0).choice(pool, min(answers, len(pool)), replace=False).tolist())
     drawn = [draw(inputs[picks], seed) for seed in range(1, hands + 1)]
+    reads = [read(d) for d in drawn] if read is not None else None
     gap = np.ones((28, 8))
-    rows, labels = [], []
+    rows, labels, marks = [], [], []
     for n, k in enumerate(picks):
         strips = [render_strip(d[n].numpy()) for d in drawn]
         rows.append(np.concatenate([part for strip in strips for part in (strip, gap)][:-1], axis=1))
-        labels.append(f"{test.queries[k]!r}={test.answers[k]!r}")
-    return plots.image_rows(rows, labels, path, title=f"the same held-out answers drawn {hands} times "
-                                                      f"(style seeds 1–{hands})")
+        labels.append(f"{test.queries[k].strip()} = {test.answers[k].strip()}")
+        width = strips[0].shape[1] + gap.shape[1]
+        marks.append([(h * width, h * width + strips[h].shape[1], f"read as {r[n].strip() or '(nothing)'}")
+                      for h, r in enumerate(reads or []) if r[n].strip() != test.answers[k].strip()])
+    return plots.image_rows(rows, labels, path, marks=marks, title=f"the same held-out answers drawn {hands} times "
+                                                                   f"(style seeds 1–{hands}); red: read as another "
+                                                                   "answer by the digit reader")

@@ -143,7 +143,7 @@ def length_figure(curves: dict[str, dict[int, dict[str, float]]], path: str | Pa
                ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("exact match on fresh queries")
-    axes[0][-1].legend(fontsize=8)
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)  # off the data
     fig.suptitle(title or "length generalisation: scored on longer operands than in training")
     return save_figure(fig, path)
 

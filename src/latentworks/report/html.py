@@ -336,9 +336,10 @@ RUN_FACTS = ("test.n", "test.scored_by", "eval.n", "eval.fld", "eval.fld_floor",
              "chars_per_sec")
 
 FIGURE_CAPTIONS = {
-    "training_curves": "held-out (test) and training accuracy after every epoch, scored on a fixed subset of each "
-                       "split (the table scores every held-out query, so the last point can differ from it); solid "
-                       "= exact match, dotted = per-character. A gap between train and test is overfitting",
+    "training_curves": "held-out (test) and training accuracy after every epoch, on a fixed subset of each split "
+                       "larger than the run's eval_subset (the table scores every held-out query, so the last point "
+                       "can differ from it); solid = exact match, dotted = per-character. A gap between train and "
+                       "test is overfitting",
     "loss": "loss by step: training (averaged over each logging window) and, where drawn, validation",
     "error_sizes": "how far off the wrong answers are (numeric |error|, log scale): mostly one digit off means the "
                    "model computes column by column",
@@ -366,8 +367,8 @@ def caption_for(stem: str, results: dict[str, Any] | None = None) -> str:
         return f"the same latent vectors decoded after epoch {int(stem[6:])}"
     subset = value_at(results or {}, "config.eval.eval_subset")
     n = value_at(results or {}, "test.n")
-    if stem == "training_curves" and subset and n:
-        return (f"held-out (test) and training accuracy after every epoch, scored on a {min(subset, n):,}-query "
+    if stem == "training_curves" and subset and n and subset < n:
+        return (f"held-out (test) and training accuracy after every epoch, scored on a {subset:,}-query "
                 f"subset of each split (the table scores all {n:,} held-out queries, so the last point can differ "
                 "from it); solid = exact match, dotted = per-character. A gap between train and test is "
                 "overfitting")
@@ -420,14 +421,22 @@ def section_from_run(run_dir: str | Path, figures: list[tuple[Path, str]] | None
     # Values go in already formatted (as each measure's own format asks), right-aligned as numbers.
     table = (Table(["measure", "value"], [[name, values[key]] for key, name, *_ in measures],
                    formats=["text", "html"]) if measures else None)
+    tables = ([table] if table else []) + [_text_table(p) for p in sorted(run.figures.glob("*.table.json"))]
     if figures is None:
         pngs = sorted(run.figures.glob("*.png"))
         epochs = [p for p in pngs if p.stem.startswith("epoch_")]
         keep = set(epochs[:1] + epochs[-1:])  # the first and last epoch; the GIF animates the rest
         figures = [(p, caption_for(p.stem, results)) for p in pngs if (not p.stem.startswith("epoch_") or p in keep)
                    and p.stem not in skip]
-    return Section(results.get("title", run.root.name), text=text, tables=[table] if table else [],
+    return Section(results.get("title", run.root.name), text=text, tables=tables,
                    figures=figures, folded=True, summary=line, run=str(run.root))
+
+
+def _text_table(path: Path) -> Table:
+    """A run's table of strings (``figures/NAME.table.json``: columns, rows, caption), shown as text."""
+    data = read_json(path)
+    return Table(list(data["columns"]), [list(r) for r in data["rows"]], caption=data.get("caption", ""),
+                 formats=["mono"] * len(data["columns"]))
 
 
 def compare_runs(run_dirs: list[str | Path]) -> Section | None:

@@ -15,6 +15,20 @@ import numpy as np  # noqa: E402
 from latentworks.report.pictures import tile  # noqa: E402
 
 
+def legend_outside(ax, **kwargs) -> None:
+    """The legend right of the axes, never over the data (``save_figure``'s tight box keeps it in the picture)."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **kwargs)
+
+
+def headroom(ax, share: float = 0.12) -> None:
+    """Room above the tallest bar for its count, so no label crosses the frame."""
+    if ax.get_yscale() == "linear":
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + share * (high - low))
+    else:
+        ax.margins(y=share)
+
+
 def save_figure(fig, path: str | Path) -> Path:
     """Write a matplotlib figure as PNG (atomically) and close it."""
     path = Path(path)
@@ -50,7 +64,7 @@ def line_plot(
     if ylim:
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     return save_figure(fig, path)
 
 
@@ -62,6 +76,9 @@ def bar_plot(labels: Sequence[str], values: Sequence[float], path: str | Path, *
     ax.set(title=title, ylabel=ylabel, xlabel=xlabel)
     if log:
         ax.set_yscale("symlog")
+        ax.set_ylim(0, max([*values, 1]) * 3)  # a decade's headroom in log space: counts stay inside the frame
+    else:
+        headroom(ax)
     return save_figure(fig, path)
 
 
@@ -80,19 +97,31 @@ def grouped_bars(categories: Sequence[str], series: dict[str, Sequence[float | N
             ax.bar_label(bars, labels=[value_labels.format(v) for v in ys], fontsize=8)
     ax.set_xticks(range(len(categories)), list(categories))
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if value_labels:
+        headroom(ax)
     return fig, ax
 
 
 def image_rows(
-    rows: Sequence[np.ndarray], labels: Sequence[str], path: str | Path, *, title: str, cmap: str = "gray"
+    rows: Sequence[np.ndarray], labels: Sequence[str], path: str | Path, *, title: str, cmap: str = "gray",
+    marks: Sequence[Sequence[tuple[int, int, str]]] | None = None,
 ) -> Path:
-    """Each row is an image (H, W) or (H, W, 3) in [0, 1], shown with its label on the left."""
-    fig, axes = plt.subplots(len(rows), 1, figsize=(6, 0.75 * len(rows) + 0.6), squeeze=False)
-    for ax, img, label in zip(axes[:, 0], rows, labels):
+    """Each row is an image (H, W) or (H, W, 3) in [0, 1], shown with its label on the left. ``marks``: per row,
+    the pixel columns ``(left, right, note)`` of the cells to frame in red, with the note under the frame (a
+    drawn answer the digit reader reads as something else)."""
+    from matplotlib.patches import Rectangle
+
+    fig, axes = plt.subplots(len(rows), 1, figsize=(6, (0.95 if marks else 0.75) * len(rows) + 0.6), squeeze=False)
+    for i, (ax, img, label) in enumerate(zip(axes[:, 0], rows, labels)):
         ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, family="monospace")
+        for left, right, note in (marks[i] if marks and i < len(marks) else ()):
+            h = np.asarray(img).shape[0]
+            ax.add_patch(Rectangle((left - 0.5, -0.5), right - left, h, fill=False, edgecolor="red", linewidth=2))
+            ax.text((left + right) / 2, h + 1, note, color="red", fontsize=7, ha="center", va="top",
+                    clip_on=False)
     fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)
 

@@ -273,8 +273,8 @@ def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progr
 _SWEEP_CAPTIONS = {
     "exact_match_vs_fraction": "More training queries, better answers: exact match climbs much faster than the "
                                "per-character accuracy suggests",
-    "sweep_training_curves": "Held-out accuracy after every epoch, scored on a fixed subset of the held-out "
-                             "queries (the axis says how many; the table scores all of them, so the last points "
-                             "can differ from it), one colour per train fraction (solid: exact match, dotted: "
-                             "per-character): small fractions plateau early",
+    "sweep_training_curves": "Held-out accuracy after every epoch, on a fixed subset of the held-out queries where "
+                             "a run has more than its eval_subset (the axis then says how many; the table scores "
+                             "all of them, so the last points can differ from it), one colour per train fraction "
+                             "(solid: exact match, dotted: per-character): small fractions plateau early",
 }

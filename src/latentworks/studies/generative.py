@@ -169,7 +169,7 @@ def _class_bars(series: dict[str, list[float | None]], colors: dict[str, str] | 
 
 
 def class_histogram_figure(hists: dict[str, list[int]], n: int, path: Path) -> Path:
-    from latentworks.report.plots import save_figure
+    from latentworks.report.plots import legend_outside, save_figure
 
     fig, ax = _class_bars(hists)
     expected = n / 10
@@ -177,13 +177,13 @@ def class_histogram_figure(hists: dict[str, list[int]], n: int, path: Path) -> P
     ax.axhspan(0.9 * expected, 1.1 * expected, color="k", alpha=0.07, label="±10 %")
     ax.set(xticks=range(10), xlabel="digit the reader sees", ylabel="samples",
            title=f"reader's classes over {n:,} samples per model")
-    ax.legend(fontsize=8, ncol=3)
+    legend_outside(ax)
     return save_figure(fig, path)
 
 
 def class_fld_figure(evals: dict[str, dict[str, Any]], path: Path) -> Path | None:
     """FLD within each digit per model, beside real train digits (what a perfect generator would score)."""
-    from latentworks.report.plots import save_figure
+    from latentworks.report.plots import legend_outside, save_figure
 
     def measured(values: list[float | None] | None) -> bool:  # None: too few samples of the class
         return bool(values) and any(v is not None for v in values)
@@ -196,7 +196,7 @@ def class_fld_figure(evals: dict[str, dict[str, Any]], path: Path) -> Path | Non
     fig, ax = _class_bars(series, {"real train digits": "0.55"})
     ax.set(xticks=range(10), xlabel="digit (the reader's class for samples, the label for real digits)",
            ylabel="FLD within the class", title="which digits each model draws worst")
-    ax.legend(fontsize=8, ncol=3)
+    legend_outside(ax)
     return save_figure(fig, path)
 
 

@@ -169,16 +169,18 @@ class Task:
 
     # -------------------------------------------------------------------------------- figures
     def figures(self, run: RunDir, prepared: Prepared, history: list[dict[str, Any]], test_metrics: dict[str, Any],
-                predicted: list[str], inputs: torch.Tensor, images: torch.Tensor | None, model=None) -> None:
+                predicted: list[str], inputs: torch.Tensor, images: torch.Tensor | None, model=None,
+                reader: Any = None) -> None:
         subset = (read_json(run.config_path).get("eval") or {}).get("eval_subset")
-        figs.curves(run, history, self.title, min(subset, len(prepared.test)) if subset else None)
-        self.model_figures(run, prepared, inputs, model)
+        figs.curves(run, history, self.title, subset if subset and subset < len(prepared.test) else None)
+        self.model_figures(run, prepared, inputs, model, reader)
         figs.error_sizes(run, test_metrics.get("error_histogram"), self.title)
         wrong = figs.wrong_picks(predicted, prepared.test.answers)
         self.answer_figures(run, prepared, predicted, inputs, images, wrong)
 
-    def model_figures(self, run: RunDir, prepared: Prepared, inputs: torch.Tensor, model) -> None:
-        """Figures of what the trained model can do beyond its scores (none by default)."""
+    def model_figures(self, run: RunDir, prepared: Prepared, inputs: torch.Tensor, model, reader: Any = None) -> None:
+        """Figures of what the trained model can do beyond its scores (none by default); ``reader`` is what
+        scored it (:meth:`reader`), to mark what it reads differently."""
 
     def answer_figures(self, run: RunDir, prepared: Prepared, predicted: list[str], inputs: torch.Tensor,
                        images: torch.Tensor | None, wrong: list[int]) -> None:

@@ -54,10 +54,11 @@ class TextToImage(Task):
     def respond(self, model, inputs: torch.Tensor, spec: ArithmeticSpec, seed: int = 0) -> np.ndarray:
         return generate_images(model, inputs, seed=seed)[0].numpy()
 
-    def model_figures(self, run: RunDir, prepared: Prepared, inputs: torch.Tensor, model) -> None:
+    def model_figures(self, run: RunDir, prepared: Prepared, inputs: torch.Tensor, model, reader: Any = None) -> None:
         if getattr(getattr(model, "config", None), "style_dim", 0):  # a pen with a style code: several hands
+            read = None if reader is None else (lambda images: read_glyphs(reader, images, prepared.spec.charset))
             figs.several_hands(run.figures / "several_hands.png",
-                               lambda x, seed: generate_images(model, x, seed=seed), prepared.test, inputs)
+                               lambda x, seed: generate_images(model, x, seed=seed), prepared.test, inputs, read=read)
 
     def answer_figures(self, run: RunDir, prepared: Prepared, predicted: list[str], inputs: torch.Tensor,
                        images: torch.Tensor | None, wrong: list[int]) -> None:
