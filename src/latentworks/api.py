@@ -38,11 +38,20 @@ def recipe(family: str, name: str | None = None, **selectors_and_changes: Any) -
 
 
 def train(config: Any, out: str | Path, *, resume: bool = False, overwrite: bool = False) -> Run:
-    """Train ``config`` (any family's run config) into the run folder ``out``; return the loaded run."""
+    """Train ``config`` (any family's run config) into the run folder ``out``; return the loaded run.
+    A folder that already holds a run is refused unless ``resume=True`` (continue it) or ``overwrite=True``
+    (move it aside to ``<out>.old-N`` and start afresh)."""
     family = getattr(config, "family", None)
     if not isinstance(family, str) or family not in registry.family_names():
         raise LatentworksError(f"{type(config).__name__} is not a run config; build one with lw.recipe(...)")
     validate(config)
+    # The trainer's own refusals name the command line's flags; here the caller wrote Python.
+    if resume and overwrite:
+        raise LatentworksError("resume=True and overwrite=True contradict each other; pass one of them")
+    root = Path(out)
+    if not resume and not overwrite and root.is_dir() and any(root.iterdir()):
+        raise LatentworksError(f"{root} already holds a run; pass overwrite=True to move it aside and train afresh, "
+                               "resume=True to continue it, or another folder")
     registry.family(family).train_function()(config, out, resume=resume, overwrite=overwrite)
     return load(out)
 
@@ -62,7 +71,7 @@ class Run:
     """A trained run: its folder, typed config, results and model, and the verbs of its kind."""
 
     family = ""
-    verbs: tuple[str, ...] = ()
+    offers: tuple[str, ...] = ()  # the family's verbs; ``verbs`` keeps those the run's kind can do
 
     def __init__(self, run_dir: str | Path, info: dict[str, Any], device: str = "cpu"):
         from latentworks.models.io import load_model
@@ -75,9 +84,19 @@ class Run:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.kind} at {self.dir}: {', '.join(self.verbs)}>"
 
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        """The verbs of this run: its family's, less those naming a capability its kind does not declare."""
+        kind = registry.kind(self.kind)
+        return tuple(v for v in self.offers if v not in registry.CAPABILITIES or kind.can(v))
+
+    def _needs(self, verb: str) -> None:
+        if verb not in self.verbs:
+            raise LatentworksError(f"a {self.kind} run has no {verb}(); it has {', '.join(self.verbs)}")
+
     def __getattr__(self, name: str) -> Any:
         if name in VERBS:
-            raise LatentworksError(f"a {self.kind} run has no {name}(); it has {', '.join(self.verbs)}")
+            self._needs(name)
         raise AttributeError(name)
 
     @property
@@ -101,7 +120,7 @@ class GenerativeRun(Run):
     explains, as ``latentworks gen directions`` shows them) and ``evaluate`` (``latentworks gen eval``)."""
 
     family = "generative"
-    verbs = ("sample", "decode", "encode", "reconstruct", "interpolate", "directions", "evaluate")
+    offers = ("sample", "decode", "encode", "reconstruct", "interpolate", "directions", "evaluate")
 
     def sample(self, n: int = 16, seed: int = 0, label: int | None = None, truncate: float | None = None,
                scale: float = 1.0) -> np.ndarray:
@@ -119,11 +138,14 @@ class GenerativeRun(Run):
 
     def encode(self, images: Any, label: int | None = None) -> np.ndarray:
         """Latent means of images (file paths, or arrays as :mod:`latentworks.latent.user_images` reads them)."""
+        self._needs("encode")
         from latentworks.latent.tools import encode
 
         return encode(self.model, images, labels=label).latents
 
     def reconstruct(self, images: Any, label: int | None = None) -> np.ndarray:
+        """Images through the encoder and back (autoencoders)."""
+        self._needs("reconstruct")
         from latentworks.latent.tools import reconstruct
 
         return reconstruct(self.model, images, labels=label).images
@@ -159,7 +181,7 @@ class GenerativeRun(Run):
 
 class ArithmeticRun(Run):
     family = "arithmetic"
-    verbs = ("predict", "evaluate")
+    offers = ("predict", "evaluate")
 
     def __init__(self, run_dir: str | Path, info: dict[str, Any], device: str = "cpu"):
         from latentworks.data.arithmetic import ArithmeticSpec
@@ -181,7 +203,8 @@ class ArithmeticRun(Run):
         Image→text runs read ``glyphs`` (L, 28, 28) or, without them, the query in MNIST test handwriting."""
         from latentworks.pipelines.arithmetic import answer
 
-        return answer(self.model, self.task, self.spec, query, glyphs=glyphs, data_dir=data_dir, seed=seed)
+        out = answer(self.model, self.task, self.spec, query, glyphs=glyphs, data_dir=data_dir, seed=seed)
+        return out.strip() if isinstance(out, str) else out  # the model pads its answers to a fixed width
 
     def evaluate(self) -> dict[str, Any]:
         """Exact match, per-character accuracy and error sizes on the run's held-out queries (scored again)."""
@@ -196,7 +219,7 @@ class ArithmeticRun(Run):
 
 class CharRun(Run):
     family = "charrnn"
-    verbs = ("generate", "evaluate")
+    offers = ("generate", "evaluate")
 
     def __init__(self, run_dir: str | Path, info: dict[str, Any], device: str = "cpu"):
         from latentworks.pipelines.charrnn import load_sampler

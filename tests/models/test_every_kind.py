@@ -198,14 +198,7 @@ def _sizes(kind: registry.Kind) -> list[str]:
     return found
 
 
-# Sizes the model configs let through today (found by this battery): each a strict xfail, so fixing one says so.
-ACCEPTS_NEGATIVE = {("text2text", "digits"), ("text2text", "embed_dim"), ("img2text", "digits"),
-                    ("img2text_answers", "digits"), ("text2img", "embed_dim"), ("text2img", "map_channels"),
-                    ("text2img", "deconv_channels")}
-SIZES = [pytest.param(kind, name, id=f"{kind.name}-{name}", marks=[pytest.mark.xfail(
-            strict=True, reason=f"{kind.cls.__module__}: {name} = -1 passes the config check")]
-            if (kind.name, name) in ACCEPTS_NEGATIVE else [])
-         for kind in SERVED for name in _sizes(kind)]
+SIZES = [pytest.param(kind, name, id=f"{kind.name}-{name}") for kind in SERVED for name in _sizes(kind)]
 
 
 @pytest.mark.parametrize("kind, name", SIZES)
@@ -217,8 +210,8 @@ def test_a_negative_size_is_refused_in_one_line(kind, name):
 @pytest.mark.parametrize("kind", SERVED, ids=ids(SERVED))
 def test_training_a_bad_config_stops_before_any_work(kind, tmp_path):
     assert _sizes(kind), f"{kind.name}: no size field to test"
-    name = next(n for n in _sizes(kind) if (kind.name, n) not in ACCEPTS_NEGATIVE)
-    one_line_error(lambda: lw.train(example(kind, **{f"model.{name}": 0}), tmp_path / "bad"))
+    name = _sizes(kind)[0]
+    one_line_error(lambda: lw.train(example(kind, **{f"model.{name}": -1}), tmp_path / "bad"))
     assert not (tmp_path / "bad" / "config.json").exists()
 
 
@@ -401,11 +394,8 @@ OFFERS: dict[str, Callable[[registry.Kind, Any], Any]] = {
     "handwriting": lambda kind, run: run.predict("1+2", glyphs=np.zeros((5, 28, 28), np.float32)),
     "generate": lambda kind, run: run.generate("The "),
 }
-# Found by this battery: an answering model that reads text takes glyphs and ignores them (a strict xfail).
-IGNORED = pytest.mark.xfail(strict=True, reason="pipelines/arithmetic.answer ignores glyphs for a text query")
-REFUSALS = [pytest.param(kind, cap, id=f"{kind.name}-{cap}",
-                         marks=[IGNORED] if cap == "handwriting" and kind.can("answer") else [])
-            for kind in SERVED for cap in OFFERS if not kind.can(cap)]
+REFUSALS = [pytest.param(kind, cap, id=f"{kind.name}-{cap}") for kind in SERVED for cap in OFFERS
+            if not kind.can(cap)]
 
 
 @pytest.mark.parametrize("kind, capability", REFUSALS)
@@ -414,23 +404,16 @@ def test_undeclared_capability_is_refused_in_one_line(kind, capability, runs):
     one_line_error(lambda: OFFERS[capability](kind, run))
 
 
-# Found by this battery (strict xfails, so a fix says so): the API's generative run class lists encode and
-# reconstruct for every generative kind; the explorer's 'draw' means drawing the query by hand (image→text runs),
-# the registry's 'draw' drawing the answer.
-FAMILY_VERBS = pytest.mark.xfail(strict=True, reason="api.GenerativeRun.verbs is its family's list, not its kind's")
-DRAW_CLASH = pytest.mark.xfail(strict=True, reason="explore/runs.py offers 'draw' (a query by hand) to image→text")
 EXPLORER_NAMES = {"labels": "label"}  # the explorer's word for a capability where it differs
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, id=k.name, marks=[FAMILY_VERBS] if k.can("sample") and not
-                                               k.can("encode") else []) for k in SERVED])
+@pytest.mark.parametrize("kind", SERVED, ids=ids(SERVED))
 def test_the_api_lists_no_undeclared_capability(kind, runs):
     offered = set(lw.load(runs(kind)).verbs) & set(registry.CAPABILITIES)
     assert offered <= kind.capabilities, sorted(offered - kind.capabilities)
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, id=k.name, marks=[DRAW_CLASH] if k.can("handwriting") and not
-                                               k.can("draw") else []) for k in SERVED])
+@pytest.mark.parametrize("kind", SERVED, ids=ids(SERVED))
 def test_the_explorer_offers_no_undeclared_capability(kind, runs):
     from latentworks.explore.runs import load_run  # the explorer's loader, as its page sees a run
 

@@ -127,9 +127,13 @@ class Run:
 
     def capabilities(self) -> list[str]:
         if self.family == "arithmetic":
-            task = _task(self)  # restyle: draw the answer again in another hand
-            return ["answer"] + (["handwriting", "draw"] if task.images_in else []) + (
-                ["restyle"] if task.images_out else [])
+            kind = registry.kind(self.kind)
+            caps = ["answer"]
+            if kind.can("handwriting"):
+                caps += ["handwriting", "sketch"]  # sketch: the page lets the user draw the query by hand
+            if kind.can("draw"):
+                caps += ["draw", "restyle"]  # restyle: the answer drawn again in another hand
+            return caps
         if self.family == "charrnn":
             return ["generate", "stream"]
         kind = registry.kind(self.kind)

@@ -29,14 +29,15 @@ The named recipes built from it (the course's model, ``course``; the generic ``a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentworks.config import Derived, finite, flag_alias, require, validate
+from latentworks.config import finite, flag_alias, require, validate
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
 
@@ -74,6 +75,8 @@ class Seq2SeqCoreConfig:
         require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
         require(finite(self.label_smoothing) and 0 <= self.label_smoothing < 1, "label_smoothing",
                 self.label_smoothing, "must lie in [0, 1)")
+        require(self.digits is None or self.digits >= 1, "digits", self.digits,
+                "must be at least 1 (the digit ids' count) or left out")
 
 
 class Seq2SeqCore(nn.Module):
@@ -211,11 +214,13 @@ class Seq2SeqCore(nn.Module):
 # ---------------------------------------------------------------------------- text -> text
 @dataclass
 class TextToTextConfig(Seq2SeqCoreConfig):
-    vocab_size: Derived[int] = 13
-    query_len: Derived[int] = 5
-    answer_len: Derived[int] = 3
+    shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
     embed_dim: int = 0  # 0: one-hot input like the course; >0: learned embedding
     reverse_input: bool = False  # read the (padded) query last-to-first
+
+    def check(self) -> None:
+        super().check()
+        require(self.embed_dim >= 0, "embed_dim", self.embed_dim, "must be 0 (one-hot input) or a size >= 1")
 
 
 def answer_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
@@ -232,16 +237,16 @@ class TextToText(Trainable, nn.Module):
     def __init__(self, config: TextToTextConfig):
         super().__init__()
         self.config = config
-        V = config.vocab_size
+        V = config.shape.vocab_size
         self.embed = nn.Embedding(V, config.embed_dim) if config.embed_dim > 0 else None
         core_cfg = Seq2SeqCoreConfig(**{f.name: getattr(config, f.name) for f in fields(Seq2SeqCoreConfig)})
-        self.core = Seq2SeqCore(core_cfg, config.embed_dim or V, V, config.answer_len)
+        self.core = Seq2SeqCore(core_cfg, config.embed_dim or V, V, config.shape.answer_len)
 
     def steps(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.reverse_input:
             x = x.flip(1)
         if self.embed is None:
-            return F.one_hot(x, self.config.vocab_size).float()
+            return F.one_hot(x, self.config.shape.vocab_size).float()
         return self.embed(x)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -18,15 +18,16 @@ answer text, which the training data has anyway; drawing and scoring never use t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from latentworks.config import Derived, finite, flag_alias, require, validate
+from latentworks.config import finite, flag_alias, require, validate
 from latentworks.errors import LatentworksError
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.inference import inference, model_device
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
@@ -48,9 +49,7 @@ def _rnn(
 class TextToImage(Trainable, nn.Module):
     @dataclass
     class Config:
-        vocab_size: Derived[int] = 13
-        query_len: Derived[int] = 5
-        answer_len: Derived[int] = 3
+        shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
         # Field names follow the text2text model (TextToTextConfig) so the same options mean the same.
         embed_dim: int = 0  # 0 = one-hot input (as in the course); > 0 = learned embedding
         cell: Literal["lstm", "gru", "rnn"] = "lstm"  # for encoder and decoder
@@ -71,6 +70,9 @@ class TextToImage(Trainable, nn.Module):
             require(min(self.hidden, self.enc_layers, self.dec_layers) >= 1, "hidden", self.hidden,
                     "--enc-layers and --dec-layers must be >= 1")
             require(self.deconv_kernel in (3, 4), "deconv_kernel", self.deconv_kernel, "must be 3 or 4")
+            require(self.embed_dim >= 0, "embed_dim", self.embed_dim, "must be 0 (one-hot input) or a size >= 1")
+            require(min(self.map_channels, self.deconv_channels) >= 1, "map_channels", self.map_channels,
+                    "and --deconv-channels must be at least 1")
             require(finite(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "must lie in [0, 1)")
             require(finite(self.aux_char_weight) and self.aux_char_weight >= 0, "aux_char_weight",
                     self.aux_char_weight, "must be >= 0")
@@ -80,14 +82,14 @@ class TextToImage(Trainable, nn.Module):
         super().__init__()
         self.config = c = config or TextToImage.Config()
         validate(c)
-        if c.vocab_size < 1 or c.query_len < 1 or c.answer_len < 1:
+        if c.shape.vocab_size < 1 or c.shape.query_len < 1 or c.shape.answer_len < 1:
             raise LatentworksError("text2img needs vocab_size, query_len and answer_len of at least 1")
         if c.embed_dim > 0:
-            self.embedding: nn.Module | None = nn.Embedding(c.vocab_size, c.embed_dim)
+            self.embedding: nn.Module | None = nn.Embedding(c.shape.vocab_size, c.embed_dim)
             in_size = c.embed_dim
         else:
             self.embedding = None
-            in_size = c.vocab_size
+            in_size = c.shape.vocab_size
         self.encoder = _rnn(c.cell, in_size, c.hidden, c.enc_layers, c.bidirectional, c.dropout)
         context = c.hidden * (2 if c.bidirectional else 1)
         self.decoder = _rnn(c.cell, context, c.hidden, c.dec_layers, False, c.dropout)
@@ -108,20 +110,20 @@ class TextToImage(Trainable, nn.Module):
             nn.ReLU(),
             nn.ConvTranspose2d(c.deconv_channels, 1, **up),  # 14 → 28, logits
         )
-        self.char_head = nn.Linear(c.hidden, c.vocab_size) if c.aux_char_weight > 0 else None
+        self.char_head = nn.Linear(c.hidden, c.shape.vocab_size) if c.aux_char_weight > 0 else None
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
         if x.dim() == 3:  # one-hot / scores (B, Lq, V) → indices
             x = x.argmax(-1)
-        if x.dim() != 2 or x.shape[1] != c.query_len:
+        if x.dim() != 2 or x.shape[1] != c.shape.query_len:
             raise LatentworksError(
-                f"text2img expects query indices (B, {c.query_len}), got shape {tuple(x.shape)}"
+                f"text2img expects query indices (B, {c.shape.query_len}), got shape {tuple(x.shape)}"
             )
         x = x.long()
         if self.embedding is not None:
             return self.embedding(x)
-        return nn.functional.one_hot(x, c.vocab_size).float()
+        return nn.functional.one_hot(x, c.shape.vocab_size).float()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Query → context vector (B, hidden × directions): the last encoder layer's final hidden state."""
@@ -135,7 +137,7 @@ class TextToImage(Trainable, nn.Module):
     def decode_steps(self, x: torch.Tensor) -> torch.Tensor:
         """Query → decoder states (B, La, hidden), one per answer character (dropout applied)."""
         context = self.dropout(self.encode(x))
-        repeated = context.unsqueeze(1).expand(-1, self.config.answer_len, -1)  # Keras RepeatVector
+        repeated = context.unsqueeze(1).expand(-1, self.config.shape.answer_len, -1)  # Keras RepeatVector
         steps, _ = self.decoder(repeated)
         return self.dropout(steps)
 
@@ -143,8 +145,8 @@ class TextToImage(Trainable, nn.Module):
         """Decoder states (B, La, hidden) → image logits (B, La, 28, 28)."""
         c = self.config
         b = steps.shape[0]
-        maps = self.to_map(steps).reshape(b * c.answer_len, c.map_channels, 7, 7)
-        return self.deconv(maps).reshape(b, c.answer_len, 28, 28)
+        maps = self.to_map(steps).reshape(b * c.shape.answer_len, c.map_channels, 7, 7)
+        return self.deconv(maps).reshape(b, c.shape.answer_len, 28, 28)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Query indices (B, Lq) (or one-hot (B, Lq, V)) → per-character image logits (B, La, 28, 28)."""
@@ -164,7 +166,7 @@ class TextToImage(Trainable, nn.Module):
         with inference(self):
             out = [torch.sigmoid(self(x[s:s + batch_size].to(device))) for s in range(0, len(x), batch_size)]
         if not out:
-            return torch.zeros(0, self.config.answer_len, 28, 28)
+            return torch.zeros(0, self.config.shape.answer_len, 28, 28)
         return torch.cat(out)
 
     def training_step(self, batch, ctx) -> StepOutput:

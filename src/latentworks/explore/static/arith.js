@@ -9,7 +9,7 @@ export function showArithmetic(view, run) {
   const query = el("input", { type: "text", id: "query", value: example, maxlength: 64, "aria-label": "query",
     placeholder: example });
   const out = el("div", { id: "answer", class: "answer" });
-  const drawing = run.capabilities.includes("draw");
+  const drawing = run.capabilities.includes("sketch");
   const pad = drawing ? drawPad(run.query_len, () => { query.value = ""; }) : null;
   let seed = 0;
 
