@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from latentworks.recipes.arithmetic import RunConfig, recipe
-from latentworks.report.html import Section, Table, compare_runs, write_report
+from latentworks.report.html import Section, Table, write_report
+from latentworks.report.run_section import compare_runs
 from latentworks.runs import RunDir, environment, write_json
 from latentworks.studies.executor import EXECUTORS, job_for, make_executor
 

@@ -10,17 +10,8 @@ from latentworks.cli.report import build_report
 from latentworks.errors import LatentworksError
 from latentworks.pipelines import sweep
 from latentworks.report import plots
-from latentworks.report.html import (
-    Headline,
-    Section,
-    Table,
-    compare_runs,
-    load_page,
-    render,
-    save_page,
-    section_from_run,
-    write_report,
-)
+from latentworks.report.html import Headline, Section, Table, load_page, render, save_page, write_report
+from latentworks.report.run_section import compare_runs, section_from_run
 from latentworks.runs import RunDir
 
 
@@ -255,7 +246,7 @@ def test_wrong_answers_are_a_text_table_without_padding(tmp_path):
 
 def test_curves_scored_on_a_subset_say_so_in_the_caption_and_the_axis(tmp_path, monkeypatch):
     from latentworks.pipelines import arithmetic_figures
-    from latentworks.report.html import caption_for
+    from latentworks.report.run_section import caption_for
 
     results = {"config": {"eval": {"eval_subset": 1000}}, "test": {"n": 18000}}
     assert "1,000-query subset" in caption_for("training_curves", results) and "all 18,000" in caption_for(

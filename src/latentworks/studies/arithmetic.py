@@ -11,7 +11,8 @@ from latentworks.pipelines.sweep import sweep
 from latentworks.pipelines.tasks import IMAGE_TO_TEXT, TEXT_TO_IMAGE, TEXT_TO_TEXT, Task
 from latentworks.pipelines.tasks import task as task_of
 from latentworks.recipes.arithmetic import DEFAULTS, SUPERVISION, RunConfig, recipe
-from latentworks.report.html import Headline, Section, Table, headline_from_run, section_from_run
+from latentworks.report.html import Headline, Section, Table, headline_from_run
+from latentworks.report.run_section import section_from_run
 from latentworks.runs import RunDir
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 

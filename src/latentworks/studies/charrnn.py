@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from latentworks.report.html import Headline, Section, Table, headline_from_run, section_from_run
+from latentworks.report.html import Headline, Section, Table, headline_from_run
+from latentworks.report.run_section import section_from_run
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
 TEMPERATURES = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4)

@@ -34,8 +34,9 @@ import torch
 from latentworks import registry
 from latentworks.pipelines.generative_eval import grey_share, worst_class
 from latentworks.registry import CLASS_BALANCE, CONDITIONAL_ACCURACY, FLD_RATIO, RECON_MSE, Measure
-from latentworks.report.html import Headline, Section, Table, headline_from_run, section_from_run
+from latentworks.report.html import Headline, Section, Table, headline_from_run
 from latentworks.report.names import METRICS
+from latentworks.report.run_section import section_from_run
 from latentworks.runs import RunDir
 from latentworks.studies.registry import StudyContext, StudyResult, register_study
 
