@@ -56,7 +56,8 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
     """A study folder's page rebuilt from its ``report.json``, or a page of run folders: each run folded into
     one line, and a comparison table first when two or more runs are of one kind."""
     from latentworks.errors import LatentworksError
-    from latentworks.report.html import compare_runs, load_page, section_from_run, write_report
+    from latentworks.report.html import load_page, write_report
+    from latentworks.report.run_section import compare_runs, section_from_run
     from latentworks.runs import read_json
 
     pages = [Path(p) / "report.json" for p in paths if (Path(p) / "report.json").is_file()]
