@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from latentworks import registry
 from latentworks._version import __version__
+from latentworks.cli import schema
 from latentworks.errors import LatentworksError, TrainingInterrupted, sigterm_as_ctrl_c
 from latentworks.registry import Verb
 
@@ -23,7 +24,7 @@ TOP_COMMANDS: dict[str, Verb] = {
     "run": Verb("the main job: a study of every family, one HTML report", "latentworks.cli.report:run"),
     "report": Verb("one self-contained HTML page from run or study folders", "latentworks.cli.report:report"),
     "explore": Verb("an interactive page in the browser for trained runs", "latentworks.cli.explore:explore"),
-    "download": Verb("fetch MNIST or Fashion-MNIST into the cache (the only command that uses the network)",
+    "download": Verb("fetch MNIST, Fashion-MNIST or Tiny Shakespeare into the cache (the only network use)",
                      "latentworks.cli.report:download"),
 }
 
@@ -61,6 +62,8 @@ def dispatch(argv: Sequence[str]) -> int:
                                "(latentworks --help lists them)")
     text, target = known[name]
     if isinstance(target, Verb):
+        if schema.answer(name, rest, f"latentworks {name}"):  # --help and flag typos, before torch loads
+            return 0
         return int(registry.resolve(target.handler)(rest, f"latentworks {name}") or 0)
     verbs = target
     if not rest or rest[0] in ("-h", "--help"):
@@ -70,6 +73,8 @@ def dispatch(argv: Sequence[str]) -> int:
     verb = rest[0]
     if verb not in verbs:
         raise LatentworksError(f"unknown verb {verb!r} for `latentworks {name}`; choose one of {', '.join(verbs)}")
+    if schema.answer(f"{name}-{verb}", rest[1:], f"latentworks {name} {verb}"):
+        return 0
     return int(registry.resolve(verbs[verb].handler)(rest[1:], f"latentworks {name} {verb}") or 0)
 
 

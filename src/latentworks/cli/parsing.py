@@ -21,10 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import tyro
 
+from latentworks.cli.schema import HELP, render, unknown_option
+from latentworks.cli.schema.tree import TYRO_CONFIG, describe
 from latentworks.config import ConfigError, load_json, override, to_dict, validate
 from latentworks.errors import LatentworksError
 
@@ -39,7 +41,9 @@ class ParseError(LatentworksError):
 class TrainOptions:
     """Where the run goes, and how it starts."""
 
-    out: str | None = None  # run folder to write
+    # --print-config needs no folder; every other use does (checked after the parse, with one-line errors)
+    out: Annotated[str | None, tyro.conf.arg(metavar="DIR", help="run folder to write",
+                                             help_behavior_hint="(required, unless --print-config)")] = None
     resume: bool = False  # continue the run in --out from its newest intact checkpoint
     overwrite: bool = False  # move a run already in --out aside (to <out>.old-N) and start afresh
     config: str | None = None  # start from this config.json (what --print-config prints, or a run's config.json)
@@ -62,7 +66,7 @@ def _flag_of(argument: Any) -> str:
     return "an option"
 
 
-def _one_line(event: Any, prog: str, hints: dict[str, str]) -> str:
+def _one_line(event: Any, prog: str, hints: dict[str, str], flags: Callable[[], list[str]]) -> str:
     name = type(event).__name__
     see = f"see `{prog} --help`"
     if name == "UnrecognizedArgs":
@@ -70,8 +74,10 @@ def _one_line(event: Any, prog: str, hints: dict[str, str]) -> str:
         flag = token.split("=", 1)[0]
         if flag in hints:
             return hints[flag]
+        if token.startswith("-") and len(flag) <= 40:
+            return unknown_option(flag, flags(), prog)
         shown = token if len(token) <= 40 else token[:37] + "..."
-        return f"unknown option {shown!r} for `{prog}`; {see}"
+        return f"unexpected argument {shown!r} for `{prog}`; {see}"
     if name == "InvalidChoice":
         return (f"{_flag_of(event.argument)} {event.value!r} is not a choice; use one of "
                 f"{', '.join(map(str, event.choices))}")
@@ -96,17 +102,25 @@ def _strip_box(text: str) -> str:
 
 def parse(cls: Any, argv: Sequence[str], *, prog: str, description: str | None = None, default: Any = None,
           hints: dict[str, str] | None = None) -> Any:
-    """``cls`` from ``argv`` with tyro; a rejected command line is a :class:`ParseError` of one line."""
+    """``cls`` from ``argv`` with tyro; a rejected command line is a :class:`ParseError` of one line. ``--help``
+    is the page :func:`latentworks.cli.schema.render` writes, the same as before torch is imported."""
     from tyro import _errors
 
+    if any(token in HELP for token in argv):
+        print(render(describe(cls, default, description), prog))
+        raise SystemExit(0)
+
+    def flags() -> list[str]:
+        return [f for g in describe(cls, default)["groups"] for o in g["options"] for f in o["flags"]]
+
     def hook(event: Any) -> None:
-        raise ParseError(_one_line(event, prog, hints or {}))
+        raise ParseError(_one_line(event, prog, hints or {}, flags))
 
     captured = io.StringIO()
     try:
         with _errors.on_parse_error(hook), contextlib.redirect_stderr(captured):
             return tyro.cli(cls, args=list(argv), prog=prog, description=description, default=default,
-                            config=(tyro.conf.OmitArgPrefixes,))
+                            config=TYRO_CONFIG)
     except SystemExit as done:
         if done.code in (0, None):
             raise

@@ -90,15 +90,18 @@ def report(argv: list[str], prog: str) -> int:
 
 @dataclass
 class Download:
-    dataset: Positional[Literal["mnist", "fashion-mnist"]]  # which dataset's four IDX files
+    # MNIST / Fashion-MNIST: the four IDX files; tinyshakespeare: the char-rnn corpus (then --text tinyshakespeare)
+    dataset: Positional[Literal["mnist", "fashion-mnist", "tinyshakespeare"]]
 
 
 def download(argv: list[str], prog: str) -> int:
+    from latentworks.data.corpora import CORPORA, download_corpus
     from latentworks.data.mnist import download as fetch
 
-    a = parse(Download, argv, prog=prog, description="Fetch MNIST or Fashion-MNIST from the canonical mirrors into "
-              "the cache (md5-checked). Nothing else in latentworks reaches the network.")
-    print(fetch(a.dataset))
+    a = parse(Download, argv, prog=prog, description="Fetch MNIST or Fashion-MNIST from the canonical mirrors "
+              "(md5-checked), or Tiny Shakespeare from karpathy/char-rnn (sha256-checked), into the cache. Nothing "
+              "else in latentworks reaches the network.")
+    print(download_corpus(a.dataset) if a.dataset in CORPORA else fetch(a.dataset))
     return 0
 
 

@@ -85,7 +85,7 @@ def find_text(name: str, data_dir: str | None = None) -> str:
                 return str(path)
         tried.append(f"{label} {root}")
     raise LatentworksError(f"tinyshakespeare/input.txt not found (tried {'; '.join(tried)}); "
-                           "pass --text PATH")
+                           "run `latentworks download tinyshakespeare`, or pass --text PATH")
 
 
 def load_corpus(path_or_default: str, ascii_only: bool = False) -> str:
