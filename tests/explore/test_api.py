@@ -69,8 +69,8 @@ def test_runs_lists_every_family_with_capabilities(client):
     assert cgan["num_classes"] == 10 and "labels" in cgan["capabilities"] and "map" not in cgan["capabilities"]
     assert dcgan["codes"] == 3 and "codes" in dcgan["capabilities"]
     assert runs["arithmetic/img2text"]["task"] == "img2text" and "sketch" in runs["arithmetic/img2text"]["capabilities"]
-    assert [runs[f"arithmetic/{t}"]["capabilities"] for t in ("text2text", "text2img")] == [["answer"],
-                                                                                          ["answer", "restyle"]]
+    assert [runs[f"arithmetic/{t}"]["capabilities"] for t in ("text2text", "text2img")] == [
+        ["answer"], ["answer", "draw", "restyle"]]
     assert runs["charrnn/rnn"]["backend"] == "numpy"
     assert "POST /api/sample" in client.get("/api").json()["endpoints"]
 
