@@ -42,7 +42,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("run-over-a-run", ["run", "--profile", "test", "--out", "{vae}"], "already holds a run"),
     ("run-seed", ["run", "--seed", "abc"], "--seed"),
     ("report-missing", ["report", "{world}/nope"], "not found"),
-    ("report-over-results", ["report", "{vae}", "-o", "{vae}/results.json"], "would overwrite the run's own"),
+    ("report-over-results", ["report", "{vae}", "-o", "{vae}/results.json"], "inside the run or study folder"),
     ("report-out-folder", ["report", "{vae}", "-o", "{world}"], "is a folder"),
     ("report-non-utf8", ["report", "{latin_results}"], "not UTF-8"),
     ("download-what", ["download", "cifar"], "'cifar' is not a choice"),
@@ -91,7 +91,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("predict-out-t2t", ["arithmetic", "predict", "{t2t}", "1+1", "-o", "{world}/a.png"], "only applies to text2img"),
     ("predict-cut-weights", ["arithmetic", "predict", "{t2t_cut}", "1+1"], "damaged or truncated"),
     ("predict-non-utf8", ["arithmetic", "predict", "{t2t_latin}", "1+1"], "not UTF-8"),
-    ("render-over-model", ["arithmetic", "render", "1+1", "-o", "{t2t}/model.json"], "would overwrite"),
+    ("render-over-model", ["arithmetic", "render", "1+1", "-o", "{t2t}/model.json"], "inside the run or study folder"),
     ("render-no-out", ["arithmetic", "render", "1+1"], "missing"),
     ("render-operand", ["arithmetic", "render", "12+345", "-o", "{world}/q.png"], "max_int 99"),
     # gen train
@@ -123,7 +123,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sample-n-big", ["gen", "sample", "{vae}", "--n", "100"], "--n must be between"),
     ("sample-label", ["gen", "sample", "{vae}", "--label", "3"], "unconditional"),
     ("sample-truncate", ["gen", "sample", "{vae}", "--truncate", "-1"], "--truncate"),
-    ("sample-over-model", ["gen", "sample", "{vae}", "-o", "{vae}/model.safetensors"], "would overwrite"),
+    ("sample-over-model", ["gen", "sample", "{vae}", "-o", "{vae}/model.safetensors"], "inside the run"),
     ("sample-cut-weights", ["gen", "sample", "{vae_cut}"], "damaged or truncated"),
     ("sample-empty-weights", ["gen", "sample", "{vae_empty}"], "damaged or truncated"),
     ("interpolate-steps", ["gen", "interpolate", "{vae}", "--steps", "1"], "at least 2"),
@@ -154,7 +154,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("char-sample-prime", ["charrnn", "sample", "{char}", "--prime", ""], "non-empty prime"),
     ("char-sample-vocab", ["charrnn", "sample", "{char}", "--prime", "€€"], "not in the training vocabulary"),
     ("char-sample-length", ["charrnn", "sample", "{char}", "--length", "-5"], "--length -5"),
-    ("char-sample-over", ["charrnn", "sample", "{char}", "-o", "{char}/vocab.json"], "would overwrite"),
+    ("char-sample-over", ["charrnn", "sample", "{char}", "-o", "{char}/vocab.json"], "inside the run or study folder"),
     ("char-sample-other", ["charrnn", "sample", "{vae}"], "'vae' model"),
 ]
 
@@ -299,6 +299,123 @@ def test_no_file_that_existed_before_changed(outcomes):
     _, before, after = outcomes
     changed = [name for name, digest in before.items() if after.get(name) != digest]
     assert not changed, changed
+
+
+# ------------------------------------------------------------------ one output rule for every file a command writes
+IN_RUN = "inside the run or study folder"
+EXISTS = "already exists; pass --overwrite"
+IRREGULAR = "not a regular file"
+# (id, working folder or None, argv, words): each refused before any work, in one line, nothing replaced or added
+OUTPUT_CASES: list[tuple[str, str | None, list[str], str]] = [
+    ("out-sample-jpg", None, ["gen", "sample", "{vae}", "-o", "{out}/s.jpg"], "writes .png files only"),
+    ("out-sample-no-suffix", None, ["gen", "sample", "{vae}", "-o", "{out}/grid"], "writes .png files only"),
+    ("out-sample-exists", None, ["gen", "sample", "{vae}", "-o", "{out}/exists.png"], EXISTS),
+    ("out-sample-default-exists", None, ["gen", "sample", "{vae}", "--n", "2", "--seed", "5"], EXISTS),
+    ("out-directions-default-exists", None, ["gen", "directions", "{vae}", "--n", "2", "--steps", "3"], EXISTS),
+    ("out-run-figure", None, ["gen", "sample", "{vae}", "-o", "{vae_figure}"], IN_RUN),
+    ("out-run-new-figure", None, ["gen", "sample", "{vae}", "-o", "{vae}/figures/mine.png"], IN_RUN),
+    ("out-other-run", None, ["gen", "interpolate", "{vae}", "-o", "{t2t}/figures/i.png"], IN_RUN),
+    ("out-eval-results", None, ["gen", "eval", "{vae}", "-o", "{vae}/results.json"], IN_RUN),
+    ("out-eval-exists", None, ["gen", "eval", "{vae}", "-o", "{out}/exists.json"], EXISTS),
+    ("out-eval-suffix", None, ["gen", "eval", "{vae}", "-o", "{out}/eval.png"], "writes .json files only"),
+    ("out-encode-exists", None, ["gen", "encode", "{vae}", "{png}", "-o", "{out}/exists.json"], EXISTS),
+    ("out-encode-suffix", None, ["gen", "encode", "{vae}", "{png}", "-o", "{out}/z.png"], "writes .json files only"),
+    ("out-decode-in-study", None, ["gen", "decode", "{vae}", "{z_json}", "-o", "{study}/d.png"], IN_RUN),
+    ("out-traverse-suffix", None, ["gen", "traverse", "{vae}", "-o", "{out}/t.mp4"], "writes .png or .gif"),
+    ("out-reconstruct-device", None, ["gen", "reconstruct", "{vae}", "{png}", "-o", "/dev/null"], IRREGULAR),
+    ("out-sweep-fifo", None, ["gen", "sweep-dim", "{vae}", "--dim", "0", "-o", "{out}/fifo.png"], IRREGULAR),
+    ("out-manifold-socket", None, ["gen", "manifold", "{vae}", "-o", "{out}/sock.png"], IRREGULAR),
+    ("out-codes-folder", None, ["gen", "codes", "{vae}", "-o", "{out}"], "is a folder"),
+    ("out-arith-dangling", None, ["gen", "arith", "{vae}", "--grid-seed", "1", "--a", "1", "--b", "2", "--c", "3",
+                                  "-o", "{out}/dangling.png"], "which does not exist"),
+    ("out-link-into-run", None, ["gen", "sample", "{vae}", "-o", "{out}/into_run.png", "--overwrite"], IN_RUN),
+    ("out-cwd-in-run", "{vae}", ["gen", "sample", "{vae}", "-o", "s.png"], IN_RUN),
+    ("out-predict-no-o", "{out}", ["arithmetic", "predict", "{t2i}", "1+1"], "pass -o"),
+    ("out-predict-exists", None, ["arithmetic", "predict", "{t2i}", "1+1", "-o", "{out}/exists.png"], EXISTS),
+    ("out-render-exists", None, ["arithmetic", "render", "1+1", "-o", "{out}/exists.png"], EXISTS),
+    ("out-render-jpg", None, ["arithmetic", "render", "1+1", "-o", "{out}/q.jpeg"], "writes .png files only"),
+    ("out-length-in-run", None, ["arithmetic", "eval", "{t2t}", "--digits", "1", "2", "-o", "{vae}/f.png"], IN_RUN),
+    ("out-char-exists", None, ["charrnn", "sample", "{char}", "-o", "{out}/exists.txt"], EXISTS),
+    ("out-char-in-run", None, ["charrnn", "sample", "{char}", "-o", "{char}/more.txt"], IN_RUN),
+    ("out-char-fifo", None, ["charrnn", "sample", "{char}", "-o", "{out}/fifo.png"], IRREGULAR),
+    ("out-report-study-json", None, ["report", "{study}", "-o", "{study}/report.json"], IN_RUN),
+    ("out-report-study-html", None, ["report", "{vae}", "-o", "{study}/report.html"], IN_RUN),
+    ("out-report-in-study", "{study}", ["report", "{vae}"], IN_RUN),
+    ("out-report-exists", None, ["report", "{vae}", "-o", "{out}/exists.html"], EXISTS),
+    ("out-report-suffix", None, ["report", "{vae}", "-o", "{out}/r.pdf"], "writes .html or .htm"),
+]
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every path below ``root`` (mount points excluded): a file's sha256, or what else it is."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if {"ro", "full"} & set(rel.parts[:1]):
+            continue
+        kind = "link" if path.is_symlink() else "dir" if path.is_dir() else None
+        out[str(rel)] = kind or (hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "special")
+    return out
+
+
+@pytest.fixture(scope="module")
+def output_outcomes(world):
+    """The output cases, in parallel, in a world grown by a text→image run, a study folder, existing outputs and
+    odd files; the whole tree (files, links, folders) before and after."""
+    import socket
+
+    root, _ = world
+    out, study = root / "outputs", root / "study"
+    out.mkdir()
+    study.mkdir()
+    for name, text in (("results.json", '{"studies": {}}'), ("report.json", "{}"), ("report.html", "<p>study</p>")):
+        (study / name).write_text(text)
+    for name in ("exists.png", "exists.json", "exists.txt", "exists.html", "answer.png"):
+        (out / name).write_bytes(b"the user's own file\n")
+    os.mkfifo(out / "fifo.png")
+    (out / "dangling.png").symlink_to(out / "nowhere.png")
+    figure = sorted((root / "vae" / "figures").iterdir())[0]
+    (out / "into_run.png").symlink_to(figure)
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(out / "sock.png"))
+    with ThreadPoolExecutor(max_workers=3) as pool:  # a text→image run, and two default outputs made once
+        made = list(pool.map(lambda argv: cli(*argv), [
+            ["arithmetic", "train", "--task", "text2img", "--max-int", "9", "--epochs", "1", "--hidden", "16",
+             "--data-dir", "embedded", "--no-progress", "--out", str(root / "t2i")],
+            ["gen", "sample", str(root / "vae"), "--n", "2", "--seed", "5"],
+            ["gen", "directions", str(root / "vae"), "--n", "2", "--steps", "3"]]))
+    assert all(p.returncode == 0 for p in made), [p.stderr[-500:] for p in made]
+    names = {"out": out, "study": study, "t2i": root / "t2i", "vae_figure": figure}
+
+    def fill(arg: str, case_id: str) -> str:
+        for key, value in names.items():
+            arg = arg.replace("{" + key + "}", str(value))
+        return _fill([arg], root, case_id)[0]
+
+    def run(case):
+        case_id, cwd, argv, _ = case
+        return subprocess.run([sys.executable, "-m", "latentworks", *(fill(a, case_id) for a in argv)],
+                              capture_output=True, text=True, env=ENV, timeout=300,
+                              cwd=fill(cwd, case_id) if cwd else None)
+
+    before = tree(root)
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            results = dict(zip([c[0] for c in OUTPUT_CASES], pool.map(run, OUTPUT_CASES)))
+    finally:
+        unix.close()
+    return results, before, tree(root)
+
+
+@pytest.mark.parametrize("case_id, cwd, argv, words", OUTPUT_CASES, ids=[c[0] for c in OUTPUT_CASES])
+def test_every_output_path_follows_one_rule(output_outcomes, case_id, cwd, argv, words):
+    _check(output_outcomes[0][case_id], words)
+
+
+def test_a_refused_output_leaves_everything_as_it_was(output_outcomes):
+    _, before, after = output_outcomes
+    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    assert not changed, sorted(changed)  # nothing replaced, nothing new (no answer.png, no report.html, no .tmp)
 
 
 # ------------------------------------------------------------------ interruptions, then --resume

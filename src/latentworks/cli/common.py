@@ -59,9 +59,6 @@ def output_path(given: str | None, *, overwrite: bool = False, default: str | Pa
     require(not path.is_dir(), "output", shown, "is a folder; name a file inside it")
     require(not path.exists() or path.is_file(), "output", shown, "is not a regular file (a device, pipe or "
             "socket) and is never replaced; name a file")
-    if suffixes is not None:
-        require(path.suffix.lower() in suffixes, "output", shown, f"this command writes {' or '.join(suffixes)} "
-                f"files only; name a file ending in {suffixes[0]}")
     if given is not None:
         require(path.resolve().parent.is_dir(), "output", shown, f"is in a folder that does not exist "
                 f"({path.parent}); create it first")
@@ -70,6 +67,9 @@ def output_path(given: str | None, *, overwrite: bool = False, default: str | Pa
             Path(own).resolve())):
         require(False, "output", shown, f"is inside the run or study folder {holder}, whose files are never "
                 "replaced; name a file outside it" + ("" if given is not None else " with -o"))
+    if suffixes is not None:
+        require(path.suffix.lower() in suffixes, "output", shown, f"this command writes {' or '.join(suffixes)} "
+                f"files only; name a file ending in {suffixes[0]}")
     require(overwrite or not path.exists(), "output", shown, "already exists; pass --overwrite to replace it, or "
             "name another file")
     return path
