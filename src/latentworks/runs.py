@@ -24,6 +24,7 @@ from latentworks import registry
 from latentworks._version import __version__
 from latentworks.config import changed_fields, flag, to_dict
 from latentworks.errors import LatentworksError
+from latentworks.folder_lock import LOCK_NAME, check_unlocked, lock_run_dir
 
 
 def to_jsonable(value: Any) -> Any:
@@ -252,8 +253,14 @@ def claim_run_dir(out: str | Path, *, resume: bool = False, overwrite: bool = Fa
             raise LatentworksError("--resume and --overwrite contradict each other; pass one of them")
         if not (root / "config.json").is_file():
             raise LatentworksError(f"{root} holds no run to resume (config.json missing); drop --resume")
+        if (root / "results.json").is_file() and "studies" in _as_dict(read_json(root / "results.json")):
+            raise LatentworksError(f"{root} holds a study, not a single run; resume it with latentworks run "
+                                   f"--resume --out {root}")
+        lock_run_dir(root)
         return root
-    if root.is_dir() and any(root.iterdir()):
+    if root.is_dir():
+        check_unlocked(root)
+    if root.is_dir() and any(p.name != LOCK_NAME for p in root.iterdir()):
         if not overwrite:
             raise LatentworksError(f"{root} already holds a run; pass --resume to continue it, --overwrite to move "
                                    "it aside, or another --out")
@@ -264,7 +271,12 @@ def claim_run_dir(out: str | Path, *, resume: bool = False, overwrite: bool = Fa
         root.rename(aside)
         print(f"latentworks: moved the previous run in {root} aside to {aside}", file=sys.stderr)
     root.mkdir(parents=True, exist_ok=True)
+    lock_run_dir(root)
     return root
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def check_resume(run_dir: str | Path, config: dict[str, Any], free: tuple[str, ...] = ()) -> None:

@@ -23,6 +23,7 @@ from latentworks.config import to_dict, validate
 from latentworks.data.arithmetic import ArithmeticSpec, encode, format_query, parse_query
 from latentworks.data.glyphs import load_strip_png, render_strip
 from latentworks.errors import LatentworksError
+from latentworks.folder_lock import owns_run_dirs
 from latentworks.metrics.arithmetic import glyph_reading
 from latentworks.models.io import load_model, model_class, read_model_info, save_model
 from latentworks.pipelines.tasks import (
@@ -69,6 +70,7 @@ def make_eval_fn(prepared: Prepared, t: Task, cfg: RunConfig, reader=None):
     return fn
 
 
+@owns_run_dirs
 def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool = False) -> dict[str, Any] | None:
     """Train one model into run folder ``out`` and score it on the held-out queries."""
     validate(cfg)

@@ -22,6 +22,7 @@ import numpy as np
 from latentworks.config import to_dict, validate
 from latentworks.data.text import Vocab, find_text, load_corpus, require_length, split_corpus
 from latentworks.errors import LatentworksError
+from latentworks.folder_lock import owns_run_dirs
 from latentworks.recipes.charrnn import RunConfig, resolve
 from latentworks.runs import RunDir, claim_run_dir, read_json, write_json
 from latentworks.training.distributed import detect
@@ -165,6 +166,7 @@ def smoothed(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[floa
 
 
 # ------------------------------------------------------------------------------------------ run
+@owns_run_dirs
 def train_charrnn(cfg: RunConfig, out: str | Path, resume: bool = False,
                   overwrite: bool = False) -> dict[str, Any] | None:
     """Train into run folder ``out``; write results.json, vocab.json, figures and generation.txt."""

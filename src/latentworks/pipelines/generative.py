@@ -30,6 +30,7 @@ from latentworks import registry
 from latentworks.config import to_dict, validate
 from latentworks.data.images import load_image_dataset
 from latentworks.errors import LatentworksError
+from latentworks.folder_lock import owns_run_dirs
 from latentworks.models.inference import inference
 from latentworks.models.io import load_model, save_model
 from latentworks.recipes.generative import KINDS, MODELS, RunConfig, resolve
@@ -256,6 +257,7 @@ def binarize_transform(batch: tuple[torch.Tensor, ...], gen: torch.Generator) ->
     return (binarized(batch[0], gen), *batch[1:])
 
 
+@owns_run_dirs
 @torch.enable_grad()  # a caller's torch.set_grad_enabled(False) must not leak into training
 def train_generative(cfg: RunConfig, out: str | Path, resume: bool = False,
                      overwrite: bool = False) -> dict[str, Any] | None:

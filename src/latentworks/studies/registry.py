@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from latentworks import registry
 from latentworks.errors import LatentworksError
+from latentworks.folder_lock import lock_run_dir
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
 from latentworks.runs import claim_run_dir, environment, write_json
@@ -112,6 +113,10 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     if ctx.resume:
         if not ctx.out.is_dir():
             raise LatentworksError(f"{ctx.out} holds no study to resume; drop --resume")
+        if (ctx.out / "config.json").is_file():  # a single run's folder: a study summary would replace its results
+            raise LatentworksError(f"{ctx.out} holds a single run, not a study; resume it with its family's train "
+                                   "--resume, or give run --resume a study folder")
+        lock_run_dir(ctx.out)
     else:
         claim_run_dir(ctx.out, overwrite=overwrite)
     sections: list[Section] = []
