@@ -177,14 +177,20 @@ def test_uploads_encode_and_reconstruct(client):
 def test_arithmetic_answers_typed_drawn_and_handwritten(client):
     out = client.post("/api/arithmetic/answer", json={"run": "arithmetic/text2text", "query": " 3 + 4 "}).json()
     assert out["query"] == "3+4" and out["expected"] == "7" and isinstance(out["answer"], str)
-    assert "max_int" in one_line_error(client.post("/api/arithmetic/answer",
-                                                   json={"run": "arithmetic/text2text", "query": "33+4"}), 400)
+    wide = client.post("/api/arithmetic/answer", json={"run": "arithmetic/text2text", "query": "123+4"}).json()
+    assert (wide["query"].strip(), wide["expected"], wide["split"]) == ("123+4", "127", "outside")
+    assert "above the trained range 0..9" in wide["split_note"] and len(wide["answer"]) == 4  # widened to 3 digits
+    assert "ops" in one_line_error(client.post("/api/arithmetic/answer",
+                                               json={"run": "arithmetic/text2text", "query": "3*4"}), 400)
+    assert "at most 1 digit" in one_line_error(client.post("/api/arithmetic/answer", json={
+        "run": "arithmetic/img2text", "query": "33+4"}), 400)  # the reader's strip has 3 cells
     one_line_error(client.post("/api/arithmetic/answer", json={"run": "arithmetic/text2text", "query": "x" * 65}), 422)
     hand = client.post("/api/arithmetic/handwriting", json={"run": "arithmetic/img2text", "seed": 3}).json()
     assert hand == client.post("/api/arithmetic/handwriting", json={"run": "arithmetic/img2text", "seed": 3}).json()
     read = client.post("/api/arithmetic/answer", json={"run": "arithmetic/img2text", "query": hand["query"],
                                                        "image": hand["image"]}).json()
     assert read["query_image"] == hand["image"] and read["read_by"] == "digit reader"
+    assert read["model_reads"] == "none" and read["split_of"] == "query"  # an end-to-end model reads nothing itself
     assert read["read"].strip() == hand["query"].strip()  # MNIST test digits: the packaged reader reads them
     drawn = np.zeros((112, 336), np.uint8)  # a '1' drawn large in the first of three cells
     drawn[20:90, 50:60] = 255
@@ -193,6 +199,53 @@ def test_arithmetic_answers_typed_drawn_and_handwritten(client):
     one_line_error(client.post("/api/arithmetic/answer", json={"run": "arithmetic/img2text"}), 400)
     one_line_error(client.post("/api/arithmetic/handwriting", json={"run": "arithmetic/text2text"}), 400)
     one_line_error(client.post("/api/arithmetic/answer", json={"run": "generative/vae", "query": "1+2"}), 400)
+
+
+def test_each_answer_is_tagged_exactly_as_the_pipeline_split_the_queries(tiny_runs, tmp_path):
+    """Every query of the grid: 'seen' exactly for the training queries the task's own ``prepare`` builds from the
+    run's config, 'held_out' for the rest; no config.json, no tag."""
+    import shutil
+
+    from latentworks.config import to_dict
+    from latentworks.data.arithmetic import enumerate_queries, format_query
+    from latentworks.pipelines.tasks import task
+    from latentworks.recipes.arithmetic import recipe
+    from latentworks.runs import write_json
+
+    cfg = recipe("course", task="text2text", **{"data.max_int": 9, "data.train_fraction": 0.3, "data.split_seed": 5})
+    prepared = task("text2text").prepare(cfg)
+    shutil.copytree(tiny_runs / "arithmetic" / "text2text", tmp_path / "sums")
+    write_json(tmp_path / "sums" / "config.json", {"family": "arithmetic", **to_dict(cfg)})
+    shutil.copytree(tiny_runs / "arithmetic" / "text2text", tmp_path / "bare")
+    with TestClient(create_app([tmp_path], threads=1), base_url=BASE) as app:
+        tags = {}
+        for i, op, j in enumerate_queries(prepared.spec):
+            out = app.post("/api/arithmetic/answer", json={"run": "sums", "query": f"{i}{op}{j}"}).json()
+            tags[format_query(i, op, j, prepared.spec)] = out["split"]
+        bare = app.post("/api/arithmetic/answer", json={"run": "bare", "query": "1+2"}).json()
+    assert {q for q, t in tags.items() if t == "seen"} == set(prepared.train.queries)
+    assert {q for q, t in tags.items() if t == "held_out"} == set(prepared.test.queries)
+    assert bare["split"] is None and "config.json" in bare["split_note"]
+
+
+def test_the_runs_say_recipe_headline_and_newest_study_first(tiny_runs, tmp_path):
+    import shutil
+
+    from latentworks.runs import write_json
+
+    for study, day in (("old", "2026-01-01"), ("new", "2026-02-01")):
+        shutil.copytree(tiny_runs / "arithmetic" / "text2text", tmp_path / study / "sums")
+        write_json(tmp_path / study / "sums" / "results.json", {
+            "kind": "arithmetic/text2text", "config": {"recipe": "columns"}, "test": {"exact_match": 0.921},
+            "finished_at": f"{day}T10:00:00+0000"})
+    shutil.copytree(tiny_runs / "charrnn" / "rnn", tmp_path / "new" / "rnn")
+    with TestClient(create_app([tmp_path / "old", tmp_path / "new"], threads=1), base_url=BASE) as app:
+        runs = app.get("/api/runs").json()
+    order = [(r["study"], r["family"]) for r in runs]
+    assert order == [("new", "arithmetic"), ("new", "charrnn"), ("old", "arithmetic")]
+    assert runs[0]["label"] == "text→text encoder-decoder · columns recipe · exact match 92.1 %"
+    assert runs[0]["headline"] == {"name": "exact match", "key": "test.exact_match", "value": 0.921, "text": "92.1 %"}
+    assert runs[1]["headline"] is None and runs[1]["label"].endswith("not scored (no results.json)")
 
 
 def test_a_styled_pen_draws_a_new_hand_for_each_seed(client):
@@ -316,10 +369,12 @@ def test_a_run_that_invented_its_own_symbols_is_read_by_the_digit_reader(tmp_pat
 
     from latentworks.data.arithmetic import ArithmeticSpec
     from latentworks.models.answers_reader import AnswersReader, AnswersReaderConfig
+    from latentworks.models.arithmetic_shape import ArithmeticShape
     from latentworks.models.io import save_model
 
     spec = ArithmeticSpec(max_int=9)
-    sizes = {"vocab_size": spec.vocab_size, "query_len": spec.query_len, "answer_len": spec.answer_len}
+    sizes = {"shape": ArithmeticShape(vocab_size=spec.vocab_size, charset=spec.charset, query_len=spec.query_len,
+                                      answer_len=spec.answer_len, layout=spec.layout)}
     save_model(AnswersReader(AnswersReaderConfig(hidden=16, heads=1, glyph_features=8, **sizes)),
                tmp_path / "answers", extra={"task": "img2text", "spec": asdict(spec)})
     with TestClient(create_app([tmp_path], threads=1), base_url=BASE) as app:
@@ -327,6 +382,7 @@ def test_a_run_that_invented_its_own_symbols_is_read_by_the_digit_reader(tmp_pat
         out = app.post("/api/arithmetic/answer", json={"run": "answers", "query": hand["query"],
                                                       "image": hand["image"]}).json()
     assert out["read_by"] == "digit reader" and out["read"].strip() == hand["query"].strip()
+    assert out["model_reads"] == "invented"
     assert len(out["answer"]) == spec.answer_len
 
 

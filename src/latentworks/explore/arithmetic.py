@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentworks.data.arithmetic import encode, evaluate, format_query, parse_query
+from latentworks.data.arithmetic import encode, evaluate, format_query
 from latentworks.data.glyphs import render_strip
 from latentworks.errors import LatentworksError
-from latentworks.explore import schemas
+from latentworks.explore import queries, schemas
 from latentworks.explore.images import data_url, decode_base64, grey_array, mnist_cells, read_upload
 from latentworks.explore.runs import ApiError, Run
 from latentworks.models.inference import inference
@@ -50,11 +50,12 @@ def _read(run: Run, glyphs: torch.Tensor) -> tuple[str | None, str | None]:
     return read_glyphs(reader, glyphs, spec.charset)[0], "digit reader"
 
 
-def _expected(text: str | None, spec) -> str | None:
+def _expected(run: Run, text: str | None) -> str | None:
+    """The true answer of ``text`` (None when it is not a query of this run, e.g. a misread glyph)."""
     if not text or not text.strip():
         return None
     try:
-        return str(evaluate(*parse_query(text, spec)))
+        return str(evaluate(*queries.parse(run, text)))
     except LatentworksError:
         return None
 
@@ -74,10 +75,14 @@ def _sampler(run: Run):
     return run.cache["sampler"]
 
 
-def _query_ids(run: Run, query: str) -> tuple[str, torch.Tensor]:
-    spec = run.extra["spec"]
-    text = format_query(*parse_query(query, spec), spec)
-    return text, torch.from_numpy(encode([text], spec))
+def _query_ids(run: Run, query: str) -> tuple[str, torch.Tensor, Any, Any]:
+    """The query written as the model reads it, its ids, the model that answers it and that model's spec (the
+    run's own, or both widened to longer operands)."""
+    i, op, j = queries.parse(run, query)
+    spec = queries.spec_for(run, i, j)
+    model = queries.model_for(run, spec)  # one line when this model cannot take operands that long
+    text = format_query(i, op, j, spec)
+    return text, torch.from_numpy(encode([text], spec)), model, spec
 
 
 def handwriting(run: Run, req: schemas.HandwritingRequest) -> dict[str, Any]:
@@ -90,36 +95,24 @@ def handwriting(run: Run, req: schemas.HandwritingRequest) -> dict[str, Any]:
         rng = np.random.default_rng(req.seed)
         i, j = (int(v) for v in rng.integers(0, spec.max_int + 1, size=2))
         query = f"{i}{spec.ops[int(rng.integers(len(spec.ops)))]}{j}"
-    text, x = _query_ids(run, query)
+    text, x, _, _ = _query_ids(run, query)
     glyphs = _sampler(run).render(x, torch.Generator().manual_seed(req.seed))
     return {"query": text, "image": data_url(render_strip(glyphs[0].numpy())), "seed": req.seed}
 
 
 def answer(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
-    task, spec, model = run.extra["task"], run.extra["spec"], run.model
+    """The model's answer, the true answer, and where the query stands against training (``split``); image→text
+    runs add what was read and the true answer of that reading, so a misreading and a miscalculation differ."""
+    task, spec = run.extra["task"], run.extra["spec"]
     t = task_of(task)
     if t.images_in:
-        if req.image:
-            strip = grey_array(read_upload(decode_base64(req.image)))
-            glyphs = torch.from_numpy(mnist_cells(strip, spec.query_len))[None]
-            text = None
-            if req.query.strip():
-                text = _query_ids(run, req.query)[0]
-        else:
-            if not req.query.strip():
-                raise ApiError("send a query to draw in MNIST test handwriting, or image: the query drawn")
-            text, x = _query_ids(run, req.query)
-            glyphs = _sampler(run).render(x, torch.Generator().manual_seed(req.seed))
-        read, read_by = _read(run, glyphs)
-        result = t.respond(model, glyphs, spec)
-        return {"task": task, "query": text, "read": read, "read_by": read_by, "answer": result,
-                "expected": _expected(text or read, spec),
-                "query_image": data_url(render_strip(glyphs[0].numpy()))}
+        return _answer_handwriting(run, req)
     if not req.query.strip():
         raise ApiError(f"empty query; type one such as '12{spec.ops[0]}34'")
-    text, x = _query_ids(run, req.query)
+    text, x, model, wide = _query_ids(run, req.query)
+    told = {"task": task, "query": text, "expected": _expected(run, text), **queries.tag_text(run, text)}
     if not t.images_out:
-        return {"task": task, "query": text, "answer": t.respond(model, x, spec), "expected": _expected(text, spec)}
+        return {**told, "answer": t.respond(model, x, wide)}
     images = torch.from_numpy(t.respond(model, x, spec, seed=req.seed)).clamp(0, 1)
     reader = packaged_reader()
     read = None
@@ -127,9 +120,33 @@ def answer(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
         from latentworks.pipelines.digit_reader import read_glyphs
 
         read = read_glyphs(reader, images[None], spec.charset)[0]
-    return {"task": task, "query": text, "answer_image": data_url(render_strip(
-        (images.numpy() * 255).round().astype(np.uint8))), "read": read, "read_by": "digit reader" if read else None,
-        "expected": _expected(text, spec)}
+    return {**told, "answer_image": data_url(render_strip((images.numpy() * 255).round().astype(np.uint8))),
+            "read": read, "read_by": "digit reader" if read else None}
+
+
+def _answer_handwriting(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
+    """Read the drawn or handwritten query, then answer: the reading (the model's own where it reads glyphs into
+    symbols; else the digit reader's, which the model never sees: it reads and computes in one step)."""
+    task, spec, model = run.extra["task"], run.extra["spec"], run.model
+    if req.image:
+        strip = grey_array(read_upload(decode_base64(req.image)))
+        glyphs = torch.from_numpy(mnist_cells(strip, spec.query_len))[None]
+        text = _query_ids(run, req.query)[0] if req.query.strip() else None
+    else:
+        if not req.query.strip():
+            raise ApiError("send a query to draw in MNIST test handwriting, or image: the query drawn")
+        text, x, _, _ = _query_ids(run, req.query)
+        glyphs = _sampler(run).render(x, torch.Generator().manual_seed(req.seed))
+    read, read_by = _read(run, glyphs)
+    read_expected = _expected(run, read)
+    # model_reads: "symbols" (it reads each glyph into a character, shown), "invented" (into classes of its own,
+    # which have no names), "none" (pixels to answer in one step); only "symbols" makes the reading its own
+    reads = "symbols" if read_by == "model" else "invented" if hasattr(model, "symbol_of") else "none"
+    return {"task": task, "query": text, "read": read, "read_by": read_by, "model_reads": reads,
+            "answer": task_of(task).respond(model, glyphs, spec), "read_expected": read_expected,
+            "expected": _expected(run, text) if text else read_expected,
+            **queries.tag_text(run, text or read), "split_of": "query" if text else "read",
+            "query_image": data_url(render_strip(glyphs[0].numpy()))}
 
 
 __all__ = ["answer", "handwriting", "packaged_reader"]

@@ -8,8 +8,10 @@ found by the search, and refused when named directly. A missing or damaged folde
 
 from __future__ import annotations
 
+import html
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,11 +96,13 @@ class Run:
     config: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict)
+    results: dict[str, Any] | None = None  # its results.json (None: never scored, e.g. a copied model folder)
+    study: str = ""  # the served folder it was found in (the picker groups by it, newest first)
 
     def describe(self) -> dict[str, Any]:
         # no path: the id is the folder relative to the served root, and the page never needs more
         out = {"id": self.id, "kind": self.kind, "family": self.family, "title": self.title(),
-               "capabilities": self.capabilities()}
+               "capabilities": self.capabilities(), **self.summary()}
         if self.family == "generative":
             c = self.model.config
             out.update(latent_dim=int(c.latent_dim), num_classes=int(getattr(self.model, "num_classes", 0)),
@@ -124,6 +128,30 @@ class Run:
             spec = self.extra["spec"]
             return f"{self.extra['task']} · {self.kind} · 0..{spec.max_int} {spec.ops}"
         return f"char-RNN · {self.kind} · {self.extra['vocab'].size} characters"
+
+    def summary(self) -> dict[str, Any]:
+        """What the run picker shows: the recipe, the kind's headline measure from results.json (via the
+        registry), when it finished (results.json's ``finished_at``, else the model's file time), and one label."""
+        from latentworks.report.names import fmt
+
+        results = self.results or {}
+        recipe = (results.get("config") or self.config or {}).get("recipe")
+        found = registry.headline(results) if results else None
+        headline = None
+        if found is not None:
+            measure, value = found
+            headline = {"name": measure.name, "key": measure.key, "value": value,
+                        "text": html.unescape(fmt(value, measure.fmt))}
+        finished = results.get("finished_at")
+        if not isinstance(finished, str):
+            stamp = (self.path / "model.json").stat().st_mtime if (self.path / "model.json").exists() else 0.0
+            finished = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(stamp))
+        what = (registry.kind(self.kind).title.split(" (")[0] if self.family != "arithmetic"
+                else f"{_task(self).title} {registry.kind(self.kind).title.split(' (')[0]}")
+        score = f"{headline['name']} {headline['text']}" if headline else "not scored (no results.json)"
+        label = " · ".join(part for part in (what, recipe and f"{recipe} recipe", score) if part)
+        return {"recipe": recipe, "headline": headline, "finished_at": finished, "study": self.study,
+                "label": label}
 
     def capabilities(self) -> list[str]:
         if self.family == "arithmetic":
@@ -192,6 +220,18 @@ def load_run(path: Path, run_id: str) -> Run:
                {"vocab": vocab, "backend": backend, "example_prime": prime})
 
 
+def _results(path: Path) -> dict[str, Any] | None:
+    """A run folder's results.json in this version's keys (None when missing or damaged: the picker says
+    "not scored" rather than refusing to serve the model)."""
+    from latentworks.runs import current_results, read_json
+
+    try:
+        results = read_json(path / "results.json") if (path / "results.json").is_file() else None
+    except (LatentworksError, OSError, ValueError):
+        return None
+    return current_results(results) if isinstance(results, dict) else None
+
+
 class Runs:
     """The served runs by id, and the one lock that keeps model work from running in parallel (parallel torch
     calls on few cores only fight over them; one at a time, each call gets every intra-op thread)."""
@@ -203,7 +243,13 @@ class Runs:
     @classmethod
     def load(cls, paths: list[str | Path]) -> Runs:
         dirs = find_run_dirs(paths)
-        return cls([load_run(d, i) for d, i in zip(dirs, run_ids(dirs))])
+        runs = [load_run(d, i) for d, i in zip(dirs, run_ids(dirs))]
+        given = [Path(p).resolve() for p in paths]
+        for run in runs:
+            run.results = _results(run.path)
+            home = next((g for g in given if run.path == g or g in run.path.parents), run.path)
+            run.study = home.name if home != run.path else home.parent.name
+        return cls(runs)
 
     def get(self, run_id: str, family: str | None = None) -> Run:
         run = self.by_id.get(run_id)
@@ -215,7 +261,14 @@ class Runs:
         return run
 
     def describe(self) -> list[dict[str, Any]]:
-        return [r.describe() for r in self.by_id.values()]
+        """Every run, the newest study first; within a study, by family in the registry's order."""
+        described = [r.describe() for r in self.by_id.values()]
+        newest: dict[str, str] = {}
+        for d in described:
+            newest[d["study"]] = max(newest.get(d["study"], ""), d["finished_at"])
+        order = {f.name: f.order for f in registry.families()}
+        studies = sorted(newest, key=lambda s: newest[s], reverse=True)
+        return sorted(described, key=lambda d: (studies.index(d["study"]), order.get(d["family"], 99)))
 
 
 __all__ = ["ApiError", "NotFound", "Run", "Runs", "find_run_dirs", "load_run", "run_ids"]

@@ -222,7 +222,8 @@ def _charrnn_generate(runs: Runs) -> Callable[..., Any]:
 GEN = "generative"
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api", "", "the endpoints, one line each", _index),
-    Route("GET", "/api/runs", "", "`[{id, kind, family, title, capabilities, ...}]`; generative runs add "
+    Route("GET", "/api/runs", "", "`[{id, kind, family, title, label, recipe, headline, finished_at, study, "
+          "capabilities, ...}]`, the newest study first; generative runs add "
           "`latent_dim`, `num_classes`, `codes`, `image_shape`; arithmetic runs `task`, `query_len`, `max_int`, "
           "`ops`; char-RNNs `vocab_size`, `backend`, `example_prime`", _list_runs),
     Route("POST", "/api/sample", "`{run, n: 1..16, seed, scale: (0, 10], truncate?, label?, code?}`",
@@ -244,7 +245,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/encode", "upload (below)", "`{z, input, label}`", _upload(False)),
     Route("POST", "/api/reconstruct", "upload (below)", "`{z, input, label, image, mse}`", _upload(True)),
     Route("POST", "/api/arithmetic/answer", "`{run, query (≤ 64 chars), image?, seed}`",
-          "`{task, query, answer \\| answer_image, read, read_by, expected, query_image?}`",
+          "`{task, query, answer \\| answer_image, expected, split, split_note}`; image→text adds `read, read_by, "
+          "model_reads, read_expected, split_of, query_image`",
           _on_run(arithmetic.answer, "arithmetic", schemas.AnswerRequest)),
     Route("POST", "/api/arithmetic/handwriting", "`{run, query?, seed}`",
           "`{query, image, seed}`: the query in MNIST test-split handwriting",

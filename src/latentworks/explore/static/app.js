@@ -1,5 +1,5 @@
 // latentworks explore: the run picker and the router to each family's view.
-import { api, attempt, el } from "./util.js";
+import { api, attempt, el, newView } from "./util.js";
 import { showGenerative } from "./gen.js";
 import { showArithmetic } from "./arith.js";
 import { showCharRNN } from "./charrnn.js";
@@ -8,12 +8,15 @@ const view = document.getElementById("view");
 const select = document.getElementById("run-select");
 const title = document.getElementById("run-title");
 let runs = [];
+const FAMILY = { arithmetic: "arithmetic", generative: "generative models", charrnn: "char-RNN" };
 
 function show(id) {
   const run = runs.find((r) => r.id === id) || runs[0];
   if (!run) return;
   select.value = run.id;
   title.textContent = run.title;
+  title.title = `run ${run.id}`;
+  newView();
   history.replaceState(null, "", `#run=${encodeURIComponent(run.id)}`);
   view.replaceChildren();
   const views = { generative: showGenerative, arithmetic: showArithmetic, charrnn: showCharRNN };
@@ -23,10 +26,18 @@ function show(id) {
 async function start() {
   runs = await attempt(() => api("/api/runs"), "loading runs");
   if (!runs || !runs.length) { view.replaceChildren(el("p", { text: "No runs are served." })); return; }
-  const groups = {};
-  for (const run of runs) (groups[run.family] ||= []).push(run);
-  for (const [family, list] of Object.entries(groups)) {
-    select.append(el("optgroup", { label: family }, list.map((r) => el("option", { value: r.id, text: r.id }))));
+  // The server lists the newest study first, each by family: one group per (study, family), each run by its
+  // recipe and headline measure; the folder id is the tooltip.
+  const groups = new Map();
+  const studies = new Set(runs.map((r) => r.study));
+  for (const run of runs) {
+    const name = studies.size > 1 ? `${run.study} · ${FAMILY[run.family] || run.family}` : FAMILY[run.family] || run.family;
+    if (!groups.has(name)) groups.set(name, []);
+    groups.get(name).push(run);
+  }
+  for (const [name, list] of groups) {
+    select.append(el("optgroup", { label: name },
+      list.map((r) => el("option", { value: r.id, text: r.label || r.id, title: `run ${r.id}` }))));
   }
   select.addEventListener("change", () => show(select.value));
   window.addEventListener("hashchange", () => {

@@ -15,20 +15,20 @@ export function showArithmetic(view, run) {
 
   function report(data) {
     const lines = [];
-    if (data.query !== null && data.query !== undefined) lines.push(el("div", {}, "query ", el("code", { text: `“${data.query}”` })));
-    if (data.read !== null && data.read !== undefined) {
-      const who = data.read_by === "model" ? "the model reads " : drawing ? "a digit reader reads the glyphs as "
-        : "a digit reader reads the drawing as ";
-      lines.push(el("div", {}, who,
-        el("code", { text: `“${data.read}”` })));
+    if (data.answer_image === undefined && data.read_by !== undefined) lines.push(...readAndCompute(data));
+    else {
+      if (data.query !== null && data.query !== undefined) lines.push(el("div", {}, "query ", el("code", { text: `“${data.query.trim()}”` })));
+      if (data.answer !== undefined) lines.push(el("div", { class: "big-text" }, "answer ", el("strong", { text: data.answer.trim() || "(blank)" })));
+      if (data.answer_image) lines.push(el("img", { src: data.answer_image, class: "strip-img", alt: "drawn answer" }));
+      if (data.read !== null && data.read !== undefined) {
+        lines.push(el("div", {}, "a digit reader reads the drawn answer as ", el("code", { text: `“${data.read.trim()}”` })));
+      }
+      if (data.expected !== null && data.expected !== undefined) {
+        const ok = (data.answer ?? data.read ?? "").trim() === data.expected;
+        lines.push(el("div", { id: "truth", class: ok ? "ok" : "bad" }, `true answer ${data.expected}${ok ? " ✓" : " ✗"}`));
+      }
     }
-    if (data.answer !== undefined) lines.push(el("div", { class: "big-text" }, "answer ", el("strong", { text: data.answer.trim() || "(blank)" })));
-    if (data.answer_image) lines.push(el("img", { src: data.answer_image, class: "strip-img", alt: "drawn answer" }));
-    if (data.expected !== null && data.expected !== undefined) {
-      const got = (data.answer ?? data.read ?? "").trim();
-      const ok = got === data.expected;
-      lines.push(el("div", { class: ok ? "ok" : "bad" }, `true answer ${data.expected}${ok ? " ✓" : ""}`));
-    }
+    lines.push(splitLine(data));
     if (data.query_image) lines.push(el("figure", {}, el("img", { src: data.query_image, class: "strip-img", alt: "query as the model sees it" }),
       el("figcaption", { text: "what the model sees (28×28 per character)" })));
     out.replaceChildren(...lines);
@@ -69,10 +69,65 @@ export function showArithmetic(view, run) {
   const help = drawing
     ? `Draw the query with the mouse, one character per cell (${run.query_len} cells; leave trailing cells blank for `
       + "spaces), white ink on black like MNIST, or take MNIST test-split handwriting."
-    : `Two numbers 0..${run.max_int} joined by ${[...run.ops].join(" or ")}.`;
+    : `Two numbers 0..${run.max_int} (the trained range) joined by ${[...run.ops].join(" or ")}`
+      + (run.task === "text2text" ? "; larger ones are answered too, tagged outside the trained range." : ".");
   view.append(panel(`Ask the ${run.task} model`, el("p", { class: "muted", text: help }),
     drawing ? pad.node : null, el("div", { class: "controls" }, el("label", {}, "query ", query), buttons), out));
   if (drawing) handwriting(true); else ask();
+}
+
+// Where the query stands against training, and why that matters: the headline claim is exact match on queries
+// never seen in training.
+const SPLIT = {
+  held_out: ["held out", "Never seen in training: the project's headline claim is exact match on queries like "
+    + "this one, so a right answer here shows the rule learnt, not a memory."],
+  seen: ["seen in training", "The model trained on this very query, so a right answer may be memory; the "
+    + "headline exact match counts only held-out queries."],
+  outside: ["outside the trained range", "No query this large was in training: a right answer shows the rule "
+    + "carried beyond the data it was learnt from."],
+};
+
+function splitLine(data) {
+  const of = data.split_of === "read" ? " (of what was read: no true query was given)" : "";
+  if (!data.split) return el("p", { id: "split", class: "muted", text: data.split_note || "" });
+  const [name, why] = SPLIT[data.split];
+  return el("p", { id: "split", "data-split": data.split },
+    el("span", { class: `tag ${data.split}`, title: data.split_note, text: name }), ` ${why}${of}`,
+    el("span", { class: "muted", text: ` (${data.split_note})` }));
+}
+
+// An image→text answer in its two steps: what was read (against the true query), what the model computed from
+// it (against the answer of what it read), and the true answer; end-to-end models have no reading of their own.
+function readAndCompute(data) {
+  const q = (text) => (text ?? "").trim();
+  const lines = [];
+  const truth = data.query !== null && data.query !== undefined ? q(data.query) : null;
+  const read = data.read !== null && data.read !== undefined ? q(data.read) : null;
+  const answer = q(data.answer) || "(blank)";
+  if (data.model_reads === "symbols") {
+    const misread = truth !== null && read !== truth;
+    lines.push(el("div", { id: "read-step", class: truth === null ? "" : misread ? "bad" : "ok" }, "read ",
+      el("code", { text: read || "(nothing)" }),
+      truth === null ? " (you drew it: no true query to compare)" : misread ? ` (true query ${truth}): a reading error`
+        : " (the true query) ✓"));
+    const right = data.read_expected !== null && answer === data.read_expected;
+    lines.push(el("div", { id: "compute-step", class: right ? "ok" : "bad" }, "computed ", el("strong", { text: answer }),
+      " from what it read ", data.read_expected === null ? `(“${read}” is not a query it can answer)`
+        : right ? `(right for ${read})` : `(wrong for ${read}, which is ${data.read_expected})`));
+  } else {
+    const how = data.model_reads === "invented" ? "reads each glyph into classes of its own, which have no names"
+      : "goes from pixels to answer in one step";
+    lines.push(el("div", { id: "read-step", class: "muted" }, `This model ${how}: it has no reading of its own to show.`,
+      read !== null ? el("span", {}, " The package's digit reader reads the picture as ", el("code", { text: read }),
+        truth !== null && read !== truth ? ` (true query ${truth})` : "", ".") : null));
+    lines.push(el("div", { id: "compute-step" }, "answered ", el("strong", { text: answer })));
+  }
+  if (data.expected !== null && data.expected !== undefined) {
+    const ok = answer === data.expected;
+    lines.push(el("div", { id: "truth", class: `big-text ${ok ? "ok" : "bad"}` },
+      truth === null ? `true answer of what was read ${data.expected}` : `true answer ${data.expected}`, ok ? " ✓" : " ✗"));
+  }
+  return lines;
 }
 
 function drawPad(length, onDraw) {

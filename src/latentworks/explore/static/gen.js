@@ -162,7 +162,18 @@ export function showGenerative(view, run) {
       onclick: () => { S.arm = name; status(`click a cell to put it in ${name}`); markSlots(); } },
     el("span", { text: name }), el("img", { alt: `slot ${name}` }));
   }
-  function markSlots() { for (const [k, b] of Object.entries(slotEls)) b.classList.toggle("armed", S.arm === k); }
+  // Grid clicks pick the interpolation's ends unless a slot is armed: the hint says which click comes next.
+  const vectorHint = el("p", { class: "muted", id: "vector-hint" });
+  function markSlots() {
+    for (const [k, b] of Object.entries(slotEls)) b.classList.toggle("armed", S.arm === k);
+    const { A, B, C } = S.slots;
+    vectorHint.textContent = S.arm
+      ? `Now click a cell of the grid for ${S.arm}${S.arm === "A" ? ", then one for B, then one for C" : ""}.`
+      : A && B && C ? "decode(A − B + C) of the three cells; click A, B or C, then a cell, to change one."
+        : "Click the A box below, then a cell of the grid for A, then one for B, then one for C: "
+          + "the picture is decode(A − B + C).";
+  }
+  markSlots();
   function fillSlot(name, cell, i) {
     S.slots[name] = cell;
     slotEls[name].querySelector("img").src = cell.src;
@@ -211,7 +222,7 @@ export function showGenerative(view, run) {
 
   const left = el("div", { class: "col" },
     panel("Samples", el("div", { class: "controls" }, controls), grid, hint),
-    panel("Vector arithmetic", el("p", { class: "muted", text: "Pick cells for A, B and C: decode(A − B + C)." }),
+    panel("Vector arithmetic", vectorHint,
       el("div", { class: "row arith" }, slotEls.A, "−", slotEls.B, "+", slotEls.C, "=", result)),
     uploadPanel);
   const right = el("div", { class: "col" },

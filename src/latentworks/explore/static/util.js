@@ -27,13 +27,26 @@ export async function api(path, body, options = {}) {
   return data;
 }
 
-// Run an async task, showing its error (never throwing): the page keeps working after a bad request.
+// The view shown now: a run change starts a new one, so an answer to the old view's request says nothing.
+let viewNumber = 0;
+
+// A new view (a run change): the old view's error is cleared, and its late answers are ignored.
+export function newView() {
+  viewNumber += 1;
+  status("");
+}
+
+// Run an async task, showing its error (never throwing): the page keeps working after a bad request. An error
+// stays until the next task succeeds or the run changes, so it never describes a later, good answer.
 export async function attempt(task, label = "") {
+  const mine = viewNumber;
   try {
-    return await task();
+    const result = await task();
+    if (mine === viewNumber && statusEl.classList.contains("error")) status("");
+    return result;
   } catch (err) {
     if (err && err.name === "AbortError") return undefined;
-    status(`${label ? label + ": " : ""}${err.message || err}`, true);
+    if (mine === viewNumber) status(`${label ? label + ": " : ""}${err.message || err}`, true);
     return undefined;
   }
 }
