@@ -34,16 +34,22 @@ def clean(text: str) -> str:
     return re.sub(r"``([^`]+)``", r"\1", text)
 
 
+def _positional(option: dict[str, Any]) -> str:
+    """RUN rather than tyro's STR: a positional is named by its field, unless its choices say more."""
+    metavar = option["metavar"]
+    name = metavar if metavar and metavar.startswith("{") else option["dest"].rsplit(".", 1)[-1].upper()
+    return f"{name}..." if option["nargs"] in ("+", "*") else name
+
+
 def _usage(doc: dict[str, Any], prog: str) -> str:
     positionals = [o for g in doc["groups"] for o in g["options"] if not o["flags"]]
-    names = [(o["metavar"] or o["dest"].upper()) if o["nargs"] not in ("?", "*") else
-             f"[{o['metavar'] or o['dest'].upper()}]" for o in positionals]
+    names = [_positional(o) if o["nargs"] not in ("?", "*") else f"[{_positional(o)}]" for o in positionals]
     return " ".join([f"usage: {prog} [OPTIONS]", *names])
 
 
 def _spelling(option: dict[str, Any]) -> str:
     if not option["flags"]:
-        return str(option["metavar"] or option["dest"].upper())
+        return _positional(option)
     if option["nargs"] == 0:
         return ", ".join(option["flags"])
     return f"{', '.join(option['flags'])} {option['metavar'] or 'VALUE'}"
