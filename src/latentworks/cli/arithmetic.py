@@ -148,7 +148,8 @@ def render(argv: list[str], prog: str) -> int:
 @dataclass
 class Eval:
     run: Positional[str]  # a finished text→text run folder
-    digits: tuple[int, ...] = (3, 5, 10)  # operand lengths to score, e.g. --digits 3 10 100
+    # operand lengths to score: N (both operands N digits) or AxB (A digits, then B), e.g. --digits 3 10 100 4x2
+    digits: tuple[str, ...] = ("3", "5", "10")
     n: int = 10_000  # fresh queries per length (fewer where fewer exist)
     ops: str | None = None  # operators to score (default: the run's), e.g. --ops +
     seed: int = 0  # which queries are drawn
@@ -158,20 +159,30 @@ class Eval:
 def evaluate(argv: list[str], prog: str) -> int:
     from pathlib import Path
 
-    from latentworks.pipelines.length import evaluate_length, length_figure
+    from latentworks.pipelines.arithmetic import run_info
+    from latentworks.pipelines.length import evaluate_length, held_out_mirror_free, length_figure, parse_lengths
 
     args = parse(Eval, argv, prog=prog, description="Score a text→text run on fresh queries whose operands have "
                  "exactly N digits (length generalisation); queries and answers are written to RUN/length/.")
     require(bool(args.digits), "digits", args.digits, "needs at least one length, e.g. --digits 3 10")
+    lengths = [parse_lengths(d) for d in args.digits]
+    equal = [a for a, b in lengths if a == b]  # the figure's x axis: unequal lengths are printed only
     output = output_path(args.out.output, overwrite=args.out.overwrite, own=args.run, default=Path(args.run)
-                         / "figures" / "length_generalisation.png" if len(args.digits) > 1 else None)
+                         / "figures" / "length_generalisation.png" if len(equal) > 1 else None)
     curve = {}
-    for digits in args.digits:
-        r = evaluate_length(args.run, digits, n=args.n, ops=args.ops, seed=args.seed)
-        curve[digits] = r["exact_match_by_op"]
+    for digits, other in lengths:
+        r = evaluate_length(args.run, digits, n=args.n, ops=args.ops, seed=args.seed, other=other)
+        if digits == other:
+            curve[digits] = r["exact_match_by_op"]
         ops = "  ".join(f"{op} {v:.2%}" for op, v in r["exact_match_by_op"].items())
-        print(f"{digits:4d} digits: exact match {r['exact_match']:.2%}, per-char {r['char_accuracy']:.2%} on "
+        label = f"{digits:4d}" if digits == other else f"{digits}x{other}".rjust(4)
+        print(f"{label} digits: exact match {r['exact_match']:.2%}, per-char {r['char_accuracy']:.2%} on "
               f"{r['n']:,} fresh queries ({ops}) → {r['file']}")
+    if "*" in (args.ops or run_info(args.run)[1].ops):  # ×: does it answer a×b when b×a was not trained either?
+        m = held_out_mirror_free(args.run, args.ops)
+        ops = "  ".join(f"{op} {v:.2%} of {m['n_by_op'][op]:,}" for op, v in m["exact_match_by_op"].items())
+        print(f"held out, mirror (b op a) not trained either: exact match {m['exact_match']:.2%} on {m['n']:,} "
+              f"of {m['held_out']:,} held-out queries ({ops})")
     if len(curve) > 1:
         print(length_figure({Path(args.run).name: curve}, output))
     return 0

@@ -43,9 +43,12 @@ def random_operand(rng: np.random.Generator, digits: int) -> int:
 
 
 def length_queries(digits: int, n: int, ops: str, seed: int,
-                   exclude: set[tuple[int, str, int]] | frozenset = frozenset()) -> list[tuple[int, str, int]]:
-    """``n`` distinct queries whose operands both have exactly ``digits`` digits, none in ``exclude``; fewer
-    when the space holds fewer (one digit: at most 100 per operator)."""
+                   exclude: set[tuple[int, str, int]] | frozenset = frozenset(),
+                   other: int | None = None) -> list[tuple[int, str, int]]:
+    """``n`` distinct queries whose first operand has exactly ``digits`` digits and the second ``other`` (default:
+    ``digits`` too), none in ``exclude``; fewer when the space holds fewer (one digit: at most 100 per operator)."""
+    if other is not None and other != digits:
+        return _unequal_queries(digits, other, n, ops, seed, exclude)
     rng = np.random.default_rng([seed, digits])
     if digits <= 2:  # small spaces: enumerate, drop the excluded, then draw without replacement
         lo = 0 if digits == 1 else 10
@@ -62,6 +65,47 @@ def length_queries(digits: int, n: int, ops: str, seed: int,
     return list(out)
 
 
+def _count(digits: int) -> int:
+    return 10 if digits == 1 else 9 * 10 ** (digits - 1)
+
+
+def _unequal_queries(a: int, b: int, n: int, ops: str, seed: int,
+                     exclude: set[tuple[int, str, int]] | frozenset) -> list[tuple[int, str, int]]:
+    """As :func:`length_queries` for an ``a``-digit first and ``b``-digit second operand (its own random stream)."""
+    rng = np.random.default_rng([seed, a, b])
+    space = _count(a) * _count(b) * len(ops)
+    if space <= 200_000:  # small spaces: enumerate, drop the excluded, then draw without replacement
+        lo_a, lo_b = (0 if a == 1 else 10 ** (a - 1)), (0 if b == 1 else 10 ** (b - 1))
+        pool = [(i, op, j) for i in range(lo_a, 10 ** a) for j in range(lo_b, 10 ** b) for op in ops
+                if (i, op, j) not in exclude]
+        return [pool[k] for k in sorted(rng.choice(len(pool), size=min(n, len(pool)), replace=False))]
+    n = min(n, space - sum(1 for i, op, j in exclude if op in ops and (len(str(i)), len(str(j))) == (a, b)))
+    out: dict[tuple[int, str, int], None] = {}
+    while len(out) < n:
+        query = (random_operand(rng, a), ops[int(rng.integers(len(ops)))], random_operand(rng, b))
+        if query not in exclude:
+            out[query] = None
+    return list(out)
+
+
+def parse_lengths(token: str | int) -> tuple[int, int]:
+    """``'3'`` -> (3, 3), ``'3x2'`` -> (3, 2): the digits of each operand, one line naming the fix otherwise."""
+    text = str(token).strip().lower().replace("×", "x")
+    parts = text.split("x")
+    if len(parts) > 2 or not all(p.isdigit() for p in parts):
+        raise LatentworksError(f"--digits {token!r}: give a number of digits (3) or one per operand (3x2)")
+    a, b = int(parts[0]), int(parts[-1])
+    for d in (a, b):
+        if not 1 <= d <= MAX_DIGITS:
+            raise LatentworksError(f"--digits {token}: each length must be between 1 and {MAX_DIGITS}")
+    return a, b
+
+
+def length_name(a: int, b: int) -> str:
+    """How a pair of lengths is written in files and tables: ``3`` or ``3x2``."""
+    return str(a) if a == b else f"{a}x{b}"
+
+
 def _training_queries(run_dir: Path, spec: ArithmeticSpec) -> set[tuple[int, str, int]]:
     data = read_json(run_dir / "config.json")["data"]
     train, _ = split_queries(spec.n_queries, data["train_fraction"], data["split_seed"])
@@ -70,23 +114,26 @@ def _training_queries(run_dir: Path, spec: ArithmeticSpec) -> set[tuple[int, str
 
 
 def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str | None = None, seed: int = 0,
-                    write: bool = True) -> dict[str, Any]:
-    """Score a text→text run on ``n`` fresh queries with ``digits``-digit operands; with ``write``, the queries,
-    answers and scores go to ``RUN/length/digits-N-OPS-seedS.json``."""
+                    write: bool = True, other: int | None = None) -> dict[str, Any]:
+    """Score a text→text run on ``n`` fresh queries with ``digits``-digit operands (the second ``other`` digits
+    when given); with ``write``, the queries, answers and scores go to ``RUN/length/digits-N-OPS-seedS.json``
+    (``digits-NxM-...`` for unequal lengths)."""
     run_dir = Path(run_dir)
     name, spec, _ = run_info(run_dir)
     task = task_of(name)
     if task.handwriting:  # queries of any length are typed: only a text-in, text-out model takes them
         raise LatentworksError(f"{run_dir} holds a {name} model; length generalisation scores text→text runs")
-    if not 1 <= digits <= MAX_DIGITS:
-        raise LatentworksError(f"--digits {digits}: must be between 1 and {MAX_DIGITS}")
+    other = digits if other is None else other
+    for d in (digits, other):
+        if not 1 <= d <= MAX_DIGITS:
+            raise LatentworksError(f"--digits {d}: must be between 1 and {MAX_DIGITS}")
     if n < 1:
         raise LatentworksError(f"--n {n}: must be at least 1")
     ops = spec.ops if ops is None else ops
     bad = sorted(set(ops) - set(spec.ops))
     if not ops or bad:
         raise LatentworksError(f"--ops {ops!r}: this run was trained on {spec.ops!r}; choose from those")
-    path = run_dir / "length" / f"digits-{digits}-{_ops_name(ops)}-seed{seed}.json"
+    path = run_dir / "length" / f"digits-{length_name(digits, other)}-{_ops_name(ops)}-seed{seed}.json"
     weights_file = run_dir / "model.safetensors"  # missing: load_model below says so in one line
     weights = hashlib.sha256(weights_file.read_bytes()).hexdigest() if weights_file.is_file() else None
     if write and path.is_file():  # scored before: the same queries and the same weights give the same answers
@@ -94,13 +141,14 @@ def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str 
         if saved.get("n_requested") == n and saved.get("model_sha256") == weights and "n_by_op" in saved:
             return {k: v for k, v in saved.items() if k not in ("queries", "expected", "predicted")} | \
                 {"file": str(path)}
-    wide = ArithmeticSpec(max_int=max(10 ** digits - 1, spec.max_int), ops=spec.ops, layout=spec.layout)
+    wide = ArithmeticSpec(max_int=max(10 ** max(digits, other) - 1, spec.max_int), ops=spec.ops, layout=spec.layout)
     model = load_model(run_dir, expect=task.kinds,
                        changes={"query_len": wide.query_len, "answer_len": wide.answer_len})
-    trained = _training_queries(run_dir, spec) if digits <= spec.operand_width else set()
-    queries = length_queries(digits, n, ops, seed, trained)
+    trained = _training_queries(run_dir, spec) if max(digits, other) <= spec.operand_width else set()
+    queries = length_queries(digits, n, ops, seed, trained, other=other)
     if not queries:
-        raise LatentworksError(f"no {digits}-digit query is left outside the training set; pick longer operands")
+        raise LatentworksError(f"no {length_name(digits, other)}-digit query is left outside the training set; "
+                               "pick longer operands")
     texts = [format_query(i, op, j, wide) for i, op, j in queries]
     expected = [format_answer(evaluate(i, op, j), wide) for i, op, j in queries]
     with torch.no_grad():
@@ -108,7 +156,8 @@ def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str 
     scores = score_answers(predicted, expected)
     by_op = {op: float(np.mean([p == e for (_, o, _), p, e in zip(queries, predicted, expected) if o == op]))
              for op in ops if any(o == op for _, o, _ in queries)}
-    result = {"digits": digits, "ops": ops, "seed": seed, "n_requested": n, "model_sha256": weights, "n": scores.n,
+    result = {"digits": digits, **({"other_digits": other} if other != digits else {}), "ops": ops, "seed": seed,
+              "n_requested": n, "model_sha256": weights, "n": scores.n,
               "exact_match": scores.exact_match,
               "char_accuracy": scores.char_accuracy, "exact_match_by_op": by_op,
               "n_by_op": {op: sum(1 for _, o, _ in queries if o == op) for op in by_op},
@@ -118,6 +167,33 @@ def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str 
                           "expected": [e.strip() for e in expected], "predicted": [p.strip() for p in predicted]})
         result["file"] = str(path)
     return result
+
+
+def held_out_mirror_free(run_dir: str | Path, ops: str | None = None) -> dict[str, Any]:
+    """Exact match on the run's held-out queries of a commutative operator (``+``, ``*``) whose mirror (b op a)
+    was not trained either: the queries a model cannot answer by having seen the operands swapped."""
+    run_dir = Path(run_dir)
+    name, spec, _ = run_info(run_dir)
+    task = task_of(name)
+    if task.handwriting:
+        raise LatentworksError(f"{run_dir} holds a {name} model; the mirror-free score reads text→text runs")
+    ops = "".join(op for op in (spec.ops if ops is None else ops) if op in "+*" and op in spec.ops)
+    if not ops:
+        raise LatentworksError(f"--ops: the mirror-free score needs '+' or '*' among the run's ops {spec.ops!r}")
+    trained = _training_queries(run_dir, spec)
+    every = enumerate_queries(spec)
+    queries = [q for q in every if q[1] in ops and q not in trained and (q[2], q[1], q[0]) not in trained]
+    model = load_model(run_dir, expect=task.kinds)
+    texts = [format_query(i, op, j, spec) for i, op, j in queries]
+    expected = [format_answer(evaluate(i, op, j), spec) for i, op, j in queries]
+    with torch.no_grad():
+        predicted = predict_strings(model, torch.from_numpy(encode(texts, spec)), spec, batch=512) if queries else []
+    right = [p == e for p, e in zip(predicted, expected)]
+    by_op = {op: float(np.mean([r for (_, o, _), r in zip(queries, right) if o == op]))
+             for op in ops if any(o == op for _, o, _ in queries)}
+    return {"n": len(queries), "exact_match": float(np.mean(right)) if right else float("nan"),
+            "exact_match_by_op": by_op, "n_by_op": {op: sum(1 for _, o, _ in queries if o == op) for op in by_op},
+            "held_out": sum(1 for q in every if q[1] in ops and q not in trained)}
 
 
 def _ops_name(ops: str) -> str:
@@ -148,4 +224,5 @@ def length_figure(curves: dict[str, dict[int, dict[str, float]]], path: str | Pa
     return save_figure(fig, path)
 
 
-__all__ = ["evaluate_length", "length_figure", "length_queries", "random_operand"]
+__all__ = ["evaluate_length", "held_out_mirror_free", "length_figure", "length_name", "length_queries",
+           "parse_lengths", "random_operand"]
