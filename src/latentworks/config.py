@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 
 import tyro
 
+from latentworks.checksum import verified
 from latentworks.errors import LatentworksError
 
 T = TypeVar("T")
@@ -207,9 +208,10 @@ def load_json(path: str | Path) -> Any:
     except OSError as err:
         raise ConfigError(f"cannot read {path} ({err.strerror or err}); check the path and its permissions") from None
     try:
-        return json.loads(text)
+        tree = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}); fix or regenerate it") from None
+    return verified(path, tree)  # a run's config.json carries a checksum: edited by hand, it is refused
 
 
 # ------------------------------------------------------------------------------------------ changing a tree

@@ -22,9 +22,12 @@ import numpy as np
 
 from latentworks import registry
 from latentworks._version import __version__
+from latentworks.checksum import verified, with_checksum
 from latentworks.config import changed_fields, flag, to_dict
 from latentworks.errors import LatentworksError
 from latentworks.folder_lock import LOCK_NAME, check_unlocked, lock_run_dir
+
+CHECKSUMMED = ("config.json", "model.json")  # files that define a model: checked when read (checksum.py)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -79,7 +82,7 @@ def read_json(path: str | Path) -> Any:
     """A JSON file; any failure to read or parse it is one line naming the file."""
     path = Path(path)
     try:
-        return json.loads(path.read_bytes().decode("utf-8"))
+        tree = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise LatentworksError(f"{path} not found; is this a latentworks run folder?") from None
     except IsADirectoryError:
@@ -90,6 +93,7 @@ def read_json(path: str | Path) -> Any:
         raise LatentworksError(f"{path} is not valid JSON ({err.msg}); the file is damaged") from None
     except OSError as err:
         raise LatentworksError(f"cannot read {path} ({err.strerror or err}); check its permissions") from None
+    return verified(path, tree) if path.name in CHECKSUMMED else tree
 
 
 def git_commit() -> str | None:
@@ -179,7 +183,7 @@ class RunDir:
         return self.root / "metrics.jsonl"
 
     def write_config(self, config: Any) -> None:
-        write_json(self.config_path, config)
+        write_json(self.config_path, with_checksum(to_jsonable(config)))
 
     def write_results(
         self, *, kind: str, config: Any, metrics: dict[str, Any], seed: int, extra: dict[str, Any] | None = None,

@@ -21,8 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from latentworks import registry
+from latentworks.checksum import with_checksum
 from latentworks.errors import LatentworksError
-from latentworks.runs import read_json, write_json
+from latentworks.runs import read_json, to_jsonable, write_json
 from latentworks.training.checkpoint import save_tensors
 
 # Fields renamed since a run folder may have been written: old name -> new name.
@@ -48,8 +49,8 @@ def save_model(model: Any, folder: str | Path, extra: dict[str, Any] | None = No
         tmp.replace(folder / "model.safetensors")
     finally:
         tmp.unlink(missing_ok=True)
-    write_json(folder / "model.json", {"family": family, "kind": kind, "config": dataclasses.asdict(model.config),
-                                       **(extra or {})})
+    write_json(folder / "model.json", with_checksum(to_jsonable({
+        "family": family, "kind": kind, "config": dataclasses.asdict(model.config), **(extra or {})})))
     return folder / "model.safetensors"
 
 
