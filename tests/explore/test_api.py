@@ -400,6 +400,11 @@ def test_only_the_bound_host_is_answered(client, tiny_runs):
                     base_url="http://0.0.0.0:8000") as wide:  # --host 0.0.0.0: that name, with its port, too
         assert wide.get("/api/runs").status_code == 200
         one_line_error(wide.get("/api/runs", headers={"host": "rebound.example:8000"}), 403)
+    with TestClient(create_app([tiny_runs / "generative" / "vae"], threads=1, host="0.0.0.0"),
+                    base_url="http://192.168.1.5:8000") as lan:  # ... and the IP another machine reached it on
+        assert lan.get("/api/runs").status_code == 200
+        one_line_error(lan.get("/api/runs", headers={"host": "192.168.1.6:8000"}), 403)
+        one_line_error(lan.get("/api/runs", headers={"host": "rebound.example:8000"}), 403)
 
 
 def test_other_origins_get_no_answer_and_no_cors_headers(client):

@@ -2,9 +2,10 @@
 
 The explorer is a local page with the user's models behind it, so it answers only that page:
 
-* **Host**: only the address it bound (``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT`` and the ``--host``
-  given, each with the port actually served). A web page cannot choose the ``Host`` a browser sends, so this
-  defeats DNS rebinding (another site's name pointed at 127.0.0.1 arrives with that name).
+* **Host**: only the address it bound (``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT``, the ``--host``
+  given, and the IP the request reached, each with the port actually served). A web page cannot choose the
+  ``Host`` a browser sends, so this defeats DNS rebinding (another site's name pointed at 127.0.0.1 arrives with
+  that name).
 * **Origin**: a request a browser sends from another page carries that page's ``Origin``; any other than the
   explorer's own is refused, so no other site can drive it (a simple cross-origin POST needs no preflight).
   Scripts and curl send none and are let in. No CORS header is ever sent.
@@ -18,6 +19,8 @@ Each refusal is a JSON ``{"error": "one line"}`` (403, 400, 413 or 415).
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import logging
 import re
@@ -60,12 +63,16 @@ class Guard:
         self.names = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
 
     def host_ok(self, host: str, server: Any) -> bool:
-        port = server[1] if server else None
-        if port is None:
+        if not server or server[1] is None:
             return False
-        if host.lower() in {f"{n}:{port}" for n in self.names}:
+        address, port = str(server[0]), server[1]
+        names = set(self.names)
+        with contextlib.suppress(ValueError):  # the IP the request reached (--host 0.0.0.0 from another machine):
+            ip = ipaddress.ip_address(address)  # an IP literal names no DNS entry, so it cannot be rebound
+            names.add(f"[{ip}]" if ip.version == 6 else str(ip))
+        if host.lower() in {f"{n}:{port}" for n in names}:
             return True
-        return port == 80 and host.lower() in self.names  # browsers leave the default port out
+        return port == 80 and host.lower() in names  # browsers leave the default port out
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
