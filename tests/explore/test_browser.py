@@ -1,7 +1,9 @@
 """The explorer's page in a real headless browser (Debian's chromium driven by playwright): the grid loads, a
-direction slider and two grid clicks change what is shown, char-RNN text streams in, and nothing is logged as
-a console error; a text→image pen with a style code draws the answer in another hand on request. Skips only
-when /usr/bin/chromium is missing (CI installs it, see .ci/run)."""
+direction slider and two grid clicks change what is shown, the A/B/C hint says which click comes next, char-RNN
+text streams in, and nothing is logged as a console error; a text→image pen with a style code draws the answer in
+another hand on request; arithmetic answers are tagged held out / seen / outside the trained range, an image→text
+answer is split into reading, computing and truth, and a red error clears on the next answer and on a run change.
+Skips only when /usr/bin/chromium is missing (CI installs it, see .ci/run)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ def server(tiny_runs, tmp_path_factory):
     from latentworks.cli.explore import bind
     from latentworks.explore.server import create_app
     from latentworks.models.io import load_model, save_model
+    from latentworks.runs import write_json
 
     root = tmp_path_factory.mktemp("browser-runs")
     for name in ("generative", "charrnn", "arithmetic"):
@@ -39,9 +42,14 @@ def server(tiny_runs, tmp_path_factory):
         for p in vae.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
     save_model(vae, root / "generative" / "vae")
+    split = {"family": "arithmetic", "data": {"max_int": 9, "ops": "+-", "train_fraction": 0.5, "split_seed": 0}}
+    write_json(root / "arithmetic" / "text2text" / "config.json", split)
+    reads_glyphs(root / "arithmetic" / "reads")
+    write_json(root / "arithmetic" / "reads" / "config.json", split)
 
     sock = bind("127.0.0.1", 0)
     app = create_app([root], threads=1)
+    misread_9_8(app.state.runs.get("arithmetic/reads").model)
     srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -53,6 +61,42 @@ def server(tiny_runs, tmp_path_factory):
     srv.should_exit = True
     thread.join(timeout=10)
     sock.close()
+
+
+SPEC = {"max_int": 9, "ops": "+-", "layout": "v23"}
+
+
+def reads_glyphs(folder: Path) -> None:
+    """An image→text run whose model reads each glyph into a character itself (the glyph-columns kind)."""
+    from latentworks.data.arithmetic import ArithmeticSpec
+    from latentworks.models.arithmetic_shape import ArithmeticShape
+    from latentworks.models.img2text import ReadComputeConfig, ReadThenCompute
+    from latentworks.models.io import save_model
+
+    spec = ArithmeticSpec(**SPEC)
+    shape = ArithmeticShape(vocab_size=spec.vocab_size, charset=spec.charset, query_len=spec.query_len,
+                            answer_len=spec.answer_len, layout=spec.layout)
+    model = ReadThenCompute(ReadComputeConfig(shape=shape, glyph_channels=(4,), glyph_features=8, hidden=8))
+    save_model(model, folder, extra={"task": "img2text", "spec": SPEC})
+
+
+def misread_9_8(model) -> None:
+    """Make the served model read every strip as '9-4' and compute '5' from that: right arithmetic on a misreading
+    (the case the page must tell apart from a wrong sum)."""
+    from latentworks.data.arithmetic import ArithmeticSpec, encode
+
+    spec = ArithmeticSpec(**SPEC)
+    read = torch.nn.functional.one_hot(torch.from_numpy(encode(["9-4"], spec)), spec.vocab_size).float()
+    model.read = lambda images: read.expand(len(images), -1, -1)
+    model.compute.predict = lambda ids: torch.from_numpy(encode(["5 "], spec)).expand(len(ids), -1)
+
+
+def split_of_9_8() -> str:
+    from latentworks.data.arithmetic import ArithmeticSpec, enumerate_queries, split_queries
+
+    spec = ArithmeticSpec(**SPEC)
+    train, _ = split_queries(spec.n_queries, 0.5, 0)
+    return "seen" if (9, "-", 8) in {enumerate_queries(spec)[k] for k in train} else "held_out"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +143,16 @@ def test_sliders_and_grid_clicks_change_the_pictures(server, browser):
     assert page.locator("#grid img.picked").count() == 2
     page.wait_for_function("document.querySelector('#anim').src.startsWith('data:image/png')")
 
+    assert "Click the A box below, then a cell of the grid for A" in page.inner_text("#vector-hint")
+    page.click("#slot-A")
+    assert page.inner_text("#vector-hint").startswith("Now click a cell of the grid for A, then one for B")
+    page.click("#grid img[data-index='2']")
+    assert page.inner_text("#vector-hint") == "Now click a cell of the grid for B."
+    page.click("#grid img[data-index='3']")
+    page.click("#grid img[data-index='6']")
+    assert page.inner_text("#vector-hint").startswith("decode(A − B + C) of the three cells")
+    page.wait_for_function("document.querySelector('#arith-result').src.startsWith('data:image/png')")
+
     page.wait_for_function("document.querySelector('#map-input') !== null")
     assert page.locator("#status.error").count() == 0, page.inner_text("#status")
     assert errors == []
@@ -121,6 +175,61 @@ def test_another_hand_redraws_the_answer(server, browser):
     first = page.get_attribute("#answer img.strip-img", "src")
     page.click("#another-hand")
     assert changed(page, "#answer img.strip-img", first) != first
+    assert errors == []
+    page.close()
+
+
+def ask(page, query: str) -> str:
+    """Type ``query``, ask, and wait for its answer; the answer's split tag."""
+    page.fill("#query", query)
+    page.click("#ask")
+    page.wait_for_function("q => { const c = document.querySelector('#answer code'); "
+                           "return c && c.textContent === `“${q}”`; }", arg=query)
+    return page.get_attribute("#split", "data-split")
+
+
+def test_answers_are_tagged_and_errors_clear(server, browser):
+    page, errors = open_page(browser, server + "#run=arithmetic/text2text")
+    page.wait_for_selector("#split")
+    assert ask(page, "3+4") == "seen" and "seen in training" in page.inner_text("#split")
+    assert ask(page, "1+2") == "held_out" and "headline claim" in page.inner_text("#split")
+    assert ask(page, "123+4") == "outside" and "trained range 0..9" in page.inner_text("#split")
+    assert page.inner_text("#truth").startswith("true answer 127")
+
+    page.fill("#query", "4*4")  # an operator the run was not trained on: a red error ...
+    page.click("#ask")
+    page.wait_for_selector("#status.error")
+    ask(page, "2+2")  # ... gone with the next answer
+    assert page.locator("#status.error").count() == 0 and page.inner_text("#status") == ""
+    page.fill("#query", "4*4")
+    page.click("#ask")
+    page.wait_for_selector("#status.error")
+    page.select_option("#run-select", "charrnn/rnn")  # ... and with a run change
+    page.wait_for_selector("#generated")
+    assert page.locator("#status.error").count() == 0 and page.inner_text("#status") == ""
+
+    options = page.eval_on_selector_all("#run-select option", "os => os.map(o => [o.textContent, o.title])")
+    assert ["text→text encoder-decoder · not scored (no results.json)", "run arithmetic/text2text"] in options
+    assert all(title.startswith("run ") and title[4:] not in text for text, title in options)
+    assert [e for e in errors if "status of 400" not in e] == []  # the browser logs the two refusals asked for
+    page.close()
+
+
+def test_an_image_to_text_answer_shows_reading_computing_and_truth(server, browser):
+    page, errors = open_page(browser, server + "#run=arithmetic/reads")
+    page.wait_for_selector("#read-step")
+    page.fill("#query", "9-8")
+    page.press("#query", "Enter")  # written in MNIST test handwriting, then read and answered
+    page.wait_for_function("document.querySelector('#read-step').textContent.includes('true query 9-8')")
+    assert page.inner_text("#read-step") == "read 9-4 (true query 9-8): a reading error"
+    assert page.inner_text("#compute-step") == "computed 5 from what it read (right for 9-4)"
+    assert page.inner_text("#truth") == "true answer 1 ✗"
+    assert page.get_attribute("#split", "data-split") == split_of_9_8()  # the true query's, not the reading's
+    page.goto(server + "#run=arithmetic/img2text")  # an end-to-end model: no reading of its own
+    page.reload()
+    page.wait_for_function("document.querySelector('#read-step') && "
+                           "document.querySelector('#read-step').textContent.includes('no reading of its own')")
+    assert "digit reader reads the picture as" in page.inner_text("#read-step")
     assert errors == []
     page.close()
 

@@ -123,11 +123,12 @@ class Run:
             c = self.model.config
             data = (self.config or {}).get("data", {}).get("data") or "images"
             data = Path(str(data)).name if "/" in str(data) else data
-            return f"{self.kind} · {data} {c.image_size}×{c.image_size} · latent {c.latent_dim}"
+            return f"{registry.kind(self.kind).title} · {data} {c.image_size}×{c.image_size} · latent {c.latent_dim}"
         if self.family == "arithmetic":
             spec = self.extra["spec"]
-            return f"{self.extra['task']} · {self.kind} · 0..{spec.max_int} {spec.ops}"
-        return f"char-RNN · {self.kind} · {self.extra['vocab'].size} characters"
+            ops = " or ".join(spec.ops).replace("-", "−").replace("*", "×")
+            return f"{_task(self).title} · trained on 0..{spec.max_int} {ops} 0..{spec.max_int}"
+        return f"char-RNN · {registry.kind(self.kind).title} · {self.extra['vocab'].size} characters"
 
     def summary(self) -> dict[str, Any]:
         """What the run picker shows: the recipe, the kind's headline measure from results.json (via the

@@ -71,7 +71,8 @@ export function showArithmetic(view, run) {
       + "spaces), white ink on black like MNIST, or take MNIST test-split handwriting."
     : `Two numbers 0..${run.max_int} (the trained range) joined by ${[...run.ops].join(" or ")}`
       + (run.task === "text2text" ? "; larger ones are answered too, tagged outside the trained range." : ".");
-  view.append(panel(`Ask the ${run.task} model`, el("p", { class: "muted", text: help }),
+  const direction = { text2text: "text→text", img2text: "image→text", text2img: "text→image" }[run.task] || run.task;
+  view.append(panel(`Ask the ${direction} model`, el("p", { class: "muted", text: help }),
     drawing ? pad.node : null, el("div", { class: "controls" }, el("label", {}, "query ", query), buttons), out));
   if (drawing) handwriting(true); else ask();
 }
