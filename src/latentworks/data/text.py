@@ -25,7 +25,9 @@ __all__ = ["CharData", "Vocab", "find_text", "load_corpus", "normalise_ascii", "
 class CharData:
     """The ``data`` section of a char-RNN run."""
 
-    text: str = "default"  # a UTF-8 file, 'default' (the stdlib's pydoc prose) or 'tinyshakespeare' (data folders)
+    # a UTF-8 file, 'default' (the stdlib's pydoc prose) or 'tinyshakespeare' (a data folder's copy, or the one
+    # `latentworks download tinyshakespeare` puts in the cache)
+    text: str = "default"
     ascii_only: Annotated[bool, flag_alias("--ascii")] = False  # keep printable ASCII only (case kept)
     seq_len: int = 50  # characters per BPTT chunk / training window
     val_fraction: float = 0.1  # the held-out tail of the corpus, never trained on
