@@ -27,6 +27,7 @@ from latentworks.config import changed_fields, flag, to_dict
 from latentworks.errors import LatentworksError
 from latentworks.folder_lock import LOCK_NAME, check_unlocked, lock_run_dir
 
+MAX_JSON_BYTES = 256 * 2**20  # no file latentworks writes comes near; a larger one is not ours (or a bomb)
 CHECKSUMMED = ("config.json", "model.json")  # files that define a model: checked when read (checksum.py)
 
 
@@ -82,7 +83,13 @@ def read_json(path: str | Path) -> Any:
     """A JSON file; any failure to read or parse it is one line naming the file."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:
+            mb = path.stat().st_size / 2**20
+            raise LatentworksError(f"{path} is {mb:.0f} MB, over the {MAX_JSON_BYTES // 2**20} MB a latentworks JSON "
+                                   "file may hold; pass the right one")
         tree = json.loads(path.read_bytes().decode("utf-8"))
+    except RecursionError:
+        raise LatentworksError(f"{path} nests deeper than JSON parsing allows; the file is damaged") from None
     except FileNotFoundError:
         raise LatentworksError(f"{path} not found; is this a latentworks run folder?") from None
     except IsADirectoryError:
@@ -94,6 +101,15 @@ def read_json(path: str | Path) -> Any:
     except OSError as err:
         raise LatentworksError(f"cannot read {path} ({err.strerror or err}); check its permissions") from None
     return verified(path, tree) if path.name in CHECKSUMMED else tree
+
+
+def read_results_json(path: str | Path) -> dict[str, Any]:
+    """A results.json, which is a JSON object; anything else (a list, a number) is one line naming the file."""
+    results = read_json(path)
+    if not isinstance(results, dict):
+        raise LatentworksError(f"{path} holds a JSON {type(results).__name__}, not the object latentworks writes; "
+                               "the file is damaged (restore or retrain the run)")
+    return results
 
 
 def git_commit() -> str | None:
@@ -205,7 +221,7 @@ class RunDir:
         return results
 
     def read_results(self) -> dict[str, Any]:
-        return current_results(read_json(self.results_path))
+        return current_results(read_results_json(self.results_path))
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """The metric rows; a line torn by a crash or a full disk is skipped, not fatal."""
@@ -228,7 +244,7 @@ def add_results_section(run_dir: str | Path, name: str, section: dict[str, Any])
     For what is measured on a run after training (the study's evaluation): the file is rewritten only when the
     section is new or differs, so a resumed study leaves a run it already scored byte for byte as it was."""
     path = Path(run_dir) / "results.json"
-    results = read_json(path)
+    results = read_results_json(path)
     section = to_jsonable(section)
     if results.get(name) != section:
         results[name] = section
@@ -344,7 +360,7 @@ def finished_results(run_dir: str | Path, config: dict[str, Any], free: tuple[st
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         return None
-    results = current_results(read_json(path))
+    results = current_results(read_results_json(path))
     saved = results.get("config")
     if not isinstance(saved, dict) or changed_fields(_typed(saved), _typed(to_jsonable(config)), free):
         return None

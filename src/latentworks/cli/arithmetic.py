@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated
 
+from latentworks.cli import limits
 from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import TrainFamily, option_hints, option_value, parse, parse_train, train_command
 from latentworks.config import ConfigError, flag_alias, override, require, validate
@@ -20,6 +21,8 @@ FAMILY = TrainFamily(recipes=recipes, selectors={"task": ("--task",), "name": ("
                      alias=lambda name, run: recipes.chosen_recipe(name, run.task, run.data.ops, run.supervision),
                      run_classes=lambda: sorted({c for _, _, c in recipes.MODEL_CONFIGS.values()}, key=str))
 
+
+MAX_QUERIES = 1_000_000  # per length: a million 200-digit queries and answers are about 1 GB of text
 
 def _label(cls: type) -> str:
     names = [f"{t} {r}" for (t, r), (_, _, c) in recipes.MODEL_CONFIGS.items() if c is cls]
@@ -41,6 +44,36 @@ def train(argv: list[str], prog: str) -> int:
                          train_run, lambda r: {"test": _headline(r["test"]), "train": r["train"]}, _hints)
 
 
+def mnist_addition(argv: list[str], prog: str) -> int:
+    """MNIST-addition on the benchmark's own protocol: the mnist-addition recipe, trained and scored on sums."""
+    from latentworks.pipelines.arithmetic import train as train_run
+
+    for flag in ("--task", "--preset", "--recipe", "--supervision"):
+        if option_value(argv, (flag,)) is not None:
+            raise ConfigError(f"{flag}: mnist-addition trains its own recipe (image→text from sums only); drop it")
+    # --digits is the model's own flag (which ids are digits); here it means N, the data's --number-length.
+    argv = ["--task", "img2text", "--preset", "mnist-addition",
+            *[{"--digits": "--number-length"}.get(a, a.replace("--digits=", "--number-length=", 1)) for a in argv]]
+    if option_value(argv, ("--out",)) is None and not any(a in ("-h", "--help", "--print-config") for a in argv):
+        digits, seed = option_value(argv, ("--number-length",)) or "1", option_value(argv, ("--seed",)) or "0"
+        argv += ["--out", f"runs/mnist-addition/N{digits}-seed{seed}"]
+    parsed = parse_train(FAMILY, argv, prog, "MNIST-addition on its own protocol: MNIST train images shuffled with "
+                         "--seed and cut into 60,000 / 2N sums of two N-digit numbers (each image once, labelled "
+                         "with the sum only); scored on the sums built the same way from MNIST test.", _hints)
+    if parsed is None:
+        return 0
+    cfg, opts = parsed
+    r = train_run(cfg, opts.out, resume=opts.resume, overwrite=opts.overwrite)
+    if r is None:  # a torchrun rank that does not write
+        return 0
+    test = r["test"]
+    print(f"MNIST-addition N = {cfg.data.number_length}, seed {cfg.train.seed}: sum accuracy "
+          f"{test['sum_accuracy']:.2%} on n = {test['n']:,} test sums ({r['train']['queries']:,} training sums, "
+          f"{r['train']['steps']:,} steps)")
+    print(json.dumps({"out": opts.out, "test": _headline(test), "train": r["train"]}))
+    return 0
+
+
 @dataclass
 class SweepOptions:
     train_fractions: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5)  # one run per fraction
@@ -54,6 +87,8 @@ def sweep(argv: list[str], prog: str) -> int:
         raise ConfigError("a sweep trains at each of --train-fractions; drop --train-fraction")
     fractions_argv, rest = _split_fractions(argv)
     options = parse(SweepOptions, fractions_argv, prog=prog)
+    require(bool(options.train_fractions), "train_fractions", "", "needs at least one value, e.g. --train-fractions "
+            "0.1 0.5")
     for f in options.train_fractions:
         require(0 < f < 1, "train_fractions", list(options.train_fractions), "must lie strictly between 0 and 1")
     if not any(a == "--out" or a.startswith("--out=") for a in rest):
@@ -102,13 +137,16 @@ class Predict:
     data_dir: str | None = None  # folder holding MNIST ('embedded': the packaged sample)
     out: Output = field(default_factory=Output)  # text→image runs: the PNG of the drawn answer
 
+    def check(self) -> None:
+        limits.seed(self.seed)
+
 
 def predict(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.arithmetic import predict as run_predict
     from latentworks.pipelines.arithmetic import run_info
     from latentworks.pipelines.tasks import task as task_of
 
-    args = parse(Predict, argv, prog=prog, description="Answer a query with a trained arithmetic run.")
+    args = validate(parse(Predict, argv, prog=prog, description="Answer a query with a trained arithmetic run."))
     task, _, _ = run_info(args.run)
     output = args.out.output
     require(args.image is None or task_of(task).images_in, "image", args.image,
@@ -133,11 +171,15 @@ class Render:
     seed: int = 0  # which MNIST test handwriting is drawn
     data_dir: str | None = None  # folder holding MNIST ('embedded': the packaged sample)
 
+    def check(self) -> None:
+        limits.seed(self.seed)
+
 
 def render(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.arithmetic import render_query
 
-    args = parse(Render, argv, prog=prog, description="Draw a query with MNIST test-split digits as a PNG strip.")
+    args = validate(parse(Render, argv, prog=prog, description="Draw a query with MNIST test-split digits as a PNG "
+                          "strip."))
     output_path(args.output, overwrite=args.overwrite)
     check_data_dir(args.data_dir)
     validate(args.format)
@@ -150,10 +192,14 @@ class Eval:
     run: Positional[str]  # a finished text→text run folder
     # operand lengths to score: N (both operands N digits) or AxB (A digits, then B), e.g. --digits 3 10 100 4x2
     digits: tuple[str, ...] = ("3", "5", "10")
-    n: int = 10_000  # fresh queries per length (fewer where fewer exist)
+    n: int = 10_000  # fresh queries per length (fewer where fewer exist; 1 to 1,000,000)
     ops: str | None = None  # operators to score (default: the run's), e.g. --ops +
     seed: int = 0  # which queries are drawn
     out: Output = field(default_factory=Output)  # the figure (default: RUN/figures/length_generalisation.png)
+
+    def check(self) -> None:
+        limits.seed(self.seed)
+        limits.between(self.n, "n", 1, MAX_QUERIES, "queries and answers held in memory and written per length")
 
 
 def evaluate(argv: list[str], prog: str) -> int:
@@ -162,8 +208,9 @@ def evaluate(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.arithmetic import run_info
     from latentworks.pipelines.length import evaluate_length, held_out_mirror_free, length_figure, parse_lengths
 
-    args = parse(Eval, argv, prog=prog, description="Score a text→text run on fresh queries whose operands have "
-                 "exactly N digits (length generalisation); queries and answers are written to RUN/length/.")
+    args = validate(parse(Eval, argv, prog=prog, description="Score a text→text run on fresh queries whose "
+                          "operands have exactly N digits (length generalisation); queries and answers are written "
+                          "to RUN/length/."))
     require(bool(args.digits), "digits", args.digits, "needs at least one length, e.g. --digits 3 10")
     lengths = [parse_lengths(d) for d in args.digits]
     equal = [a for a, b in lengths if a == b]  # the figure's x axis: unequal lengths are printed only
@@ -188,4 +235,4 @@ def evaluate(argv: list[str], prog: str) -> int:
     return 0
 
 
-__all__ = ["FAMILY", "evaluate", "predict", "render", "sweep", "train"]
+__all__ = ["FAMILY", "evaluate", "mnist_addition", "predict", "render", "sweep", "train"]

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latentworks.cli import limits
 from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import TrainFamily, option_hints, parse, train_command
 from latentworks.config import require
@@ -50,6 +51,9 @@ def sample(argv: list[str], prog: str) -> int:
 
     a = parse(Sample, argv, prog=prog, description="Generate text from a trained char-RNN run.")
     require(0 <= a.length <= 1_000_000, "length", a.length, "must lie in 0..1000000")
+    limits.seed(a.seed)
+    limits.between(a.temperature, "temperature", 0, 100, "0 is greedy; above a few the text is noise")
+    require(a.top_k is None or a.top_k >= 1, "top_k", a.top_k, "must be at least 1 (or left out)")
     output = output_path(a.out.output, overwrite=a.out.overwrite, suffixes=None)
     text = a.prime + sample_charrnn(a.run, a.prime, a.temperature, a.length, a.top_k, a.seed)
     if output is not None:

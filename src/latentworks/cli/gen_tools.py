@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
+from latentworks.cli import limits
 from latentworks.cli.common import PNG, Device, Output, Positional, output_path
 from latentworks.cli.parsing import parse
 from latentworks.config import flag_alias, validate
@@ -33,12 +34,17 @@ class Sampling:
     scale: float = 1.0  # multiply the latents (e.g. 0.17)
 
 
-def _load(run: Run):
+def _load(run: Run, options: object = None):
+    """The run's model, once ``options`` (the verb's, ``run`` among them) passed their checks; a class label it
+    does not know, or any label for an unconditional model, is refused, not ignored."""
     from latentworks.models.io import load_model
     from latentworks.training.trainer import pick_device
 
-    validate(run)
-    return load_model(run.run, expect=KINDS, map_location=str(pick_device(run.device.device)))
+    validate(options if options is not None else run)
+    model = load_model(run.run, expect=KINDS, map_location=str(pick_device(run.device.device)))
+    for name in ("label", "result_label"):
+        limits.label(getattr(options, name, None), model, name)
+    return model
 
 
 def _out(run: Run, output: Output, name: str, suffix: str = ".png", formats: tuple[str, ...] = PNG) -> Path:
@@ -62,12 +68,15 @@ class Sample:
     label: int | None = None  # conditional models: the class of every cell (default 0..9 by column)
     out: Output = field(default_factory=Output)
 
+    def check(self) -> None:
+        limits.seed(self.seed)
+
 
 def sample(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import sample_grid
 
     a = parse(Sample, argv, prog=prog, description="An n×n grid of samples, cells numbered for picking indices.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     s = a.sampling
     tag = "".join([f"_t{s.truncate:g}" if s.truncate else "", f"_s{s.scale:g}" if s.scale != 1 else "",
                    f"_label{a.label}" if a.label is not None else ""])
@@ -79,17 +88,21 @@ def sample(argv: list[str], prog: str) -> int:
 class Interpolate:
     at: Run
     seed: int = 4  # which two random points
-    steps: int = 10  # points on the line, endpoints included
+    steps: int = 10  # points on the line, endpoints included (2 to 4,096)
     slerp: bool = False  # spherical interpolation (norm interpolated linearly)
     label: int | None = None  # conditional models: the class along the path (default: random)
     out: Output = field(default_factory=Output)
+
+    def check(self) -> None:
+        limits.seed(self.seed)
+        limits.images(self.steps, "steps", 2)
 
 
 def interpolate(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import interpolate as run_interpolate
 
     a = parse(Interpolate, argv, prog=prog, description="Two random points and the line between them.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     how = "slerp" if a.slerp else "lerp"
     return _done(run_interpolate(model, a.seed, a.steps, slerp=a.slerp, labels=a.label,
                                  out=_out(a.at, a.out, f"interpolate_{how}_seed{a.seed}")))
@@ -99,19 +112,25 @@ def interpolate(argv: list[str], prog: str) -> int:
 class Traverse:
     at: Run
     seed: int = 0
-    points: int = 10  # random points to pass through
-    steps: int = 100  # frames along the whole path
+    points: int = 10  # random points to pass through (2 to 4,096)
+    steps: int = 100  # frames along the whole path (2 to 4,096)
     slerp: bool = False
     label: int | None = None  # conditional models: the class along the path
-    frame_ms: int = 80  # GIF frame duration in milliseconds
+    frame_ms: int = 80  # GIF frame duration in milliseconds (1 to 60,000)
     out: Output = field(default_factory=Output)  # a .gif animates, a .png is a strip (default: GIF above 40 steps)
+
+    def check(self) -> None:
+        limits.seed(self.seed)
+        limits.images(self.points, "points", 2)
+        limits.images(self.steps, "steps", 2)
+        limits.between(self.frame_ms, "frame_ms", 1, limits.MAX_FRAME_MS, "a frame's time in milliseconds")
 
 
 def traverse(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import traverse as run_traverse
 
     a = parse(Traverse, argv, prog=prog, description="A path through several random points: PNG strip or GIF.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     suffix = ".gif" if a.steps > 40 else ".png"
     return _done(run_traverse(model, a.points, a.steps, a.seed, slerp=a.slerp, labels=a.label,
                               out=_out(a.at, a.out, f"traverse_p{a.points}_seed{a.seed}", suffix, (".png", ".gif")),
@@ -131,13 +150,16 @@ class Arith:
     result_label: int | None = None  # conditional models: class of the result (default: C's first)
     out: Output = field(default_factory=Output)
 
+    def check(self) -> None:
+        limits.seed(self.grid_seed, "grid_seed")
+
 
 def arith(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import latent_arithmetic
 
     a = parse(Arith, argv, prog=prog, description="Decode mean(A) − mean(B) + mean(C) by cell indices of a "
               "numbered sample grid.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     return _done(latent_arithmetic(model, a.grid_seed, a.n, a.a, a.b, a.c, labels=a.label,
                                    truncate=a.sampling.truncate, scale=a.sampling.scale,
                                    result_label=a.result_label, out=_out(a.at, a.out, f"arith_seed{a.grid_seed}")))
@@ -149,18 +171,26 @@ class SweepDim:
     dim: int  # latent coordinate (0-based)
     lo: Annotated[float, flag_alias("--from")] = -3.0  # first value of the coordinate
     hi: Annotated[float, flag_alias("--to")] = 3.0  # last value of the coordinate
-    steps: int = 11
+    steps: int = 11  # steps × rows: at most 4,096 images
     rows: int = 1  # random base points, one row each
     seed: int = 0
     label: int | None = None
     out: Output = field(default_factory=Output)
+
+    def check(self) -> None:
+        limits.seed(self.seed)
+        limits.between(self.lo, "from", -1e6, 1e6, "a finite latent value")
+        limits.between(self.hi, "to", -1e6, 1e6, "a finite latent value")
+        limits.images(self.steps, "steps", 2)
+        limits.images(self.rows, "rows")
+        limits.images(self.steps * self.rows, "steps")
 
 
 def sweep_dim(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import sweep_dim as run_sweep
 
     a = parse(SweepDim, argv, prog=prog, description="Vary one latent coordinate.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     return _done(run_sweep(model, a.dim, a.lo, a.hi, a.steps, a.seed, rows=a.rows, labels=a.label,
                            out=_out(a.at, a.out, f"sweep_dim{a.dim}_seed{a.seed}")))
 
@@ -172,13 +202,16 @@ class Codes:
     seed: int = 0
     out: Output = field(default_factory=Output)
 
+    def check(self) -> None:
+        limits.seed(self.seed)
+
 
 def codes(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import code_grid
 
     a = parse(Codes, argv, prog=prog, description="A GAN trained with --codes: one row per code value, the same "
               "noise down each column.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     return _done(code_grid(model, a.seed, a.n, out=_out(a.at, a.out, f"codes_seed{a.seed}")))
 
 
@@ -194,7 +227,7 @@ def manifold(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import manifold as run_manifold
 
     a = parse(Manifold, argv, prog=prog, description="The decoded grid over normal quantiles of a 2-D latent.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     return _done(run_manifold(model, a.n, labels=a.label, out=_out(a.at, a.out, f"manifold_n{a.n}")))
 
 
@@ -217,7 +250,7 @@ def reconstruct(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import reconstruct as run_reconstruct
 
     a = parse(Images, argv, prog=prog, description="Your images through a CAE / VAE / CVAE.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     result = run_reconstruct(model, a.files.images, labels=a.label, invert=a.invert,
                              out=_out(a.at, a.out, "reconstruct"))
     print(f"mean pixel MSE {float(result.info['mse'].mean()):.5f} over {len(result.images)} image(s)")
@@ -229,7 +262,7 @@ def encode(argv: list[str], prog: str) -> int:
 
     a = parse(Images, argv, prog=prog, description="Latent vectors of your images (CAE / VAE / CVAE), as JSON "
               "(to stdout, or -o FILE).")
-    model = _load(a.at)
+    model = _load(a.at, a)
     output = output_path(a.out.output, overwrite=a.out.overwrite, suffixes=(".json",))
     result = run_encode(model, a.files.images, labels=a.label, invert=a.invert, out=output)
     if output is not None:
@@ -259,9 +292,11 @@ def decode(argv: list[str], prog: str) -> int:
 
     a = parse(Decode, argv, prog=prog, description="Decode latent vectors from a JSON file (what `encode -o` "
               "writes).")
-    model = _load(a.at)
+    model = _load(a.at, a)
     z, labels = read_latents_json(a.file.latents)
     label = a.label if a.label is not None else labels
+    for value in labels if a.label is None and labels else ():
+        limits.label(value, model, "label")  # the file's labels are held to what --label is
     return _done(decode_latents(model, z, labels=label,
                                 out=_out(a.at, a.out, f"decode_{Path(a.file.latents).stem}")))
 
@@ -270,16 +305,24 @@ def decode(argv: list[str], prog: str) -> int:
 @dataclass
 class Evaluate:
     at: Run
-    n: int = 10000  # generated samples (and real ones, at most)
+    n: int = 10000  # generated samples (and real ones, at most): 2 to 100,000
     seed: int = 0
     reader: str | None = None  # folder of a trained digit reader (default: the packaged one)
     data_dir: str | None = None  # MNIST folder ('embedded': the packaged sample)
-    batch: int = 500
+    batch: int = 500  # 1 to 4,096 images at a time
     kid: bool = True  # also the kernel distance (a few seconds)
-    k: int = 5000  # VAEs: importance samples for the NLL
-    nll_images: int | None = None  # VAEs: score N random test images (default all)
+    k: int = 5000  # VAEs: importance samples for the NLL (1 to 100,000)
+    nll_images: int | None = None  # VAEs: score N random test images (default all; at most 100,000)
     nll: bool = True  # VAEs: the −ELBO and IW-NLL
     out: Output = field(default_factory=Output)  # the JSON (default RUN/eval_generative.json)
+
+    def check(self) -> None:
+        limits.seed(self.seed)
+        limits.between(self.n, "n", 2, limits.MAX_SAMPLES, "generated images held in memory at once")
+        limits.between(self.batch, "batch", 1, limits.MAX_IMAGES, "images through the model at a time")
+        limits.between(self.k, "k", 1, limits.MAX_SAMPLES, "importance samples per image")
+        if self.nll_images is not None:
+            limits.between(self.nll_images, "nll_images", 1, limits.MAX_SAMPLES, "test images scored")
 
 
 def evaluate(argv: list[str], prog: str) -> int:
@@ -290,6 +333,7 @@ def evaluate(argv: list[str], prog: str) -> int:
 
     a = parse(Evaluate, argv, prog=prog, description="MNIST evaluation with the digit reader: class histogram, "
               "FLD and its floor, precision / recall, conditional accuracy, VAE NLL.")
+    validate(a)
     check_data_dir(a.data_dir)
     run_dir = Path(a.at.run)
     out = output_path(a.out.output, overwrite=a.out.overwrite, default=run_dir / "eval_generative.json", own=run_dir,
@@ -297,7 +341,7 @@ def evaluate(argv: list[str], prog: str) -> int:
     fig_path = output_path(str(out.with_name(f"{out.stem}_class_histogram.png")) if a.out.output else None,
                            overwrite=a.out.overwrite, default=run_dir / "figures" / "eval_class_histogram.png",
                            own=run_dir)
-    model = _load(a.at)
+    model = _load(a.at, a)
     result = evaluate_run(model, run_dir, reader=a.reader, data_dir=a.data_dir,
                           device=str(pick_device(a.at.device.device)), n=a.n, seed=a.seed, kid=a.kid,
                           batch=a.batch, nll_k=a.k if a.nll else 0, nll_images=a.nll_images)
@@ -317,10 +361,15 @@ class Directions:
     at: Run
     n: int = 10  # directions to show (the top n)
     seed: int = 0  # the held-out subset (autoencoders) or sampled latents (GANSpace), and the figure's base point
-    steps: int = 7  # images along each direction
+    steps: int = 7  # images along each direction (n × steps: at most 4,096 images)
     span: float = 3.0  # from −span σ to +span σ
     label: int | None = None  # conditional models: the class shown (default 0)
     out: Output = field(default_factory=Output)
+
+    def check(self) -> None:
+        limits.seed(self.seed)
+        limits.images(self.n * self.steps, "n")
+        limits.between(self.span, "span", 1e-6, 1e3, "standard deviations either side")
 
 
 def directions(argv: list[str], prog: str) -> int:
@@ -331,7 +380,7 @@ def directions(argv: list[str], prog: str) -> int:
     a = parse(Directions, argv, prog=prog, description="The top principal directions of the latent space (PCA of "
               "encoded held-out images for autoencoders, GANSpace for GANs): one row of images along each, and "
               "the variance each explains.")
-    model = _load(a.at)
+    model = _load(a.at, a)
     out = _out(a.at, a.out, f"directions_n{a.n}_seed{a.seed}")
     config = Path(a.at.run) / "config.json"  # names the held-out images an autoencoder's PCA encodes
     found = principal_directions(model, a.n, seed=a.seed,

@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import parse
-from latentworks.config import require
+from latentworks.config import require, validate
 from latentworks.data.arithmetic import check_data_dir
+from latentworks.errors import LatentworksError
 
 
 @dataclass
@@ -30,9 +31,11 @@ class RunStudy:
 
 def run_study_command(a: RunStudy, only: list[str] | None = None) -> dict[str, Any]:
     from latentworks.studies.registry import run_study
+    from latentworks.training.config import TrainConfig
 
     check_data_dir(a.data_dir)
     require(a.out.strip() != "", "out", a.out, "is empty; name the study folder")
+    validate(TrainConfig(seed=a.seed, device=a.device))  # the runs' settings, judged before the study folder exists
     return run_study(a.profile, a.out, only=only or [s for part in a.only for s in part.split(",") if s] or None,
                      data_dir=a.data_dir, seed=a.seed, progress=a.progress, device=a.device, resume=a.resume,
                      overwrite=a.overwrite, executor=a.executor, workers=a.workers, address=a.address)
@@ -58,7 +61,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
     from latentworks.errors import LatentworksError
     from latentworks.report.html import load_page, write_report
     from latentworks.report.run_section import compare_runs, section_from_run
-    from latentworks.runs import read_json
+    from latentworks.runs import read_results_json
 
     pages = [Path(p) / "report.json" for p in paths if (Path(p) / "report.json").is_file()]
     if pages:
@@ -68,7 +71,7 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
         return load_page(pages[0]).write(output, title)
     for p in paths:
         results = Path(p) / "results.json"
-        if results.is_file() and "studies" in read_json(results):
+        if results.is_file() and "studies" in read_results_json(results):
             raise LatentworksError(f"{p} is a study folder from before report.json; rebuild its report with "
                                    f"latentworks run --resume --out {p} (finished runs are reused)")
     runs = [section_from_run(p) for p in paths]
@@ -83,6 +86,9 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
 def report(argv: list[str], prog: str) -> int:
     a = parse(Report, argv, prog=prog, description="One self-contained HTML page: a study folder's report rebuilt, "
               "or run folders side by side.")
+    if not a.runs:  # an empty page is no report
+        raise LatentworksError("latentworks report needs at least one run or study folder, e.g. latentworks report "
+                               "runs/study")
     output = output_path(a.out.output, overwrite=a.out.overwrite, default="report.html", suffixes=(".html", ".htm"))
     print(build_report(a.runs, output, a.title).resolve())
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from latentworks.errors import LatentworksError
 from latentworks.runs import read_json, write_json
+
+MAX_SIDE = 4096  # as the explorer's uploads: a larger picture (a decompression bomb) is refused from its header
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
+MAX_ROWS = 4096  # latent vectors in one z.json: one figure's worth of images
 
 
 def _writable(images) -> np.ndarray:
@@ -49,7 +54,13 @@ def load_image_files(paths: Sequence[str | Path], size: int, channels: int,
         if not p.is_file():
             raise LatentworksError(f"image file {p} not found")
         try:
-            with Image.open(p) as img:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused, not warned of
+                img = Image.open(p)  # the header only: the size is known before any pixel is decoded
+            with img:
+                if img.size[0] * img.size[1] > MAX_PIXELS:
+                    raise LatentworksError(f"{p} is {img.size[0]}×{img.size[1]} pixels, over the {MAX_SIDE}×"
+                                           f"{MAX_SIDE} limit; pass a smaller image")
                 img.load()
                 img = ImageOps.exif_transpose(img)
                 w, h = img.size
@@ -63,6 +74,8 @@ def load_image_files(paths: Sequence[str | Path], size: int, channels: int,
                     img = img.resize((size, size),
                                      Image.Resampling.BILINEAR if deep else Image.Resampling.LANCZOS)
                 arr = _to_array(img, channels)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise LatentworksError(f"{p} has more than {MAX_SIDE}×{MAX_SIDE} pixels; pass a smaller image") from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
             raise LatentworksError(f"cannot read {p} as an image ({type(err).__name__}); "
                                    "pass PNG/JPEG/WebP/BMP files") from None
@@ -124,5 +137,13 @@ def read_latents_json(path: str | Path) -> tuple[np.ndarray, list[int] | None]:
         z = z[None]
     if z.ndim != 2 or z.size == 0:
         raise LatentworksError(f"{path}: 'z' must be a non-empty list of latent vectors")
+    if len(z) > MAX_ROWS:
+        raise LatentworksError(f"{path} holds {len(z):,} latent vectors, over the {MAX_ROWS:,} one figure shows; "
+                               "split the file")
+    if not np.isfinite(z).all():
+        raise LatentworksError(f"{path}: 'z' holds a value that is not a finite number")
     labels = data.get("labels") if isinstance(data, dict) else None
+    if labels is not None and (not isinstance(labels, list) or len(labels) != len(z) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in labels)):
+        raise LatentworksError(f"{path}: 'labels' must be a list of {len(z)} integer class labels, one per vector")
     return z, labels

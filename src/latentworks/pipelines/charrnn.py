@@ -256,7 +256,13 @@ def load_sampler(run_dir: str | Path) -> _Sampler:
                                "'latentworks charrnn train'")
     kind = read_model_info(run_dir).get("kind")
     model = load_model(run_dir, expect=("char_lstm", "numpy_rnn", "numpy_lstm"))
-    vocab = Vocab.from_json(read_json(run_dir / "vocab.json"))
+    data = read_json(run_dir / "vocab.json")
+    chars = data.get("chars") if isinstance(data, dict) else None
+    size = getattr(getattr(model, "config", None), "vocab_size", None)
+    if not isinstance(chars, str) or not chars or len(set(chars)) != len(chars) or (size and len(chars) != size):
+        raise LatentworksError(f"{run_dir / 'vocab.json'} is damaged (no list of {size or 'distinct'} characters "
+                               "the model reads); restore it or retrain the run")
+    vocab = Vocab.from_json(data)
     return _Sampler(model, vocab, "torch" if kind == "char_lstm" else "numpy")
 
 

@@ -72,6 +72,7 @@ class TrainConfig:
                 "must be >= 0 (0: every epoch)")
         require(self.time_limit_s is None or (finite(self.time_limit_s) and self.time_limit_s >= 0), "time_limit",
                 self.time_limit_s, "must be a number of seconds >= 0 (0 stops after the first step)")
+        require(0 <= self.seed < 2**63, "seed", self.seed, "a seed must be between 0 and 2^63 − 1 (what torch takes)")
         require(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"), "device",
                 self.device, "must be auto, cpu, cuda or cuda:N")
         if self.device.startswith("cuda"):
