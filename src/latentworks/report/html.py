@@ -1,9 +1,11 @@
 """One self-contained HTML page from a study or from run folders: figures embedded as PNG, no outside file.
 
-The page reads top-down: a summary table of every headline measure (the course's figure, a peer's where one
-exists, ours, the held-out set and its size), a note on how to read the measures, a table of contents, then one
-section per family with its tables and figures, each run folded into a line that opens to its details. Numbers
-go through :mod:`latentworks.report.names`: human names (the raw key in a tooltip), percentages throughout.
+The page reads top-down: a summary table of every headline measure (the run's recipe, the course's figure and a
+peer's where one exists, ours, the held-out set and its size; a column empty in every row is left out), a note on
+how to read the measures, a table of contents, then one section per family with its tables and figures, each run
+folded into a line that opens to its details (:mod:`latentworks.report.run_section`). Numbers go through
+:mod:`latentworks.report.names`: human names (the raw key in a tooltip), percentages throughout. A value read from
+a run is tagged with its results.json key (:func:`shown`), so a test can read every one back.
 
 A study also saves its page as ``report.json`` (sections, tables, figure paths relative to the study folder), so
 ``latentworks report STUDY_DIR`` rebuilds the same page without re-running anything.
