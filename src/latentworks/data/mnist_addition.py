@@ -12,9 +12,12 @@ the images, their indices in the split and the sums, never a digit label.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from latentworks.config import require
+from latentworks.data.arithmetic import ArithmeticData, ArithmeticSpec, check_data_dir
 from latentworks.data.mnist import MnistSplit, load_mnist
 from latentworks.errors import LatentworksError
 
@@ -70,4 +73,32 @@ def mnist_addition(digits: int, seed: int = 0, data_dir: str | None = None) -> t
             build_addition_set(mnist.test, digits, seed, "test"), mnist.source)
 
 
-__all__ = ["MAX_DIGITS", "AdditionSet", "build_addition_set", "check_digits", "mnist_addition"]
+@dataclass
+class MnistAdditionData(ArithmeticData):
+    """The ``data`` section of an MNIST-addition run. The protocol fixes the examples (the run's ``--seed`` shuffles
+    the images), so the query grid's fields (max_int, train_fraction, split_seed) are not used and must stay as
+    they are; the answer alphabet is the one of ``+`` on N-digit numbers."""
+
+    protocol: ClassVar[str] = "mnist-addition"
+    number_length: int = 1  # N (the verb's --digits): each example is two N-digit numbers, labelled with their sum
+    ops: str = "+"  # MNIST-addition only adds
+
+    def spec(self) -> ArithmeticSpec:
+        # A query is N digits, '+', N digits (2N + 1 glyphs); the answer up to N + 1 digits.
+        return ArithmeticSpec(max_int=10 ** self.number_length - 1, ops="+", layout="v23")
+
+    def check(self) -> None:
+        check_digits(self.number_length)
+        require(self.ops == "+", "ops", self.ops, "MNIST-addition only adds; drop --ops")
+        require(self.layout == "v23", "layout", self.layout, "MNIST-addition strips have one layout; drop --layout")
+        require(not self.fresh_handwriting, "fresh_handwriting", True,
+                "contradicts the protocol (each image is used once, in one fixed example); drop it")
+        defaults = ArithmeticData()
+        for name in ("max_int", "train_fraction", "split_seed"):  # silently ignored would mislead
+            require(getattr(self, name) == getattr(defaults, name), name, getattr(self, name),
+                    "does not apply: the protocol fixes the examples; set --digits and --seed instead")
+        check_data_dir(self.data_dir)
+
+
+__all__ = ["MAX_DIGITS", "AdditionSet", "MnistAdditionData", "build_addition_set", "check_digits",
+           "mnist_addition"]

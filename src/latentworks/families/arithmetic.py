@@ -19,6 +19,8 @@ FAMILY = declare_family(Family(
         "predict": Verb("answer a query with a trained run", "latentworks.cli.arithmetic:predict"),
         "render": Verb("draw a query in MNIST test-split handwriting as a PNG strip",
                        "latentworks.cli.arithmetic:render"),
+        "mnist-addition": Verb("MNIST-addition on its own protocol: N-digit sums of fixed MNIST images, "
+                               "trained and scored on sums only", "latentworks.cli.arithmetic:mnist_addition"),
         "eval": Verb("score a text→text run on longer operands than it trained on (length generalisation)",
                      "latentworks.cli.arithmetic:evaluate"),
     },

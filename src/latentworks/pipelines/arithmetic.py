@@ -35,6 +35,7 @@ from latentworks.pipelines.tasks import (
     test_sampler,
 )
 from latentworks.pipelines.tasks import task as task_of
+from latentworks.pipelines.tasks import task_for
 from latentworks.recipes.arithmetic import TASKS, RunConfig
 from latentworks.runs import claim_run_dir
 from latentworks.training.distributed import detect
@@ -77,7 +78,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
     if detect().is_main:
         claim_run_dir(out, resume=resume, overwrite=overwrite)
     seed_everything(cfg.train.seed)
-    t = task_of(cfg.task)
+    t = task_for(cfg)
     prepared = t.prepare(cfg)
     reader = t.reader(cfg)
     model = build_model(cfg)

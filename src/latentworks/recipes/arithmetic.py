@@ -17,6 +17,8 @@
 * ``glyph-columns`` (image→text): a glyph CNN told each training glyph's character, in front of ``columns``
   (``models/img2text.py``); ``glyph-answers``: a glyph CNN that learns from the answers alone, in front of the
   ``attention`` core (``models/answers_reader.py``);
+* ``mnist-addition`` (image→text): ``glyph-answers``' model on MNIST-addition's own protocol (fixed examples of 2N
+  MNIST images labelled with their sum only, ``data/mnist_addition.py``; ``latentworks arithmetic mnist-addition``);
 * ``pen`` (text→image): ``columns`` computes the answer, a transposed-conv pen with a style code draws it
   (``models/compute_draw.py``);
 * ``default``: each task's measured best (:func:`chosen_recipe`, README "Arithmetic: the recipes").
@@ -33,6 +35,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from latentworks.config import ConfigError, flag_alias, from_dict, override, require
 from latentworks.data.arithmetic import ArithmeticData, normalize_op
+from latentworks.data.mnist_addition import MnistAdditionData
 from latentworks.models.aligned import AlignedConfig
 from latentworks.models.answers_reader import AnswersReaderConfig
 from latentworks.models.column_automaton import ColumnAutomatonConfig
@@ -64,7 +67,8 @@ class RunConfig:
     family: ClassVar[str] = "arithmetic"
     task: Literal["text2text", "img2text", "text2img"] = "text2text"  # the direction
     # default (each task's measured best); text→text: course, attention, columns, columns-long, columns-multiply,
-    # automaton; image→text: course, glyph-columns, glyph-answers; text→image: course, pen
+    # automaton; image→text: course, glyph-columns, glyph-answers, mnist-addition (`arithmetic mnist-addition`);
+    # text→image: course, pen
     recipe: Annotated[str, flag_alias("--preset")] = "columns"
     # Image→text only: what the model may learn from besides the strip's pixels. 'answers': the answer strings
     # alone (course, glyph-answers); 'query': also the text each training strip was drawn from (glyph-columns).
@@ -135,6 +139,18 @@ class AnswersReaderRun(RunConfig):
 
 
 @dataclass
+class MnistAdditionRun(RunConfig):
+    """MNIST-addition on its own protocol (``data/mnist_addition.py``): glyph-answers' model on fixed examples."""
+
+    data: MnistAdditionData = field(default_factory=MnistAdditionData)
+    model: AnswersReaderConfig = field(default_factory=AnswersReaderConfig)
+
+    @property
+    def title(self) -> str:
+        return f"MNIST-addition on its own protocol, N = {self.data.number_length}, seed {self.train.seed}"
+
+
+@dataclass
 class TextToImageRun(RunConfig):
     model: TextToImage.Config = field(default_factory=TextToImage.Config)
 
@@ -155,6 +171,7 @@ MODEL_CONFIGS: dict[tuple[str, str], tuple[str, type, type[RunConfig]]] = {
     ("img2text", "course"): ("img2text", ImageToTextConfig, ImageToTextRun),
     ("img2text", "glyph-columns"): ("img2text_read", ReadComputeConfig, ReadComputeRun),
     ("img2text", "glyph-answers"): ("img2text_answers", AnswersReaderConfig, AnswersReaderRun),
+    ("img2text", "mnist-addition"): ("img2text_answers", AnswersReaderConfig, MnistAdditionRun),
     ("text2img", "course"): ("text2img", TextToImage.Config, TextToImageRun),
     ("text2img", "pen"): ("text2img_draw", ComputeDrawConfig, ComputeDrawRun),
 }
@@ -222,6 +239,15 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
         "train.steps": 20000, "train.batch_size": 32, "train.lr": 4e-3, "train.optimizer": "adamw",
         "train.weight_decay": 0.1, "train.schedule": "cosine", "train.warmup_steps": 100, "train.clip": "norm",
         "train.clip_value": 1.0, "train.threads": 1},
+    # MNIST-addition on its own protocol (``latentworks arithmetic mnist-addition``): glyph-answers' model and
+    # training on the protocol's fixed examples, each image in one strip, labelled with the sum only.
+    ("img2text", "mnist-addition"): {
+        "model.cell": "lstm", "model.hidden": 128, "model.enc_layers": 1,
+        "model.bidirectional": True, "model.decoder": "attention", "model.heads": 16, "model.values": "inputs",
+        "model.bridge": False, "model.reverse_output": True, "model.dropout": 0.1,
+        "train.steps": 20000, "train.batch_size": 32, "train.lr": 4e-3, "train.optimizer": "adamw",
+        "train.weight_decay": 0.1, "train.schedule": "cosine", "train.warmup_steps": 100, "train.clip": "norm",
+        "train.clip_value": 1.0, "train.threads": 1},
     # The course's decoder (the hedzd V23 copy): per-step dense ReLU to 7×7×128 → BN → 3×3 stride-2 deconv 64 →
     # BN → ReLU → 3×3 stride-2 deconv 1; MSE on the sigmoid.
     ("text2img", "course"): {
@@ -247,6 +273,7 @@ SUPERVISION = {
     ("img2text", "course"): "query pixels → answer text",
     ("img2text", "glyph-columns"): "query pixels + the query's text as per-glyph labels → answer text",
     ("img2text", "glyph-answers"): "query pixels → answer text",
+    ("img2text", "mnist-addition"): "2N fixed MNIST train images → their sum's text (the protocol's examples)",
     ("text2img", "course"): "query text → answer pixels (MNIST train digits)",
     ("text2img", "pen"): "query text → answer text + answer pixels (MNIST train digits)",
 }
@@ -318,7 +345,8 @@ def chosen_recipe(name: str, task: str, ops: Any, supervision: str | None = None
 
 def recipe_supervision(task: str, name: str) -> str:
     """'answers' or 'query': what an image→text recipe learns from besides pixels."""
-    return "answers" if (task, name) in {("img2text", "course"), ("img2text", "glyph-answers")} else "query"
+    answers = {("img2text", "course"), ("img2text", "glyph-answers"), ("img2text", "mnist-addition")}
+    return "answers" if (task, name) in answers else "query"
 
 
 def resolve(cfg: RunConfig) -> RunConfig:

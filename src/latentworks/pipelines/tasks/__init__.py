@@ -18,6 +18,7 @@ from latentworks.pipelines.tasks.base import (
     test_sampler,
 )
 from latentworks.pipelines.tasks.drawing import TextToImage
+from latentworks.pipelines.tasks.mnist_addition import MNIST_ADDITION, MnistAdditionTask
 from latentworks.pipelines.tasks.text import ImageToText, TextToText
 from latentworks.recipes.arithmetic import TASKS, RunConfig
 
@@ -34,15 +35,24 @@ def task(name: str) -> Task:
         raise LatentworksError(f"'{name}' is not an arithmetic task; use one of {', '.join(_BY_NAME)}") from None
 
 
+def task_for(cfg: RunConfig) -> Task:
+    """The task that trains ``cfg``: its direction's, or a benchmark protocol's own when its data section names
+    one (MNIST-addition: fixed images per example, not fresh handwriting)."""
+    return _PROTOCOLS.get(getattr(cfg.data, "protocol", None)) or task(cfg.task)
+
+
+_PROTOCOLS: dict[str | None, Task] = {"mnist-addition": MNIST_ADDITION}
+
+
 def all_tasks() -> tuple[Task, ...]:
     return tuple(_BY_NAME.values())
 
 
 def prepare(cfg: RunConfig) -> Prepared:
     """``cfg``'s split queries, with MNIST glyphs where its task draws or reads handwriting."""
-    return task(cfg.task).prepare(cfg)
+    return task_for(cfg).prepare(cfg)
 
 
-__all__ = ["ANSWER_MEASURES", "IMAGE_TO_TEXT", "TEXT_TO_IMAGE", "TEXT_TO_TEXT", "ImageToText", "Measure",
-           "Prepared", "Task", "TextToImage", "TextToText", "all_tasks", "generate_images", "predict_strings",
-           "prepare", "task", "test_sampler"]
+__all__ = ["ANSWER_MEASURES", "IMAGE_TO_TEXT", "MNIST_ADDITION", "TEXT_TO_IMAGE", "TEXT_TO_TEXT", "ImageToText",
+           "Measure", "MnistAdditionTask", "Prepared", "Task", "TextToImage", "TextToText", "all_tasks",
+           "generate_images", "predict_strings", "prepare", "task", "task_for", "test_sampler"]
