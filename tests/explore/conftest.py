@@ -12,6 +12,7 @@ import torch
 from latentworks.config import to_dict
 from latentworks.data.arithmetic import ArithmeticSpec
 from latentworks.data.text import Vocab
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.io import save_model
 from latentworks.runs import write_json
 
@@ -48,14 +49,13 @@ def build_runs(root: Path) -> Path:
 
     spec = ArithmeticSpec(max_int=9)
     extra = {"spec": asdict(spec)}
-    sizes = {"vocab_size": spec.vocab_size, "query_len": spec.query_len, "answer_len": spec.answer_len}
+    sizes = {"shape": ArithmeticShape(vocab_size=spec.vocab_size, charset=spec.charset, query_len=spec.query_len,
+                                      answer_len=spec.answer_len, layout=spec.layout)}
     t2t = model_class("text2text")(TextToTextConfig(hidden=8, **sizes))
     save_model(t2t, root / "arithmetic" / "text2text", extra={"task": "text2text", **extra})
     save_model(ImageToText(ImageToTextConfig(hidden=8, feature_dim=8, **sizes)), root / "arithmetic" / "img2text",
                extra={"task": "img2text", **extra})
-    pen = ComputeThenDraw(ComputeDrawConfig(charset=spec.charset, query_len=spec.query_len,
-                                            answer_len=spec.answer_len, hidden=8, pen_dim=4, pen_channels=4,
-                                            style_dim=2))
+    pen = ComputeThenDraw(ComputeDrawConfig(**sizes, hidden=8, pen_dim=4, pen_channels=4, style_dim=2))
     save_model(pen, root / "arithmetic" / "text2img", extra={"task": "text2img", **extra})
 
     vocab = Vocab.from_text("The quick brown fox jumps over the lazy dog.\n")

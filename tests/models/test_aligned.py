@@ -15,7 +15,7 @@ SPECS = [ArithmeticSpec(max_int=99, ops="+-", layout="v23"), ArithmeticSpec(max_
 def _model(spec: ArithmeticSpec, **overrides) -> AlignedTextToText:
     data = {"data.max_int": spec.max_int, "data.ops": spec.ops, "data.layout": spec.layout}
     cfg = recipe("columns", task="text2text", **data, **{f"model.{k}": v for k, v in overrides.items()})
-    assert cfg.model.charset == spec.charset and cfg.model.answer_len == spec.answer_len
+    assert cfg.model.shape.charset == spec.charset and cfg.model.shape.answer_len == spec.answer_len
     return AlignedTextToText(cfg.model)
 
 
@@ -127,4 +127,4 @@ def test_the_default_multiplies_with_the_columns_multiply_recipe():
     assert recipe("columns", task="text2text", **{"data.ops": "*"}).recipe == "columns"  # an explicit recipe stays
     m = AlignedTextToText(mul.model)
     x = _ids(mul.data.spec(), "12*34", "5+6  ")
-    assert m.predict(x).shape == (2, mul.model.answer_len)
+    assert m.predict(x).shape == (2, mul.model.shape.answer_len)

@@ -18,7 +18,7 @@ def test_each_glyph_is_read_into_a_distribution_over_symbols():
     images = torch.rand(3, 5, 28, 28)
     read = m.symbols(images)
     assert read.shape == (3, 5, 12) and torch.allclose(read.sum(-1), torch.ones(3, 5))
-    assert m.forward(images).shape == (3, m.config.answer_len, m.config.vocab_size)
+    assert m.forward(images).shape == (3, m.config.shape.answer_len, m.config.shape.vocab_size)
     assert m.symbol_of(images[0]).shape == (5, 12)
 
 

@@ -78,7 +78,7 @@ def test_subtraction_by_adding_has_no_network_of_its_own():
 
 def test_weights_do_not_depend_on_the_number_of_columns():
     model, spec = _model()
-    wide = ColumnAutomaton(override(model.config, {"answer_len": 12, "query_len": 23}))
+    wide = ColumnAutomaton(override(model.config, {"shape.answer_len": 12, "shape.query_len": 23}))
     wide.load_state_dict(model.state_dict())
     x, _ = _tensors(length_queries(11, 8, "+-", seed=0), ArithmeticSpec(max_int=10 ** 11 - 1, ops="+-"))
     wide.eval()
@@ -103,8 +103,8 @@ def test_learns_from_two_digit_queries_and_adds_and_subtracts_twelve_digit_ones(
     xt, yt = _tensors([every[k] for k in test], spec)
     assert (model.predict(xt) == yt).all(1).float().mean() > 0.97  # held-out two-digit sums and differences
     long_spec = ArithmeticSpec(max_int=10 ** 12 - 1, ops="+-")
-    wide = ColumnAutomaton(override(model.config, {"answer_len": long_spec.answer_len,
-                                                   "query_len": long_spec.query_len}))
+    wide = ColumnAutomaton(override(model.config, {"shape.answer_len": long_spec.answer_len,
+                                                   "shape.query_len": long_spec.query_len}))
     wide.load_state_dict(model.state_dict())
     wide.eval()
     queries = length_queries(12, 400, "+-", seed=1)

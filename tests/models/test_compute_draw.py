@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from latentworks.errors import LatentworksError
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.compute_draw import ComputeDrawConfig, ComputeThenDraw
 from latentworks.models.io import load_model, save_model
 
@@ -54,7 +55,7 @@ def test_the_style_code_learns_two_ways_of_writing_one_character():
     targets = torch.stack([left, right] * 32)[:, None]
 
     def trained(style_dim: int) -> ComputeThenDraw:
-        model = _small(style_dim=style_dim, answer_len=1)
+        model = _small(style_dim=style_dim, shape=ArithmeticShape(answer_len=1))
         params = [p for n, p in model.named_parameters() if not n.startswith("compute")]
         opt = torch.optim.Adam(params, lr=1e-2)
         for _ in range(150):

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.io import load_model, save_model
 from latentworks.models.seq2seq import (
     Seq2SeqCore,
@@ -26,7 +27,8 @@ def _one_thread():
 
 def _model(**kw) -> TextToText:
     torch.manual_seed(0)
-    cfg = TextToText.Config(vocab_size=V, query_len=LQ, answer_len=LA, hidden=kw.pop("hidden", 16), **kw)
+    shape = ArithmeticShape(vocab_size=V, query_len=LQ, answer_len=LA)
+    cfg = TextToText.Config(shape=shape, hidden=kw.pop("hidden", 16), **kw)
     return TextToText(cfg)
 
 
@@ -126,7 +128,7 @@ def _recipe(name: str, **changes):
 def test_course_recipe_matches_keras_parameter_count():
     run = _recipe("course")
     cfg, train = run.model, run.train
-    assert (cfg.vocab_size, cfg.query_len, cfg.answer_len) == (V, LQ, LA)
+    assert (cfg.shape.vocab_size, cfg.shape.query_len, cfg.shape.answer_len) == (V, LQ, LA)
     m = TextToText(cfg)
     assert count_trainable(m) == 805_133  # Keras summary; PyTorch's second LSTM bias is zero and frozen
     assert (cfg.cell, cfg.hidden, cfg.decoder, cfg.embed_dim) == ("lstm", 256, "repeat", 0)

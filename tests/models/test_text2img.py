@@ -2,13 +2,14 @@ import pytest
 import torch
 
 from latentworks.errors import LatentworksError
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.io import load_model, save_model
 from latentworks.models.text2img import TextToImage, text2img_loss
 
 
 def _small(**kw):
     base = dict(
-        vocab_size=13, query_len=5, answer_len=3, hidden=16, map_channels=8, deconv_channels=4,
+        shape=ArithmeticShape(vocab_size=13, query_len=5, answer_len=3), hidden=16, map_channels=8, deconv_channels=4,
     )
     base.update(kw)
     return TextToImage(TextToImage.Config(**base))
@@ -55,7 +56,7 @@ def test_notebook_recipe_is_course_faithful():
     run = recipe("course", task="text2img")
     config, train = run.model, run.train
     assert (config.embed_dim, config.cell, config.hidden, config.enc_layers) == (0, "lstm", 256, 1)
-    assert not config.bidirectional and (config.vocab_size, config.query_len, config.answer_len) == (13, 5, 3)
+    assert not config.bidirectional and config.shape == ArithmeticShape(vocab_size=13, query_len=5, answer_len=3)
     assert (config.loss, train.lr, train.batch_size, train.epochs) == ("mse", 1e-3, 8, 20)  # the course copy's
     assert TextToImage(config)(torch.randint(0, 13, (2, 5))).shape == (2, 3, 28, 28)
     with pytest.raises(ConfigError):

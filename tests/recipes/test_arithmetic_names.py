@@ -68,9 +68,11 @@ def test_a_saved_config_with_an_old_name_loads_silently_as_the_new_recipe(capsys
 
 
 def test_the_help_lists_every_recipe(capsys):
-    with pytest.raises(SystemExit) as done:
-        main(["arithmetic", "train", "--help"])
-    assert done.value.code == 0
+    try:
+        code = main(["arithmetic", "train", "--help"])
+    except SystemExit as done:  # how the help ends depends on the parser
+        code = done.code
+    assert code == 0
     shown = " ".join(capsys.readouterr().out.split())
     for name in ["default", *arithmetic.recipe_names()]:
         assert name in shown, name

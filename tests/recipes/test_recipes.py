@@ -13,7 +13,7 @@ from latentworks.recipes import arithmetic, charrnn, generative
 @pytest.mark.parametrize("task, name", list(arithmetic.RECIPES))
 def test_arithmetic_recipes_validate_build_and_round_trip(task, name):
     cfg = validate(arithmetic.recipe(name, task=task))
-    assert cfg.model.answer_len == cfg.data.spec().answer_len  # the data decides the model's sizes
+    assert cfg.model.shape.answer_len == cfg.data.spec().answer_len  # the data decides the model's sizes
     model = model_class(cfg.kind)(cfg.model)
     assert sum(p.numel() for p in model.parameters()) > 0 and hasattr(model, "training_step")
     back = arithmetic.from_json(json.loads(json.dumps({"family": "arithmetic", **to_dict(cfg)})))

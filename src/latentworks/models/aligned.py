@@ -19,25 +19,22 @@ The network still has to learn digit sums, carries, borrows and signs from examp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentworks.config import Derived, finite, flag_alias, require, validate
+from latentworks.config import finite, flag_alias, require, validate
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
 
 
 @dataclass
 class AlignedConfig:
-    vocab_size: Derived[int] = 13
-    charset: Derived[str] = "0123456789+- "  # ArithmeticSpec.charset: digits, operators, space last
-    query_len: Derived[int] = 5
-    answer_len: Derived[int] = 3
-    layout: Derived[str] = "v23"  # how answers are padded: v23 right, v21 left
+    shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
     embed_dim: int = 16  # size of each character's embedding
     cell: Literal["gru", "lstm"] = "gru"  # recurrent cell
     hidden: int = 128  # hidden units per direction
@@ -79,7 +76,7 @@ class AlignedTextToText(Trainable, nn.Module):
         super().__init__()
         validate(config)
         self.config = config
-        V, E, H = config.vocab_size, config.embed_dim, config.hidden
+        V, E, H = config.shape.vocab_size, config.embed_dim, config.hidden
         self.layout_ids()
         self.embed = nn.Embedding(V, E)
         self.pairs = nn.Embedding(V * V, 2 * config.pair_dim) if config.digit_pairs else None
@@ -95,15 +92,15 @@ class AlignedTextToText(Trainable, nn.Module):
     # ------------------------------------------------------------------ fixed re-layouts
     def layout_ids(self) -> None:
         """The ids the re-layouts use: the pad (space, last), '-' and '0'."""
-        self.pad = self.config.vocab_size - 1
+        self.pad = self.config.shape.vocab_size - 1
         # With no '-' in the charset no answer is negative; -1 matches no id.
-        self.minus = self.config.charset.index("-") if "-" in self.config.charset else -1
-        self.zero = self.config.charset.index("0")
+        self.minus = self.config.shape.charset.index("-") if "-" in self.config.shape.charset else -1
+        self.zero = self.config.shape.charset.index("0")
 
     def columns(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Lq) query ids -> (B, La, 3) ids of (operator, a_t, b_t), units first, space where absent."""
         B, L = x.shape
-        steps = self.config.answer_len
+        steps = self.config.shape.answer_len
         pos = torch.arange(L, device=x.device).expand(B, L)
         is_digit = x < 10
         is_op = (x >= 10) & (x < self.pad)
@@ -164,7 +161,7 @@ class AlignedTextToText(Trainable, nn.Module):
         negative &= n < L
         length = n + negative.long()
         # Character j of the written answer (most significant first): '-' then digits n-1 .. 0.
-        j = t - (L - length) if self.config.layout == "v21" else t
+        j = t - (L - length) if self.config.shape.layout == "v21" else t
         digit_pos = (n - 1 - (j - negative.long())).clamp(0, L - 1)
         char = torch.where(negative & (j == 0), torch.full_like(canon, self.minus), canon.gather(1, digit_pos))
         return torch.where((j >= 0) & (j < length), char, torch.full_like(canon, self.pad))
@@ -191,7 +188,7 @@ class AlignedTextToText(Trainable, nn.Module):
         with i + j = t and the second vectors of those with i + j = t - 1."""
         B, T, _ = cols.shape
         a, b = cols[..., 1], cols[..., 2]
-        vectors = self.pairs(a[:, :, None] * self.config.vocab_size + b[:, None, :]).reshape(B, T * T, -1)
+        vectors = self.pairs(a[:, :, None] * self.config.shape.vocab_size + b[:, None, :]).reshape(B, T * T, -1)
         i = torch.arange(T, device=cols.device)
         meet = (i[:, None] + i[None, :]).reshape(-1)  # the column where a_i and b_j meet
         here, up = vectors.chunk(2, -1)
@@ -217,14 +214,14 @@ class AlignedTextToText(Trainable, nn.Module):
 
     def _teacher_forced(self, x: torch.Tensor, cols: torch.Tensor, canon: torch.Tensor) -> torch.Tensor:
         memory = self.encode(x, cols)
-        start = torch.full_like(canon[:, :1], self.config.vocab_size)
+        start = torch.full_like(canon[:, :1], self.config.shape.vocab_size)
         prev = torch.cat([start, canon[:, :-1]], 1)
         out, _ = self.decoder(torch.cat([memory, self.prev_embed(prev)], -1))
         return self.head(self.drop(out))
 
     def _greedy(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         B = memory.shape[0]
-        prev = torch.full((B,), self.config.vocab_size, dtype=torch.long, device=memory.device)
+        prev = torch.full((B,), self.config.shape.vocab_size, dtype=torch.long, device=memory.device)
         state, ids, logits = None, [], []
         for t in range(memory.shape[1]):
             step = torch.cat([memory[:, t:t + 1], self.prev_embed(prev)[:, None]], -1)

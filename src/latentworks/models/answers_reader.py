@@ -18,12 +18,13 @@ each symbol class is named after the digit it most often reads on one half, and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import torch
 from torch import nn
 
-from latentworks.config import Derived, finite, require, validate
+from latentworks.config import finite, require, validate
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.digit_reader import DigitReader
 from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
 from latentworks.registry import register_model
@@ -32,9 +33,7 @@ from latentworks.training.module import StepOutput, Trainable
 
 @dataclass
 class AnswersReaderConfig(Seq2SeqCoreConfig):
-    vocab_size: Derived[int] = 13
-    query_len: Derived[int] = 5
-    answer_len: Derived[int] = 3
+    shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
     symbols: int = 16  # glyph classes the CNN may invent (the query alphabet has 13: digits, + - and blank)
     glyph_channels: tuple[int, ...] = (16, 32, 64)  # conv stages of the glyph CNN
     glyph_features: int = 128
@@ -67,7 +66,7 @@ class AnswersReader(Trainable, nn.Module):
                                                      dropout=config.glyph_dropout, num_classes=config.symbols))
         self.embed = nn.Linear(config.symbols, config.embed_dim, bias=False)  # a lookup table for soft symbols
         core_cfg = Seq2SeqCoreConfig(**{f.name: getattr(config, f.name) for f in fields(Seq2SeqCoreConfig)})
-        self.core = Seq2SeqCore(core_cfg, config.embed_dim, config.vocab_size, config.answer_len)
+        self.core = Seq2SeqCore(core_cfg, config.embed_dim, config.shape.vocab_size, config.shape.answer_len)
 
     def symbols(self, images: torch.Tensor) -> torch.Tensor:
         """(B, L, 28, 28) -> each glyph's distribution over the symbol classes (B, L, symbols). (Not ``read``:

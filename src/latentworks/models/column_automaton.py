@@ -34,25 +34,22 @@ does. The readers then give only the sign of a sum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentworks.config import Derived, require, validate
+from latentworks.config import require, validate
 from latentworks.models.aligned import AlignedTextToText
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.registry import register_model
 
 
 @dataclass
 class ColumnAutomatonConfig:
-    vocab_size: Derived[int] = 13
-    charset: Derived[str] = "0123456789+- "
-    query_len: Derived[int] = 5
-    answer_len: Derived[int] = 3
-    layout: Derived[str] = "v23"
+    shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
     zero_pad: ClassVar[bool] = True  # columns and answers are always fixed-width here (see ``columns``' zero_pad)
     read_states: int = 3  # symbols of each reader's state (which operand is larger: 3 suffice)
     # Readers side by side, each with its own weights; the sign reads all their last symbols. One reader alone
@@ -72,7 +69,7 @@ class ColumnAutomatonConfig:
     subtract_by_adding: bool = False
 
     def check(self) -> None:
-        require("*" not in self.charset, "ops", "".join(c for c in self.charset if c in "+-*"),
+        require("*" not in self.shape.charset, "ops", "".join(c for c in self.shape.charset if c in "+-*"),
                 "automaton cannot multiply; use --preset columns-multiply")
         require(self.hidden >= 1 and self.dim >= 1, "hidden", self.hidden, "and --dim must be >= 1")
         require(self.read_states >= 2, "read_states", self.read_states, "must be >= 2")
@@ -80,7 +77,7 @@ class ColumnAutomatonConfig:
         require(self.write_states >= 2, "write_states", self.write_states, "must be >= 2")
         require(set(self.symmetric_ops) <= set("+-"), "symmetric_ops", self.symmetric_ops, "may hold only + and -")
         require(self.pad_columns >= 0, "pad_columns", self.pad_columns, "must be >= 0")
-        require(not self.subtract_by_adding or "+" in self.charset, "subtract_by_adding", self.subtract_by_adding,
+        require(not self.subtract_by_adding or "+" in self.shape.charset, "subtract_by_adding", self.subtract_by_adding,
                 "answers '-' with the learned '+': add '+' to --ops or pass --no-subtract-by-adding")
 
 
@@ -123,12 +120,12 @@ class ColumnAutomaton(AlignedTextToText):
         nn.Module.__init__(self)
         validate(config)
         self.config = config
-        V, H, D = config.vocab_size, config.hidden, config.dim
+        V, H, D = config.shape.vocab_size, config.hidden, config.dim
         R, W = config.read_states, config.write_states
         self.layout_ids()  # the re-layouts are ``columns``'
-        ops = [c for c in "+-" if c in config.charset]
+        ops = [c for c in "+-" if c in config.shape.charset]
         self.register_buffer("symmetric", torch.tensor([c in config.symmetric_ops and c in ops for c in
-                                                        config.charset]), persistent=False)
+                                                        config.shape.charset]), persistent=False)
         # Readers: (operator, a_t, b_t, state) -> next state, from the units up; one set per operator (shared ones
         # were pulled into a single symbol by the '+' rows, whose sign never changes).
         K = config.readers
@@ -141,9 +138,9 @@ class ColumnAutomaton(AlignedTextToText):
         self.write_a, self.write_b = nn.Embedding(V * V * 10, D), nn.Embedding(V * V * 10, D)
         self.write_state = nn.Linear(W, D)
         self.writers = nn.ModuleList(readout(D, H, V + W) for _ in own)
-        self.network_of = {config.charset.index(c): k for k, c in enumerate(own)}  # operator id -> its networks
-        self.plus = config.charset.index("+") if "+" in ops else -1
-        self.by_adding = config.charset.index("-") if config.subtract_by_adding and "-" in ops else -1
+        self.network_of = {config.shape.charset.index(c): k for k, c in enumerate(own)}  # operator id -> its networks
+        self.plus = config.shape.charset.index("+") if "+" in ops else -1
+        self.by_adding = config.shape.charset.index("-") if config.subtract_by_adding and "-" in ops else -1
         self.overflow_sign = nn.Linear(W, V) if self.by_adding >= 0 else None  # the last carry -> the sign
 
     def run(self, cols: torch.Tensor, sign: torch.Tensor | None = None,
@@ -153,7 +150,7 @@ class ColumnAutomaton(AlignedTextToText):
         predicted ones are used."""
         B, T, _ = cols.shape
         op, digits = cols[:, 0, 0], cols[..., 1:].clamp(max=9)  # zero-padded: every column holds two digits
-        logits = self.first_state.weight.new_zeros(B, 1 + T, self.config.vocab_size)
+        logits = self.first_state.weight.new_zeros(B, 1 + T, self.config.shape.vocab_size)
         inverted = op == self.by_adding
         for part, rows in ((self.read_then_write, (~inverted).nonzero()[:, 0]),
                            (self.subtract, inverted.nonzero()[:, 0])):
@@ -166,7 +163,7 @@ class ColumnAutomaton(AlignedTextToText):
                         answer: torch.Tensor | None) -> torch.Tensor:
         """The readers give the sign, then the writer writes the digits in the context (operator, sign)."""
         B, T, _ = digits.shape
-        V, R, K, D = self.config.vocab_size, self.config.read_states, self.config.readers, self.config.dim
+        V, R, K, D = self.config.shape.vocab_size, self.config.read_states, self.config.readers, self.config.dim
         both = self.symmetric[op][:, None]
         state = F.one_hot(torch.zeros_like(op), R).float()[:, None].expand(B, K, R)  # symbol 0 below the units
         for t in range(T):
@@ -184,7 +181,7 @@ class ColumnAutomaton(AlignedTextToText):
                    carry: torch.Tensor) -> torch.Tensor:
         """One column of the writer: (digits a, b, state symbol) in the context (op, sign) -> (..., V + W)
         scores of the answer digit and of the next state symbol."""
-        context = (op * self.config.vocab_size + sign) * 10
+        context = (op * self.config.shape.vocab_size + sign) * 10
         both = self.symmetric[op]
         x = self.write_a(context + a) + torch.where(both[..., None], self.write_a(context + b),
                                                     self.write_b(context + b)) + self.write_state(carry)
@@ -193,7 +190,7 @@ class ColumnAutomaton(AlignedTextToText):
 
     def write(self, op: torch.Tensor, sign: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
         """The writer walking the columns: (B,) context, (B, T, 2) digits -> (B, T, V) logits."""
-        V = self.config.vocab_size
+        V = self.config.shape.vocab_size
         carry = hard_symbol(self.first_state(op * V + sign))
         logits = []
         for t in range(digits.shape[1]):
@@ -225,7 +222,7 @@ class ColumnAutomaton(AlignedTextToText):
         with the chosen c is passed up), and the last carry symbol (B, W). ``answer`` (B, T) is chosen instead
         of the best c in the rows ``forced`` (B,) selects (all rows when ``forced`` is None)."""
         B, T = top.shape
-        V = self.config.vocab_size
+        V = self.config.shape.vocab_size
         op = torch.full((B, 10), self.plus, device=top.device)
         blank = torch.full_like(op, self.pad)  # a sum's sign: none
         tries = torch.arange(10, device=top.device).expand(B, 10)

@@ -17,25 +17,23 @@ the character alone and learns its average shape (the recipe before styles exist
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentworks.config import Derived, finite, require, validate
+from latentworks.config import finite, require, validate
 from latentworks.models.aligned import AlignedConfig, AlignedTextToText
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
 
 
 @dataclass
 class ComputeDrawConfig:
-    charset: Derived[str] = "0123456789+- "
-    query_len: Derived[int] = 5
-    answer_len: Derived[int] = 3
-    layout: Derived[str] = "v23"
+    shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
     hidden: int = 128  # hidden units of the column encoder-decoder
     pen_dim: int = 64  # size of each answer character's code for the pen
     pen_channels: int = 32  # channels of the pen's transposed convs
@@ -61,10 +59,8 @@ class ComputeThenDraw(Trainable, nn.Module):
         super().__init__()
         validate(config)
         self.config = config
-        V = len(config.charset)
-        self.compute = AlignedTextToText(AlignedConfig(vocab_size=V, charset=config.charset, hidden=config.hidden,
-                                                       query_len=config.query_len, answer_len=config.answer_len,
-                                                       layout=config.layout))
+        V = len(config.shape.charset)
+        self.compute = AlignedTextToText(AlignedConfig(shape=replace(config.shape, vocab_size=V), hidden=config.hidden))
         C, S = config.pen_channels, config.style_dim
         # One Sequential (embedding, dense, ReLU) so that runs saved before styles existed load unchanged.
         self.pen_in = nn.Sequential(nn.Embedding(V, config.pen_dim), nn.Linear(config.pen_dim + S, C * 2 * 7 * 7),

@@ -3,14 +3,15 @@ shared sequence core (``seq2seq.Seq2SeqCore``) reads those vectors and writes th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 import torch
 from torch import nn
 
-from latentworks.config import Derived, finite, require, validate
+from latentworks.config import finite, require, validate
 from latentworks.models.aligned import AlignedConfig, AlignedTextToText
+from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.digit_reader import DigitReader
 from latentworks.models.image_encoders import build_image_encoder
 from latentworks.models.seq2seq import Seq2SeqCore, Seq2SeqCoreConfig, answer_loss
@@ -20,9 +21,7 @@ from latentworks.training.module import StepOutput, Trainable
 
 @dataclass
 class ImageToTextConfig(Seq2SeqCoreConfig):
-    vocab_size: Derived[int] = 13
-    query_len: Derived[int] = 5
-    answer_len: Derived[int] = 3
+    shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
     encoder: Literal["cnn", "convlstm", "flatten"] = "cnn"  # per-step image encoder (flatten: seed 000's)
     feature_dim: int = 256  # image features per query character
     encoder_dropout: float = 0.0
@@ -46,7 +45,7 @@ class ImageToText(Trainable, nn.Module):
         self.config = config
         self.encoder = build_image_encoder(config.encoder, config.feature_dim, config.encoder_dropout)
         core_cfg = Seq2SeqCoreConfig(**{f.name: getattr(config, f.name) for f in fields(Seq2SeqCoreConfig)})
-        self.core = Seq2SeqCore(core_cfg, self.encoder.out_dim, config.vocab_size, config.answer_len)
+        self.core = Seq2SeqCore(core_cfg, self.encoder.out_dim, config.shape.vocab_size, config.shape.answer_len)
 
     def steps(self, images: torch.Tensor) -> torch.Tensor:
         # Images travel as uint8 to keep datasets small; scale here, on the device.
@@ -68,10 +67,7 @@ class ImageToText(Trainable, nn.Module):
 # ---------------------------------------------------------------------------- read, then compute
 @dataclass
 class ReadComputeConfig:
-    charset: Derived[str] = "0123456789+- "
-    query_len: Derived[int] = 5
-    answer_len: Derived[int] = 3
-    layout: Derived[str] = "v23"
+    shape: ArithmeticShape = field(default_factory=ArithmeticShape)  # filled from the data (recipes.resolve)
     glyph_channels: tuple[int, ...] = (16, 32, 64)  # conv stages of the glyph reader
     glyph_features: int = 128  # the glyph reader's feature size
     hidden: int = 128  # hidden units of the column encoder-decoder
@@ -103,12 +99,10 @@ class ReadThenCompute(Trainable, nn.Module):
         super().__init__()
         validate(config)
         self.config = config
-        V = len(config.charset)
+        V = len(config.shape.charset)
         self.reader = DigitReader(DigitReader.Config(channels=config.glyph_channels, feature_dim=config.glyph_features,
                                                      num_classes=V))
-        self.compute = AlignedTextToText(AlignedConfig(vocab_size=V, charset=config.charset, hidden=config.hidden,
-                                                       query_len=config.query_len, answer_len=config.answer_len,
-                                                       layout=config.layout))
+        self.compute = AlignedTextToText(AlignedConfig(shape=replace(config.shape, vocab_size=V), hidden=config.hidden))
 
     def read(self, images: torch.Tensor) -> torch.Tensor:
         """(B, L, 28, 28) -> per-glyph character logits (B, L, V)."""

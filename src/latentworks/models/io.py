@@ -23,6 +23,7 @@ from safetensors.torch import load_file
 from latentworks import registry
 from latentworks.checksum import with_checksum
 from latentworks.errors import LatentworksError
+from latentworks.models.arithmetic_shape import ArithmeticShape, nest_shape
 from latentworks.runs import read_json, to_jsonable, write_json
 from latentworks.training.checkpoint import save_tensors
 
@@ -96,7 +97,11 @@ def load_model(
     names = {f.name for f in dataclasses.fields(config_cls)}
     saved = {_RENAMED.get(k, k) if _RENAMED.get(k) in names else k: v for k, v in info["config"].items()}
     saved.update(changes or {})
+    if "shape" in names:  # arithmetic: shape fields held flat (a model.json before 0.3, or ``changes``) nest
+        saved = nest_shape(saved)
     try:
+        if "shape" in names:
+            saved["shape"] = ArithmeticShape(**saved.get("shape", {}))
         config = config_cls(**{k: _untuple(v) for k, v in saved.items() if k in names})
         model = cls(config)
     except (LatentworksError, TypeError, ValueError) as err:

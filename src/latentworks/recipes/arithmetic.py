@@ -38,6 +38,7 @@ from latentworks.data.arithmetic import ArithmeticData, normalize_op
 from latentworks.data.mnist_addition import MnistAdditionData
 from latentworks.models.aligned import AlignedConfig
 from latentworks.models.answers_reader import AnswersReaderConfig
+from latentworks.models.arithmetic_shape import nest_shape
 from latentworks.models.column_automaton import ColumnAutomatonConfig
 from latentworks.models.compute_draw import ComputeDrawConfig
 from latentworks.models.img2text import ImageToTextConfig, ReadComputeConfig
@@ -350,14 +351,13 @@ def recipe_supervision(task: str, name: str) -> str:
 
 
 def resolve(cfg: RunConfig) -> RunConfig:
-    """Fill the model fields the data decides (vocabulary, lengths, charset, layout)."""
+    """Fill the model's ``shape`` from the data (vocabulary, lengths, charset, layout)."""
     spec = cfg.data.spec()
-    names = {f for f in cfg.model.__dataclass_fields__}
     if cfg.task == "img2text" and cfg.supervision is None:
         cfg = override(cfg, {"supervision": recipe_supervision(cfg.task, cfg.recipe)})
     sizes = {"vocab_size": spec.vocab_size, "query_len": spec.query_len, "answer_len": spec.answer_len,
              "charset": spec.charset, "layout": spec.layout}
-    return override(cfg, {f"model.{k}": v for k, v in sizes.items() if k in names})
+    return override(cfg, {f"model.shape.{k}": v for k, v in sizes.items()})
 
 
 def from_json(data: dict[str, Any]) -> RunConfig:
@@ -370,6 +370,8 @@ def from_json(data: dict[str, Any]) -> RunConfig:
     if key not in MODEL_CONFIGS:
         raise ConfigError(f"config: no arithmetic recipe {key[1]!r} for task {key[0]!r}")
     body = {k: v for k, v in data.items() if k != "family"} | {"recipe": key[1]}
+    if isinstance(body.get("model"), dict):  # a config.json before 0.3 holds the shape fields flat in the model
+        body["model"] = nest_shape(body["model"])
     return from_dict(MODEL_CONFIGS[key][2], body)
 
 
