@@ -112,3 +112,24 @@ def test_a_study_resume_never_replaces_a_single_runs_results(tmp_path):
     proc = cli("run", "--profile", "test", "--resume", "--out", str(run))
     assert proc.returncode == 2 and "holds a single run, not a study" in proc.stderr, proc.stderr[-800:]
     assert {p.name: _sha(p) for p in run.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.05, 0.2], ids=["together", "50ms", "200ms"])
+def test_a_second_ctrl_c_during_shutdown_still_exits_130_and_leaves_no_temp_file(tmp_path, gap):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "latentworks", *_argv(out)], env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    metrics, deadline = out / "metrics.jsonl", time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if metrics.is_file() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before the signals arrived")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(gap)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1].strip()
+    assert proc.returncode == 130, (proc.returncode, err[-800:])
+    assert "Traceback" not in err and len(err.splitlines()) <= 2, err
+    assert not [p.name for p in out.rglob("*") if ".tmp" in p.name or p.name == LOCK_NAME]

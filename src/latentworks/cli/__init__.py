@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from latentworks import registry
@@ -91,17 +93,27 @@ def _os_error(err: OSError) -> str:
     return f"{err.strerror or err}{where}; check the path and the disk"
 
 
+def _on_the_way_out() -> None:
+    """An interrupted command is leaving (its checkpoint saved or left as it was): a further Ctrl-C or SIGTERM
+    must not cut that short into a traceback or a death by signal (exit -2) instead of 130."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         with sigterm_as_ctrl_c():
             return dispatch(sys.argv[1:] if argv is None else argv)
     except TrainingInterrupted as err:
+        _on_the_way_out()
         print(f"latentworks: {err}", file=sys.stderr)
         return 130
     except LatentworksError as err:
         print(f"latentworks: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _on_the_way_out()
         print("latentworks: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

@@ -117,13 +117,13 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
             raise LatentworksError(f"{ctx.out} holds a single run, not a study; resume it with its family's train "
                                    "--resume, or give run --resume a study folder")
         lock_run_dir(ctx.out)
-    started = time.perf_counter()
-    jobs = [job for name in names for job in _STUDIES[name][2](ctx)]
-    if not ctx.resume:  # planned first: a setting the plan refuses (a device, a seed) leaves no study folder behind
+    else:  # the seed and device were judged before (cli.report): a refused setting leaves no folder behind
         claim_run_dir(ctx.out, overwrite=overwrite)
     sections: list[Section] = []
     summary: dict[str, Any] = {"profile": profile, "studies": {}, "seed": ctx.seed,
                                "executor": type(executor).__name__, "workers": executor.workers}
+    started = time.perf_counter()
+    jobs = [job for name in names for job in _STUDIES[name][2](ctx)]
     summary["runs"] = len(jobs)
     summary["reused_runs"] = check_resumable(jobs) if ctx.resume else 0
     executor.run(jobs, ctx.progress)
