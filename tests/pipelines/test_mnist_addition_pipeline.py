@@ -12,7 +12,7 @@ from latentworks.data.arithmetic import decode
 from latentworks.data.mnist_addition import mnist_addition
 from latentworks.errors import LatentworksError
 from latentworks.pipelines.tasks import MNIST_ADDITION, task_for
-from latentworks.pipelines.tasks.mnist_addition import plus_glyph
+from latentworks.pipelines.tasks.mnist_addition import plus_glyph, score_on_digits
 from latentworks.recipes.arithmetic import recipe
 
 
@@ -54,6 +54,10 @@ def test_a_tiny_run_prints_the_counts_and_scores_the_protocol_test_set(tmp_path)
     assert results["train"]["queries"] == 2_000 and results["train"]["steps"] == 12 and results["seed"] == 0
     assert results["config"]["recipe"] == "mnist-addition" and results["config"]["data"]["number_length"] == 1
     assert results["config"]["supervision"] == "answers" and results["environment"]
+    # Scored again from the saved weights: the same test sums give the same figure; a longer N widens the model.
+    assert score_on_digits(out, 1, 0, "embedded")["sum_accuracy"] == test["sum_accuracy"]
+    longer = score_on_digits(out, 2, 0, "embedded")
+    assert longer["n"] == 250 and 0 <= longer["sum_accuracy"] <= 1
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -10,6 +10,8 @@ from the sum's text alone. The strip is what the ``glyph-answers`` model reads; 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +19,8 @@ import torch
 from latentworks.data.arithmetic import ArithmeticTextData, encode, format_answer
 from latentworks.data.glyphs import operator_glyph_pool
 from latentworks.data.mnist import load_mnist
-from latentworks.data.mnist_addition import AdditionSet, mnist_addition
+from latentworks.data.mnist_addition import AdditionSet, MnistAdditionData, mnist_addition
+from latentworks.metrics.arithmetic import score_answers
 from latentworks.pipelines.tasks.base import Prepared, Scored
 from latentworks.pipelines.tasks.text import ImageToText
 from latentworks.recipes.arithmetic import RunConfig
@@ -89,4 +92,20 @@ class MnistAdditionTask(ImageToText):
 
 MNIST_ADDITION = MnistAdditionTask()
 
-__all__ = ["MNIST_ADDITION", "FixedStrips", "MnistAdditionTask", "as_text_data", "plus_glyph", "strips"]
+
+def score_on_digits(run_dir: str | Path, digits: int, seed: int, data_dir: str | None = None) -> dict[str, Any]:
+    """A trained MNIST-addition run scored on the protocol's test set for another N (length generalisation of
+    reading and adding together): the model's weights as they are, only its query and answer lengths widened."""
+    from latentworks.models.io import load_model
+    from latentworks.pipelines.tasks.base import predict_strings
+
+    spec = MnistAdditionData(number_length=digits).spec()
+    model = load_model(run_dir, expect=MNIST_ADDITION.kinds,
+                       changes={"query_len": spec.query_len, "answer_len": spec.answer_len})
+    _, test, source = mnist_addition(digits, seed, data_dir)
+    predicted = predict_strings(model, torch.from_numpy(strips(test)), spec, batch=256)
+    scores = score_answers(predicted, [format_answer(v, spec) for v in test.sums])
+    return {"digits": digits, "seed": seed, "sum_accuracy": scores.exact_match, "n": scores.n, "mnist": source}
+
+__all__ = ["MNIST_ADDITION", "FixedStrips", "MnistAdditionTask", "as_text_data", "plus_glyph", "score_on_digits",
+           "strips"]
