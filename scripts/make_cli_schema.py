@@ -15,6 +15,7 @@ import contextlib
 import io
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,10 @@ def dumps(schema: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # tyro orders some choices (a Literal joined with None) by set iteration, which string hashing varies:
+        # one hash seed, one file
+        os.execve(sys.executable, [sys.executable, __file__, *argv], {**os.environ, "PYTHONHASHSEED": "0"})
     built = build()
     stale = [name for name, s in built.items() if not (HERE / name).is_file()
              or (HERE / name).read_text(encoding="utf-8") != dumps(s)]

@@ -25,11 +25,15 @@ def _option(action: argparse.Action) -> dict[str, Any]:
     text = clean(text.removesuffix("(required)").rstrip())  # the page says (required) from the flag
     if default == "None" or "default:" in text:  # unset, or the help already says what the default is
         default = None
-    metavar = action.metavar
-    nargs = action.nargs
+    metavar, nargs = action.metavar, action.nargs
+    choices = [str(c) for c in action.choices] if action.choices else None
+    if choices and "None" in choices:
+        # tyro lists a Literal joined with None in set order, which varies from run to run: one order for all
+        choices = ["None", *sorted(c for c in choices if c != "None")]
+        if isinstance(metavar, str) and metavar.startswith("{") and set(metavar[1:-1].split(",")) == set(choices):
+            metavar = "{" + ",".join(choices) + "}"
     return {"flags": list(action.option_strings), "dest": action.dest, "metavar": metavar,
-            "nargs": nargs if nargs is not None else 1,
-            "choices": [str(c) for c in action.choices] if action.choices else None,
+            "nargs": nargs if nargs is not None else 1, "choices": choices,
             "help": text, "default": default, "required": bool(action.required)}
 
 
