@@ -22,7 +22,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     assert "(8, " in out and (tmp_path / "runs" / "api-t2t" / "results.json").is_file()
     answer, exact = out.splitlines()[0].split()
     assert answer == "7" and float(exact) >= 0.9, out  # the model learned to add, and says so without padding
-    assert code.count("overwrite=True") == 2  # so that running it again moves the first runs aside
+    assert code.count("overwrite=True)") == 2  # both lw.train calls: running it again moves the first runs aside
 
 
 def test_a_second_train_into_one_folder_names_the_api_arguments(tmp_path, capsys):
