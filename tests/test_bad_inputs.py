@@ -418,6 +418,218 @@ def test_a_refused_output_leaves_everything_as_it_was(output_outcomes):
     assert not changed, sorted(changed)  # nothing replaced, nothing new (no answer.png, no report.html, no .tmp)
 
 
+# ------------------------------------------------------------------ every verb's input, checked once at the edge
+HUGE = "1180591620717411303424"  # 2^70: beyond what torch and NumPy take as a seed
+SEED = "2^63"
+BIG = "4,096 images"
+UNCOND = "is unconditional"
+EDITED = "checksum does not match"
+PID = "being written by another latentworks process (PID"
+# (id, argv, words): seeds, sizes, times, labels, JSON, images, damaged or edited files, locks, settings
+EDGE_CASES: list[tuple[str, list[str], str]] = [
+    *[(f"seed-{v[0]}-{v[1]}", [*v, "--seed", HUGE], SEED)
+      for v in (["gen", "sample", "{vae}"], ["gen", "interpolate", "{vae}"], ["gen", "traverse", "{vae}"],
+                ["gen", "sweep-dim", "{vae}", "--dim", "0"], ["gen", "codes", "{vae}"], ["gen", "eval", "{vae}"],
+                ["gen", "directions", "{vae}"], ["arithmetic", "predict", "{t2t}", "1+1"],
+                ["arithmetic", "eval", "{t2t}"], ["charrnn", "sample", "{char}"])],
+    ("seed-negative", ["gen", "sample", "{vae}", "--seed", "-1"], SEED),
+    ("seed-arith-grid", ["gen", "arith", "{vae}", "--grid-seed", HUGE, "--a", "1", "--b", "2", "--c", "3"], SEED),
+    ("seed-render", ["arithmetic", "render", "3+4", "--seed", HUGE, "-o", "{new}.png"], SEED),
+    ("seed-render-negative", ["arithmetic", "render", "3+4", "--seed", "-5", "-o", "{new}.png"], SEED),
+    ("seed-render-power", ["arithmetic", "render", "3+4", "--seed", "2**70", "-o", "{new}.png"], "--seed"),
+    ("seed-t2t-train", ["arithmetic", "train", "--seed", HUGE, "--out", "{new}"], SEED),
+    ("seed-gen-train", ["gen", "train", "--seed", HUGE, "--out", "{new}"], SEED),
+    ("seed-char-train", ["charrnn", "train", "--text", "{corpus}", "--seed", "-1", "--out", "{new}"], SEED),
+    ("seed-study", ["run", "--profile", "test", "--seed", HUGE, "--out", "{new}"], SEED),
+    ("interpolate-steps-huge", ["gen", "interpolate", "{vae}", "--steps", "10000000"], BIG),
+    ("traverse-steps-huge", ["gen", "traverse", "{vae}", "--steps", "10000000"], BIG),
+    ("traverse-points-huge", ["gen", "traverse", "{vae}", "--points", "100000"], BIG),
+    ("traverse-frame-negative", ["gen", "traverse", "{vae}", "--frame-ms", "-5"], "--frame-ms -5"),
+    ("traverse-frame-zero", ["gen", "traverse", "{vae}", "--frame-ms", "0"], "--frame-ms 0"),
+    ("traverse-frame-huge", ["gen", "traverse", "{vae}", "--frame-ms", "10000000"], "60,000"),
+    ("sweep-steps-huge", ["gen", "sweep-dim", "{vae}", "--dim", "0", "--steps", "100000"], BIG),
+    ("sweep-grid-huge", ["gen", "sweep-dim", "{vae}", "--dim", "0", "--rows", "100", "--steps", "100"], BIG),
+    ("sweep-from-nan", ["gen", "sweep-dim", "{vae}", "--dim", "0", "--from", "nan"], "--from nan"),
+    ("sweep-to-inf", ["gen", "sweep-dim", "{vae}", "--dim", "0", "--to", "inf"], "--to inf"),
+    ("eval-n-huge", ["gen", "eval", "{vae}", "--n", "1000000000"], "100,000"),
+    ("eval-n-one", ["gen", "eval", "{vae}", "--n", "1"], "--n 1"),
+    ("eval-batch-zero", ["gen", "eval", "{vae}", "--batch", "0"], "--batch 0"),
+    ("eval-batch-huge", ["gen", "eval", "{vae}", "--batch", "100000"], "--batch 100000"),
+    ("eval-k-zero", ["gen", "eval", "{vae}", "--k", "0"], "--k 0"),
+    ("eval-k-huge", ["gen", "eval", "{vae}", "--k", "10000000"], "--k 10000000"),
+    ("eval-nll-images-zero", ["gen", "eval", "{vae}", "--nll-images", "0"], "--nll-images 0"),
+    ("directions-huge", ["gen", "directions", "{vae}", "--n", "1000", "--steps", "1000"], BIG),
+    ("directions-span-zero", ["gen", "directions", "{vae}", "--span", "0"], "--span 0"),
+    ("directions-span-inf", ["gen", "directions", "{vae}", "--span", "inf"], "--span inf"),
+    ("length-n-huge", ["arithmetic", "eval", "{t2t}", "--n", "100000000000"], "1,000,000"),
+    ("length-n-zero", ["arithmetic", "eval", "{t2t}", "--n", "0"], "--n 0"),
+    ("char-temperature-negative", ["charrnn", "sample", "{char}", "--temperature", "-1"], "--temperature"),
+    ("char-temperature-nan", ["charrnn", "sample", "{char}", "--temperature", "nan"], "--temperature"),
+    ("char-top-k-zero", ["charrnn", "sample", "{char}", "--top-k", "0"], "--top-k 0"),
+    ("z-rows-huge", ["gen", "decode", "{vae}", "{e}/z_big.json"], "over the 4,096"),
+    ("z-ragged", ["gen", "decode", "{vae}", "{e}/z_ragged.json"], "equal-length"),
+    ("z-labels-strings", ["gen", "decode", "{vae}", "{e}/z_str_labels.json"], "integer class labels"),
+    ("z-labels-fraction", ["gen", "decode", "{cvae}", "{e}/z_frac_labels.json"], "integer class labels"),
+    ("z-labels-bool", ["gen", "decode", "{cvae}", "{e}/z_bool_labels.json"], "integer class labels"),
+    ("z-labels-ragged", ["gen", "decode", "{cvae}", "{e}/z_ragged_labels.json"], "integer class labels"),
+    ("z-labels-count", ["gen", "decode", "{cvae}", "{e}/z_short_labels.json"], "one per vector"),
+    ("z-labels-range", ["gen", "decode", "{cvae}", "{e}/z_label_12.json"], "between 0 and 9"),
+    ("z-labels-negative", ["gen", "decode", "{cvae}", "{e}/z_label_neg.json"], "between 0 and 9"),
+    ("z-labels-unconditional", ["gen", "decode", "{vae}", "{e}/z_label_1.json"], UNCOND),
+    ("z-nan", ["gen", "decode", "{vae}", "{e}/z_nan.json"], "finite"),
+    ("z-deep", ["gen", "decode", "{vae}", "{e}/deep.json"], "nests deeper"),
+    ("z-list-of-strings", ["gen", "decode", "{vae}", "{e}/z_strings.json"], "equal-length"),
+    ("z-empty", ["gen", "decode", "{vae}", "{e}/z_empty.json"], "non-empty"),
+    ("label-range", ["gen", "sample", "{cvae}", "--label", "10"], "between 0 and 9"),
+    ("label-negative", ["gen", "sample", "{cvae}", "--label", "-1"], "between 0 and 9"),
+    ("label-fraction", ["gen", "sample", "{cvae}", "--label", "1.5"], "--label"),
+    ("label-word", ["gen", "sample", "{cvae}", "--label", "three"], "--label"),
+    ("label-interpolate-range", ["gen", "interpolate", "{cvae}", "--label", "99"], "between 0 and 9"),
+    ("label-traverse-range", ["gen", "traverse", "{cvae}", "--label", "10"], "between 0 and 9"),
+    ("label-decode-range", ["gen", "decode", "{cvae}", "{e}/z_label_1.json", "--label", "10"], "between 0 and 9"),
+    ("result-label-range", ["gen", "arith", "{cvae}", "--grid-seed", "1", "--a", "1", "--b", "2", "--c", "3",
+                            "--result-label", "10"], "between 0 and 9"),
+    ("result-label-unconditional", ["gen", "arith", "{vae}", "--grid-seed", "1", "--a", "1", "--b", "2", "--c", "3",
+                                    "--result-label", "3"], UNCOND),
+    *[(f"label-unconditional-{v[1]}", [*v, "--label", "1"], UNCOND)
+      for v in (["gen", "interpolate", "{vae}"], ["gen", "traverse", "{vae}"], ["gen", "manifold", "{vae}"],
+                ["gen", "sweep-dim", "{vae}", "--dim", "0"], ["gen", "directions", "{vae}"],
+                ["gen", "reconstruct", "{vae}", "{png}"], ["gen", "encode", "{vae}", "{png}"],
+                ["gen", "decode", "{vae}", "{z_json}"])],
+    ("bomb-reconstruct", ["gen", "reconstruct", "{vae}", "{e}/bomb.png"], "pixels"),
+    ("bomb-encode", ["gen", "encode", "{vae}", "{e}/bomb.png"], "pixels"),
+    ("bomb-encode-second", ["gen", "encode", "{vae}", "{png}", "{e}/bomb.png"], "pixels"),
+    ("large-reconstruct", ["gen", "reconstruct", "{vae}", "{e}/large.png"], "over the 4096×4096"),
+    ("large-encode", ["gen", "encode", "{vae}", "{e}/large.png"], "over the 4096×4096"),
+    ("vocab-not-text", ["charrnn", "sample", "{e}/char_vocab_number"], "vocab.json is damaged"),
+    ("vocab-short", ["charrnn", "sample", "{e}/char_vocab_short"], "vocab.json is damaged"),
+    ("vocab-list", ["charrnn", "sample", "{e}/char_vocab_list"], "vocab.json is damaged"),
+    ("vocab-repeats", ["charrnn", "sample", "{e}/char_vocab_repeats"], "vocab.json is damaged"),
+    ("results-list", ["report", "{e}/vae_results_list"], "holds a JSON list"),
+    ("results-number", ["report", "{e}/vae_results_number"], "holds a JSON int"),
+    ("results-deep", ["report", "{e}/vae_results_deep"], "nests deeper"),
+    ("report-nothing", ["report"], "needs at least one run"),
+    ("sweep-no-fractions", ["arithmetic", "sweep", "--train-fractions", "--out", "{new}"], "at least one value"),
+    ("sweep-empty-fractions", ["arithmetic", "sweep", "--train-fractions=", "--out", "{new}"], "at least one value"),
+    ("edited-max-int", ["arithmetic", "predict", "{e}/t2t_max_int", "1+1"], EDITED),
+    ("edited-ops", ["arithmetic", "predict", "{e}/t2t_ops", "1+1"], EDITED),
+    ("edited-max-int-eval", ["arithmetic", "eval", "{e}/t2t_max_int", "--digits", "1"], EDITED),
+    ("edited-hidden", ["gen", "sample", "{e}/vae_hidden"], EDITED),
+    ("edited-char", ["charrnn", "sample", "{e}/char_hidden"], EDITED),
+    ("edited-config-resume", ["arithmetic", "train", *TINY_T2T, "--resume", "--out", "{e}/t2t_config"],
+     "changed after latentworks wrote it"),
+    ("study-resume-a-run", ["run", "--profile", "test", "--resume", "--out", "{t2t}"], "single run, not a study"),
+    ("locked-resume", ["arithmetic", "train", *TINY_T2T, "--resume", "--out", "{e}/t2t_locked"], PID),
+    ("locked-overwrite", ["arithmetic", "train", *TINY_T2T, "--overwrite", "--out", "{e}/t2t_locked"], PID),
+    ("locked-study", ["run", "--profile", "test", "--resume", "--out", "{e}/study_locked"], PID),
+    ("device-tpu-study", ["run", "--profile", "test", "--device", "tpu", "--out", "{new}"], "--device 'tpu'"),
+    ("device-tpu-gen", ["gen", "train", "--device", "tpu", "--out", "{new}"], "--device 'tpu'"),
+    ("device-tpu-t2t", ["arithmetic", "train", "--device", "tpu", "--out", "{new}"], "--device 'tpu'"),
+    ("device-tpu-sample", ["gen", "sample", "{vae}", "--device", "tpu"], "--device 'tpu'"),
+    ("study-workers-zero", ["run", "--profile", "test", "--workers", "0", "--out", "{new}"], "--workers 0"),
+    ("study-address-local", ["run", "--profile", "test", "--address", "auto", "--out", "{new}"], "--executor ray"),
+]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that is only its header: Pillow learns the size (a bomb's, here) before any pixel is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def _edge_world(root: Path) -> tuple[Path, list[subprocess.Popen]]:
+    """Beside the world: a conditional run, latent files, pictures, damaged and hand-edited copies, held locks."""
+    e = root / "edge"
+    e.mkdir()
+    made = cli("gen", "train", "--model", "cvae", *TINY_GEN[2:], "--epochs", "1", "--out", str(root / "cvae"))
+    assert made.returncode == 0, made.stderr[-500:]
+    z = [[0.0] * 4, [1.0] * 4]
+    files = {"z_big": {"z": [[0.0] * 4] * 200_000}, "z_ragged": {"z": [[0.0] * 4, [1.0] * 3]},
+             "z_str_labels": {"z": z, "labels": ["a", "b"]}, "z_frac_labels": {"z": z, "labels": [0.5, 1]},
+             "z_bool_labels": {"z": z, "labels": [True, False]}, "z_ragged_labels": {"z": z, "labels": [[1], 2]},
+             "z_short_labels": {"z": z, "labels": [1]}, "z_label_12": {"z": z, "labels": [12, 1]},
+             "z_label_neg": {"z": z, "labels": [-1, 1]}, "z_label_1": {"z": z, "labels": [1, 1]},
+             "z_strings": ["abc", "def"], "z_empty": {"z": []}}
+    for name, data in files.items():
+        (e / f"{name}.json").write_text(json.dumps(data))
+    (e / "z_nan.json").write_text('{"z": [[NaN, 0, 0, 0]]}')
+    (e / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (e / "bomb.png").write_bytes(_png_header(40_000, 40_000))
+    (e / "large.png").write_bytes(_png_header(5_000, 5_000))
+    for name, vocab in (("number", {"chars": 5}), ("short", {"chars": "ab"}), ("list", ["a"]),
+                        ("repeats", {"chars": "a" * 29})):
+        shutil.copytree(root / "char", e / f"char_vocab_{name}")
+        (e / f"char_vocab_{name}" / "vocab.json").write_text(json.dumps(vocab))
+    for name, text in (("list", "[1, 2]"), ("number", "3"), ("deep", "[" * 100_000 + "]" * 100_000)):
+        shutil.copytree(root / "vae", e / f"vae_results_{name}")
+        (e / f"vae_results_{name}" / "results.json").write_text(text)
+    for name, source, file, edit in (("t2t_max_int", "t2t", "model.json", ("spec", "max_int", 99)),
+                                     ("t2t_ops", "t2t", "model.json", ("spec", "ops", "+-*")),
+                                     ("vae_hidden", "vae", "model.json", ("config", "latent_dim", 5)),
+                                     ("char_hidden", "char", "model.json", ("config", "hidden", 9)),
+                                     ("t2t_config", "t2t", "config.json", ("train", "lr", 0.5))):
+        shutil.copytree(root / source, e / name)
+        tree = json.loads((e / name / file).read_text())
+        tree[edit[0]][edit[1]] = edit[2]
+        (e / name / file).write_text(json.dumps(tree, indent=2) + "\n")
+    shutil.copytree(root / "t2t", e / "t2t_locked")
+    (e / "study_locked").mkdir()
+    holders = []
+    for folder in ("t2t_locked", "study_locked"):
+        holders.append(subprocess.Popen([sys.executable, "-c", "import sys, time; from latentworks.folder_lock import "
+                                         "lock_run_dir; lock_run_dir(sys.argv[1]); print(1, flush=True); "
+                                         "time.sleep(600)", str(e / folder)], stdout=subprocess.PIPE, env=ENV))
+        assert holders[-1].stdout.readline().strip() == b"1"
+    return e, holders
+
+
+@pytest.fixture(scope="module")
+def edge_outcomes(world):
+    """The edge cases, in parallel, beside a live holder of two folders' locks; the whole tree before and after."""
+    root, _ = world
+    e, holders = _edge_world(root)
+    names = {"e": e, "cvae": root / "cvae"}
+
+    def run(case):
+        case_id, argv, _ = case
+        filled = _fill([a.replace("{e}", str(e)).replace("{cvae}", str(names["cvae"])) for a in argv], root, case_id)
+        return cli(*filled)
+
+    before = tree(root)
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            results = dict(zip([c[0] for c in EDGE_CASES], pool.map(run, EDGE_CASES)))
+        after = tree(root)
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait()
+    return results, before, after, [h.pid for h in holders]
+
+
+@pytest.mark.parametrize("case_id, argv, words", EDGE_CASES, ids=[c[0] for c in EDGE_CASES])
+def test_every_verbs_input_is_checked_at_the_edge(edge_outcomes, case_id, argv, words):
+    _check(edge_outcomes[0][case_id], words)
+
+
+def test_a_locked_folder_names_its_holder_and_nothing_changed(edge_outcomes):
+    results, before, after, pids = edge_outcomes
+    assert f"(PID {pids[0]})" in results["locked-resume"].stderr
+    assert f"(PID {pids[1]})" in results["locked-study"].stderr
+    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    assert not changed, sorted(changed)  # no study folder from a refused device, no .tmp, nothing replaced
+
+
+def test_the_catalogue_holds_two_hundred_cases():
+    assert len(CASES) + len(FS_CASES) + len(OUTPUT_CASES) + len(EDGE_CASES) >= 200
+
+
 # ------------------------------------------------------------------ interruptions, then --resume
 def _train_argv(out: Path) -> list[str]:
     return ["arithmetic", "train", "--preset", "columns", "--max-int", "19", "--train-fraction", "0.5", "--epochs",
