@@ -78,9 +78,9 @@ def test_encode_decode_reconstruct_user_images(runs, capsys, tmp_path):
     (["decode", "cgan", "ZJSON"], "latent_dim is 3"),
     (["reconstruct", "cgan", "IMG"], "no encoder"),
     (["sample", "vae", "--label", 3], "unconditional"),
-    (["sample", "cgan", "--label", 12], "0..9"),
+    (["sample", "cgan", "--label", 12], "between 0 and 9"),
     (["sample", "missing"], "not a run folder"),
-    (["interpolate", "vae", "--steps", 1], "at least 2"),
+    (["interpolate", "vae", "--steps", 1], "between 2 and 4,096"),
 ])
 def test_user_mistakes_are_one_line_errors(runs, tmp_path, argv, match):
     z = tmp_path / "z.json"
@@ -146,7 +146,7 @@ def test_directions_print_each_share_and_write_the_default_figure(runs, capsys, 
     out = capsys.readouterr().out
     assert "no config.json" in out and out.count("PC") == 2  # an encoder without its data; 2 latent dimensions
     assert (tmp_path / "d.png").exists()
-    with pytest.raises(LatentworksError, match="at least 1"):
+    with pytest.raises(LatentworksError, match="between 1 and 4,096"):
         run("directions", runs / "vae", "--n", 0)
 
 
