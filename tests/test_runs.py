@@ -40,7 +40,8 @@ def test_claim_refuses_a_run_without_resume_and_moves_it_aside_with_overwrite(tm
     with pytest.raises(LatentworksError, match="no run to resume"):
         claim_run_dir(out, resume=True)
     claim_run_dir(out, overwrite=True)
-    assert (tmp_path / "run.old-1" / "model.json").is_file() and not any(out.iterdir())  # moved, never deleted
+    assert (tmp_path / "run.old-1" / "model.json").is_file()  # moved, never deleted
+    assert [p.name for p in out.iterdir()] == [".lock"]  # the new folder: empty but for this process's lock
     for bad, match in (("", "empty"), (str(tmp_path / "run.old-1" / "model.json"), "is a file")):
         with pytest.raises(LatentworksError, match=match):
             claim_run_dir(bad)

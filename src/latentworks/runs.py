@@ -25,7 +25,7 @@ from latentworks._version import __version__
 from latentworks.checksum import verified, with_checksum
 from latentworks.config import changed_fields, flag, to_dict
 from latentworks.errors import LatentworksError
-from latentworks.folder_lock import LOCK_NAME, check_unlocked, lock_run_dir
+from latentworks.folder_lock import LOCK_NAME, check_unlocked, lock_run_dir, release_run_dir
 
 MAX_JSON_BYTES = 256 * 2**20  # no file latentworks writes comes near; a larger one is not ours (or a bomb)
 CHECKSUMMED = ("config.json", "model.json")  # files that define a model: checked when read (checksum.py)
@@ -288,6 +288,7 @@ def claim_run_dir(out: str | Path, *, resume: bool = False, overwrite: bool = Fa
         while root.with_name(f"{root.name}.old-{n}").exists():
             n += 1
         aside = root.with_name(f"{root.name}.old-{n}")
+        release_run_dir(root)  # a lock of this process's goes aside with its folder; the new one is locked below
         root.rename(aside)
         print(f"latentworks: moved the previous run in {root} aside to {aside}", file=sys.stderr)
     root.mkdir(parents=True, exist_ok=True)
