@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from latentworks import registry
 from latentworks.errors import LatentworksError
-from latentworks.folder_lock import lock_run_dir
+from latentworks.folder_lock import lock_run_dir, owns_run_dirs
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
 from latentworks.runs import claim_run_dir, environment, write_json
@@ -100,6 +100,7 @@ def _load_builtin_studies() -> None:
         importlib.import_module(family.study)
 
 
+@owns_run_dirs  # the study folder is given back when the study ends, even inside a longer process
 def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
     """Run the registered studies and write ``out/report.html`` and ``out/results.json``."""
     if profile not in PROFILES:
