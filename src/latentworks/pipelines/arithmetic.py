@@ -32,10 +32,10 @@ from latentworks.pipelines.tasks import (
     generate_images,
     predict_strings,
     prepare,
+    task_for,
     test_sampler,
 )
 from latentworks.pipelines.tasks import task as task_of
-from latentworks.pipelines.tasks import task_for
 from latentworks.recipes.arithmetic import TASKS, RunConfig
 from latentworks.runs import claim_run_dir
 from latentworks.training.distributed import detect
