@@ -207,6 +207,7 @@ def load_run(path: Path, run_id: str) -> Run:
         model = load_model(path, expect=task_of(task).kinds, map_location="cpu")
         return Run(run_id, path, family, str(info["kind"]), info, model, config, {"task": task, "spec": spec})
     from latentworks.data.text import Vocab
+    from latentworks.pipelines.charrnn import backend_of
 
     if not (path / "vocab.json").is_file():
         raise LatentworksError(f"{path / 'vocab.json'} is missing; the char-RNN run folder is incomplete, retrain it")
@@ -216,7 +217,7 @@ def load_run(path: Path, run_id: str) -> Run:
         raise LatentworksError(f"{path / 'vocab.json'} is damaged ({type(err).__name__}); retrain the run") from None
     model = load_model(path, expect=registry.kind_names(family), map_location="cpu")
     prime = next((p for p in ("The ", "Harr", "the ") if set(p) <= set(vocab.chars)), vocab.chars[0])
-    backend = "torch" if info["kind"] == "char_lstm" else "numpy"
+    backend = backend_of(model)
     return Run(run_id, path, family, str(info["kind"]), info, model, config,
                {"vocab": vocab, "backend": backend, "example_prime": prime})
 

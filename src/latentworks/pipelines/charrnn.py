@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from latentworks import registry
 from latentworks.config import to_dict, validate
 from latentworks.data.text import Vocab, find_text, load_corpus, require_length, split_corpus
 from latentworks.errors import LatentworksError
@@ -248,14 +249,13 @@ def write_figures(run: RunDir, rows: list[dict], metrics: dict[str, Any], vocab_
 
 def load_sampler(run_dir: str | Path) -> _Sampler:
     """The trained model of a run folder of either backend."""
-    from latentworks.models.io import load_model, read_model_info
+    from latentworks.models.io import load_model
 
     run_dir = Path(run_dir)
     if not (run_dir / "model.json").is_file():
         raise LatentworksError(f"{run_dir} holds no trained char-RNN (model.json missing); train one with "
                                "'latentworks charrnn train'")
-    kind = read_model_info(run_dir).get("kind")
-    model = load_model(run_dir, expect=("char_lstm", "numpy_rnn", "numpy_lstm"))
+    model = load_model(run_dir, expect=registry.kind_names("charrnn"))
     data = read_json(run_dir / "vocab.json")
     chars = data.get("chars") if isinstance(data, dict) else None
     size = getattr(getattr(model, "config", None), "vocab_size", None)
@@ -263,7 +263,14 @@ def load_sampler(run_dir: str | Path) -> _Sampler:
         raise LatentworksError(f"{run_dir / 'vocab.json'} is damaged (no list of {size or 'distinct'} characters "
                                "the model reads); restore it or retrain the run")
     vocab = Vocab.from_json(data)
-    return _Sampler(model, vocab, "torch" if kind == "char_lstm" else "numpy")
+    return _Sampler(model, vocab, backend_of(model))
+
+
+def backend_of(model: Any) -> str:
+    """'torch' or 'numpy': which of the two char-RNN implementations a loaded model is."""
+    import torch  # loaded with the model already; kept local so this module's import stays light
+
+    return "torch" if isinstance(model, torch.nn.Module) else "numpy"
 
 
 def sample_charrnn(run_dir: str | Path, prime: str = "The ", temperature: float = 0.8, length: int = 1000,

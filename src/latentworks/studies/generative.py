@@ -66,7 +66,7 @@ PLANS = {
                  faces=True),
 }
 
-LABELS = {"vae": "VAE", "dcgan": "DCGAN", "cgan": "cGAN", "cvae": "CVAE"}
+LABELS = {kind: registry.kind(kind).title for kind in registry.kind_names("generative")}
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -313,7 +313,7 @@ def mnist_part(ctx: StudyContext, plan: Plan, root: Path) -> tuple[Section, dict
                                   f"{ctx.seed + 334}), cells numbered for the arithmetic below"
                                   + (", one digit per column" if model.conditional else "")
                                   + ". Look for sharp strokes and every digit present"))
-        res = interpolate(model, ctx.seed + 4, 10, slerp=name in ("dcgan", "cgan"),
+        res = interpolate(model, ctx.seed + 4, 10, slerp=registry.kind(name).can("adversarial"),
                           out=fig_dir / f"{name}_interpolation.png")
         figures.append((res.path, f"{label}: a walk between two random latents; every step should be a "
                                   "plausible digit, changing smoothly"))
@@ -446,7 +446,8 @@ def faces_part(ctx: StudyContext, root: Path, kinds: tuple[str, ...] = FACE_KIND
         grid = sample_grid(model, 8, ctx.seed + 334, out=fig_dir / f"{name}_samples.png")
         figures.append((grid.path, f"{label}: 8×8 faces from the prior (grid seed {ctx.seed + 334}), cells "
                                    "numbered for the arithmetic"))
-        interp = interpolate(model, ctx.seed + 4, 10, slerp=name == "dcgan", out=fig_dir / f"{name}_interp.png")
+        interp = interpolate(model, ctx.seed + 4, 10, slerp=registry.kind(name).can("adversarial"),
+                             out=fig_dir / f"{name}_interp.png")
         figures.append((interp.path, f"{label}: a walk between two random latents; faces should morph, not "
                                      "cross-fade"))
         arith = attribute_arithmetic(model, ctx.seed + 334, 8, luminance, "luminance",
