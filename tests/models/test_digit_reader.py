@@ -13,6 +13,7 @@ from latentworks.models.io import load_model, save_model
 from latentworks.pipelines import digit_reader as pipeline
 from latentworks.recipes.digit_reader import from_json as reader_from_json
 from latentworks.recipes.digit_reader import recipe as reader_recipe
+from latentworks.runs import read_json
 from latentworks.training.trainer import Trainer
 
 SMALL = DigitReader.Config(channels=(8, 16), feature_dim=32, dropout=0.1)
@@ -99,7 +100,7 @@ def test_pipeline_writes_model_and_results(tmp_path, monkeypatch):
     assert 0.0 <= metrics["average_digit_accuracy"] <= 1.0
     results = json.loads((out / "results.json").read_text())
     assert results["kind"] == "digit_reader"
-    assert reader_from_json(json.loads((out / "config.json").read_text())) == cfg  # the run says how it trained
+    assert reader_from_json(read_json(out / "config.json")) == cfg  # the run says how it trained
     assert results["test"]["accuracy"] == pytest.approx(metrics["test_accuracy"])
     loaded = load_model(out, expect="digit_reader")
     assert pipeline.accuracy(loaded, xt, yt) == pytest.approx(metrics["test_accuracy"])

@@ -93,10 +93,11 @@ def _os_error(err: OSError) -> str:
     return f"{err.strerror or err}{where}; check the path and the disk"
 
 
-def _on_the_way_out() -> None:
+def _on_the_way_out(as_program: bool) -> None:
     """An interrupted command is leaving (its checkpoint saved or left as it was): a further Ctrl-C or SIGTERM
-    must not cut that short into a traceback or a death by signal (exit -2) instead of 130."""
-    if threading.current_thread() is threading.main_thread():
+    must not cut that short into a traceback or a death by signal (exit -2) instead of 130. Only when ``main`` is
+    the program (its argv from the command line): called from Python, the caller's Ctrl-C must keep working."""
+    if as_program and threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
 
@@ -106,14 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sigterm_as_ctrl_c():
             return dispatch(sys.argv[1:] if argv is None else argv)
     except TrainingInterrupted as err:
-        _on_the_way_out()
+        _on_the_way_out(argv is None)
         print(f"latentworks: {err}", file=sys.stderr)
         return 130
     except LatentworksError as err:
         print(f"latentworks: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        _on_the_way_out()
+        _on_the_way_out(argv is None)
         print("latentworks: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
