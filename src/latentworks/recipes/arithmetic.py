@@ -21,7 +21,7 @@
   MNIST images labelled with their sum only, ``data/mnist_addition.py``; ``latentworks arithmetic mnist-addition``);
 * ``pen`` (text→image): ``columns`` computes the answer, a transposed-conv pen with a style code draws it
   (``models/compute_draw.py``);
-* ``default``: each task's measured best (:func:`chosen_recipe`, README "Arithmetic: the recipes").
+* ``default``: each task's measured best (:func:`chosen_recipe`, docs/arithmetic.md "Which recipe is `default`").
 
 The old names (``best``, ``notebook``, ``long``, ``multiply``, ``answers``) still work until 0.4; each prints one
 line saying which recipe it now means.
@@ -277,7 +277,7 @@ SUPERVISION = {
 }
 
 
-# Each task's measured best (BENCHMARKS.md; the README's recipe table says why): text→text + and −: the
+# Each task's measured best (BENCHMARKS.md; docs/arithmetic.md's recipe table says why): text→text + and −: the
 # automaton, 100.00 % held out at a 10 % split on five seeds and the only recipe that keeps it at 100 digits;
 # with '*' among the ops columns-multiply, the one recipe told where a digit pair's product lands. Image→text:
 # glyph-columns (97.47 % at 50 %), from answers alone glyph-answers. Text→image: pen (98.32-99.15 % read back).
