@@ -3,9 +3,14 @@
 The page tags each value it took from a run (``<span class="v" data-key=... data-fmt=...>`` inside an element with
 ``data-run``); this test parses the page, finds each value in the run's results.json under its key, and checks the
 text is what ``report.names.fmt`` makes of it, so the page can no longer disagree with the data.
+
+The same check reads a finished quick study's page when ``LATENTWORKS_QUICK_STUDY`` names its folder (read only):
+
+    LATENTWORKS_QUICK_STUDY=runs/quick python -m pytest tests/studies/test_report_readback.py -k quick
 """
 
 import html
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,7 +20,7 @@ from latentworks import registry
 from latentworks.cli import main
 from latentworks.report.html import value_at
 from latentworks.report.names import fmt
-from latentworks.runs import RunDir
+from latentworks.runs import RunDir, read_results_json
 
 VOID = {"img", "meta", "br", "hr", "input", "link", "source"}
 
@@ -75,7 +80,22 @@ def study(tmp_path_factory) -> Path:
     return out
 
 
-def test_every_number_in_the_summary_and_the_run_lines_is_the_runs_results_json(study):
+@pytest.fixture(scope="module", params=["test", "quick"])
+def profile_study(request) -> tuple[str, Path]:
+    """The test profile's study (trained here), or the finished quick study ``LATENTWORKS_QUICK_STUDY`` names."""
+    if request.param == "test":
+        return "test", request.getfixturevalue("study")
+    folder = os.environ.get("LATENTWORKS_QUICK_STUDY")
+    if not folder:
+        pytest.skip("the quick profile trains for minutes: set LATENTWORKS_QUICK_STUDY to a finished quick study")
+    study = Path(folder).resolve()
+    assert (study / "report.html").is_file(), f"{study} holds no report.html: not a finished study"
+    assert read_results_json(study / "results.json").get("profile") == "quick", f"{study} is not a quick study"
+    return "quick", study
+
+
+def test_every_number_in_the_summary_and_the_run_lines_is_the_runs_results_json(profile_study):
+    profile, study = profile_study
     page = Tagged()
     page.feed((study / "report.html").read_text())
     results = {run: RunDir(run, create=False).read_results() for run in {v["run"] for v in page.values}}
@@ -92,7 +112,9 @@ def test_every_number_in_the_summary_and_the_run_lines_is_the_runs_results_json(
     for row in page.summary_rows:
         assert row["run"] and len(row["keys"].split()) == 2, row
     head = (study / "report.html").read_text().split("<table class='summary'>")[1].split("</thead>")[0]
-    assert "recipe" in head and "peer" not in head  # no peer figure at this profile: the empty column is gone
+    assert "recipe" in head
+    if profile == "test":
+        assert "peer" not in head  # no peer figure at this profile: the empty column is gone
 
     # every run line shows exactly its kind's registered headline measures, in their order; never training time
     assert len(page.run_lines) >= 10
