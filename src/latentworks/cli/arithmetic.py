@@ -206,7 +206,13 @@ def evaluate(argv: list[str], prog: str) -> int:
     from pathlib import Path
 
     from latentworks.pipelines.arithmetic import run_info
-    from latentworks.pipelines.length import evaluate_length, held_out_mirror_free, length_figure, parse_lengths
+    from latentworks.pipelines.length import (
+        evaluate_length,
+        held_out_mirror_free,
+        length_figure,
+        length_outputs,
+        parse_lengths,
+    )
 
     args = validate(parse(Eval, argv, prog=prog, description="Score a text→text run on fresh queries whose "
                           "operands have exactly N digits (length generalisation); queries and answers are written "
@@ -216,9 +222,13 @@ def evaluate(argv: list[str], prog: str) -> int:
     equal = [a for a, b in lengths if a == b]  # the figure's x axis: unequal lengths are printed only
     output = output_path(args.out.output, overwrite=args.out.overwrite, own=args.run, default=Path(args.run)
                          / "figures" / "length_generalisation.png" if len(equal) > 1 else None)
+    for path, state in length_outputs(args.run, lengths, args.n, args.ops, args.seed):
+        if state in ("new", "other"):  # a reused or upgraded file holds this very measurement
+            output_path(None, overwrite=args.out.overwrite, default=path, own=args.run, suffixes=(".json",))
     curve = {}
     for digits, other in lengths:
-        r = evaluate_length(args.run, digits, n=args.n, ops=args.ops, seed=args.seed, other=other)
+        r = evaluate_length(args.run, digits, n=args.n, ops=args.ops, seed=args.seed, other=other,
+                            overwrite=args.out.overwrite)
         if digits == other:
             curve[digits] = r["exact_match_by_op"]
         ops = "  ".join(f"{op} {v:.2%}" for op, v in r["exact_match_by_op"].items())

@@ -113,34 +113,84 @@ def _training_queries(run_dir: Path, spec: ArithmeticSpec) -> set[tuple[int, str
     return {every[k] for k in train}
 
 
-def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str | None = None, seed: int = 0,
-                    write: bool = True, other: int | None = None) -> dict[str, Any]:
-    """Score a text→text run on ``n`` fresh queries with ``digits``-digit operands (the second ``other`` digits
-    when given); with ``write``, the queries, answers and scores go to ``RUN/length/digits-N-OPS-seedS.json``
-    (``digits-NxM-...`` for unequal lengths)."""
-    run_dir = Path(run_dir)
+def _text_run(run_dir: Path, ops: str | None) -> tuple[ArithmeticSpec, Any, str]:
+    """The run's spec, task and the operators to score (``ops``, default the run's), each checked in one line."""
     name, spec, _ = run_info(run_dir)
     task = task_of(name)
     if task.handwriting:  # queries of any length are typed: only a text-in, text-out model takes them
         raise LatentworksError(f"{run_dir} holds a {name} model; length generalisation scores text→text runs")
+    ops = spec.ops if ops is None else ops
+    bad = sorted(set(ops) - set(spec.ops))
+    if not ops or bad:
+        raise LatentworksError(f"--ops {ops!r}: this run was trained on {spec.ops!r}; choose from those")
+    return spec, task, ops
+
+
+def _weights_sha256(run_dir: Path) -> str | None:
+    weights_file = run_dir / "model.safetensors"  # missing: load_model says so in one line
+    return hashlib.sha256(weights_file.read_bytes()).hexdigest() if weights_file.is_file() else None
+
+
+def _saved(path: Path, n: int, weights: str | None) -> tuple[str, dict[str, Any] | None]:
+    """What ``path`` holds for a scoring of ``n`` queries by ``weights``: ('new', None) nothing; ('reuse', the
+    file) the same measurement (same queries, same weights, so the same answers); ('upgrade', None) the same
+    measurement in an older form, rewritten with more keys; ('other', None) other queries or weights (or not a
+    file), which the one output rule replaces only with --overwrite."""
+    if not path.exists() and not path.is_symlink():
+        return "new", None
+    try:
+        saved = read_json(path) if path.is_file() else None
+    except LatentworksError:
+        saved = None  # a damaged file is still someone's file: not replaced without --overwrite
+    if not isinstance(saved, dict) or saved.get("n_requested") != n or saved.get("model_sha256") != weights:
+        return "other", None
+    return ("reuse", saved) if "n_by_op" in saved else ("upgrade", None)
+
+
+def length_outputs(run_dir: str | Path, lengths: list[tuple[int, int]], n: int, ops: str | None = None,
+                   seed: int = 0) -> list[tuple[Path, str]]:
+    """Each length's file and what :func:`_saved` says of it ('new', 'reuse', 'upgrade', 'other'), judged before
+    any scoring, so that a refused command writes nothing (``arithmetic eval`` puts the files to be written through
+    ``cli.common.output_path``)."""
+    run_dir = Path(run_dir)
+    _, _, ops = _text_run(run_dir, ops)
+    weights = _weights_sha256(run_dir)
+    out = []
+    for digits, other in lengths:
+        path = length_file(run_dir, digits, other, ops, seed)
+        out.append((path, _saved(path, n, weights)[0]))
+    return out
+
+
+def length_file(run_dir: str | Path, digits: int, other: int, ops: str, seed: int) -> Path:
+    """Where :func:`evaluate_length` writes: ``RUN/length/digits-N-OPS-seedS.json`` (``digits-NxM-...``)."""
+    return Path(run_dir) / "length" / f"digits-{length_name(digits, other)}-{_ops_name(ops)}-seed{seed}.json"
+
+
+def evaluate_length(run_dir: str | Path, digits: int, n: int = 10_000, ops: str | None = None, seed: int = 0,
+                    write: bool = True, other: int | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Score a text→text run on ``n`` fresh queries with ``digits``-digit operands (the second ``other`` digits
+    when given); with ``write``, the queries, answers and scores go to :func:`length_file`. A file there from
+    the same queries and weights is reused; one from other queries or weights is replaced only with
+    ``overwrite`` (the one output rule), else one line says so before any scoring."""
+    run_dir = Path(run_dir)
+    spec, task, ops = _text_run(run_dir, ops)
     other = digits if other is None else other
     for d in (digits, other):
         if not 1 <= d <= MAX_DIGITS:
             raise LatentworksError(f"--digits {d}: must be between 1 and {MAX_DIGITS}")
     if n < 1:
         raise LatentworksError(f"--n {n}: must be at least 1")
-    ops = spec.ops if ops is None else ops
-    bad = sorted(set(ops) - set(spec.ops))
-    if not ops or bad:
-        raise LatentworksError(f"--ops {ops!r}: this run was trained on {spec.ops!r}; choose from those")
-    path = run_dir / "length" / f"digits-{length_name(digits, other)}-{_ops_name(ops)}-seed{seed}.json"
-    weights_file = run_dir / "model.safetensors"  # missing: load_model below says so in one line
-    weights = hashlib.sha256(weights_file.read_bytes()).hexdigest() if weights_file.is_file() else None
-    if write and path.is_file():  # scored before: the same queries and the same weights give the same answers
-        saved = read_json(path)
-        if saved.get("n_requested") == n and saved.get("model_sha256") == weights and "n_by_op" in saved:
+    path = length_file(run_dir, digits, other, ops, seed)
+    weights = _weights_sha256(run_dir)
+    if write:
+        state, saved = _saved(path, n, weights)
+        if state == "reuse":
             return {k: v for k, v in saved.items() if k not in ("queries", "expected", "predicted")} | \
                 {"file": str(path)}
+        if state == "other" and not overwrite:
+            raise LatentworksError(f"{path} already holds scores of other queries or other weights; pass "
+                                   "--overwrite to replace it, or another --seed to write another file")
     wide = ArithmeticSpec(max_int=max(10 ** max(digits, other) - 1, spec.max_int), ops=spec.ops, layout=spec.layout)
     model = load_model(run_dir, expect=task.kinds,
                        changes={"query_len": wide.query_len, "answer_len": wide.answer_len})
@@ -224,5 +274,5 @@ def length_figure(curves: dict[str, dict[int, dict[str, float]]], path: str | Pa
     return save_figure(fig, path)
 
 
-__all__ = ["evaluate_length", "held_out_mirror_free", "length_figure", "length_name", "length_queries",
-           "parse_lengths", "random_operand"]
+__all__ = ["evaluate_length", "held_out_mirror_free", "length_figure", "length_file", "length_name",
+           "length_outputs", "length_queries", "parse_lengths", "random_operand"]
