@@ -115,3 +115,16 @@ def test_nothing_to_show_is_no_section_and_a_study_always_shows_the_published_ta
     section = records_section(plain, tmp_path / "f.png")
     assert len(section.tables) == 1 and not section.figures and not (tmp_path / "f.png").exists()
     assert {row[3] for row in section.tables[0].rows} == {"not run"}
+
+
+def test_a_page_of_run_folders_shows_the_records_of_the_runs_it_is_given(tmp_path):
+    from latentworks.cli.report import build_report
+
+    runs = [_mnist_run(tmp_path, 4, 0, 0.95, 7_500), _mnist_run(tmp_path, 4, 1, 0.93, 7_500),
+            _text_run(tmp_path, "times", "*", {"digits-3-times-seed0.json": _scored(3, 0.9, 100),
+                                               "digits-4-times-seed0.json": _scored(4, 0.7, 100)})]
+    page = build_report(runs, tmp_path / "page.html").read_text()
+    assert "DPrL 94.0 %" in page and "94.00 ± 1.41 %" in page and page.count("data:image/png;base64,") == 1
+    plain = build_report([_text_run(tmp_path, "plus", "+-", {})], tmp_path / "plain.html").read_text()
+    assert "DPrL" not in plain and "multiplication on operands" not in plain.lower()
+    assert not list(tmp_path.rglob("multiplication_length.png"))  # embedded in the page, never left in a run

@@ -58,7 +58,10 @@ class Report:
 def build_report(paths: list[str | Path], output: str | Path, title: str | None = None) -> Path:
     """A study folder's page rebuilt from its ``report.json``, or a page of run folders: each run folded into
     one line, and a comparison table first when two or more runs are of one kind."""
+    import tempfile
+
     from latentworks.errors import LatentworksError
+    from latentworks.report.arithmetic import records_section
     from latentworks.report.html import load_page, write_report
     from latentworks.report.run_section import compare_runs, section_from_run
     from latentworks.runs import read_results_json
@@ -80,7 +83,10 @@ def build_report(paths: list[str | Path], output: str | Path, title: str | None 
     comparison = compare_runs(paths)
     if comparison is not None:
         runs = [comparison, *runs]
-    return write_report(runs, output, title=title or "latentworks report")
+    with tempfile.TemporaryDirectory() as scratch:  # the page embeds its figures: none is left on disk
+        # MNIST-addition runs beside the published systems, multiplication on longer operands: where given
+        records = records_section(paths, Path(scratch) / "multiplication_length.png", mnist_addition=False)
+        return write_report(([records] if records else []) + runs, output, title=title or "latentworks report")
 
 
 def report(argv: list[str], prog: str) -> int:
