@@ -21,6 +21,9 @@ def test_run_test_profile_arithmetic_writes_report(tmp_path, capsys):
     assert len(curves) == 5 and all(set(c) == {"1", "2", "3"} and all(0 <= v <= 1 for v in c.values())
                                     for c in curves.values())
     assert "Length generalisation" in page
+    # the records: every recipe's priors, MNIST-addition beside the published systems (no run of ours here)
+    assert "Arithmetic: priors and records" in page and "exact inference" in page and "DPrL 80.8 %" in page
+    assert "not run" in page
 
 
 def test_unknown_study_is_a_one_line_error(tmp_path, capsys):

@@ -227,12 +227,24 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
                     "turns into the first operand"))
     subsections = [section_from_run(r["run"]) for r in summary.get("rows", [])]
     subsections += [section_from_run(run_dir) for _, run_dir, _ in runs]
+    subsections.insert(0, _records(root, [r["run"] for r in summary.get("rows", [])] + [d for _, d, _ in runs]))
     section = Section("Arithmetic: text→text, image→text, text→image", text=text, tables=[table],
                       figures=figures, subsections=subsections)
     metrics = {f"{r[0]}/{r[1]}/{r[2]:g}": {"exact_match": r[3], "char_accuracy": r[4]} for r in rows}
     metrics["length_generalisation"] = lengths["curves"]
     headlines = _headlines(summary.get("rows", []), folder, results) + _length_headlines(lengths, length_runs, plan)
     return StudyResult([section], metrics, [h for h in headlines if h is not None])
+
+
+def _records(root: Path, run_dirs: list[Any]) -> Section:
+    """What each recipe is given (recipes/arithmetic_priors.py), MNIST-addition beside the published systems and,
+    where a run multiplies and was scored on longer operands, the multiplication-length figure."""
+    from latentworks.recipes.arithmetic import TASK_NAMES
+    from latentworks.recipes.arithmetic_priors import COLUMNS, note, table_rows
+    from latentworks.report.arithmetic import priors_table, records_section
+
+    priors = priors_table(COLUMNS, table_rows(TASK_NAMES, code=False), note())
+    return records_section(run_dirs, root / "figures" / "multiplication_length.png", priors)
 
 
 _ABACUS = ("Abacus embeddings (McLeish et al. 2024) reach 99 % on 100-digit addition after training on up to 20 "
