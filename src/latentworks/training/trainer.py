@@ -28,6 +28,7 @@ from latentworks.errors import LatentworksError
 from latentworks.runs import RunDir
 from latentworks.training import checkpoint as ckpt
 from latentworks.training import distributed as dist_utils
+from latentworks.training.allocator import keep_freed_memory
 from latentworks.training.config import TrainConfig
 from latentworks.training.loop import Loop, open_tensorboard, resume_free
 from latentworks.training.module import Batch, StepContext, StepModule
@@ -75,8 +76,10 @@ class Trainer:
         self.run_config = run_config or {}
         self.transform, self.eval_fn = transform, eval_fn
 
-        if cfg.threads and self.device.type == "cpu":
-            torch.set_num_threads(cfg.threads)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # small CPU steps otherwise spend a third of their time page-faulting
+            if cfg.threads:
+                torch.set_num_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.raw_model = model.to(self.device)
         self.optimizers = model.configure_optimizers(cfg)
