@@ -62,7 +62,7 @@ def test_every_figure_is_one_benchmarks_md_holds():
 
 
 def test_what_no_recipe_is_given_is_derived_from_the_rows():
-    assert "scratchpad" in not_given() and "alignment" not in not_given()
+    assert "pretrained parts" in not_given() and "alignment" not in not_given()
     assert given_text(priors_of("text2text", "course")) == "nothing about arithmetic"
     cells = table_rows({"text2text": "text→text"}, code=False)
     assert cells[0][:2] == ["text→text", "course"] and not any("`" in c for r in cells for c in r)

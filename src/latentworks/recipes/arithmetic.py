@@ -14,6 +14,9 @@
 * ``automaton`` (text→text): discrete carries and the same function at every column
   (``models/column_automaton.py``): adds numbers of any length after two-digit training, and subtracts them
   as the inverse of its own learned addition;
+* ``long-multiply`` (text→text, ``*`` only): long multiplication as two learned tables (a digit pair's two digits,
+  two digits' sum) in the lattice layout, trained on the scratchpad of each training product
+  (``models/long_multiply.py``): multiplies numbers of any length after two-digit training;
 * ``glyph-columns`` (image→text): a glyph CNN told each training glyph's character, in front of ``columns``
   (``models/img2text.py``); ``glyph-answers``: a glyph CNN that learns from the answers alone, in front of the
   ``attention`` core (``models/answers_reader.py``);
@@ -42,6 +45,7 @@ from latentworks.models.arithmetic_shape import nest_shape
 from latentworks.models.column_automaton import ColumnAutomatonConfig
 from latentworks.models.compute_draw import ComputeDrawConfig
 from latentworks.models.img2text import ImageToTextConfig, ReadComputeConfig
+from latentworks.models.long_multiply import LongMultiplyConfig
 from latentworks.models.seq2seq import TextToTextConfig
 from latentworks.models.text2img import TextToImage
 from latentworks.training.config import TrainConfig
@@ -68,8 +72,8 @@ class RunConfig:
     family: ClassVar[str] = "arithmetic"
     task: Literal["text2text", "img2text", "text2img"] = "text2text"  # the direction
     # default (each task's measured best); text→text: course, attention, columns, columns-long, columns-multiply,
-    # automaton; image→text: course, glyph-columns, glyph-answers, mnist-addition (`arithmetic mnist-addition`);
-    # text→image: course, pen
+    # automaton, long-multiply ('*' only); image→text: course, glyph-columns, glyph-answers, mnist-addition
+    # (`arithmetic mnist-addition`); text→image: course, pen
     recipe: Annotated[str, flag_alias("--preset")] = "columns"
     # Image→text only: what the model may learn from besides the strip's pixels. 'answers': the answer strings
     # alone (course, glyph-answers); 'query': also the text each training strip was drawn from (glyph-columns).
@@ -125,6 +129,11 @@ class AutomatonRun(RunConfig):
 
 
 @dataclass
+class LongMultiplyRun(RunConfig):
+    model: LongMultiplyConfig = field(default_factory=LongMultiplyConfig)
+
+
+@dataclass
 class ImageToTextRun(RunConfig):
     model: ImageToTextConfig = field(default_factory=ImageToTextConfig)
 
@@ -169,6 +178,7 @@ MODEL_CONFIGS: dict[tuple[str, str], tuple[str, type, type[RunConfig]]] = {
     ("text2text", "columns-long"): ("text2text_aligned", AlignedConfig, AlignedRun),
     ("text2text", "columns-multiply"): ("text2text_aligned", AlignedConfig, AlignedRun),
     ("text2text", "automaton"): ("text2text_automaton", ColumnAutomatonConfig, AutomatonRun),
+    ("text2text", "long-multiply"): ("text2text_long_multiply", LongMultiplyConfig, LongMultiplyRun),
     ("img2text", "course"): ("img2text", ImageToTextConfig, ImageToTextRun),
     ("img2text", "glyph-columns"): ("img2text_read", ReadComputeConfig, ReadComputeRun),
     ("img2text", "glyph-answers"): ("img2text_answers", AnswersReaderConfig, AnswersReaderRun),
@@ -232,6 +242,11 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("text2text", "automaton"): {"model.subtract_by_adding": True,
                                  "train.steps": 8000, "train.batch_size": 32, "train.lr": 1e-3, **_ONECYCLE,
                                  "train.threads": 1},
+    # ``models/long_multiply.py``: two tables learned from each training product's scratchpad, in the lattice
+    # layout. Trained from the final answer alone (straight-through or averaged symbols) it did not learn
+    # (BENCHMARKS.md, long-multiply); with the scratchpad every table entry is seen in two-digit products.
+    ("text2text", "long-multiply"): {"data.ops": "*", "train.steps": 2000, "train.batch_size": 32,
+                                     "train.lr": 1e-2, **_ONECYCLE, "train.threads": 1},
     # One fixed drawing of the training handwriting, as the course. With torch's default initialisation the model
     # sat on a loss plateau (per-char 40 %) for all 20 epochs at a 50 % split; Keras's gets it off.
     ("img2text", "course"): {**_COURSE_SEQ, "model.encoder": "cnn", "model.feature_dim": 256, **_COURSE_TRAIN,
@@ -268,6 +283,7 @@ SUPERVISION = {
     ("text2text", "columns-long"): "query text → answer text",
     ("text2text", "columns-multiply"): "query text → answer text",
     ("text2text", "automaton"): "query text → answer text",
+    ("text2text", "long-multiply"): "query text → answer text + the scratchpad of its long multiplication",
     ("img2text", "course"): "query pixels → answer text",
     ("img2text", "glyph-columns"): "query pixels + the query's text as per-glyph labels → answer text",
     ("img2text", "glyph-answers"): "query pixels → answer text",

@@ -102,6 +102,25 @@ PRIORS: tuple[Priors, ...] = (
            "the last symbol to the sign; cannot multiply",
            f"{_V23} (`+ −` only); 8,000 steps",
            "100.00 % at 10 % (seeds 0–4); `+` and `−` 100 % on fresh operands of 1 to 100 digits"),
+    Priors("text2text", "long-multiply",
+           (("alignment", "`columns`' re-layout: a's and b's digits by place value"),
+            ("order", "units first; a fixed step order: a running total plus one row at a time, column by column "
+                      "from the units up, a column's carry added after its row's digit"),
+            ("width", "zero-padded: a missing digit reads 0; training batches read with 0–2 extra leading zero "
+                      "digits per operand"),
+            ("position-free", "no position anywhere: two tables, the same at every column and every row"),
+            ("discrete state", "every intermediate is one of the answer's 10 digit symbols; the carry is one of 10 "
+                               "symbols too (`0` below the units)"),
+            ("commutativity", "the column table reads its two symbols as an unordered pair"),
+            ("product placement", "the pair (a_i, b_j) writes two symbols, landing in columns i + j and i + j + 1 "
+                                  "(the lattice method); every other place of a row holds `0`"),
+            ("scratchpad", "trained to write each training product's working: the two digits of every digit "
+                           "product and of every column sum, worked out by the training code from the query's "
+                           "digits; answering, it writes its own")),
+           "the pair table (a_i, b_j) → two digits and the column table (x, y) → two digits (200 entries of 10 "
+           "scores), from the scratchpad; the answer is never a target of its own",
+           "0..99 × 0..99 (`*` only, 10,000 queries), a split of them, each with its scratchpad; 2,000 steps",
+           "not measured yet"),
     Priors("img2text", "course", (_GLYPHS,),
            "reading handwriting (a per-step CNN) and the arithmetic, from the answers",
            f"{_V23}, each training query drawn once in MNIST-train handwriting; pixels and answers only; the "
