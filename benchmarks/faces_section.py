@@ -2,7 +2,7 @@
 
     python benchmarks/faces_section.py [--data-dir /work/shared/data] [--out benchmarks/out/faces_section]
 
-Runs ``faces_part`` of ``latentworks.studies.generative`` exactly as ``latentworks run --profile full`` does:
+Runs ``faces_part`` of ``latentworks.studies.generative_sections`` exactly as ``latentworks run --profile full`` does:
 the face recipes (VAE and DCGAN at 64×64 RGB on the CelebA folder, 10 % held out), each model's numbered 8×8
 sample grid, an interpolation and the luminance arithmetic. Writes the section as ``<out>/report.html`` (the
 same HTML the full report embeds) and ``<out>/faces_section.json`` (metrics, wall time, machine, command).
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import torch
 
-from latentworks.recipes.generative import RECIPES
+from latentworks.recipes.generative import RECIPES, recipe_kinds
 from latentworks.report.html import write_report
 from latentworks.runs import cpu_model, environment, load_average, write_json
-from latentworks.studies.generative import FACE_KINDS, _clean, faces_part
-from latentworks.studies.registry import StudyContext
+from latentworks.studies.catalogue import StudyContext
+from latentworks.studies.generative import _clean
+from latentworks.studies.generative_sections import faces_part
 
 
 class RetrainContext(StudyContext):
@@ -57,7 +58,7 @@ def main() -> None:
         "benchmark": "faces_section",
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "recipes": {kind: RECIPES["faces"][kind] for kind in FACE_KINDS},  # dotted overrides of the defaults
+        "recipes": {kind: RECIPES["faces"][kind] for kind in recipe_kinds("faces")},  # dotted overrides of the defaults
         "metrics": _clean(metrics),
         "wall_seconds": round(wall, 1),
         "machine": {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "torch_threads": args.threads,

@@ -29,7 +29,7 @@ from latentworks.pipelines.generative import load_generative, train_generative
 from latentworks.pipelines.generative_eval import reader_info
 from latentworks.recipes.generative import RECIPES, recipe
 from latentworks.runs import environment, write_json
-from latentworks.studies.generative import gen_config
+from latentworks.studies.generative_runs import gen_config
 
 # Each the previous quick recipe (two levels in G and D, no average) with one change, plus the cGAN.
 DEFAULT_VARIANTS = [

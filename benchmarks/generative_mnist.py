@@ -43,7 +43,7 @@ from latentworks.recipes.generative import RECIPES, recipe
 from latentworks.runs import cpu_model as _cpu_model  # noqa: E402
 from latentworks.runs import environment, read_json, write_json
 from latentworks.runs import load_average as _load
-from latentworks.studies.generative import gen_config
+from latentworks.studies.generative_runs import gen_config
 
 # Share of the budget per stage; what is left over (~20 %) pays for the 10k-sample evaluations.
 SHARES = {"dcgan": 0.23, "cgan": 0.17, "cvae": 0.09, "vae": 0.22, "iw_nll": 0.09}

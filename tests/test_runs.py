@@ -5,7 +5,8 @@ import json
 import pytest
 
 from latentworks.errors import LatentworksError
-from latentworks.runs import RunDir, check_resume, claim_run_dir, finished_results, has_checkpoint
+from latentworks.resume import check_resume, finished_results, has_checkpoint
+from latentworks.runs import RunDir, claim_run_dir
 
 CONFIG = {"family": "demo", "train": {"lr": 0.1, "epochs": 2, "progress": True}}
 
@@ -59,7 +60,8 @@ def test_check_resume_names_every_changed_setting(tmp_path):
 def test_a_resume_accepts_a_field_added_since_the_run_was_written_but_not_a_real_change(tmp_path):
     from latentworks.config import to_dict
     from latentworks.recipes.arithmetic import recipe
-    from latentworks.runs import check_resume, write_json
+    from latentworks.resume import check_resume
+    from latentworks.runs import write_json
 
     cfg = {"family": "arithmetic", **to_dict(recipe("columns", task="text2text"))}
     older = json.loads(json.dumps(cfg))

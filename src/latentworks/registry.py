@@ -139,6 +139,10 @@ class Kind:
     cls: type
     capabilities: frozenset[str]
     own_measures: tuple[Measure, ...] = ()
+    # A cost hint: seconds per optimizer step on one core of the 2-core box, and seconds of scoring after
+    # training (BENCHMARKS.md's quick-study times). Only a study's run order and its ETA's first guess use them.
+    step_seconds: float = 0.02
+    scoring_seconds: float = 2.0
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -157,7 +161,8 @@ _FAMILIES: dict[str, Family] = {}
 
 
 def register_model(kind: str, *, family: str | None, title: str, capabilities: tuple[str, ...] = (),
-                   measures: tuple[Measure, ...] = ()) -> Callable[[ModelT], ModelT]:
+                   measures: tuple[Measure, ...] = (), step_seconds: float = 0.02,
+                   scoring_seconds: float = 2.0) -> Callable[[ModelT], ModelT]:
     """Class decorator for a model: the class takes its dataclass ``Config`` as its only argument and keeps it as
     ``.config``; ``kind`` names it in ``model.json``."""
     unknown = set(capabilities) - set(CAPABILITIES)
@@ -167,7 +172,8 @@ def register_model(kind: str, *, family: str | None, title: str, capabilities: t
     def decorate(cls: ModelT) -> ModelT:
         cls.kind = kind  # type: ignore[attr-defined]
         cls.family = family  # type: ignore[attr-defined]
-        _KINDS[kind] = Kind(kind, family, title, cls, frozenset(capabilities), tuple(measures))
+        _KINDS[kind] = Kind(kind, family, title, cls, frozenset(capabilities), tuple(measures), step_seconds,
+                            scoring_seconds)
         return cls
 
     return decorate

@@ -148,7 +148,7 @@ def test_comparison_keeps_every_measure_any_run_has(tmp_path):
 
 
 def test_a_text2img_run_from_before_one_metric_naming_reads_with_todays_keys(tmp_path):
-    from latentworks.runs import finished_results
+    from latentworks.resume import finished_results
 
     old = _scored_run(tmp_path, "old", {"readback_exact_match": 0.5, "readback_char_accuracy": 0.75, "readback_n": 50,
                                  "readback_error_histogram": {"0": 25, "1–9": 25}})

@@ -52,6 +52,19 @@ def test_the_local_executor_is_the_default_and_takes_workers():
     assert estimate({"a": 10, "b": 6, "c": 5, "d": 1}, 2) == 11 and estimate({"a": 10, "b": 6}, 1) == 16
 
 
+def test_a_job_s_cost_is_its_steps_at_its_kind_s_registered_cost(tmp_path):
+    """The run order and the ETA's first guess come from the cost hint each model registers, not a table here."""
+    from latentworks import registry
+
+    costs = {}
+    for task, name in (("text2text", "columns"), ("text2img", "pen")):
+        cfg = recipe(name, task=task, **{"train.steps": 100})
+        kind = registry.kind(cfg.kind)
+        costs[name] = job_for(name, cfg, tmp_path / name).cost
+        assert costs[name] == pytest.approx(100 * kind.step_seconds + kind.scoring_seconds)
+    assert costs["pen"] > costs["columns"]  # drawing and reading back answers costs more than writing them
+
+
 def test_a_run_trained_before_a_new_field_existed_is_reused(tmp_path):
     """A field added to latentworks later reads as its default, which is what the older run had; a field that
     really differs still makes the run a different one."""
@@ -65,7 +78,7 @@ def test_a_run_trained_before_a_new_field_existed_is_reused(tmp_path):
     results_path.write_text(json.dumps(saved))
     assert run_job(job, progress=False)["finished_at"] == first["finished_at"]  # reused, not retrained
 
-    from latentworks.runs import finished_results
+    from latentworks.resume import finished_results
     from latentworks.studies.executor import RESUME_FREE
 
     assert finished_results(tmp_path / "run", job.config, RESUME_FREE) is not None

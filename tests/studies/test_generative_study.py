@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from latentworks.cli import main
-from latentworks.studies import generative as study
+from latentworks.recipes.studies import GENERATIVE
+from latentworks.studies import generative_figures as study
 
 
 def test_generative_study_writes_report_and_results(tmp_path, capsys):
@@ -27,7 +28,7 @@ def test_generative_study_writes_report_and_results(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert list(results["studies"]) == ["generative"]
     mnist = results["studies"]["generative"]["metrics"]["mnist"]
-    plan = study.PLANS["test"]
+    plan = GENERATIVE["test"]
     for name in ("vae", "dcgan", "cgan"):
         m = mnist[name]
         assert sum(m["class_histogram"]) == plan.eval_n == m["n"]
@@ -85,3 +86,13 @@ def test_class_fld_figure_draws_measured_classes_and_skips_unmeasured_ones(tmp_p
     assert study.class_fld_figure({"dcgan": unmeasured}, tmp_path / "none.png") is None
     assert study.class_fld_figure({"cgan": {}}, tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_the_likelihood_is_scored_for_kinds_with_an_unconditional_elbo():
+    """The study's IW-NLL goes to the kinds whose ELBO is of p(x) alone, as their registrations say."""
+    from latentworks import registry
+    from latentworks.studies.generative_runs import scores_likelihood
+
+    scored = {k for k in registry.kind_names("generative") if scores_likelihood(k)}
+    assert scored == {k for k in registry.kind_names("generative", "elbo") if not registry.kind(k).can("label")}
+    assert "vae" in scored and not scored & {"cvae", "dcgan", "cgan", "cae"}

@@ -30,7 +30,7 @@ class RunStudy:
 
 
 def run_study_command(a: RunStudy, only: list[str] | None = None) -> dict[str, Any]:
-    from latentworks.studies.registry import run_study
+    from latentworks.studies.runner import run_study
     from latentworks.training.config import TrainConfig
 
     check_data_dir(a.data_dir)

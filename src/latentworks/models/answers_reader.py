@@ -52,7 +52,7 @@ class AnswersReaderConfig(Seq2SeqCoreConfig):
 
 
 @register_model("img2text_answers", family="arithmetic", title="glyph reader learnt from answers (image→text)",
-                capabilities=("answer", "handwriting"))
+                capabilities=("answer", "handwriting"), step_seconds=0.25, scoring_seconds=15.0)
 class AnswersReader(Trainable, nn.Module):
     """Query images (B, Lq, 28, 28), uint8 or float in [0, 1] -> answer logits (B, La, V)."""
 

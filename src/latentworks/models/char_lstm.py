@@ -27,7 +27,7 @@ __all__ = ["CharLSTM"]
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-@register_model("char_lstm", family="charrnn", title="torch LSTM", capabilities=("generate",))
+@register_model("char_lstm", family="charrnn", title="torch LSTM", capabilities=("generate",), step_seconds=0.01)
 class CharLSTM(Trainable, nn.Module):
     """Character language model; ``forward(x (B, T) ids, state) -> (logits (B, T, V), state)``."""
 

@@ -51,7 +51,8 @@ class ComputeDrawConfig:
 
 
 @register_model("text2img_draw", family="arithmetic",
-                title="column encoder-decoder + style pen (text→image)", capabilities=("answer", "draw"))
+                title="column encoder-decoder + style pen (text→image)", capabilities=("answer", "draw"),
+                step_seconds=0.25, scoring_seconds=25.0)
 class ComputeThenDraw(Trainable, nn.Module):
     Config = ComputeDrawConfig
 

@@ -48,7 +48,7 @@ class CVAE(VAE):
 
 
 @register_model("cgan", family="generative", title="cGAN", capabilities=("sample", "decode", "adversarial", "label"),
-                measures=(CONDITIONAL_ACCURACY, FLD_RATIO, PRECISION, RECALL))
+                measures=(CONDITIONAL_ACCURACY, FLD_RATIO, PRECISION, RECALL), step_seconds=0.025)
 class CGAN(DCGAN):
     """DCGAN whose generator takes (z, y) and whose discriminator judges (x, y) pairs."""
 

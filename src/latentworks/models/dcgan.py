@@ -104,7 +104,7 @@ class Critic(nn.Module):
 
 
 @register_model("dcgan", family="generative", title="DCGAN", capabilities=("sample", "decode", "adversarial", "codes"),
-                measures=(FLD_RATIO, PRECISION, RECALL, CLASS_BALANCE))
+                measures=(FLD_RATIO, PRECISION, RECALL, CLASS_BALANCE), step_seconds=0.025)
 class DCGAN(GenerativeBase):
     manual_optimization = True  # it steps its own optimizers, D then G
 

@@ -34,7 +34,7 @@ class ImageToTextConfig(Seq2SeqCoreConfig):
 
 
 @register_model("img2text", family="arithmetic", title="encoder-decoder over glyph features (image→text)",
-                capabilities=("answer", "handwriting"))
+                capabilities=("answer", "handwriting"), step_seconds=0.25, scoring_seconds=15.0)
 class ImageToText(Trainable, nn.Module):
     """Query images (B, Lq, 28, 28), uint8 or float in [0, 1] -> answer logits (B, La, V)."""
 
@@ -83,7 +83,7 @@ class ReadComputeConfig:
 
 
 @register_model("img2text_read", family="arithmetic", title="glyph reader + column encoder-decoder (image→text)",
-                capabilities=("answer", "handwriting"))
+                capabilities=("answer", "handwriting"), step_seconds=0.25, scoring_seconds=15.0)
 class ReadThenCompute(Trainable, nn.Module):
     """The ``glyph-columns`` image->text recipe: a glyph CNN reads each image into a character, and the column-aligned
     encoder-decoder (``aligned.AlignedTextToText``) computes the answer from what was read.

@@ -202,7 +202,7 @@ class NumpyCharModel:
         return last
 
 
-@register_model("numpy_rnn", family="charrnn", title="NumPy RNN", capabilities=("generate",))
+@register_model("numpy_rnn", family="charrnn", title="NumPy RNN", capabilities=("generate",), step_seconds=0.005)
 class NumpyRNN(NumpyCharModel):
     """Vanilla tanh RNN: ``h_t = tanh(Wxh[x_t] + h_{t-1} Whh + bh)``, ``logits = h_t Why + by``."""
 
@@ -245,7 +245,8 @@ class NumpyRNN(NumpyCharModel):
         return {"Wxh": self._input_grad(x_tm, da), "Whh": h_prev.T @ flat, "bh": flat.sum(axis=0)}
 
 
-@register_model("numpy_lstm", family="charrnn", title="NumPy LSTM", capabilities=("generate",))
+@register_model("numpy_lstm", family="charrnn", title="NumPy LSTM", capabilities=("generate",),
+                step_seconds=0.005)
 class NumpyLSTM(NumpyCharModel):
     """LSTM with fused gates ``z = Wx[x_t] + h_{t-1} Wh + b`` split as ``i, f, g, o``."""
 

@@ -228,7 +228,8 @@ def answer_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), label_smoothing=smoothing)
 
 
-@register_model("text2text", family="arithmetic", title="encoder-decoder (text→text)", capabilities=("answer",))
+@register_model("text2text", family="arithmetic", title="encoder-decoder (text→text)", capabilities=("answer",),
+                scoring_seconds=5.0)
 class TextToText(Trainable, nn.Module):
     """Query character ids (B, Lq) -> answer logits (B, La, V)."""
 

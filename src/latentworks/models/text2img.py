@@ -45,7 +45,8 @@ def _rnn(
 
 
 @register_model("text2img", family="arithmetic",
-                title="encoder-decoder with a deconv pen (text→image)", capabilities=("answer", "draw"))
+                title="encoder-decoder with a deconv pen (text→image)", capabilities=("answer", "draw"),
+                step_seconds=0.25, scoring_seconds=25.0)
 class TextToImage(Trainable, nn.Module):
     @dataclass
     class Config:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from latentworks.config import ConfigError, Derived, from_dict, override, require
 from latentworks.data.text import CharData, find_text, load_corpus
 from latentworks.models.char_lstm import CharLSTM
+from latentworks.models.numpy_char_rnn import MODELS as NUMPY_MODELS
 from latentworks.models.numpy_char_rnn import NumpyCharConfig
 from latentworks.training.config import TrainConfig
 
@@ -77,6 +78,11 @@ class RunConfig:
                     "backend has sgd, rmsprop, adam and adagrad")
             require(self.train.weight_decay == 0, "weight_decay", self.train.weight_decay,
                     "is not implemented by the NumPy optimizers; use the torch backend")
+
+    @property
+    def kind(self) -> str:
+        """The model kind (``models/io.py``) this run trains: the backend's model, for NumPy the cell's."""
+        return NUMPY_MODELS[self.model.cell].kind if self.backend == "numpy" else CharLSTM.kind
 
     @property
     def title(self) -> str:
@@ -183,9 +189,8 @@ __all__ = ["BACKENDS", "RECIPES", "CharEval", "CharTrain", "RunConfig", "from_js
 # ------------------------------------------------------------------------------------------ the tiny example
 #: Each kind's tiny example: the study's test recipe that trains it, and what picks the kind there.
 EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
-    "numpy_rnn": ("test-main", {"model.cell": "rnn"}),
-    "numpy_lstm": ("test-main", {"model.cell": "lstm"}),
-    "char_lstm": ("test-torch", {}),
+    **{model.kind: ("test-main", {"model.cell": cell}) for cell, model in NUMPY_MODELS.items()},
+    CharLSTM.kind: ("test-torch", {}),
 }
 #: What every example shrinks: a few steps of narrow layers on short windows, for the per-kind test battery
 #: (tests/models/test_every_kind.py).

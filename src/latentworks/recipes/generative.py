@@ -162,6 +162,13 @@ def recipe_names(kind: str | None = None) -> list[str]:
     return [name for name, by_kind in RECIPES.items() if kind is None or kind in by_kind]
 
 
+def recipe_kinds(name: str) -> tuple[str, ...]:
+    """The kinds recipe ``name`` defines, in the order it lists them (a study trains one run of each)."""
+    if name not in RECIPES:
+        raise ConfigError(f"--preset {name!r} is not a generative recipe; choose {', '.join(RECIPES)}")
+    return tuple(RECIPES[name])
+
+
 def recipe(name: str = "default", kind: str = "vae", **changes: Any) -> RunConfig:
     """The complete run config of recipe ``name`` for model ``kind``, with dotted ``changes`` applied
     (``recipe("quick", kind="vae", **{"train.epochs": 2})``)."""
@@ -200,7 +207,7 @@ def resolve(cfg: RunConfig, channels: int | None = None, num_classes: int | None
 
 
 __all__ = ["AUTOENCODERS", "CONDITIONAL", "GANS", "GenEval", "KINDS", "NOTEBOOK_STACK", "RECIPES", "RunConfig",
-           "from_json", "recipe", "recipe_names", "resolve"]
+           "from_json", "recipe", "recipe_kinds", "recipe_names", "resolve"]
 
 
 # ------------------------------------------------------------------------------------------ the tiny example

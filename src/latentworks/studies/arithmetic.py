@@ -2,93 +2,59 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from latentworks import registry
 from latentworks.pipelines.sweep import sweep
-from latentworks.pipelines.tasks import IMAGE_TO_TEXT, TEXT_TO_IMAGE, TEXT_TO_TEXT, Task
+from latentworks.pipelines.tasks import IMAGE_TO_TEXT, TEXT_TO_IMAGE, TEXT_TO_TEXT
 from latentworks.pipelines.tasks import task as task_of
-from latentworks.recipes.arithmetic import DEFAULTS, SUPERVISION, RunConfig, recipe
+from latentworks.recipes.arithmetic import SUPERVISION, RunConfig, recipe
+from latentworks.recipes.studies import ARITHMETIC, ArithmeticProfile
 from latentworks.report.html import Headline, Section, Table, headline_from_run
 from latentworks.report.run_section import section_from_run
 from latentworks.runs import RunDir
-from latentworks.studies.registry import StudyContext, StudyResult, register_study
+from latentworks.studies.catalogue import StudyContext, StudyResult, register_study
 
 
-@dataclass(frozen=True)
-class Plan:
-    sweep_fractions: tuple[float, ...]
-    sweep_epochs: int | None
-    notebook_fraction: float
-    notebook_epochs: int | None
-    image_fraction: float
-    img2text_epochs: int | None
-    text2img_epochs: int | None
-    max_int: int = 99
-    automaton_steps: int | None = None  # the automaton recipe's own steps unless set
-    lengths: tuple[int, ...] = (1, 2, 3, 4, 6, 10, 20, 100)  # operand lengths for the length-generalisation figure
-    length_n: int = 1000  # fresh queries per length
-
-
-PLANS = {
-    # Seconds, for the test-suite: tiny operands, one or two epochs; proves the plumbing, not the accuracy.
-    "test": Plan((0.3, 0.6), 2, 0.5, 1, 0.5, 1, 1, automaton_steps=20, max_int=9, lengths=(1, 2, 3), length_n=100),
-    # About 8-10 minutes on 2 CPU cores for the whole study (BENCHMARKS.md), on the embedded MNIST sample (4,000
-    # train / 1,000 test).
-    # The automaton at half its recipe's 8,000 steps: 100 % held out and at 3, 10 and 100 digits on seeds 0-2
-    # either way (BENCHMARKS.md), and a minute less.
-    "quick": Plan((0.05, 0.1), None, 0.1, None, 0.25, 3, 4, automaton_steps=4000),
-    # The benchmark figures: the presets' own epochs on full MNIST.
-    "full": Plan((0.05, 0.1, 0.25, 0.5), None, 0.1, None, 0.5, None, None, lengths=(1, 2, 3, 4, 5, 6, 8, 10, 20, 50,
-                                                                                   100), length_n=10_000),
-}
-
-
-def _config(ctx: StudyContext, plan: Plan, task: Task, name: str, fraction: float,
+def _config(ctx: StudyContext, profile: ArithmeticProfile, task: str, name: str, fraction: float,
             epochs: int | None, steps: int | None = None) -> RunConfig:
     data_dir = ctx.data_dir if ctx.data_dir or ctx.profile == "full" else "embedded"
-    changes: dict[str, Any] = {"data.max_int": plan.max_int, "data.train_fraction": fraction,
+    changes: dict[str, Any] = {"data.max_int": profile.max_int, "data.train_fraction": fraction,
                                "data.data_dir": data_dir, "train.seed": ctx.seed, "train.device": ctx.device,
                                "train.progress": ctx.progress}
     if epochs:
         changes["train.epochs"] = epochs
     if steps:
         changes["train.steps"] = steps
-    return recipe(name, task=task.name, **changes)
+    return recipe(name, task=task, **changes)
 
 
-def _sweep_config(ctx: StudyContext, plan: Plan, fraction: float) -> RunConfig:
-    return _config(ctx, plan, TEXT_TO_TEXT, "columns", fraction, plan.sweep_epochs)
+def _sweep_config(ctx: StudyContext, profile: ArithmeticProfile, fraction: float) -> RunConfig:
+    s = profile.sweep
+    return _config(ctx, profile, s.task, s.recipe, fraction, s.epochs)
 
 
-def _runs(ctx: StudyContext, plan: Plan) -> list[tuple[str, Any, RunConfig]]:
+def _sweep_folder(ctx: StudyContext, profile: ArithmeticProfile) -> Path:
+    return ctx.out / "arithmetic" / f"sweep-{profile.sweep.recipe}"
+
+
+def _runs(ctx: StudyContext, profile: ArithmeticProfile) -> list[tuple[str, Path, RunConfig]]:
     """The study's runs besides the sweep: (name, run folder, config)."""
     root = ctx.out / "arithmetic"
-    text = TEXT_TO_TEXT.name
-    runs = [(f"{text} course", root / f"{text}-course",
-             _config(ctx, plan, TEXT_TO_TEXT, "course", plan.notebook_fraction, plan.notebook_epochs)),
-            (f"{text} columns-long", root / f"{text}-columns-long",
-             _config(ctx, plan, TEXT_TO_TEXT, "columns-long", plan.notebook_fraction, plan.sweep_epochs)),
-            (f"{text} automaton", root / f"{text}-automaton",
-             _config(ctx, plan, TEXT_TO_TEXT, "automaton", plan.notebook_fraction, None, plan.automaton_steps))]
-    for task, epochs in ((IMAGE_TO_TEXT, plan.img2text_epochs), (TEXT_TO_IMAGE, plan.text2img_epochs)):
-        name = DEFAULTS[task.name]  # glyph-columns, pen
-        runs.append((f"{task.name} {name}", root / f"{task.name}-{name}",
-                     _config(ctx, plan, task, name, plan.image_fraction, epochs)))
-    return runs
+    return [(f"{r.task} {r.recipe}", root / f"{r.task}-{r.recipe}",
+             _config(ctx, profile, r.task, r.recipe, r.fraction, r.epochs, r.steps)) for r in profile.runs]
 
 
 def arithmetic_plan(ctx: StudyContext) -> list:
     from latentworks.pipelines.sweep import run_dir_of
 
-    plan = PLANS[ctx.profile]
-    sweep_root = ctx.out / "arithmetic" / "sweep-columns"
-    sweep_configs = [_sweep_config(ctx, plan, f) for f in plan.sweep_fractions]
-    jobs = [ctx.job(f"{TEXT_TO_TEXT.name} columns {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
+    profile = ARITHMETIC[ctx.profile]
+    sweep_root = _sweep_folder(ctx, profile)
+    sweep_configs = [_sweep_config(ctx, profile, f) for f in profile.sweep.fractions]
+    jobs = [ctx.job(f"{cfg.task} {cfg.recipe} {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
             for cfg in sweep_configs]
-    return jobs + [ctx.job(name, cfg, run_dir) for name, run_dir, cfg in _runs(ctx, plan)]
+    return jobs + [ctx.job(name, cfg, run_dir) for name, run_dir, cfg in _runs(ctx, profile)]
 
 
 # The course's own figures (course-notebooks §3.1): the notebook's model at batch 8 for 20 epochs on 0..99 ± 0..99,
@@ -137,15 +103,15 @@ def _headlines(sweep_rows: list[dict[str, Any]], folder: dict[str, Path],
             (IMAGE_TO_TEXT, " (learns from the pixels and the query's text)", "the course's copies report only Keras "
              "per-character accuracy on other ranges and splits for image→text, and no score at all for text→image"),
             (TEXT_TO_IMAGE, ", drawn answers read back by the digit reader", "")):
-        name = f"{task.name} {DEFAULTS[task.name]}"
-        if results.get(name):
+        for name in (n for n in folder if n.split()[0] == task.name and results.get(n)):
             f = results[name]["config"]["data"]["train_fraction"]
             out.append(_headline(folder[name], f"{task.title} {task.headline.name}{what}, {f:.0%} for training",
                                  course_note=course_note))
     return out
 
 
-def _length_headlines(lengths: dict[str, Any], runs: dict[str, Any], plan: Plan) -> list[Headline | None]:
+def _length_headlines(lengths: dict[str, Any], runs: dict[str, Any],
+                      plan: ArithmeticProfile) -> list[Headline | None]:
     """Length-generalisation rows, read from the ``length`` section of each run's results.json."""
     out = []
     longest = max(plan.lengths)
@@ -172,9 +138,9 @@ def _length_headlines(lengths: dict[str, Any], runs: dict[str, Any], plan: Plan)
 def arithmetic_study(ctx: StudyContext) -> StudyResult:
     from latentworks.pipelines.arithmetic import train
 
-    plan = PLANS[ctx.profile]
+    plan = ARITHMETIC[ctx.profile]
     root = ctx.out / "arithmetic"
-    summary = sweep(lambda f: _sweep_config(ctx, plan, f), list(plan.sweep_fractions), root / "sweep-columns",
+    summary = sweep(lambda f: _sweep_config(ctx, plan, f), list(plan.sweep.fractions), _sweep_folder(ctx, plan),
                     train_fn=lambda cfg, run_dir: ctx.train(train, cfg, run_dir))
     runs = _runs(ctx, plan)
     results: dict[str, Any] = {}
@@ -183,8 +149,8 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
 
     rows = []
     for row in summary.get("rows", []):
-        rows.append([TEXT_TO_TEXT.name, "columns", row["train_fraction"], row["exact_match"], row["char_accuracy"],
-                     row.get("abs_error"), row["seconds"]])
+        rows.append([plan.sweep.task, plan.sweep.recipe, row["train_fraction"], row["exact_match"],
+                     row["char_accuracy"], row.get("abs_error"), row["seconds"]])
     for name, res in results.items():
         if res is None:
             continue
@@ -209,14 +175,15 @@ def arithmetic_study(ctx: StudyContext) -> StudyResult:
         "digits and never used as a loss.</p>"
     )
     figures = [(p, _SWEEP_CAPTIONS.get(p.stem, p.stem.replace("_", " ")))
-               for p in sorted((root / "sweep-columns" / "figures").glob("*.png"))]
+               for p in sorted((_sweep_folder(ctx, plan) / "figures").glob("*.png"))]
     folder = {name: run_dir for name, run_dir, _ in runs}
-    length_runs = {f"columns, {r['train_fraction']:.0%} for training": r["run"] for r in summary.get("rows", [])}
-    for preset, line in (("columns-long", f"columns-long, {plan.notebook_fraction:.0%} for training"),
-                         ("automaton", f"automaton, {plan.notebook_fraction:.0%} for training"),
-                         ("course", "the course's model (course)")):
-        if results.get(f"{TEXT_TO_TEXT.name} {preset}"):
-            length_runs[line] = folder[f"{TEXT_TO_TEXT.name} {preset}"]
+    length_runs = {f"{plan.sweep.recipe}, {r['train_fraction']:.0%} for training": r["run"]
+                   for r in summary.get("rows", [])}
+    text_runs = {r.recipe: r for r in plan.runs if r.task == TEXT_TO_TEXT.name}
+    for preset, line in (("columns-long", "columns-long, {:.0%} for training"),
+                         ("automaton", "automaton, {:.0%} for training"), ("course", "the course's model (course)")):
+        if preset in text_runs and results.get(f"{TEXT_TO_TEXT.name} {preset}"):
+            length_runs[line.format(text_runs[preset].fraction)] = folder[f"{TEXT_TO_TEXT.name} {preset}"]
     lengths = _length_generalisation(length_runs, plan, root / "figures" / "length_generalisation.png",
                                      ctx.progress)
     figures.append((lengths["figure"], "Length generalisation: the same models on fresh queries whose operands have "
@@ -251,7 +218,8 @@ _ABACUS = ("Abacus embeddings (McLeish et al. 2024) reach 99 % on 100-digit addi
            "digits; not the same set-up")
 
 
-def _length_generalisation(runs: dict[str, Any], plan: Plan, figure: Path, progress: bool = False) -> dict[str, Any]:
+def _length_generalisation(runs: dict[str, Any], plan: ArithmeticProfile, figure: Path,
+                           progress: bool = False) -> dict[str, Any]:
     """Each text→text run scored on fresh queries with longer operands, and the figure."""
     from tqdm.auto import tqdm
 

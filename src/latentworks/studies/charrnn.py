@@ -1,47 +1,26 @@
 """The char-RNN part of ``latentworks run``: a from-scratch NumPy RNN, optimizers, temperature, a grid.
 
 Every loss is validation nats/char on the last 10 % of the corpus (never trained on), next to the uniform
-baseline ln V. Profiles: test (seconds, a 60k-character slice of the embedded corpus), quick (the embedded
-pydoc corpus, about a minute on 2 cores), full (Tiny Shakespeare when the data folder has it: NumPy and
-torch runs plus the hidden x lr x seq-len grid).
+baseline ln V. What each profile trains is :data:`latentworks.recipes.studies.CHARRNN` (full: Tiny Shakespeare when
+the data folder has it, NumPy and torch runs plus the hidden x lr x seq-len grid).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from latentworks.recipes.studies import CHARRNN, CharProfile
 from latentworks.report.html import Headline, Section, Table, headline_from_run
 from latentworks.report.run_section import section_from_run
-from latentworks.studies.registry import StudyContext, StudyResult, register_study
+from latentworks.studies.catalogue import StudyContext, StudyResult, register_study
 
 TEMPERATURES = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4)
-OPTIMIZER_LRS = {"sgd": 1.0, "rmsprop": 2e-3, "adam": 2e-3, "adagrad": 0.1}  # per-char mean loss, clip +-5
 
 
-@dataclass(frozen=True)
-class Plan:
-    corpus_chars: int | None  # slice of the embedded corpus (None = all of it)
-    main: str  # recipe names (latentworks.recipes.charrnn)
-    optim: str
-    grid: tuple[tuple[int, ...], tuple[float, ...], tuple[int, ...]] | None = None
-    grid_steps: int = 0
-    torch: str | None = None
-
-
-PLANS = {
-    "test": Plan(60_000, "test-main", "test-optim", grid=((16, 32), (3e-3,), (16,)), grid_steps=20,
-                 torch="test-torch"),
-    "quick": Plan(None, "quick-main", "quick-optim"),
-    "full": Plan(None, "full-main", "full-optim", grid=((100, 256, 512), (1e-2, 1e-3, 1e-4), (20, 30, 40, 50)),
-                 grid_steps=1500, torch="full-torch"),
-}
-
-
-def _corpus(ctx: StudyContext, plan: Plan) -> tuple[str, str]:
+def _corpus(ctx: StudyContext, plan: CharProfile) -> tuple[str, str]:
     """(text option, description): Tiny Shakespeare for the full profile when found, else the embedded one."""
     from latentworks.data.text import find_text, load_corpus
     from latentworks.errors import LatentworksError
@@ -71,29 +50,30 @@ def _config(ctx: StudyContext, text: str, out: Path, name: str, **changes: Any):
     return resolve(cfg)
 
 
-def _planned(ctx: StudyContext, plan: Plan, text: str) -> dict[str, tuple[Path, Any]]:
+def _planned(ctx: StudyContext, plan: CharProfile, text: str) -> dict[str, tuple[Path, Any]]:
     """Every run of the char-RNN study by its table name: (run folder, config)."""
     root = ctx.out / "charrnn"
     runs = {"numpy main": (root / "numpy-main", plan.main)}
     if plan.torch:
         runs["torch LSTM"] = (root / "torch-lstm", plan.torch)
     planned = {name: (out, _config(ctx, text, out, recipe)) for name, (out, recipe) in runs.items()}
-    for opt, lr in OPTIMIZER_LRS.items():
+    for opt, lr in plan.optimizers:
         out = root / f"optim-{opt}"
         planned[f"{opt} lr {lr:g}"] = (out, _config(ctx, text, out, plan.optim,
                                                      **{"train.optimizer": opt, "train.lr": lr}))
     if plan.grid:
-        for hidden, lr, seq in itertools.product(*plan.grid):
+        grid = plan.grid
+        for hidden, lr, seq in itertools.product(grid.hidden, grid.lr, grid.seq_len):
             name = f"H {hidden} lr {lr:g} T {seq}"
             out = root / "grid" / name.replace(" ", "_")
-            planned[f"grid {name}"] = (out, _config(ctx, text, out, "full-grid", **{
-                "model.hidden": hidden, "train.lr": lr, "data.seq_len": seq, "train.steps": plan.grid_steps,
-                "train.eval_every": plan.grid_steps}))
+            planned[f"grid {name}"] = (out, _config(ctx, text, out, grid.recipe, **{
+                "model.hidden": hidden, "train.lr": lr, "data.seq_len": seq, "train.steps": grid.steps,
+                "train.eval_every": grid.steps}))
     return planned
 
 
 def charrnn_plan(ctx: StudyContext) -> list:
-    plan = PLANS[ctx.profile]
+    plan = CHARRNN[ctx.profile]
     text, _ = _corpus(ctx, plan)
     return [ctx.job(name, cfg, out) for name, (out, cfg) in _planned(ctx, plan, text).items()]
 
@@ -120,7 +100,7 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     from latentworks.report.plots import bar_plot, line_plot
     from latentworks.runs import RunDir
 
-    plan = PLANS[ctx.profile]
+    plan = CHARRNN[ctx.profile]
     root = ctx.out / "charrnn"
     text, corpus = _corpus(ctx, plan)
     planned = _planned(ctx, plan, text)
@@ -137,7 +117,7 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
     uniform = main["corpus"]["uniform_nats"]
 
     curves: dict[str, tuple[list, list]] = {}
-    for opt, lr in OPTIMIZER_LRS.items():
+    for opt, lr in plan.optimizers:
         out = planned[f"{opt} lr {lr:g}"][0]
         res = runs[f"{opt} lr {lr:g}"] = run(f"{opt} lr {lr:g}")
         rows = [r for r in RunDir(out, create=False).read_metrics() if "eval/val_loss" in r][:-1]
@@ -157,7 +137,7 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
 
     grid_rows = []
     if plan.grid:
-        for hidden, lr, seq in itertools.product(*plan.grid):
+        for hidden, lr, seq in itertools.product(plan.grid.hidden, plan.grid.lr, plan.grid.seq_len):
             res = run(f"grid H {hidden} lr {lr:g} T {seq}")
             grid_rows.append([hidden, lr, seq, res["val_loss"], res["val_acc"], res["chars_per_sec"]])
         best = sorted(grid_rows, key=lambda r: r[3])[:12]
@@ -179,7 +159,7 @@ def charrnn_study(ctx: StudyContext) -> StudyResult:
                              "next-character accuracy", "characters/s"], grid_rows,
                             formats=["int", "num", "int", "num", "pct", "int"],
                             caption=f"hidden x lr x seq-len grid: vanilla RNN, Adam, batch 32, "
-                                    f"{plan.grid_steps} steps each (longer sequences see more characters)"))
+                                    f"{plan.grid.steps} steps each (longer sequences see more characters)"))
     intro = (f"<p>Character models on {corpus}. The NumPy RNN/LSTM are written from scratch (explicit BPTT, "
              "gradient-checked against finite differences and torch). All losses are <b>validation</b> "
              "nats per character on the held-out last 10 % (predicted with the whole preceding stream as "

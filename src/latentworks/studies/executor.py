@@ -42,19 +42,11 @@ class Job:
     cost: float | None = None  # estimated seconds to train and score it: the slowest start first, and the ETA
 
 
-# Seconds per optimizer step on one core of the 2-core box, and seconds of scoring after training, by task or
-# model kind: from the quick study's per-run times (BENCHMARKS.md; image→text and the char-RNN's from their sizes).
-# Only the order of the runs and the ETA's first guess hang on them (the ETA then scales by how long the finished
-# runs really took).
-STEP_SECONDS = {"text2text": 0.02, "img2text": 0.25, "text2img": 0.25, "vae": 0.03, "dcgan": 0.025,
-                "cgan": 0.025, "numpy": 0.005, "torch": 0.01}
-SCORING_SECONDS = {"text2text": 5.0, "img2text": 15.0, "text2img": 25.0}
-
-
-def estimated_seconds(config: dict[str, Any]) -> float:
-    """A run's training and scoring time from its config: its optimizer steps times its kind's seconds per step."""
+def estimated_seconds(config: dict[str, Any], kind: registry.Kind) -> float:
+    """A run's training and scoring time from its config: its optimizer steps times its kind's seconds per step
+    (the cost hint its model registers). Only the order of the runs and the ETA's first guess hang on it (the ETA
+    then scales by how long the finished runs really took)."""
     train, data = config.get("train", {}), config.get("data", {})
-    kind = str(config.get("task") or config.get("kind") or config.get("backend") or config.get("family"))
     steps = train.get("steps")
     if not steps:
         if config.get("family") == "arithmetic":
@@ -64,7 +56,7 @@ def estimated_seconds(config: dict[str, Any]) -> float:
         steps = max((train.get("epochs") or 1) * -(-int(examples) // max(1, train.get("batch_size") or 1)),
                     train.get("min_steps") or 0)
     longer = 1 + (config.get("model", {}).get("pad_columns") or 0) / 10  # padding columns lengthen each sequence
-    return steps * STEP_SECONDS.get(kind, 0.02) * longer + SCORING_SECONDS.get(kind, 2.0)
+    return steps * kind.step_seconds * longer + kind.scoring_seconds
 
 
 def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None) -> Job:
@@ -76,7 +68,7 @@ def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None
 
     config = {"family": cfg.family, **to_dict(cfg)}
     return Job(name, cfg.family, config, str(run_dir), threads or cfg.train.threads or torch.get_num_threads(),
-               estimated_seconds(config))
+               estimated_seconds(config, registry.kind(cfg.kind)))
 
 
 def train_function(family: str):
@@ -110,7 +102,7 @@ def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
     """Train ``job`` or reuse / continue what its folder already holds; its ``results.json``."""
     from latentworks.config import override
     from latentworks.recipes import family as recipes_of
-    from latentworks.runs import finished_results, has_checkpoint
+    from latentworks.resume import finished_results, has_checkpoint
 
     cfg = recipes_of(job.family).from_json(job.config)
     if not progress:
@@ -131,7 +123,7 @@ def check_resumable(jobs: list[Job]) -> int:
     reuse holds a run with other settings (refused mid-study instead, runs started beside it are left half-made).
     Returns how many of the runs finished with these settings and will be reused as they are."""
     from latentworks.recipes import family as recipes_of
-    from latentworks.runs import check_resume, finished_results, has_checkpoint
+    from latentworks.resume import check_resume, finished_results, has_checkpoint
     from latentworks.training.trainer import resume_free
 
     reused = 0
@@ -178,7 +170,7 @@ class LocalExecutor:
         self.workers = workers or default_workers()
 
     def run(self, jobs: list[Job], progress: bool = True) -> dict[str, dict[str, Any] | None]:
-        from latentworks.runs import finished_results
+        from latentworks.resume import finished_results
         from latentworks.studies.pool import run_parallel
 
         out: dict[str, dict[str, Any] | None] = {}

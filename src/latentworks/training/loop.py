@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from latentworks.errors import LatentworksError, TrainingInterrupted
-from latentworks.runs import RunDir, check_resume, to_jsonable
+from latentworks.resume import check_resume
+from latentworks.runs import RunDir, to_jsonable
 from latentworks.training.checkpoint import latest_checkpoint
 from latentworks.training.config import RESUME_FREE, TrainConfig
 

@@ -1,103 +1,27 @@
-"""The study registry behind ``latentworks run``.
+"""``latentworks run``: every registered study part's plan trained by an executor, then the report.
 
-Each experiment family (arithmetic, generative, char-RNN) registers two functions: a plan (the independent runs
-of its part of the study, as jobs) and a study function that reads the finished runs and returns report
-sections plus headline metrics. ``latentworks run`` collects every plan, has an executor train the jobs (in
-this process, or on Ray), then calls the study functions, whose ``ctx.train`` now finds each run finished.
+The parts and their plans are :mod:`latentworks.studies.catalogue`'s; what each profile trains is
+:mod:`latentworks.recipes.studies`'.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from latentworks import registry
 from latentworks.errors import LatentworksError
 from latentworks.folder_lock import lock_run_dir, owns_run_dirs
+from latentworks.recipes.studies import PROFILES
 from latentworks.report.html import Headline, Section, save_page, write_report
 from latentworks.report.names import duration
 from latentworks.runs import claim_run_dir, environment, write_json
+from latentworks.studies.catalogue import STUDIES, StudyContext, study_names
 from latentworks.studies.console import closing
-from latentworks.studies.executor import Job, check_resumable, job_for, make_executor, run_job, ticking
-
-PROFILES = ("test", "quick", "full")
-
-
-@dataclass
-class StudyContext:
-    profile: str  # test: seconds, for the test-suite; quick: ≤ 10 min on 2 CPU cores; full: the real thing
-    out: Path
-    data_dir: str | None = None
-    seed: int = 0
-    progress: bool = True
-    device: str = "auto"
-    resume: bool = False  # reuse finished runs with the same settings and continue interrupted ones
-
-    def train(self, train_fn: Callable[..., dict[str, Any] | None], config: Any,
-              run_dir: Path) -> dict[str, Any] | None:
-        """``train_fn(config, run_dir)``: each pipeline's train function. With ``resume`` (and always once the
-        executor has run the plan), a run that already finished with this config is reused as it is, one with a
-        checkpoint continues from it, and anything else in the way is moved aside."""
-        if self.resume:
-            return run_job(job_for(run_dir.name, config, run_dir), self.progress)
-        return train_fn(config, run_dir)
-
-    def job(self, name: str, config: Any, run_dir: Path, threads: int | None = None) -> Job:
-        return job_for(name, config, run_dir, threads)
-
-
-@dataclass
-class StudyResult:
-    sections: list[Section]
-    metrics: dict[str, Any] = field(default_factory=dict)
-    headlines: list[Headline] = field(default_factory=list)  # rows of the report's summary table
-
-
-StudyFn = Callable[[StudyContext], StudyResult]
-PlanFn = Callable[[StudyContext], list[Job]]
-_STUDIES: dict[str, tuple[int, StudyFn, PlanFn]] = {}
-
-
-def register_study(name: str, order: int, plan: PlanFn) -> Callable[[StudyFn], StudyFn]:
-    def decorate(fn: StudyFn) -> StudyFn:
-        _STUDIES[name] = (order, fn, plan)
-        return fn
-
-    return decorate
-
-
-def registered() -> list[str]:
-    _load_builtin_studies()
-    return [name for name, _ in sorted(_STUDIES.items(), key=lambda kv: kv[1][0])]
-
-
-def plan_study(profile: str, out: str | Path, only: list[str] | None = None, **kwargs: Any) -> list[Job]:
-    """Every independent run a study would train (for estimates and external schedulers)."""
-    ctx = StudyContext(profile=profile, out=Path(out), **kwargs)
-    return [job for name in _names(only) for job in _STUDIES[name][2](ctx)]
-
-
-def _names(only: list[str] | None) -> list[str]:
-    names = registered()
-    if only:
-        unknown = sorted(set(only) - set(names))
-        if unknown:
-            raise LatentworksError(f"unknown study {unknown}; registered studies: {', '.join(names)}")
-        names = [n for n in names if n in only]
-    return names
-
-
-def _load_builtin_studies() -> None:
-    # Importing a family's study module registers its part; the registry says which module that is.
-    for family in registry.families():
-        importlib.import_module(family.study)
+from latentworks.studies.executor import check_resumable, make_executor, ticking
 
 
 @owns_run_dirs  # the study folder is given back when the study ends, even inside a longer process
@@ -105,7 +29,7 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     """Run the registered studies and write ``out/report.html`` and ``out/results.json``."""
     if profile not in PROFILES:
         raise LatentworksError(f"unknown profile '{profile}'; choose one of {', '.join(PROFILES)}")
-    names = _names(only)
+    names = study_names(only)
     overwrite = kwargs.pop("overwrite", False)
     executor = make_executor(kwargs.pop("executor", "local"), kwargs.pop("workers", None), kwargs.pop("address", None))
     ctx = StudyContext(profile=profile, out=Path(out), **kwargs)
@@ -124,7 +48,7 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
     summary: dict[str, Any] = {"profile": profile, "studies": {}, "seed": ctx.seed,
                                "executor": type(executor).__name__, "workers": executor.workers}
     started = time.perf_counter()
-    jobs = [job for name in names for job in _STUDIES[name][2](ctx)]
+    jobs = [job for name in names for job in STUDIES[name][2](ctx)]
     summary["runs"] = len(jobs)
     summary["reused_runs"] = check_resumable(jobs) if ctx.resume else 0
     executor.run(jobs, ctx.progress)
@@ -139,7 +63,7 @@ def run_study(profile: str, out: str | Path, only: list[str] | None = None, **kw
         for name in names:
             bar.set_postfix_str(f"scoring and drawing {name}", refresh=True)
             t0 = time.perf_counter()
-            result = _STUDIES[name][1](ctx)
+            result = STUDIES[name][1](ctx)
             sections += result.sections
             headlines += result.headlines
             summary["studies"][name] = {"metrics": result.metrics, "seconds": round(time.perf_counter() - t0, 1)}
