@@ -35,7 +35,8 @@ import torch
 
 from latentworks.config import override
 from latentworks.data.mnist import load_mnist
-from latentworks.metrics.generative import evaluate_generator, reader_fns, vae_likelihood
+from latentworks.metrics.generative import evaluate_generator, reader_fns
+from latentworks.metrics.likelihood import vae_likelihood
 from latentworks.pipelines.digit_reader import find_or_train_reader
 from latentworks.pipelines.generative import load_generative, train_generative
 from latentworks.pipelines.generative_eval import grey_share, reader_info

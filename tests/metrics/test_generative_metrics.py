@@ -6,7 +6,9 @@ import torch
 
 from latentworks.errors import LatentworksError
 from latentworks.latent.testing import ToyVAE
+from latentworks.metrics import feature_distances as D
 from latentworks.metrics import generative as G
+from latentworks.metrics import likelihood as L
 from latentworks.models.generative_base import sample_normal
 
 
@@ -24,8 +26,8 @@ def feats(n, dim=16, seed=0, shift=0.0):
 
 def test_fld_of_a_set_with_itself_is_zero_and_grows_with_a_shift():
     a = feats(600)
-    assert G.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
-    d = [G.frechet_distance(a, feats(600, seed=1, shift=s)) for s in (0.0, 0.3, 1.0)]
+    assert D.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    d = [D.frechet_distance(a, feats(600, seed=1, shift=s)) for s in (0.0, 0.3, 1.0)]
     assert d[0] < d[1] < d[2]
     # a mean shift s in every one of 16 dims adds 16·s² to the distance
     assert d[2] - d[0] == pytest.approx(16 * 1.0, rel=0.15)
@@ -40,33 +42,33 @@ def test_torchmetrics_on_images_through_feature_module_matches_precomputed_featu
         return torch.tanh(x.flatten(1) @ proj)
 
     x, y = torch.rand(300, 1, 8, 8), torch.rand(300, 1, 8, 8) ** 2
-    metric = FrechetInceptionDistance(feature=G.FeatureModule(feature_fn, 8), normalize=True)
+    metric = FrechetInceptionDistance(feature=D.FeatureModule(feature_fn, 8), normalize=True)
     metric.update(x, real=True)
     metric.update(y, real=False)
     direct = float(metric.compute())
     assert direct > 0.01
-    assert G.frechet_distance(feature_fn(x), feature_fn(y)) == pytest.approx(direct, rel=1e-4)
+    assert D.frechet_distance(feature_fn(x), feature_fn(y)) == pytest.approx(direct, rel=1e-4)
 
 
 def test_precision_recall_is_one_for_identical_sets_and_zero_for_disjoint():
     a = feats(300)
-    assert G.knn_precision_recall(a, a.clone()) == {"precision": 1.0, "recall": 1.0, "k": 3}
-    far = G.knn_precision_recall(a, feats(300, seed=1, shift=50.0), chunk=64)
+    assert D.knn_precision_recall(a, a.clone()) == {"precision": 1.0, "recall": 1.0, "k": 3}
+    far = D.knn_precision_recall(a, feats(300, seed=1, shift=50.0), chunk=64)
     assert far["precision"] == 0.0 and far["recall"] == 0.0
     # samples collapsed onto one real point: precise but no recall
     collapsed = a[:1].repeat(300, 1) + 1e-3 * feats(300, seed=2)
-    pr = G.knn_precision_recall(a, collapsed)
+    pr = D.knn_precision_recall(a, collapsed)
     assert pr["precision"] == 1.0 and pr["recall"] < 0.05
     with pytest.raises(LatentworksError):
-        G.knn_precision_recall(a[:3], a[:3])
+        D.knn_precision_recall(a[:3], a[:3])
 
 
 def test_kid_is_small_for_one_distribution_and_deterministic():
     a, b = feats(400), feats(400, seed=1)
-    same = G.kernel_distance(a, b, subsets=10, subset_size=200)
-    shifted = G.kernel_distance(a, feats(400, seed=1, shift=1.0), subsets=10, subset_size=200)
+    same = D.kernel_distance(a, b, subsets=10, subset_size=200)
+    shifted = D.kernel_distance(a, feats(400, seed=1, shift=1.0), subsets=10, subset_size=200)
     assert abs(same[0]) < shifted[0]
-    assert G.kernel_distance(a, b, subsets=10, subset_size=200) == same
+    assert D.kernel_distance(a, b, subsets=10, subset_size=200) == same
 
 
 # ------------------------------------------------------------------ evaluate_generator
@@ -211,10 +213,10 @@ def test_evaluate_generator_refuses_a_size_mismatch():
 
 def test_binarize_is_fixed_seed_bernoulli():
     x = np.full((200, 8, 8), 77, np.uint8)  # intensity 0.302
-    a, b = G.binarize(x, seed=5), G.binarize(x, seed=5)
+    a, b = L.binarize(x, seed=5), L.binarize(x, seed=5)
     assert torch.equal(a, b) and set(a.unique().tolist()) <= {0.0, 1.0}
     assert float(a.mean()) == pytest.approx(77 / 255, abs=0.01)
-    assert not torch.equal(a, G.binarize(x, seed=6))
+    assert not torch.equal(a, L.binarize(x, seed=6))
 
 
 def test_chunks_of_k_combine_exactly():
@@ -225,7 +227,7 @@ def test_chunks_of_k_combine_exactly():
     for k in sizes:
         parts.append(-(torch.logsumexp(lw[:, s:s + k], 1) - math.log(k)))
         s += k
-    combined = G.combine_iw_chunks(torch.stack(parts), torch.tensor(sizes))
+    combined = L.combine_iw_chunks(torch.stack(parts), torch.tensor(sizes))
     assert torch.allclose(combined, full, rtol=1e-10, atol=1e-10)
 
 
@@ -235,15 +237,15 @@ def test_importance_weighted_bound_tightens_with_k_and_beats_the_elbo():
     # toy posterior is poor and the bound has room to tighten all the way to k = 1000 (on some draws it has
     # converged by k = 100, where the chain of strict inequalities would compare Monte Carlo noise).
     x = torch.rand(60, 6, 6, generator=torch.Generator().manual_seed(1))
-    res = {k: G.vae_likelihood(m, x, k=k, seed=0, budget=300) for k in (1, 10, 100, 1000)}
+    res = {k: L.vae_likelihood(m, x, k=k, seed=0, budget=300) for k in (1, 10, 100, 1000)}
     nll = [res[k]["iw_nll_nats"] for k in (1, 10, 100, 1000)]
     assert nll[0] > nll[1] > nll[2] > nll[3]
     assert res[1000]["neg_elbo_nats"] > nll[3]
     assert res[1000]["n"] == 60 and res[1000]["k"] == 1000 and res[1000]["comparable_with_pythae"]
     # same seed, same numbers; chunking k differently only changes the random draws. This toy posterior gives
     # heavy-tailed weights: over 16 random data sets the two chunkings differed by at most 2.4 % at k = 100.
-    assert G.vae_likelihood(m, x, k=100, seed=0, budget=300)["iw_nll_nats"] == nll[2]
-    other = G.vae_likelihood(m, x, k=100, seed=0, budget=7)["iw_nll_nats"]
+    assert L.vae_likelihood(m, x, k=100, seed=0, budget=300)["iw_nll_nats"] == nll[2]
+    other = L.vae_likelihood(m, x, k=100, seed=0, budget=7)["iw_nll_nats"]
     assert other != nll[2] and other == pytest.approx(nll[2], rel=0.05)
 
 
@@ -252,11 +254,11 @@ def test_vae_likelihood_with_a_real_vae_when_present():
     torch.manual_seed(0)
     m = vae.VAE(vae.VAE.Config(latent_dim=2, filters=8, max_filters=16)).eval()
     x = (torch.rand(6, 28, 28) * 255).to(torch.uint8)
-    lo, hi = G.vae_likelihood(m, x, k=50, seed=0), G.vae_likelihood(m, x, k=1, seed=0)
+    lo, hi = L.vae_likelihood(m, x, k=50, seed=0), L.vae_likelihood(m, x, k=1, seed=0)
     assert 0 < lo["iw_nll_nats"] < hi["iw_nll_nats"] + 1.0
     assert lo["neg_elbo_nats"] > 0 and lo["decoder"] == "bernoulli"
 
 
 def test_likelihood_needs_a_vae():
     with pytest.raises(LatentworksError, match="VAE"):
-        G.vae_likelihood(Painter(), torch.rand(3, 8, 8), k=2)
+        L.vae_likelihood(Painter(), torch.rand(3, 8, 8), k=2)

@@ -1,4 +1,4 @@
-"""Evaluating MNIST generators with a frozen digit reader, and a VAE's likelihood in nats.
+"""Evaluating MNIST generators with a frozen digit reader.
 
 :func:`evaluate_generator` draws ``n`` samples (default 10,000) and reports, in the reader's feature space:
 
@@ -16,32 +16,25 @@
 * for a GAN with an InfoGAN code (``codes`` > 0), how well the unsupervised codes match the reader's classes:
   ``code_purity``, the share of samples whose class is their code's most common class, and that class per code.
 
-Features are computed once per set and handed to torchmetrics through an identity module (``num_features``
-set), so the same features serve FLD, KID and precision/recall. :class:`FeatureModule` wraps a
-``feature_fn`` for anyone who prefers to feed images to torchmetrics directly; both routes agree.
-
-:func:`vae_likelihood` scores a VAE on dynamically binarised test images (each pixel a Bernoulli draw with its
-intensity as probability, fixed seed): the negative ELBO and the importance-weighted NLL with ``k`` samples,
-chunked over images and over ``k`` (chunks combine exactly through log-sum-exp), in nats per image.
+The distances between feature sets are :mod:`latentworks.metrics.feature_distances`'; a VAE's likelihood in nats
+is :mod:`latentworks.metrics.likelihood`'s.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from latentworks.errors import LatentworksError
+from latentworks.metrics.feature_distances import FeatureFn, frechet_distance, kernel_distance, knn_precision_recall
 from latentworks.models.dcgan import latent_code
 from latentworks.models.inference import inference, model_device
 
-FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 ClassifyFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -81,103 +74,10 @@ def reader_fns(reader, batch: int = 1000) -> tuple[FeatureFn, ClassifyFn]:
     return feature_fn, classify_fn
 
 
-class FeatureModule(nn.Module):
-    """A ``feature_fn`` as the ``nn.Module`` torchmetrics' FID/KID accept (``num_features`` skips their dummy
-    forward pass, which would otherwise push a random 3×299×299 image through our 28×28 reader)."""
-
-    def __init__(self, feature_fn: FeatureFn, num_features: int):
-        super().__init__()
-        self.feature_fn = feature_fn
-        self.num_features = int(num_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.feature_fn(x)
-
-
-class _Precomputed(nn.Module):
-    def __init__(self, num_features: int):
-        super().__init__()
-        self.num_features = int(num_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-
 def compute_features(feature_fn: FeatureFn, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([feature_fn(images[s:s + batch]).detach().float().cpu()
                           for s in range(0, len(images), batch)])
-
-
-# ------------------------------------------------------------------ distances on features
-
-
-def frechet_distance(real_features: torch.Tensor, fake_features: torch.Tensor, chunk: int = 5000) -> float:
-    """FLD/FID between two feature sets (N, F), via torchmetrics' FrechetInceptionDistance (float64 state)."""
-    # why here: torchmetrics takes seconds to import; only a scoring pass pays for it, not every training
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
-    if len(real_features) < 2 or len(fake_features) < 2:
-        raise LatentworksError("the Fréchet distance needs at least 2 samples on each side")
-    metric = FrechetInceptionDistance(feature=_Precomputed(real_features.shape[1]), normalize=True)
-    for feats, real in ((real_features, True), (fake_features, False)):
-        for s in range(0, len(feats), chunk):
-            metric.update(feats[s:s + chunk].double(), real=real)
-    # eigvals-based sqrtm: identical sets give ±1e-6 rather than 0; never report a negative distance.
-    return max(float(metric.compute()), 0.0)
-
-
-def kernel_distance(real_features: torch.Tensor, fake_features: torch.Tensor, subsets: int = 50,
-                    subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """KID (mean, std over subsets) via torchmetrics; its subsets use the global RNG: forked and seeded."""
-    # why here: as in frechet_distance, torchmetrics only when a score is asked for
-    from torchmetrics.image.kid import KernelInceptionDistance
-
-    size = min(subset_size, len(real_features), len(fake_features))
-    if size < 2:
-        raise LatentworksError("KID needs at least 2 samples on each side")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "will save all extracted features in buffer"
-        metric = KernelInceptionDistance(feature=_Precomputed(real_features.shape[1]), subsets=subsets,
-                                         subset_size=size, normalize=True)
-    metric.update(real_features.double(), real=True)
-    metric.update(fake_features.double(), real=False)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        mean, std = metric.compute()
-    return float(mean), float(std)
-
-
-def _kth_nn_radius(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
-    radii = []
-    for s in range(0, len(x), chunk):
-        d = torch.cdist(x[s:s + chunk], x)
-        radii.append(d.topk(k + 1, dim=1, largest=False).values[:, k])  # column 0 is the point itself
-    return torch.cat(radii)
-
-
-def _covered(query: torch.Tensor, ref: torch.Tensor, ref_radii: torch.Tensor, chunk: int) -> torch.Tensor:
-    """For each query row: is it within the k-NN ball of at least one ``ref`` row?"""
-    inside = []
-    for s in range(0, len(query), chunk):
-        d = torch.cdist(query[s:s + chunk], ref)
-        inside.append((d <= ref_radii[None, :]).any(dim=1))
-    return torch.cat(inside)
-
-
-def knn_precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 3,
-                         chunk: int = 1000) -> dict[str, float]:
-    """Improved precision and recall (Kynkäänniemi et al. 2019): manifolds as unions of k-NN balls."""
-    real, fake = real_features.float(), fake_features.float()
-    if min(len(real), len(fake)) <= k:
-        raise LatentworksError(f"precision/recall with k={k} needs more than {k} samples on each side")
-    r_real, r_fake = _kth_nn_radius(real, k, chunk), _kth_nn_radius(fake, k, chunk)
-    precision = _covered(fake, real, r_real, chunk).float().mean()
-    recall = _covered(real, fake, r_fake, chunk).float().mean()
-    return {"precision": float(precision), "recall": float(recall), "k": k}
-
-
-# ------------------------------------------------------------------ generation
 
 
 def eval_latents(model, n: int, seed: int) -> torch.Tensor:
@@ -341,89 +241,3 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
     out["seconds"] = {"generate_and_read": gen_seconds, "real_features": real_seconds,
                       "metrics": metric_seconds, "total": time.perf_counter() - started}
     return out
-
-
-# ------------------------------------------------------------------ VAE likelihood
-
-
-def binarize(images, seed: int = 0) -> torch.Tensor:
-    """Dynamic binarisation: each pixel ~ Bernoulli(intensity), from a fixed-seed CPU generator."""
-    x = as_images(images)
-    return torch.bernoulli(x, generator=torch.Generator().manual_seed(int(seed)))
-
-
-def combine_iw_chunks(chunk_nll: torch.Tensor, chunk_k: torch.Tensor) -> torch.Tensor:
-    """Exact IW NLL over all samples from per-chunk IW NLLs: −log Σ_c (k_c/k) exp(−NLL_c).
-
-    ``chunk_nll`` is (C, B) (chunk × image), ``chunk_k`` the (C,) sample counts.
-    """
-    log_k = torch.log(chunk_k.double())[:, None]
-    return -(torch.logsumexp(-chunk_nll.double() + log_k, dim=0) - math.log(float(chunk_k.sum())))
-
-
-def _decoder_likelihood(model) -> str | None:
-    cfg = getattr(model, "config", None)
-    for name in ("likelihood", "decoder_likelihood", "decoder", "recon_loss", "reconstruction", "loss"):
-        value = getattr(cfg, name, None)
-        if isinstance(value, str):
-            return value.lower()
-    return None
-
-
-def vae_likelihood(model, test_images, k: int = 5000, n: int | None = None, seed: int = 0,
-                   batch: int = 500, budget: int = 20000) -> dict[str, Any]:
-    """Test negative ELBO and IW NLL (``k`` importance samples), in nats per image, on binarised images.
-
-    At most ``budget`` decoder passes run per call (``k`` split into chunks, images in small batches).
-    ``n`` scores a random subset of that many test images, drawn with ``seed`` (default: all of them; the
-    first images of a split are not a fair sample). The model's sampling uses the global RNG, which is forked
-    and seeded with ``seed`` so the numbers repeat.
-    """
-    if not callable(getattr(model, "iw_nll", None)) or not callable(getattr(model, "elbo", None)):
-        raise LatentworksError(f"a {getattr(model, 'kind', type(model).__name__)} model has no likelihood; "
-                               "ELBO / IW NLL need a VAE run")
-    if k < 1:
-        raise LatentworksError(f"--k must be at least 1, got {k}")
-    x = as_images(test_images)
-    if n is not None and n < len(x):
-        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].sort().values]
-    if len(x) == 0:
-        raise LatentworksError("no test images to score")
-    xb = binarize(x, seed)
-    device = next(model.parameters()).device
-    kc = min(k, budget)
-    chunks = [kc] * (k // kc) + ([k % kc] if k % kc else [])
-    img_batch = max(1, budget // kc)
-    started = time.perf_counter()
-    neg_elbo, nll = [], []
-    cuda = [torch.cuda.current_device()] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda), inference(model):
-        torch.manual_seed(seed)
-        for s in range(0, len(xb), batch):
-            e = torch.as_tensor(model.elbo(xb[s:s + batch].to(device), k=1)).double().cpu()
-            neg_elbo.append(e)
-        for s in range(0, len(xb), img_batch):
-            part = xb[s:s + img_batch].to(device)
-            per_chunk = torch.stack([torch.as_tensor(model.iw_nll(part, c)).double().cpu() for c in chunks])
-            nll.append(per_chunk)
-    e = torch.cat(neg_elbo)
-    # For binary x the ELBO is ≤ log p(x) ≤ 0, so a negative mean means the model returned the ELBO itself.
-    e = -e if float(e.mean()) < 0 else e
-    raw = torch.cat(nll, dim=1)
-    raw = -raw if float(raw.mean()) < 0 else raw  # a log-likelihood instead of an NLL
-    iw = combine_iw_chunks(raw, torch.tensor(chunks))
-    m = len(xb)
-    likelihood = _decoder_likelihood(model)
-    gaussian = likelihood is not None and any(w in likelihood for w in ("mse", "gauss", "normal"))
-    return {
-        "n": m, "k": k, "seed": seed,
-        "neg_elbo_nats": float(e.mean()), "neg_elbo_se": float(e.std() / math.sqrt(m)) if m > 1 else 0.0,
-        "iw_nll_nats": float(iw.mean()), "iw_nll_se": float(iw.std() / math.sqrt(m)) if m > 1 else 0.0,
-        # −ELBO − IW-NLL per image varies far less than either, so −ELBO on every image minus this gap
-        # estimates the whole split's IW-NLL from a subset with a small error.
-        "iw_gap_nats": float((e - iw).mean()), "iw_gap_se": float((e - iw).std() / math.sqrt(m)) if m > 1 else 0.0,
-        "binarisation": f"dynamic: Bernoulli(pixel intensity), torch generator seed {seed}",
-        "decoder": likelihood,
-        "comparable_with_pythae": not gaussian,
-        "seconds": time.perf_counter() - started,
-    }

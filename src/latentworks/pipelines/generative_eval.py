@@ -62,7 +62,8 @@ def check_digit_model(model, dataset: str | None, where: str | Path) -> None:
 def evaluate_model(model, reader, mnist, *, n: int = 10000, seed: int = 0, kid: bool = True, batch: int = 500,
                    nll_k: int = 0, nll_images: int | None = None, blur_samples: int = 2000) -> dict[str, Any]:
     """Every measure of a generative model against real MNIST (``mnist``: a ``MnistData``)."""
-    from latentworks.metrics.generative import evaluate_generator, generate, reader_fns, vae_likelihood
+    from latentworks.metrics.generative import evaluate_generator, generate, reader_fns
+    from latentworks.metrics.likelihood import vae_likelihood
 
     feature_fn, classify_fn = reader_fns(reader)
     t0 = time.perf_counter()
