@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import latentworks.data.mnist as mnist_module
-from latentworks.data.mnist import embedded_mnist_path, load_mnist, read_idx
+from latentworks.data.idx import read_idx
+from latentworks.data.mnist import embedded_mnist_path, load_mnist
 from latentworks.errors import LatentworksError
 
 NAMES = {
@@ -290,9 +291,10 @@ def test_real_shared_mnist_found_by_dev_search(isolated: Path, monkeypatch: pyte
 
 def test_nothing_downloads_unless_asked(monkeypatch, tmp_path):
     import latentworks.data.mnist as m
+    import latentworks.data.mnist_files as files
 
     calls = []
-    monkeypatch.setattr(m, "_download", lambda name, quiet: calls.append(name))
+    monkeypatch.setattr(files, "fetch_missing", lambda name, quiet: calls.append(name))
     monkeypatch.setenv("LATENTWORKS_NO_DEV_DATA", "1")
     monkeypatch.setenv("LATENTWORKS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("LATENTWORKS_DATA", raising=False)
@@ -302,5 +304,5 @@ def test_nothing_downloads_unless_asked(monkeypatch, tmp_path):
     assert m.load_mnist("mnist", quiet=True).source.startswith("embedded")  # the packaged sample, offline
     assert calls == []
     with pytest.raises(LatentworksError, match="could not download"):
-        m.download("mnist", quiet=True)
+        files.download("mnist", quiet=True)
     assert calls == ["mnist"]

@@ -108,7 +108,7 @@ class Download:
 
 def download(argv: list[str], prog: str) -> int:
     from latentworks.data.corpora import CORPORA, download_corpus
-    from latentworks.data.mnist import download as fetch
+    from latentworks.data.mnist_files import download as fetch
 
     a = parse(Download, argv, prog=prog, description="Fetch MNIST or Fashion-MNIST from the canonical mirrors "
               "(md5-checked), or Tiny Shakespeare from karpathy/char-rnn (sha256-checked), into the cache. Nothing "
