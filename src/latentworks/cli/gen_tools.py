@@ -1,6 +1,7 @@
-"""``latentworks gen sample | interpolate | traverse | arith | sweep-dim | manifold | codes | directions |
-reconstruct | encode | decode | eval``: the latent tools and the MNIST evaluation on a finished generative run
-folder, each a thin face on :mod:`latentworks.latent` and :mod:`latentworks.pipelines.generative_eval`.
+"""``latentworks gen sample | interpolate | traverse | arith | sweep-dim | manifold | codes | directions``: the latent
+tools on a finished generative run folder, each a thin face on :mod:`latentworks.latent`, and what every ``gen``
+tool shares (the run argument, its model loaded and checked, the figure's path). Your images through a model are
+``gen_images.py``'s verbs, the MNIST evaluation ``gen_eval.py``'s.
 
 Every tool writes a PNG (default: ``RUN/figures/<verb>_….png``) and prints its path; every output goes through
 :func:`latentworks.cli.common.output_path` (nothing replaced without --overwrite, no ``-o`` into a run folder).
@@ -9,7 +10,6 @@ User mistakes are one-line errors (exit 2).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +18,6 @@ from latentworks.cli import limits
 from latentworks.cli.common import PNG, Device, Output, Positional, output_path
 from latentworks.cli.parsing import parse
 from latentworks.config import flag_alias, validate
-from latentworks.data.arithmetic import check_data_dir
 from latentworks.recipes.generative import KINDS
 
 
@@ -34,7 +33,7 @@ class Sampling:
     scale: float = 1.0  # multiply the latents (e.g. 0.17)
 
 
-def _load(run: Run, options: object = None):
+def load_run(run: Run, options: object = None):
     """The run's model, once ``options`` (the verb's, ``run`` among them) passed their checks; a class label it
     does not know, or any label for an unconditional model, is refused, not ignored."""
     from latentworks.models.io import load_model
@@ -47,13 +46,13 @@ def _load(run: Run, options: object = None):
     return model
 
 
-def _out(run: Run, output: Output, name: str, suffix: str = ".png", formats: tuple[str, ...] = PNG) -> Path:
+def figure_path(run: Run, output: Output, name: str, suffix: str = ".png", formats: tuple[str, ...] = PNG) -> Path:
     """``-o``, or the verb's own figure in ``RUN/figures/``; either never replaces a file without --overwrite."""
     return output_path(output.output, overwrite=output.overwrite, default=Path(run.run) / "figures" / f"{name}{suffix}",
                        own=run.run, suffixes=formats)
 
 
-def _done(result) -> int:
+def print_path(result) -> int:
     print(result.path)
     return 0
 
@@ -76,12 +75,12 @@ def sample(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import sample_grid
 
     a = parse(Sample, argv, prog=prog, description="An n×n grid of samples, cells numbered for picking indices.")
-    model = _load(a.at, a)
+    model = load_run(a.at, a)
     s = a.sampling
     tag = "".join([f"_t{s.truncate:g}" if s.truncate else "", f"_s{s.scale:g}" if s.scale != 1 else "",
                    f"_label{a.label}" if a.label is not None else ""])
-    return _done(sample_grid(model, a.n, a.seed, labels=a.label, truncate=s.truncate, scale=s.scale,
-                             out=_out(a.at, a.out, f"sample_n{a.n}_seed{a.seed}{tag}")))
+    return print_path(sample_grid(model, a.n, a.seed, labels=a.label, truncate=s.truncate, scale=s.scale,
+                                  out=figure_path(a.at, a.out, f"sample_n{a.n}_seed{a.seed}{tag}")))
 
 
 @dataclass
@@ -102,10 +101,10 @@ def interpolate(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import interpolate as run_interpolate
 
     a = parse(Interpolate, argv, prog=prog, description="Two random points and the line between them.")
-    model = _load(a.at, a)
+    model = load_run(a.at, a)
     how = "slerp" if a.slerp else "lerp"
-    return _done(run_interpolate(model, a.seed, a.steps, slerp=a.slerp, labels=a.label,
-                                 out=_out(a.at, a.out, f"interpolate_{how}_seed{a.seed}")))
+    return print_path(run_interpolate(model, a.seed, a.steps, slerp=a.slerp, labels=a.label,
+                                      out=figure_path(a.at, a.out, f"interpolate_{how}_seed{a.seed}")))
 
 
 @dataclass
@@ -130,11 +129,11 @@ def traverse(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import traverse as run_traverse
 
     a = parse(Traverse, argv, prog=prog, description="A path through several random points: PNG strip or GIF.")
-    model = _load(a.at, a)
+    model = load_run(a.at, a)
     suffix = ".gif" if a.steps > 40 else ".png"
-    return _done(run_traverse(model, a.points, a.steps, a.seed, slerp=a.slerp, labels=a.label,
-                              out=_out(a.at, a.out, f"traverse_p{a.points}_seed{a.seed}", suffix, (".png", ".gif")),
-                              duration_ms=a.frame_ms))
+    out = figure_path(a.at, a.out, f"traverse_p{a.points}_seed{a.seed}", suffix, (".png", ".gif"))
+    return print_path(run_traverse(model, a.points, a.steps, a.seed, slerp=a.slerp, labels=a.label, out=out,
+                                   duration_ms=a.frame_ms))
 
 
 @dataclass
@@ -159,10 +158,11 @@ def arith(argv: list[str], prog: str) -> int:
 
     a = parse(Arith, argv, prog=prog, description="Decode mean(A) − mean(B) + mean(C) by cell indices of a "
               "numbered sample grid.")
-    model = _load(a.at, a)
-    return _done(latent_arithmetic(model, a.grid_seed, a.n, a.a, a.b, a.c, labels=a.label,
-                                   truncate=a.sampling.truncate, scale=a.sampling.scale,
-                                   result_label=a.result_label, out=_out(a.at, a.out, f"arith_seed{a.grid_seed}")))
+    model = load_run(a.at, a)
+    return print_path(latent_arithmetic(model, a.grid_seed, a.n, a.a, a.b, a.c, labels=a.label,
+                                        truncate=a.sampling.truncate, scale=a.sampling.scale,
+                                        result_label=a.result_label,
+                                        out=figure_path(a.at, a.out, f"arith_seed{a.grid_seed}")))
 
 
 @dataclass
@@ -190,9 +190,9 @@ def sweep_dim(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import sweep_dim as run_sweep
 
     a = parse(SweepDim, argv, prog=prog, description="Vary one latent coordinate.")
-    model = _load(a.at, a)
-    return _done(run_sweep(model, a.dim, a.lo, a.hi, a.steps, a.seed, rows=a.rows, labels=a.label,
-                           out=_out(a.at, a.out, f"sweep_dim{a.dim}_seed{a.seed}")))
+    model = load_run(a.at, a)
+    return print_path(run_sweep(model, a.dim, a.lo, a.hi, a.steps, a.seed, rows=a.rows, labels=a.label,
+                                out=figure_path(a.at, a.out, f"sweep_dim{a.dim}_seed{a.seed}")))
 
 
 @dataclass
@@ -211,8 +211,8 @@ def codes(argv: list[str], prog: str) -> int:
 
     a = parse(Codes, argv, prog=prog, description="A GAN trained with --codes: one row per code value, the same "
               "noise down each column.")
-    model = _load(a.at, a)
-    return _done(code_grid(model, a.seed, a.n, out=_out(a.at, a.out, f"codes_seed{a.seed}")))
+    model = load_run(a.at, a)
+    return print_path(code_grid(model, a.seed, a.n, out=figure_path(a.at, a.out, f"codes_seed{a.seed}")))
 
 
 @dataclass
@@ -227,132 +227,8 @@ def manifold(argv: list[str], prog: str) -> int:
     from latentworks.latent.tools import manifold as run_manifold
 
     a = parse(Manifold, argv, prog=prog, description="The decoded grid over normal quantiles of a 2-D latent.")
-    model = _load(a.at, a)
-    return _done(run_manifold(model, a.n, labels=a.label, out=_out(a.at, a.out, f"manifold_n{a.n}")))
-
-
-# ------------------------------------------------------------------ your images
-@dataclass
-class Files:
-    images: Positional[list[str]]  # image files (cropped to a square and resized to the model)
-
-
-@dataclass
-class Images:
-    at: Run
-    files: Files  # (a group of its own, so that the run folder stays the first positional argument)
-    label: int | None = None  # conditional models: the class shown
-    invert: bool = False  # dark-on-light drawings → MNIST's light-on-dark
-    out: Output = field(default_factory=Output)
-
-
-def reconstruct(argv: list[str], prog: str) -> int:
-    from latentworks.latent.tools import reconstruct as run_reconstruct
-
-    a = parse(Images, argv, prog=prog, description="Your images through a CAE / VAE / CVAE.")
-    model = _load(a.at, a)
-    result = run_reconstruct(model, a.files.images, labels=a.label, invert=a.invert,
-                             out=_out(a.at, a.out, "reconstruct"))
-    print(f"mean pixel MSE {float(result.info['mse'].mean()):.5f} over {len(result.images)} image(s)")
-    return _done(result)
-
-
-def encode(argv: list[str], prog: str) -> int:
-    from latentworks.latent.tools import encode as run_encode
-
-    a = parse(Images, argv, prog=prog, description="Latent vectors of your images (CAE / VAE / CVAE), as JSON "
-              "(to stdout, or -o FILE).")
-    model = _load(a.at, a)
-    output = output_path(a.out.output, overwrite=a.out.overwrite, suffixes=(".json",))
-    result = run_encode(model, a.files.images, labels=a.label, invert=a.invert, out=output)
-    if output is not None:
-        return _done(result)
-    payload = {"kind": getattr(model, "kind", None), "latent_dim": int(result.latents.shape[1]),
-               "files": list(a.files.images), "z": result.latents.astype("float64").round(6).tolist()}
-    print(json.dumps(payload))
-    return 0
-
-
-@dataclass
-class LatentsFile:
-    latents: Positional[str]  # JSON with {"z": [[...], ...]}
-
-
-@dataclass
-class Decode:
-    at: Run
-    file: LatentsFile
-    label: int | None = None
-    out: Output = field(default_factory=Output)
-
-
-def decode(argv: list[str], prog: str) -> int:
-    from latentworks.latent.tools import decode_latents
-    from latentworks.latent.user_images import read_latents_json
-
-    a = parse(Decode, argv, prog=prog, description="Decode latent vectors from a JSON file (what `encode -o` "
-              "writes).")
-    model = _load(a.at, a)
-    z, labels = read_latents_json(a.file.latents)
-    label = a.label if a.label is not None else labels
-    for value in labels if a.label is None and labels else ():
-        limits.label(value, model, "label")  # the file's labels are held to what --label is
-    return _done(decode_latents(model, z, labels=label,
-                                out=_out(a.at, a.out, f"decode_{Path(a.file.latents).stem}")))
-
-
-# ------------------------------------------------------------------ eval
-@dataclass
-class Evaluate:
-    at: Run
-    n: int = 10000  # generated samples (and real ones, at most): 2 to 100,000
-    seed: int = 0
-    reader: str | None = None  # folder of a trained digit reader (default: the packaged one)
-    data_dir: str | None = None  # MNIST folder ('embedded': the packaged sample)
-    batch: int = 500  # 1 to 4,096 images at a time
-    kid: bool = True  # also the kernel distance (a few seconds)
-    k: int = 5000  # VAEs: importance samples for the NLL (1 to 100,000)
-    nll_images: int | None = None  # VAEs: score N random test images (default all; at most 100,000)
-    nll: bool = True  # VAEs: the −ELBO and IW-NLL
-    out: Output = field(default_factory=Output)  # the JSON (default RUN/eval_generative.json)
-
-    def check(self) -> None:
-        limits.seed(self.seed)
-        limits.between(self.n, "n", 2, limits.MAX_SAMPLES, "generated images held in memory at once")
-        limits.between(self.batch, "batch", 1, limits.MAX_IMAGES, "images through the model at a time")
-        limits.between(self.k, "k", 1, limits.MAX_SAMPLES, "importance samples per image")
-        if self.nll_images is not None:
-            limits.between(self.nll_images, "nll_images", 1, limits.MAX_SAMPLES, "test images scored")
-
-
-def evaluate(argv: list[str], prog: str) -> int:
-    from latentworks.pipelines.generative_eval import evaluate_run, summary_lines
-    from latentworks.report.plots import bar_plot
-    from latentworks.runs import write_json
-    from latentworks.training.trainer import pick_device
-
-    a = parse(Evaluate, argv, prog=prog, description="MNIST evaluation with the digit reader: class histogram, "
-              "FLD and its floor, precision / recall, conditional accuracy, VAE NLL.")
-    validate(a)
-    check_data_dir(a.data_dir)
-    run_dir = Path(a.at.run)
-    out = output_path(a.out.output, overwrite=a.out.overwrite, default=run_dir / "eval_generative.json", own=run_dir,
-                      suffixes=(".json",))
-    fig_path = output_path(str(out.with_name(f"{out.stem}_class_histogram.png")) if a.out.output else None,
-                           overwrite=a.out.overwrite, default=run_dir / "figures" / "eval_class_histogram.png",
-                           own=run_dir)
-    model = _load(a.at, a)
-    result = evaluate_run(model, run_dir, reader=a.reader, data_dir=a.data_dir,
-                          device=str(pick_device(a.at.device.device)), n=a.n, seed=a.seed, kid=a.kid,
-                          batch=a.batch, nll_k=a.k if a.nll else 0, nll_images=a.nll_images)
-    write_json(out, result)
-    hist = result["class_histogram"]
-    fig = bar_plot([str(i) for i in range(len(hist))], hist, fig_path,
-                   title=f"reader's classes over {a.n:,} samples", ylabel="samples")
-    print("\n".join(summary_lines(result)))
-    print(fig)
-    print(out)
-    return 0
+    model = load_run(a.at, a)
+    return print_path(run_manifold(model, a.n, labels=a.label, out=figure_path(a.at, a.out, f"manifold_n{a.n}")))
 
 
 # ------------------------------------------------------------------ principal directions
@@ -380,8 +256,8 @@ def directions(argv: list[str], prog: str) -> int:
     a = parse(Directions, argv, prog=prog, description="The top principal directions of the latent space (PCA of "
               "encoded held-out images for autoencoders, GANSpace for GANs): one row of images along each, and "
               "the variance each explains.")
-    model = _load(a.at, a)
-    out = _out(a.at, a.out, f"directions_n{a.n}_seed{a.seed}")
+    model = load_run(a.at, a)
+    out = figure_path(a.at, a.out, f"directions_n{a.n}_seed{a.seed}")
     config = Path(a.at.run) / "config.json"  # names the held-out images an autoencoder's PCA encodes
     found = principal_directions(model, a.n, seed=a.seed,
                                  data=from_json(read_json(config)).data if config.is_file() else None)
@@ -394,5 +270,5 @@ def directions(argv: list[str], prog: str) -> int:
     return 0
 
 
-__all__ = ["arith", "codes", "decode", "directions", "encode", "evaluate", "interpolate", "manifold", "reconstruct",
-           "sample", "sweep_dim", "traverse"]
+__all__ = ["Run", "Sampling", "arith", "codes", "directions", "figure_path", "interpolate", "load_run", "manifold",
+           "print_path", "sample", "sweep_dim", "traverse"]

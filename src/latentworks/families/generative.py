@@ -2,7 +2,7 @@
 
 from latentworks.registry import FLD_RATIO, PRECISION, RECALL, Family, Verb, declare_family
 
-_TOOLS = "latentworks.cli.gen_tools"
+_TOOLS, _IMAGES = "latentworks.cli.gen_tools", "latentworks.cli.gen_images"
 
 FAMILY = declare_family(Family(
     name="generative",
@@ -24,11 +24,11 @@ FAMILY = declare_family(Family(
         "manifold": Verb("the decoded grid over normal quantiles of a 2-D latent", f"{_TOOLS}:manifold"),
         "codes": Verb("an InfoGAN-coded GAN: one row per code, the same noise per column", f"{_TOOLS}:codes"),
         "directions": Verb("the top principal directions (PCA / GANSpace) and their variance", f"{_TOOLS}:directions"),
-        "reconstruct": Verb("your images through a CAE / VAE / CVAE", f"{_TOOLS}:reconstruct"),
-        "encode": Verb("latent vectors of your images (CAE / VAE / CVAE)", f"{_TOOLS}:encode"),
-        "decode": Verb("decode latent vectors from a JSON file (what `encode -o` writes)", f"{_TOOLS}:decode"),
+        "reconstruct": Verb("your images through a CAE / VAE / CVAE", f"{_IMAGES}:reconstruct"),
+        "encode": Verb("latent vectors of your images (CAE / VAE / CVAE)", f"{_IMAGES}:encode"),
+        "decode": Verb("decode latent vectors from a JSON file (what `encode -o` writes)", f"{_IMAGES}:decode"),
         "eval": Verb("MNIST evaluation with the digit reader: FLD and its floor, precision/recall, classes, NLL",
-                     f"{_TOOLS}:evaluate"),
+                     "latentworks.cli.gen_eval:evaluate"),
     },
     command="gen",
     order=2,
