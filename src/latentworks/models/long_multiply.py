@@ -74,7 +74,7 @@ def scratch_add(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 @register_model("text2text_long_multiply", family="arithmetic",
-                title="long-multiplication tables (text→text)", capabilities=("answer",))
+                title="long-multiplication tables (text→text)", capabilities=("answer",), scoring_seconds=5.0)
 class LongMultiply(AlignedTextToText):
     """Query ids (B, Lq) -> the answer's digit ids (B, La), units first, from two learned tables."""
 
