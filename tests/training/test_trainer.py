@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import time
 
 import pytest
 import torch
@@ -188,3 +189,18 @@ def test_min_steps_lengthens_a_run_on_a_small_training_set(tmp_path, epochs, min
     t = _trainer(tmp_path / "run", epochs=epochs, min_steps=min_steps, steps=steps)
     t.fit()
     assert t.total_steps == expected == t.step
+
+
+def test_eval_seconds_is_the_share_of_the_fit_spent_evaluating(tmp_path):
+    def slow_eval(model, epoch):
+        time.sleep(0.05)
+        return {"acc": 0.5}
+
+    seed_everything(3)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, seed=3, progress=False)
+    timed = Trainer(_model(), _data(), cfg, tmp_path / "timed", eval_fn=slow_eval)
+    timed.fit()
+    assert 2 * 0.05 <= timed.eval_seconds < timed.elapsed  # one evaluation at each epoch's end
+    plain = _trainer(tmp_path / "plain", epochs=2)
+    plain.fit()
+    assert plain.eval_seconds == 0.0

@@ -104,6 +104,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
     metrics = {
         "test": test_metrics,
         "train": {"seconds": round(trainer.train_seconds, 2), "examples_per_sec": round(trainer.examples_per_sec, 1),
+                  "eval_seconds": round(trainer.eval_seconds, 2),  # of this session's seconds: the per-epoch curves
                   "steps": trainer.step, "resumed_at_step": trainer.resumed_at, "queries": len(prepared.train),
                   "parameters": sum(p.numel() for p in trainer.raw_model.parameters())},
         "data": {"test_queries": len(prepared.test), "mnist": prepared.mnist_source},

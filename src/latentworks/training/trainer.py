@@ -15,6 +15,7 @@ import gc
 import math
 import random
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ class Trainer:
         self.total_steps = cfg.steps or max(self.steps_per_epoch * cfg.epochs, cfg.min_steps)
         self.loop = Loop(cfg, self.run, self.run_config, self.total_steps, is_main=self.is_main)
         self.examples_per_sec = 0.0
+        self.eval_seconds = 0.0  # of this session's fit, spent in eval_fn: the rest is training
         self._order: torch.Tensor | None = None
         self._order_epoch = -1
 
@@ -287,8 +289,10 @@ class Trainer:
             self.raw_model.eval()
             done = epoch + (index + 1) / self.steps_per_epoch
             label = round(done) if abs(done - round(done)) < 1e-9 else done
+            started = time.perf_counter()
             with torch.no_grad():
                 metrics = self.eval_fn(self.raw_model, label)
+            self.eval_seconds += time.perf_counter() - started
             self.loop.log({"step": self.step, "epoch": float(done), **{f"eval/{k}": v for k, v in metrics.items()}})
         dist_utils.barrier()
 
