@@ -12,6 +12,7 @@ command line then takes the real parse, which prints that line. ``tests/cli/test
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import itertools
 import json
@@ -28,6 +29,9 @@ from latentworks.cli.schema.tree import describe
 from latentworks.errors import LatentworksError
 
 FALLBACK = ["--config", "--resume"]  # the options then come from a config file: the real parse reads it
+# Building tyro's parser is the slow part, and many selector values (and the train and sweep verbs) ask for the same
+# class with the same defaults: one description per (class, defaults, description) for the whole build.
+_DESCRIBED: dict[tuple[Any, str, str | None], dict[str, Any]] = {}
 
 
 class _Asked(Exception):
@@ -38,13 +42,13 @@ class _Asked(Exception):
 @contextlib.contextmanager
 def _watching_parse():
     """Every ``parse`` the handlers call (by any name they imported it under) records what it was asked."""
-    real, seen, described = parsing_module.parse, [], {}
+    real, seen = parsing_module.parse, []
 
     def watch(cls, argv, *, prog, description=None, default=None, hints=None):
-        key = (cls, repr(default), description)  # building tyro's parser is the slow part; many selectors agree
-        if key not in described:
-            described[key] = describe(cls, default, description)
-        seen.append(described[key])
+        key = (cls, repr(default), description)
+        if key not in _DESCRIBED:
+            _DESCRIBED[key] = describe(cls, default, description)
+        seen.append(_DESCRIBED[key])
         if any(t in ("-h", "--help") for t in argv):
             raise _Asked(list(seen))
         return real(cls, argv, prog=prog, description=description, default=default, hints=hints)
@@ -58,6 +62,27 @@ def _watching_parse():
     finally:
         for m in modules:
             m.parse = real
+
+
+@contextlib.contextmanager
+def _once_per_class():
+    """Two pure functions of a class, which the build asks of the same few dozen classes hundreds of times, computed
+    once per class while it runs: a train handler's flag list (``parsing._flags``, for its "not an option of this
+    model" hints), and tyro's reading of a class's source for its comments (tyro keeps 64 classes; a build reads
+    more, so it re-parsed each class's module for every parser)."""
+    import tyro._docstrings as docstrings
+
+    flags, tokenization = parsing_module._flags, docstrings._ClassTokenization.make
+    cached = functools.cache(flags)
+    parsing_module._flags = lambda cls: list(cached(cls))  # a copy: the callers' lists are their own
+    source = getattr(tokenization, "__wrapped__", None)  # the function under tyro's bounded cache, if it has one
+    if source is not None:
+        docstrings._ClassTokenization.make = staticmethod(functools.cache(source))
+    try:
+        yield
+    finally:
+        parsing_module._flags = flags
+        docstrings._ClassTokenization.make = staticmethod(tokenization)
 
 
 def _ask(handler, argv: list[str], prog: str) -> dict[str, Any] | None:
@@ -123,6 +148,11 @@ def schema_of(handler, prog: str, family: Any = None) -> dict[str, Any]:
 
 def build() -> dict[str, dict[str, Any]]:
     """File name -> schema, for every verb of the command line."""
+    with _once_per_class():
+        return _build()
+
+
+def _build() -> dict[str, dict[str, Any]]:
     out = {}
     for name, (_, target) in commands().items():
         verbs = {"": target} if name in TOP_COMMANDS else target
