@@ -14,7 +14,8 @@ from latentworks.recipes.arithmetic_priors import PRIOR_KINDS, PRIORS, given_tex
 ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "scripts" / "make_priors_table.py"
 # The kinds built on the place-value column view (models/aligned.py): each row of theirs must say so.
-COLUMN_KINDS = ("text2text_aligned", "text2text_automaton", "img2text_read", "text2img_draw")
+COLUMN_KINDS = ("text2text_aligned", "text2text_automaton", "text2text_long_multiply", "img2text_read",
+                "text2img_draw")
 
 
 def test_every_recipe_has_one_row_and_every_row_names_a_recipe():
