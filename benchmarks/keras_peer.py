@@ -23,14 +23,17 @@ is missing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from latentworks.data.arithmetic import ArithmeticSpec, decode, one_hot
@@ -54,7 +57,6 @@ def keras_child(args: argparse.Namespace) -> None:
     """Train and score the Keras model in this process; write its record to ``args.child``."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    started = time.perf_counter()
     import keras
     import tensorflow as tf
 
@@ -73,15 +75,14 @@ def keras_child(args: argparse.Namespace) -> None:
         keras.layers.TimeDistributed(keras.layers.Dense(vocab, activation="softmax")),
     ])
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    fit_start = time.perf_counter()
+    fit_start, fit_cpu = time.perf_counter(), time.process_time()
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=BATCH, verbose=0)
-    fit_seconds = time.perf_counter() - fit_start
+    fit_seconds, fit_cpu = time.perf_counter() - fit_start, time.process_time() - fit_cpu
     probs = model.predict(one_hot(test.x, vocab), batch_size=1024, verbose=0)
     scores = score_answers(decode(probs.argmax(-1), spec), test.answers)
     write_json(Path(args.child), {
         "train_seconds": round(fit_seconds, 2),
-        "examples_per_sec": round(len(train) * args.epochs / fit_seconds, 1),
-        "process_seconds": round(time.perf_counter() - started, 2),
+        "examples_per_sec": round(len(train) * args.epochs / fit_seconds, 1), "train_cpu_seconds": round(fit_cpu, 2),
         "exact_match": scores.exact_match, "char_accuracy": scores.char_accuracy, "test_queries": scores.n,
         "parameters": int(model.count_params()),
         "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads() or "default (all cores)",
@@ -94,16 +95,15 @@ def _ours(args: argparse.Namespace, work: Path) -> dict:
     cmd = [sys.executable, "-m", "latentworks", "arithmetic", "train", "--task", "text2text", "--preset", "course",
            "--train-fraction", str(args.train_fraction), "--seed", str(args.seed), "--epochs", str(args.epochs),
            "--threads", str(args.threads), "--no-progress", "--out", str(out)]
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
+    with _clock() as took:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     results = read_json(out / "results.json")
     test, train = results["test"], results["train"]
     steps_only = train["seconds"] - train["eval_seconds"]  # Keras's fit computes no curve points
     return {"train_seconds": round(steps_only, 2), "fit_seconds": train["seconds"],
             "eval_seconds": train["eval_seconds"],
             "examples_per_sec": round(train["queries"] * args.epochs / steps_only, 1),
-            "process_seconds": round(wall, 2), "exact_match": test["exact_match"],
+            **took, "exact_match": test["exact_match"],
             "char_accuracy": test["char_accuracy"], "test_queries": test["n"], "parameters": train["parameters"],
             "threads": {"torch": args.threads}, "command": " ".join(cmd[1:])}
 
@@ -112,11 +112,20 @@ def _theirs(args: argparse.Namespace, work: Path) -> dict:
     record = work / "keras.json"
     cmd = [sys.executable, __file__, "--child", str(record), "--train-fraction", str(args.train_fraction),
            "--seed", str(args.seed), "--epochs", str(args.epochs), "--keras-threads", str(args.keras_threads)]
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    result = json.loads(record.read_text())
-    result["process_seconds"] = round(time.perf_counter() - started, 2)
-    return result
+    with _clock() as took:
+        subprocess.run(cmd, check=True)
+    return {**json.loads(record.read_text()), **took}
+
+
+@contextlib.contextmanager
+def _clock() -> Iterator[dict[str, float]]:
+    """The wall time and the CPU time (all threads, user + system) of the child processes run inside."""
+    took: dict[str, float] = {}
+    wall, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    yield took
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    took["process_seconds"] = round(time.perf_counter() - wall, 2)
+    took["process_cpu_seconds"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2)
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -131,6 +140,8 @@ def _summary(runs: list[dict]) -> dict:
     out["speedup_median"] = round(statistics.median(pairs), 2)
     out["speedup_with_our_curves_per_pair"] = [round(s, 2) for s in fits]
     out["process_speedup_per_pair"] = [round(s, 2) for s in walls]
+    out["process_cpu_ratio_per_pair"] = [round(k["process_cpu_seconds"] / o["process_cpu_seconds"], 2)
+                                         for o, k in zip(side["ours"], side["keras"])]
     return out
 
 

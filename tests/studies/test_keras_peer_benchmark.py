@@ -36,7 +36,8 @@ def test_runs_are_paired_in_order_and_the_speedup_is_theirs_over_ours():
 
     def run(side, seconds, fit=None, wall=10.0):
         return {"side": side, "train_seconds": seconds, "fit_seconds": fit or seconds, "process_seconds": wall,
-                "examples_per_sec": 40000 / seconds, "exact_match": 0.07, "char_accuracy": 0.6}
+                "process_cpu_seconds": wall * (2 if side == "keras" else 1), "examples_per_sec": 40000 / seconds,
+                "exact_match": 0.07, "char_accuracy": 0.6}
 
     runs = [run("ours", 10.0, 12.0), run("keras", 40.0, wall=20.0), run("ours", 20.0, 25.0), run("keras", 30.0)]
     out = bench._summary(runs)
@@ -44,6 +45,7 @@ def test_runs_are_paired_in_order_and_the_speedup_is_theirs_over_ours():
     assert out["speedup_median"] == 2.75
     assert out["speedup_with_our_curves_per_pair"] == [round(40 / 12, 2), 1.2]
     assert out["process_speedup_per_pair"] == [2.0, 1.0]
+    assert out["process_cpu_ratio_per_pair"] == [4.0, 2.0]
     assert out["ours"]["train_seconds"] == [10.0, 20.0] and out["keras"]["train_seconds"] == [40.0, 30.0]
 
 
