@@ -120,7 +120,8 @@ PRIORS: tuple[Priors, ...] = (
            "the pair table (a_i, b_j) → two digits and the column table (x, y) → two digits (200 entries of 10 "
            "scores), from the scratchpad; the answer is never a target of its own",
            "0..99 × 0..99 (`*` only, 10,000 queries), a split of them, each with its scratchpad; 2,000 steps",
-           "not measured yet"),
+           "100.00 % at 10 % and at 50 % (seeds 0–2), mirror-free too; 100 % on fresh 3×3- to 20×20-digit and "
+           "unequal (4×2 to 10×4) products, 10,000 each"),
     Priors("img2text", "course", (_GLYPHS,),
            "reading handwriting (a per-step CNN) and the arithmetic, from the answers",
            f"{_V23}, each training query drawn once in MNIST-train handwriting; pixels and answers only; the "
