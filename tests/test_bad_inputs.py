@@ -1,15 +1,21 @@
-"""A catalogue of bad inputs across every command, run as a user would: the CLI in a subprocess.
+"""A catalogue of bad inputs across every command, run as a user would: ``python -m latentworks`` in a process.
 
 For each case: exit code 2, at most two lines on stderr, no traceback, the expected words in the message, and
 every file that existed before is unchanged (hashed before and after). The world the cases run in holds finished
 tiny runs of each family, damaged copies of them, odd files, and (as root) a read-only and a full file system.
 Interruptions (SIGINT, SIGTERM, SIGKILL) followed by --resume are checked against the uninterrupted run at the end.
+
+The cases run in a pool of long-lived workers (``tests/cli_worker.py``: torch imported once per worker, each command
+run as ``python -m latentworks`` runs it, the process's state put back after it). A fresh process is kept where the
+process itself is what is tested: the holders of the locked folders, and the interrupted runs (signals sent to them,
+SIGKILL) with the runs they are compared against.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -17,11 +23,14 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+_spec = importlib.util.spec_from_file_location("cli_worker", Path(__file__).with_name("cli_worker.py"))
+cli_worker = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cli_worker)
 
 ENV = {**os.environ, "LATENTWORKS_OFFLINE": "1", "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1",
        "LATENTWORKS_NO_DEV_DATA": "1"}
@@ -170,8 +179,8 @@ FS_CASES: list[tuple[str, list[str], str]] = [
 
 
 def cli(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "latentworks", *argv], capture_output=True, text=True, env=ENV,
-                          timeout=timeout)
+    """A command in a process of its own (the interruption tests signal it)."""
+    return cli_worker.fresh(argv, ENV, timeout=timeout)
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -195,14 +204,22 @@ def _mount_tmpfs(path: Path, size: str, read_only: bool = False) -> bool:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def pool():
+    """Two workers (this box's two cores) for every command of this module but the interrupted runs."""
+    workers = cli_worker.Pool(ENV, size=2)
+    yield workers
+    workers.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, pool):
     root = tmp_path_factory.mktemp("world")
-    done = [cli("gen", "train", "--model", "vae", *TINY_GEN, "--out", str(root / "vae")),
-            cli("arithmetic", "train", *TINY_T2T, "--out", str(root / "t2t"))]
     (root / "corpus.txt").write_text(TEXT)
-    done.append(cli("charrnn", "train", "--text", str(root / "corpus.txt"), "--steps", "6", "--hidden", "8",
-                    "--seq-len", "8", "--batch", "4", "--eval-every", "6", "--generate-length", "10",
-                    "--no-progress", "--out", str(root / "char")))
+    done = pool.map([(["gen", "train", "--model", "vae", *TINY_GEN, "--out", str(root / "vae")], None),
+                     (["arithmetic", "train", *TINY_T2T, "--out", str(root / "t2t")], None),
+                     (["charrnn", "train", "--text", str(root / "corpus.txt"), "--steps", "6", "--hidden", "8",
+                       "--seq-len", "8", "--batch", "4", "--eval-every", "6", "--generate-length", "10",
+                       "--no-progress", "--out", str(root / "char")], None)])
     assert all(p.returncode == 0 for p in done), [p.stderr[-500:] for p in done]
     from PIL import Image
 
@@ -255,14 +272,12 @@ def _fill(argv: list[str], root: Path, case_id: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def outcomes(world):
-    """Every case, run in parallel subprocesses once; the hashes of the world before and after."""
+def outcomes(world, pool):
+    """Every case, run once in parallel in the workers; the hashes of the world before and after."""
     root, mounts = world
     cases = CASES + [c for c in FS_CASES if mounts["ro" if c[0].startswith("readonly") else "full"]]
     before = snapshot(root)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip([c[0] for c in cases],
-                           pool.map(lambda c: cli(*_fill(c[1], root, c[0])), cases)))
+    results = dict(zip([c[0] for c in cases], pool.map((_fill(c[1], root, c[0]), None) for c in cases)))
     after = snapshot(root)
     return results, before, after
 
@@ -359,7 +374,7 @@ def tree(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def output_outcomes(world):
+def output_outcomes(world, pool):
     """The output cases, in parallel, in a world grown by a text→image run, a study folder, existing outputs and
     odd files; the whole tree (files, links, folders) before and after."""
     import socket
@@ -378,12 +393,11 @@ def output_outcomes(world):
     (out / "into_run.png").symlink_to(figure)
     unix = socket.socket(socket.AF_UNIX)
     unix.bind(str(out / "sock.png"))
-    with ThreadPoolExecutor(max_workers=3) as pool:  # a text→image run, and two default outputs made once
-        made = list(pool.map(lambda argv: cli(*argv), [
-            ["arithmetic", "train", "--task", "text2img", "--max-int", "9", "--epochs", "1", "--hidden", "16",
-             "--data-dir", "embedded", "--no-progress", "--out", str(root / "t2i")],
-            ["gen", "sample", str(root / "vae"), "--n", "2", "--seed", "5"],
-            ["gen", "directions", str(root / "vae"), "--n", "2", "--steps", "3"]]))
+    made = pool.map((argv, None) for argv in [  # a text→image run, and two default outputs made once
+        ["arithmetic", "train", "--task", "text2img", "--max-int", "9", "--epochs", "1", "--hidden", "16",
+         "--data-dir", "embedded", "--no-progress", "--out", str(root / "t2i")],
+        ["gen", "sample", str(root / "vae"), "--n", "2", "--seed", "5"],
+        ["gen", "directions", str(root / "vae"), "--n", "2", "--steps", "3"]])
     assert all(p.returncode == 0 for p in made), [p.stderr[-500:] for p in made]
     names = {"out": out, "study": study, "t2i": root / "t2i", "vae_figure": figure}
 
@@ -392,16 +406,11 @@ def output_outcomes(world):
             arg = arg.replace("{" + key + "}", str(value))
         return _fill([arg], root, case_id)[0]
 
-    def run(case):
-        case_id, cwd, argv, _ = case
-        return subprocess.run([sys.executable, "-m", "latentworks", *(fill(a, case_id) for a in argv)],
-                              capture_output=True, text=True, env=ENV, timeout=300,
-                              cwd=fill(cwd, case_id) if cwd else None)
-
     before = tree(root)
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            results = dict(zip([c[0] for c in OUTPUT_CASES], pool.map(run, OUTPUT_CASES)))
+        results = dict(zip([c[0] for c in OUTPUT_CASES],
+                           pool.map(([fill(a, case_id) for a in argv], fill(cwd, case_id) if cwd else None)
+                                    for case_id, cwd, argv, _ in OUTPUT_CASES)))
     finally:
         unix.close()
     return results, before, tree(root)
@@ -543,11 +552,12 @@ def _png_header(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
-def _edge_world(root: Path) -> tuple[Path, list[subprocess.Popen]]:
-    """Beside the world: a conditional run, latent files, pictures, damaged and hand-edited copies, held locks."""
+def _edge_world(root: Path, pool) -> tuple[Path, list[subprocess.Popen]]:
+    """Beside the world: a conditional run, latent files, pictures, damaged and hand-edited copies, and locks held
+    by processes of their own (a worker's lock would not stop that worker)."""
     e = root / "edge"
     e.mkdir()
-    made = cli("gen", "train", "--model", "cvae", *TINY_GEN[2:], "--epochs", "1", "--out", str(root / "cvae"))
+    made = pool.run(["gen", "train", "--model", "cvae", *TINY_GEN[2:], "--epochs", "1", "--out", str(root / "cvae")])
     assert made.returncode == 0, made.stderr[-500:]
     z = [[0.0] * 4, [1.0] * 4]
     files = {"z_big": {"z": [[0.0] * 4] * 200_000}, "z_ragged": {"z": [[0.0] * 4, [1.0] * 3]},
@@ -584,27 +594,25 @@ def _edge_world(root: Path) -> tuple[Path, list[subprocess.Popen]]:
     for folder in ("t2t_locked", "study_locked"):
         holders.append(subprocess.Popen([sys.executable, "-c", "import sys, time; from latentworks.folder_lock import "
                                          "lock_run_dir; lock_run_dir(sys.argv[1]); print(1, flush=True); "
-                                         "time.sleep(600)", str(e / folder)], stdout=subprocess.PIPE, env=ENV))
+                                         "time.sleep(3600)", str(e / folder)], stdout=subprocess.PIPE, env=ENV))
         assert holders[-1].stdout.readline().strip() == b"1"
     return e, holders
 
 
 @pytest.fixture(scope="module")
-def edge_outcomes(world):
+def edge_outcomes(world, pool):
     """The edge cases, in parallel, beside a live holder of two folders' locks; the whole tree before and after."""
     root, _ = world
-    e, holders = _edge_world(root)
+    e, holders = _edge_world(root, pool)
     names = {"e": e, "cvae": root / "cvae"}
 
-    def run(case):
-        case_id, argv, _ = case
-        filled = _fill([a.replace("{e}", str(e)).replace("{cvae}", str(names["cvae"])) for a in argv], root, case_id)
-        return cli(*filled)
+    def filled(case_id: str, argv: list[str]) -> list[str]:
+        return _fill([a.replace("{e}", str(e)).replace("{cvae}", str(names["cvae"])) for a in argv], root, case_id)
 
     before = tree(root)
     try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            results = dict(zip([c[0] for c in EDGE_CASES], pool.map(run, EDGE_CASES)))
+        results = dict(zip([c[0] for c in EDGE_CASES],
+                           pool.map((filled(case_id, argv), None) for case_id, argv, _ in EDGE_CASES)))
         after = tree(root)
     finally:
         for holder in holders:
@@ -650,11 +658,19 @@ def _interrupt(argv: list[str], out: Path, sig: int, after_rows: int) -> int:
     return proc.returncode
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The run each interrupted one must resume to, trained once (in a process of its own, as they are)."""
+    ref = tmp_path_factory.mktemp("uninterrupted") / "ref"
+    done = cli(*_train_argv(ref))
+    assert done.returncode == 0, done.stderr[-800:]
+    return ref
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGKILL, -9)],
                          ids=["SIGINT", "SIGTERM", "SIGKILL"])
-def test_an_interrupted_run_resumes_to_the_uninterrupted_one(tmp_path, sig, code):
-    ref = tmp_path / "ref"
-    assert cli(*_train_argv(ref)).returncode == 0
+def test_an_interrupted_run_resumes_to_the_uninterrupted_one(tmp_path, uninterrupted, sig, code):
+    ref = uninterrupted
     out = tmp_path / "run"
     returncode = _interrupt(_train_argv(out), out, sig, after_rows=7)
     if returncode == 0:
