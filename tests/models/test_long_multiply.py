@@ -1,5 +1,6 @@
 """The long-multiplication tables: their refusals, that the layout they are told multiplies at any length when the
-tables are right, that two-digit products teach them, and a tiny run end to end (train, save, load, eval 3×3)."""
+tables are right, that the answers-only loss is the answer's likelihood under the tables and never moves the fixed
+'0' entries, that two-digit products teach them, and a tiny run end to end (train, save, load, eval 3×3)."""
 
 from __future__ import annotations
 
@@ -58,15 +59,19 @@ def test_refuses_anything_but_multiplication_in_one_line(ops):
     assert "\n" not in str(err.value)
 
 
-def test_the_layout_multiplies_any_length_when_the_tables_are_right():
-    """The told part alone (placement, order, carries as symbols): with both tables set to the true digit products
-    and digit sums, the model multiplies 12×7-, 9×9- and 1×5-digit numbers exactly; with one entry wrong it does not."""
-    model, _ = _model()
+def _true_tables(model: LongMultiply) -> LongMultiply:
     d = torch.arange(10)
     with torch.no_grad():
         for table, values in ((model.pairs, d[:, None] * d[None, :]), (model.sums, d[:, None] + d[None, :])):
-            table.zero_()
-            table.scatter_(-1, torch.stack([values % 10, values // 10], -1)[..., None], 10.0)
+            table.fill_(-15.0)
+            table.scatter_(-1, torch.stack([values % 10, values // 10], -1)[..., None], 15.0)
+    return model
+
+
+def test_the_layout_multiplies_any_length_when_the_tables_are_right():
+    """The told part alone (placement, order, carries as symbols): with both tables set to the true digit products
+    and digit sums, the model multiplies 12×7-, 9×9- and 1×5-digit numbers exactly; with one entry wrong it does not."""
+    model = _true_tables(_model()[0])
     for a, b in ((12, 7), (9, 9), (1, 5)):
         spec = ArithmeticSpec(max_int=10 ** max(a, b) - 1, ops="*")
         queries = length_queries(a, 200, "*", seed=3, other=b)
@@ -85,9 +90,38 @@ def test_weights_do_not_depend_on_the_number_of_digits():
     assert wide.predict(x).shape == (8, spec.answer_len) == (8, 22)
 
 
-def test_learns_from_two_digit_products_and_multiplies_six_digit_ones():
+def test_the_answers_loss_is_the_likelihood_under_the_tables_and_leaves_zero_alone():
+    model, spec = _model()
+    queries = enumerate_queries(spec)[::37]
+    x, y = _tensors(queries, spec)
+    loss = model.loss(x, y, extra=1)
+    loss.backward()
+    assert loss > 1.0 and model.pairs.grad.abs().sum() > 0 and model.sums.grad.abs().sum() > 0
+    assert model.sums.grad[0].abs().max() == 0 == model.sums.grad[:, 0].abs().max()  # x + 0 = x is told, not learned
+    _true_tables(model)
+    assert model.loss(x, y, extra=2) < 1e-3  # right tables: every answer digit certain
+    wrong = y.clone()
+    wrong[:, 0] = (wrong[:, 0] + 1) % 10
+    assert model.loss(x, wrong) > 5.0
+
+
+def test_answers_alone_lower_the_loss():
     torch.manual_seed(0)
     model, spec = _model()
+    x, y = _tensors(enumerate_queries(spec)[::50], spec)
+    opt = torch.optim.Adam(model.parameters(), lr=0.03)
+    first = model.loss(x, y).item()
+    for _ in range(30):
+        loss = model.loss(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert model.loss(x, y).item() < 0.8 * first
+
+
+def test_the_scratchpad_teaches_two_digit_products_and_six_digit_ones_follow():
+    torch.manual_seed(0)
+    model, spec = _model(**{"model.scratchpad": True})
     every = enumerate_queries(spec)
     order = np.random.default_rng(0).permutation(len(every))
     train, test = order[:1000], order[1000:]  # a 10 % split
@@ -107,7 +141,7 @@ def test_learns_from_two_digit_products_and_multiplies_six_digit_ones():
 
 
 def test_the_scratchpad_ends_in_the_answer_and_a_wrong_answer_is_caught():
-    model, spec = _model(max_int=99)
+    model, spec = _model(**{"model.scratchpad": True})
     queries = enumerate_queries(spec)[::7]
     x, y = _tensors(queries, spec)
     assert torch.isfinite(model.loss(x, y, extra=2))
@@ -119,8 +153,9 @@ def test_the_scratchpad_ends_in_the_answer_and_a_wrong_answer_is_caught():
 
 def test_a_tiny_run_trains_saves_loads_and_answers_three_digit_products(tmp_path):
     out = tmp_path / "long"
-    cfg = lw.recipe("arithmetic", "long-multiply", task="text2text",
-                    **{"train.steps": 200, "train.progress": False, "eval.eval_subset": 200})
+    cfg = lw.recipe("arithmetic", "long-multiply", task="text2text",  # the scratchpad: right in 200 steps
+                    **{"model.scratchpad": True, "train.steps": 200, "train.lr": 1e-2, "train.progress": False,
+                       "eval.eval_subset": 200})
     lw.train(cfg, out)
     assert json.loads((out / "results.json").read_text())["test"]["exact_match"] > 0.99
     assert isinstance(load_model(out), LongMultiply)

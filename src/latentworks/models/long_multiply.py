@@ -15,14 +15,17 @@ What it is told (its priors):
    column by column from the units up; in a column the total's and the row's symbols are added, then the carry
    symbol is added to that, and the two second symbols are added to make the next column's carry (at most one
    of them is not '0'). A carry is a symbol of the same alphabet, '0' below the units.
-4. **Commutativity** of the column table (``symmetric``): its two symbols are read as an unordered pair.
+4. **Zero**: adding '0' changes nothing and carries '0' (19 of the column table's 100 entries are fixed so);
+   **commutativity** of the column table (``symmetric``): its two symbols are read as an unordered pair.
 
-What it learns: the pair table, (a_i, b_j) -> two symbols, and the column table, (x, y) -> two symbols, each a
-table of scores over the ten symbols. It learns them from a **scratchpad** it is trained to write: for each
-training query, the two digits of every digit product and of every column sum of that query's own long
-multiplication, worked out from its digits by the training code (``scratchpad``), as a person shows the working.
-The answer itself is the last total, never a separate target. When answering nothing is worked out for it: the
-model writes the rows with its pair table and sums them with its column table, the scratchpad of its own.
+What it learns: the pair table, (a_i, b_j) -> two symbols, and the rest of the column table, (x, y) -> two
+symbols, each a table of scores over the ten symbols, **from the answers alone**: while training, the symbols'
+distributions are carried through the tables (each look-up averages the table's rows over its inputs'
+distributions: exact per column, the carries a Markov chain) and the loss is the cross-entropy of the last
+total's digits; answering, each look-up takes the table's most likely symbols. What a digit product is, what
+the sum of two digits is and which symbol a carry is are all learned. With ``scratchpad`` it learns instead from
+the working of each training product (the two digits of every digit product and column sum, worked out by the
+training code), a stronger supervision kept for comparison (BENCHMARKS.md).
 
 Every entry of both tables occurs in products of two-digit numbers, and no weight depends on the number of digits,
 so a model that has them right multiplies numbers of any length: an n×m-digit product takes 2·max(n, m) rows of
@@ -60,6 +63,9 @@ class LongMultiplyConfig:
     # Each training batch reads both operands with 0..pad_digits extra leading zero digits ('3*6' as '003*006'):
     # more rows and columns of the same two tables.
     pad_digits: int = 2
+    # Learn from each training product's working (every digit product's and column sum's two digits, worked out by
+    # the training code) instead of from its answer alone.
+    scratchpad: bool = False
 
     def check(self) -> None:
         ops = "".join(c for c in self.shape.charset if c in "+-*")
@@ -87,6 +93,11 @@ class LongMultiply(AlignedTextToText):
         self.layout_ids()  # the re-layouts are ``columns``'
         self.pairs = nn.Parameter(0.1 * torch.randn(DIGITS, DIGITS, 2, DIGITS))  # (a, b) -> scores of 2 symbols
         self.sums = nn.Parameter(0.1 * torch.randn(DIGITS, DIGITS, 2, DIGITS))  # (x, y) -> scores of 2 symbols
+        # What adding '0' gives, fixed: x itself and a '0' carry (scores of 30: one symbol, to float precision).
+        fixed = torch.full((DIGITS, 2, DIGITS), -30.0)
+        fixed[torch.arange(DIGITS), 0, torch.arange(DIGITS)] = 30.0
+        fixed[:, 1, self.zero] = 30.0
+        self.register_buffer("adds_nothing", fixed, persistent=False)
 
     # ------------------------------------------------------------------ the layout (told)
     def digits(self, cols: torch.Tensor, extra: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,25 +105,28 @@ class LongMultiply(AlignedTextToText):
         width = min((self.config.shape.query_len - 1) // 2 + extra, cols.shape[1])
         return cols[:, :width, 1].clamp(max=9), cols[:, :width, 2].clamp(max=9)  # zero-padded: every one a digit
 
-    def rows(self, symbols: torch.Tensor, columns: int) -> list[torch.Tensor]:
-        """(B, W, W, 2) symbol ids of the pairs (a_i, b_j) -> the rows to sum, each (B, T): for each b_j, the
-        first symbols from column j up, then the second ones from column j + 1 up, '0' elsewhere."""
+    def rows(self, symbols: torch.Tensor, columns: int, zero: torch.Tensor) -> list[torch.Tensor]:
+        """(B, W, W, 2, ...) symbols of the pairs (a_i, b_j) -> the rows to sum, each (B, T, ...): for each b_j, the
+        first symbols from column j up, then the second ones from column j + 1 up, ``zero`` elsewhere. A symbol
+        is an id (...: nothing) or a distribution over the ten (...: 10); ``zero`` is '0' in that form."""
         B, W = symbols.shape[:2]
         out = []
         for j in range(W):
             for k in range(2):
                 shift = j + k
                 if shift < columns:  # a row starting above the top column holds only products of leading zeros
-                    row = F.pad(symbols[:, :, j, k], (shift, max(columns - shift - W, 0)), value=self.zero)
+                    row = torch.cat([zero.expand(B, shift, *zero.shape), symbols[:, :, j, k],
+                                     zero.expand(B, max(columns - shift - W, 0), *zero.shape)], 1)
                     out.append(row[:, :columns])
         return out
 
-    def long_sum(self, rows: list[torch.Tensor], add: Add) -> torch.Tensor:
+    def long_sum(self, rows: list[torch.Tensor], add: Add, zero: torch.Tensor) -> torch.Tensor:
         """The running total of the rows, each added column by column from the units up with ``add``."""
-        total = torch.full_like(rows[0], self.zero)
+        B, T = rows[0].shape[:2]
+        total = zero.expand(B, T, *zero.shape)
         for row in rows:
-            carry, written = torch.full_like(row[:, 0], self.zero), []
-            for t in range(row.shape[1]):
+            carry, written = zero.expand(B, *zero.shape), []
+            for t in range(T):
                 digit, first = add(total[:, t], row[:, t])
                 digit, second = add(digit, carry)
                 carry = add(first, second)[0]
@@ -122,7 +136,11 @@ class LongMultiply(AlignedTextToText):
 
     # ------------------------------------------------------------------ the tables (learned)
     def sum_scores(self) -> torch.Tensor:
-        return self.sums + self.sums.transpose(0, 1) if self.config.symmetric else self.sums
+        """(10, 10, 2, 10) scores of the column table; its entries with a '0' fixed (x + 0 = x, carrying '0')."""
+        scores = self.sums + self.sums.transpose(0, 1) if self.config.symmetric else self.sums
+        scores = scores.clone()
+        scores[self.zero], scores[:, self.zero] = self.adds_nothing, self.adds_nothing
+        return scores
 
     def run(self, cols: torch.Tensor) -> torch.Tensor:
         """(B, T, 3) column ids -> (B, T) the answer's digit ids, units first: the tables' most likely symbols."""
@@ -134,7 +152,8 @@ class LongMultiply(AlignedTextToText):
             both = table[x, y]
             return both[:, 0], both[:, 1]
 
-        return self.long_sum(self.rows(symbols, cols.shape[1]), add)
+        zero = torch.tensor(self.zero, device=cols.device)
+        return self.long_sum(self.rows(symbols, cols.shape[1], zero), add, zero)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, extra: int = 0) -> torch.Tensor:
         """The answer's digit ids (B, La), units first."""
@@ -145,24 +164,41 @@ class LongMultiply(AlignedTextToText):
         """Answer ids (B, La) in the run's layout."""
         return self.layout_answer(self.run(self.columns(x)))
 
-    # ------------------------------------------------------------------ the scratchpad (training)
+    # ------------------------------------------------------------------ training
     def loss(self, x: torch.Tensor, y: torch.Tensor, extra: int = 0) -> torch.Tensor:
-        """Cross-entropy of both tables' symbols on the query's scratchpad: the two digits of each digit product
-        and of each column sum its long multiplication makes (``y``, the answer, is what that total must be)."""
+        """Cross-entropy of the last total's digits against the answer, the symbols' distributions carried through
+        both tables (or, with ``scratchpad``, of both tables' symbols on the query's working)."""
         cols, target = self.widen(self.columns(x), self.targets(y), extra)
         a, b = self.digits(cols, extra)
+        scores = self.pairs[a[:, :, None], b[:, None, :]]  # (B, W, W, 2, 10)
+        if self.config.scratchpad:
+            return self.scratchpad_loss(a, b, scores, cols.shape[1], target)
+        table = self.sum_scores().softmax(-1)
+        units, tens = table[:, :, 0].flatten(0, 1), table[:, :, 1].flatten(0, 1)
+
+        def add(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            joint = torch.einsum("bx,by->bxy", x, y).flatten(1)  # the two inputs are independent
+            return joint @ units, joint @ tens
+
+        zero = F.one_hot(torch.tensor(self.zero, device=x.device), DIGITS).to(scores.dtype)
+        total = self.long_sum(self.rows(scores.softmax(-1), cols.shape[1], zero), add, zero)
+        return F.nll_loss(total.clamp_min(1e-9).log().reshape(-1, DIGITS), target.reshape(-1))
+
+    def scratchpad_loss(self, a: torch.Tensor, b: torch.Tensor, scores: torch.Tensor, columns: int,
+                        target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of both tables' symbols on the two digits of every digit product and column sum of the
+        query's long multiplication (``target``, the answer, is what its last total must be)."""
         products = a[:, :, None] * b[:, None, :]
         pair_targets = torch.stack([products % DIGITS, products // DIGITS], -1)  # (B, W, W, 2)
-        pair_loss = F.cross_entropy(self.pairs[a[:, :, None], b[:, None, :]].reshape(-1, DIGITS),
-                                    pair_targets.reshape(-1))
+        pair_loss = F.cross_entropy(scores.reshape(-1, DIGITS), pair_targets.reshape(-1))
         seen: list[tuple[torch.Tensor, torch.Tensor]] = []
 
         def add(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             seen.append((x, y))
             return scratch_add(x, y)
 
-        total = self.long_sum(self.rows(pair_targets, cols.shape[1]), add)
-        if not torch.equal(total, target):  # the scratchpad is the query's own working: it ends in its answer
+        zero = torch.tensor(self.zero, device=a.device)
+        if not torch.equal(self.long_sum(self.rows(pair_targets, columns, zero), add, zero), target):
             raise AssertionError("the scratchpad's last total differs from the answer")
         xs, ys = torch.cat([s[0] for s in seen]), torch.cat([s[1] for s in seen])
         sum_targets = torch.stack(scratch_add(xs, ys), -1)

@@ -30,6 +30,7 @@ PRIOR_KINDS: dict[str, str] = {
     "discrete state": "the state carried from column to column is one of k symbols",
     "exact inference": "what is uncertain (a glyph's class, a carry) summed out exactly, not by a network",
     "commutativity": "a + b read as b + a",
+    "identity": "adding 0 changes nothing",
     "inverse": "one operation answered through another",
     "product placement": "where a digit pair's product lands",
     "scratchpad": "intermediate results the model must write itself",
@@ -112,16 +113,14 @@ PRIORS: tuple[Priors, ...] = (
             ("discrete state", "every intermediate is one of the answer's 10 digit symbols; the carry is one of 10 "
                                "symbols too (`0` below the units)"),
             ("commutativity", "the column table reads its two symbols as an unordered pair"),
+            ("identity", "the column table's 19 entries with a `0` are fixed: x + 0 = x, carrying `0`"),
             ("product placement", "the pair (a_i, b_j) writes two symbols, landing in columns i + j and i + j + 1 "
-                                  "(the lattice method); every other place of a row holds `0`"),
-            ("scratchpad", "trained to write each training product's working: the two digits of every digit "
-                           "product and of every column sum, worked out by the training code from the query's "
-                           "digits; answering, it writes its own")),
-           "the pair table (a_i, b_j) → two digits and the column table (x, y) → two digits (200 entries of 10 "
-           "scores), from the scratchpad; the answer is never a target of its own",
-           "0..99 × 0..99 (`*` only, 10,000 queries), a split of them, each with its scratchpad; 2,000 steps",
-           "100.00 % at 10 % and at 50 % (seeds 0–2), mirror-free too; 100 % on fresh 3×3- to 20×20-digit and "
-           "unequal (4×2 to 10×4) products, 10,000 each"),
+                                  "(the lattice method); every other place of a row holds `0`")),
+           "the pair table (a_i, b_j) → two digits (100 entries) and the column table (x, y) → two digits for x, y "
+           "≠ 0, each entry 10 scores, from the answers alone (the symbols' distributions carried through the "
+           "tables while training); what a digit product, a digit sum and a carry are",
+           "0..99 × 0..99 (`*` only, 10,000 queries), a split of them; 5,000 steps",
+           "not measured yet"),
     Priors("img2text", "course", (_GLYPHS,),
            "reading handwriting (a per-step CNN) and the arithmetic, from the answers",
            f"{_V23}, each training query drawn once in MNIST-train handwriting; pixels and answers only; the "
