@@ -2,7 +2,7 @@
 
     python benchmarks/generative_mnist.py [--budget-min 35] [--threads 1] [--reader benchmarks/out/digit_reader]
 
-Trains, on the MNIST train split only, with the full-profile recipes of ``latentworks.studies.generative``:
+Trains, on the MNIST train split only, with the full-profile recipes of ``latentworks.recipes.generative``:
 
 (a) DCGAN → FLD at 10k samples vs 10k test digits next to the real train-vs-test floor (target ≤ 2× floor) and
     the reader's class histogram (target: every class within ±10 % of 1,000);
