@@ -137,21 +137,22 @@ PRIORS: tuple[Priors, ...] = (
            f"{_V23}, fresh MNIST-train handwriting every batch; pixels and answer strings only; 20,000 steps",
            "97.05 / 96.74 / 97.15 % at 50 % (seeds 0–2)"),
     Priors("img2text", "mnist-addition",
-           (("segmentation", "each digit its own 28×28 MNIST image, as the benchmark gives them; the middle `+` "
-                             "image skipped"),
-            ("symbols", "each glyph a softmax over 10 classes of its own; nothing ties a class to a digit"),
+           (("segmentation", "each digit its own 28×28 MNIST image, as the benchmark gives them (randomly shifted, "
+                             "turned, scaled and sheared in training); the middle `+` image skipped"),
+            ("symbols", "each glyph a softmax over 16 classes of its own, nothing tying a class to a digit; the loss "
+                        "asks for the classes to be used about equally often"),
             ("alignment", "column t holds the t-th digit of each number"),
             ("order", "units first, read and written (the sum's N + 1 digits)"),
             ("position-free", "one table at every column, no position input"),
-            ("discrete state", "a carry of one of 2 states, 0 below the units; the last one gives the top digit "
-                               "through a learned map"),
+            ("discrete state", "a carry of one of 2 states (which one the units start in is learned); the last one "
+                               "gives the top digit through a learned map"),
             ("exact inference", "the symbols and carries summed out exactly column by column (a forward pass), "
                                 "answers decoded as the most probable path"),
             ("commutativity", "a column's two symbols read as an unordered pair (the table symmetrised)")),
            "the glyph CNN (randomly initialised) and the table (symbol, symbol, carry) → (sum digit, next carry): "
            "what a class or a carry means, from the sums alone; no digit label, pretrained reader or logic program",
            "the protocol's fixed examples: MNIST train shuffled into 60,000 / 2N sums, each image once, labelled "
-           "with the sum only; 10 epochs of batch 16",
+           "with the sum only; 3 epochs of batch 8",
            "not measured yet for this model (BENCHMARKS' first N = 1 figure, 97.30 %, is `glyph-answers`' model)"),
     Priors("text2img", "course", (("segmentation", "one 28×28 image drawn per answer character position"),),
            "the arithmetic and the drawing together, from the answer's pixels (one LSTM state, a deconv per step)",
