@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from latentworks.data.arithmetic import (
     ArithmeticSpec,
-    build_text_dataset,
     decode,
     encode,
     enumerate_queries,
@@ -18,8 +17,8 @@ from latentworks.data.arithmetic import (
     format_query,
     one_hot,
     parse_query,
-    split_queries,
 )
+from latentworks.data.arithmetic_dataset import build_text_dataset, split_queries
 from latentworks.errors import LatentworksError
 
 V23 = ArithmeticSpec()

@@ -92,7 +92,8 @@ def misread_9_8(model) -> None:
 
 
 def split_of_9_8() -> str:
-    from latentworks.data.arithmetic import ArithmeticSpec, enumerate_queries, split_queries
+    from latentworks.data.arithmetic import ArithmeticSpec, enumerate_queries
+    from latentworks.data.arithmetic_dataset import split_queries
 
     spec = ArithmeticSpec(**SPEC)
     train, _ = split_queries(spec.n_queries, 0.5, 0)

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from latentworks.data.arithmetic import ArithmeticSpec, build_text_dataset, decode, encode
+from latentworks.data.arithmetic import ArithmeticSpec, decode, encode
+from latentworks.data.arithmetic_dataset import build_text_dataset
 from latentworks.models.aligned import AlignedTextToText
 from latentworks.recipes.arithmetic import recipe
 

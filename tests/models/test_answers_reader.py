@@ -2,7 +2,8 @@
 
 import torch
 
-from latentworks.data.arithmetic import ArithmeticSpec, build_text_dataset
+from latentworks.data.arithmetic import ArithmeticSpec
+from latentworks.data.arithmetic_dataset import build_text_dataset
 from latentworks.models.answers_reader import AnswersReader
 from latentworks.recipes.arithmetic import recipe
 

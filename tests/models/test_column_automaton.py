@@ -15,8 +15,8 @@ from latentworks.data.arithmetic import (
     evaluate,
     format_answer,
     format_query,
-    split_queries,
 )
+from latentworks.data.arithmetic_dataset import split_queries
 from latentworks.models.column_automaton import ColumnAutomaton
 from latentworks.pipelines.length import length_queries
 from latentworks.recipes.arithmetic import recipe

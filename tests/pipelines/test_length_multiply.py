@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import latentworks as lw
-from latentworks.data.arithmetic import ArithmeticSpec, encode, enumerate_queries, format_query, split_queries
+from latentworks.data.arithmetic import ArithmeticSpec, encode, enumerate_queries, format_query
+from latentworks.data.arithmetic_dataset import split_queries
 from latentworks.errors import LatentworksError
 from latentworks.models.io import load_model
 from latentworks.pipelines.arithmetic import predict_strings

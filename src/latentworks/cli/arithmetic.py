@@ -10,7 +10,8 @@ from latentworks.cli import limits
 from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import TrainFamily, option_hints, option_value, parse, parse_train, train_command
 from latentworks.config import ConfigError, flag_alias, override, require, validate
-from latentworks.data.arithmetic import QueryFormat, check_data_dir
+from latentworks.data.arithmetic import QueryFormat
+from latentworks.data.roots import check_data_dir
 from latentworks.recipes import arithmetic as recipes
 
 # --ops and --supervision select too: ``default`` (and the old ``best``) is columns-multiply on ops with '*' and

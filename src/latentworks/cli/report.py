@@ -9,7 +9,7 @@ from typing import Any, Literal
 from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import parse
 from latentworks.config import require, validate
-from latentworks.data.arithmetic import check_data_dir
+from latentworks.data.roots import check_data_dir
 from latentworks.errors import LatentworksError
 
 

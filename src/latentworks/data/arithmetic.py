@@ -1,4 +1,4 @@
-"""Arithmetic query data: enumeration, string layouts, parsing, a character codec and query splits.
+"""Arithmetic query data: enumeration, string layouts, parsing, a character codec and the run's `data` section.
 
 Two padding layouts follow the course notebooks:
 
@@ -8,7 +8,8 @@ Two padding layouts follow the course notebooks:
   and the answer is left-padded (``' 39-106' -> ' -67'``).
 
 The charset is digits, then the operators in use, then space, which reproduces the course's
-``'0123456789+- '`` and ``'0123456789* '`` exactly.
+``'0123456789+- '`` and ``'0123456789* '`` exactly. The query split and the encoded grid are
+:mod:`latentworks.data.arithmetic_dataset`'s.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ __all__ = [
     "QueryFormat",
     "ArithmeticSpec",
     "ArithmeticTextData",
-    "build_text_dataset",
     "decode",
     "encode",
     "enumerate_queries",
@@ -39,7 +39,6 @@ __all__ = [
     "normalize_op",
     "one_hot",
     "parse_query",
-    "split_queries",
 ]
 
 _ALL_OPS = "+-*"
@@ -308,23 +307,7 @@ def one_hot(indices: np.ndarray, vocab: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------------
-# Splits and datasets
-
-
-def split_queries(n_queries: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint sorted (train, test) index arrays over ``range(n_queries)`` from a seeded permutation.
-
-    The split is by query, so a test query's text never appears in training.
-    """
-    if isinstance(train_fraction, bool) or not isinstance(train_fraction, (int, float, np.floating)):
-        raise LatentworksError(f"train_fraction must be a number in (0, 1), got {train_fraction!r}")
-    if not 0.0 < float(train_fraction) < 1.0:
-        raise LatentworksError(f"train_fraction must be strictly between 0 and 1, got {train_fraction}")
-    if n_queries < 2:
-        raise LatentworksError(f"need at least 2 queries to split into train and test, got {n_queries}")
-    perm = np.random.default_rng(seed).permutation(n_queries)
-    n_train = min(max(int(round(n_queries * float(train_fraction))), 1), n_queries - 1)
-    return np.sort(perm[:n_train]), np.sort(perm[n_train:])
+# The encoded grid
 
 
 @dataclass
@@ -352,19 +335,3 @@ class ArithmeticTextData:
             x=self.x[idx],
             y=self.y[idx],
         )
-
-
-def build_text_dataset(spec: ArithmeticSpec) -> ArithmeticTextData:
-    """Enumerate the full grid for ``spec`` and encode it."""
-    triples = enumerate_queries(spec)
-    values = np.array([evaluate(i, op, j) for i, op, j in triples], dtype=np.int64)
-    queries = [format_query(i, op, j, spec) for i, op, j in triples]
-    answers = [format_answer(int(v), spec) for v in values]
-    return ArithmeticTextData(
-        spec=spec,
-        queries=queries,
-        answers=answers,
-        values=values,
-        x=encode(queries, spec),
-        y=encode(answers, spec),
-    )

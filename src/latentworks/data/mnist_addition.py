@@ -17,8 +17,9 @@ from typing import ClassVar
 import numpy as np
 
 from latentworks.config import require
-from latentworks.data.arithmetic import ArithmeticData, ArithmeticSpec, check_data_dir
+from latentworks.data.arithmetic import ArithmeticData, ArithmeticSpec
 from latentworks.data.mnist import MnistSplit, load_mnist
+from latentworks.data.roots import check_data_dir
 from latentworks.errors import LatentworksError
 
 MAX_DIGITS = 100  # the longest numbers the benchmark's papers report (N = 100: 300 training sums)

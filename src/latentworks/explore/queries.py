@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from latentworks.data.arithmetic import ArithmeticSpec, parse_query, split_queries
+from latentworks.data.arithmetic import ArithmeticSpec, parse_query
+from latentworks.data.arithmetic_dataset import split_queries
 from latentworks.errors import LatentworksError
 from latentworks.explore.runs import ApiError, Run
 

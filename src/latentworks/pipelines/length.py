@@ -15,15 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentworks.data.arithmetic import (
-    ArithmeticSpec,
-    encode,
-    enumerate_queries,
-    evaluate,
-    format_answer,
-    format_query,
-    split_queries,
-)
+from latentworks.data.arithmetic import ArithmeticSpec, encode, enumerate_queries, evaluate, format_answer, format_query
+from latentworks.data.arithmetic_dataset import split_queries
 from latentworks.errors import LatentworksError
 from latentworks.metrics.arithmetic import score_answers
 from latentworks.models.io import load_model
