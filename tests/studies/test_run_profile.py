@@ -2,13 +2,28 @@
 
 import json
 
+import pytest
+
 from latentworks.cli import main
 
 
-def test_run_test_profile_arithmetic_writes_report(tmp_path, capsys):
-    out = tmp_path / "study"
-    assert main(["run", "--profile", "test", "--only", "arithmetic", "--out", str(out), "--no-progress",
-                 "--data-dir", "embedded"]) == 0
+def _args(out) -> list[str]:
+    return ["run", "--profile", "test", "--only", "arithmetic", "--out", str(out), "--no-progress", "--data-dir",
+            "embedded"]
+
+
+@pytest.fixture(scope="module")
+def arithmetic_study(tmp_path_factory):
+    """The test profile's arithmetic study, trained once for the two tests that start from a fresh one: the first
+    reads it, the resume test stops one of its runs and resumes it to what it was (the refused resume below damages
+    its study for good, so it trains its own)."""
+    out = tmp_path_factory.mktemp("profile") / "study"
+    assert main(_args(out)) == 0
+    return out
+
+
+def test_run_test_profile_arithmetic_writes_report(arithmetic_study, capsys):
+    out = arithmetic_study
     page = (out / "report.html").read_text()
     assert "Arithmetic" in page and "exact match" in page
     assert page.count("data:image/png;base64,") >= 4
@@ -32,11 +47,9 @@ def test_unknown_study_is_a_one_line_error(tmp_path, capsys):
     assert "unknown study" in err and err.count("\n") == 1
 
 
-def test_resume_reuses_finished_runs_and_finishes_a_stopped_one(tmp_path, capsys):
-    out = tmp_path / "study"
-    args = ["run", "--profile", "test", "--only", "arithmetic", "--out", str(out), "--no-progress",
-            "--data-dir", "embedded"]
-    assert main(args) == 0
+def test_resume_reuses_finished_runs_and_finishes_a_stopped_one(arithmetic_study, capsys):
+    out = arithmetic_study
+    args = _args(out)
     first = json.loads((out / "results.json").read_text())["studies"]["arithmetic"]["metrics"]
     assert json.loads((out / "results.json").read_text())["reused_runs"] == 0
     assert " in all (" in (out / "report.html").read_text()
