@@ -120,7 +120,8 @@ PRIORS: tuple[Priors, ...] = (
            "≠ 0, each entry 10 scores, from the answers alone (the symbols' distributions carried through the "
            "tables while training); what a digit product, a digit sum and a carry are",
            "0..99 × 0..99 (`*` only, 10,000 queries), a split of them; 5,000 steps",
-           "not measured yet"),
+           "100.00 % at 10 % and at 50 % (seeds 0–2), mirror-free too; 100 % on fresh 3×3- to 20×20-digit and "
+           "unequal (4×2 to 10×4) products, 10,000 each"),
     Priors("img2text", "course", (_GLYPHS,),
            "reading handwriting (a per-step CNN) and the arithmetic, from the answers",
            f"{_V23}, each training query drawn once in MNIST-train handwriting; pixels and answers only; the "
