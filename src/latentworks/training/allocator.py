@@ -2,10 +2,12 @@
 
 glibc hands every allocation above its mmap threshold (128 KiB at first) to the kernel and returns it on free,
 and trims the heap's free top back to the kernel too. A training step allocates and frees the same few MiB again
-and again (gradients, optimizer temporaries, oneDNN workspaces), so without this each step page-faulted ~1,000-2,000
-fresh 4 KiB pages: measured on the course recipe (text→text, LSTM 256, batch 8, one thread), 30-40 % of a step's
-CPU time went to the kernel zeroing pages. With chunks up to :data:`MMAP_THRESHOLD` served from the heap and up to
-:data:`TRIM_THRESHOLD` of free heap kept, a step faults no page after the first few.
+and again (gradients, optimizer temporaries, oneDNN workspaces), so a step could page-fault ~1,000-2,000 fresh 4 KiB
+pages: on the course recipe (text→text, LSTM 256, batch 8, one thread) stepping with nothing in between, 13.7 ms of
+CPU a step instead of 9.8. (glibc raises its own threshold after freeing a large block, so in a run whose per-epoch
+evaluations allocate large blocks the loss was smaller: about 1 s of kernel time in 5,000 steps; BENCHMARKS.md.)
+With chunks up to :data:`MMAP_THRESHOLD` served from the heap and up to :data:`TRIM_THRESHOLD` of free heap kept,
+a step faults no page after the first few.
 
 Only where the allocations land changes, never what is computed: torch aligns every CPU tensor to 64 bytes either
 way, so the same seed gives the same weights byte for byte. A process whose environment already sets glibc's
