@@ -255,6 +255,7 @@ def world(tmp_path_factory, pool):
         with contextlib.suppress(OSError), open(root / "full" / "filler", "wb") as handle:
             handle.write(b"\0" * (1 << 20))
     yield root, mounts
+    pool.close()  # the workers go first: a file one of them still held open there would keep a mount busy
     for name, mounted in mounts.items():
         if mounted:
             subprocess.run(["umount", str(root / name)], capture_output=True)
