@@ -122,7 +122,8 @@ def test_digit_pairs_meet_in_the_column_of_their_place_value():
 def test_the_default_multiplies_with_the_columns_multiply_recipe():
     mul = recipe("default", task="text2text", **{"data.ops": "+-*"})
     assert mul.recipe == "columns-multiply" and mul.model.digit_pairs and mul.train.weight_decay == 1.0
-    assert recipe("default", task="text2text", **{"data.ops": "×"}).recipe == "columns-multiply"
+    assert recipe("best", task="text2text", **{"data.ops": "×"}).recipe == "columns-multiply"  # the old name's meaning
+    assert recipe("default", task="text2text", **{"data.ops": "×"}).recipe == "long-multiply"  # '*' alone
     plain = recipe("columns", task="text2text")
     assert plain.recipe == "columns" and not plain.model.digit_pairs
     assert recipe("columns", task="text2text", **{"data.ops": "*"}).recipe == "columns"  # an explicit recipe stays

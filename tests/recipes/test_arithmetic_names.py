@@ -29,7 +29,8 @@ def test_an_old_name_trains_its_new_recipe_and_says_so_in_one_line(task, old, ca
 
 @pytest.mark.parametrize("argv, means", [
     (["--preset", "best", "--ops", "+-*"], "'columns-multiply' (text→text with '*')"),
-    (["--ops", "*"], "'columns-multiply', the measured best for text→text with '*'"),
+    (["--ops", "*"], "'long-multiply', the measured best for text→text with '*' alone"),
+    (["--ops", "+*"], "'columns-multiply', the measured best for text→text with '*'"),
     (["--task", "img2text", "--supervision", "answers"], "'glyph-answers', the measured best for image→text from "
      "answers alone"),
 ])

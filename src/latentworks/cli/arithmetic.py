@@ -14,8 +14,8 @@ from latentworks.data.arithmetic import QueryFormat
 from latentworks.data.roots import check_data_dir
 from latentworks.recipes import arithmetic as recipes
 
-# --ops and --supervision select too: ``default`` (and the old ``best``) is columns-multiply on ops with '*' and
-# glyph-answers from answers alone; recipes.recipe prints which recipe a ``default`` or an old name stands for.
+# --ops and --supervision select too: ``default`` is long-multiply on '*' alone, columns-multiply (also the old
+# ``best``) on '*' beside '+' or '-', and glyph-answers from answers alone; recipes.recipe prints which recipe a ``default`` or an old name stands for.
 FAMILY = TrainFamily(recipes=recipes, selectors={"task": ("--task",), "name": ("--preset", "--recipe"),
                                                  "data.ops": ("--ops",), "supervision": ("--supervision",)},
                      default_recipe=lambda chosen: "default",

@@ -295,7 +295,8 @@ SUPERVISION = {
 
 # Each task's measured best (BENCHMARKS.md; docs/arithmetic.md's recipe table says why): text→text + and −: the
 # automaton, 100.00 % held out at a 10 % split on five seeds and the only recipe that keeps it at 100 digits;
-# with '*' among the ops columns-multiply, the one recipe told where a digit pair's product lands. Image→text:
+# with '*' alone long-multiply (100.00 % held out at 10 % and 50 % on three seeds, and on 3- to 20-digit operands);
+# with '*' beside '+' or '-' columns-multiply, the one recipe that does all three. Image→text:
 # glyph-columns (97.47 % at 50 %), from answers alone glyph-answers. Text→image: pen (98.32-99.15 % read back).
 DEFAULTS = {"text2text": "automaton", "img2text": "glyph-columns", "text2img": "pen"}
 # The names before 0.3 (purpose, architecture and data regime mixed), kept until 0.4: (task, old) -> new.
@@ -335,15 +336,22 @@ def _multiplies(ops: Any) -> bool:
     return isinstance(ops, str) and any(normalize_op(c) == "*" for c in ops)
 
 
+def _only_multiplies(ops: Any) -> bool:
+    return isinstance(ops, str) and all(normalize_op(c) == "*" for c in ops)
+
+
 def chosen_recipe(name: str, task: str, ops: Any, supervision: str | None = None, *, announce: bool = False) -> str:
-    """The recipe that ``name`` stands for. ``default`` is the task's measured best (DEFAULTS): on ops with '*'
-    columns-multiply, image→text from answers alone glyph-answers. An old name is its new one (OLD_NAMES);
+    """The recipe that ``name`` stands for. ``default`` is the task's measured best (DEFAULTS): on '*' alone
+    long-multiply, on ops mixing '*' with '+' or '-' columns-multiply, image→text from answers alone
+    glyph-answers. An old name is its new one (OLD_NAMES);
     ``best`` still turns as it did (multiply on '*', answers from answers alone). With ``announce``, one line on
     stderr says which recipe an old name, or a ``default`` the ops or the supervision decided, stands for (the
     task's own default is in the help and the run's config; printing it would make every error two lines)."""
     old = name != "default"
     if name not in ("default", "best") or task not in TASKS:
         chosen, why = OLD_NAMES.get((task, name), name), TASK_NAMES.get(task, task)
+    elif task == "text2text" and _multiplies(ops) and name == "default" and _only_multiplies(ops):
+        chosen, why = "long-multiply", "text→text with '*' alone"
     elif task == "text2text" and _multiplies(ops):
         chosen, why = "columns-multiply", "text→text with '*'"
     elif task == "img2text" and supervision == "answers":
