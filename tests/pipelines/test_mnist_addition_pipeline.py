@@ -41,7 +41,7 @@ def test_the_task_sees_the_protocol_examples_and_their_sums_only():
 def test_a_tiny_run_prints_the_counts_and_scores_the_protocol_test_set(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "latentworks", "arithmetic", "mnist-addition", "--digits", "1",
-                           "--data-dir", "embedded", "--steps", "12", "--hidden", "16", "--eval-subset", "40",
+                           "--data-dir", "embedded", "--steps", "12", "--glyph-features", "16", "--eval-subset", "40",
                            "--no-progress", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "2,000 training sums, 500 test sums" in proc.stdout

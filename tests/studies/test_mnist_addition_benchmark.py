@@ -39,8 +39,8 @@ def test_mean_and_std_over_seeds_and_the_transfer_rows():
 def test_a_tiny_benchmark_trains_each_n_and_seed_and_scores_the_transfer(tmp_path):
     bench = _benchmark()
     summary = bench.main(["--digits", "1", "2", "--seeds", "0", "1", "--transfer-from", "1", "--transfer-to", "2",
-                          "--data-dir", "embedded", "--executor", "local", "--workers", "1",
-                          "--set", "train.steps=3", "model.hidden=16", "eval.eval_subset=8", "train.batch_size=8",
+                          "--data-dir", "embedded", "--executor", "local", "--workers", "1", "--set", "train.steps=3",
+                          "model.glyph_features=16", "eval.eval_subset=8", "train.batch_size=8",
                           "--runs", str(tmp_path / "runs"), "--json", str(tmp_path / "m.json")])
     assert json.loads((tmp_path / "m.json").read_text()) == summary
     assert summary["changes"]["train.steps"] == 3 and summary["seeds"] == [0, 1]

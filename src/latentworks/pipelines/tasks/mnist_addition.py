@@ -4,7 +4,7 @@ Unlike ``img2text``, which writes every query afresh from any MNIST digits (and 
 digits' true labels), here each example is one fixed group of 2N MNIST images (``data/mnist_addition.py``):
 the model sees a strip of 2N + 1 glyphs, the first number's N digits (most significant first), one fixed ``+``
 glyph (the same image in every strip, so it carries no information), the second number's N digits, and learns
-from the sum's text alone. The strip is what the ``glyph-answers`` model reads; nothing else changes.
+from the sum's text alone. The recipe's model (``models/column_transducer.py``) skips the middle glyph.
 """
 
 from __future__ import annotations
