@@ -9,7 +9,8 @@ from latentworks import registry
 from latentworks.pipelines.sweep import sweep
 from latentworks.pipelines.tasks import IMAGE_TO_TEXT, TEXT_TO_IMAGE, TEXT_TO_TEXT
 from latentworks.pipelines.tasks import task as task_of
-from latentworks.recipes.arithmetic import SUPERVISION, RunConfig, recipe
+from latentworks.recipes.arithmetic import RunConfig, recipe
+from latentworks.recipes.arithmetic_table import SUPERVISION
 from latentworks.recipes.studies import ARITHMETIC, ArithmeticProfile
 from latentworks.report.html import Headline, Section, Table, headline_from_run
 from latentworks.report.run_section import section_from_run
