@@ -154,7 +154,8 @@ PRIORS: tuple[Priors, ...] = (
            "what a class or a carry means, from the sums alone; no digit label, pretrained reader or logic program",
            "the protocol's fixed examples: MNIST train shuffled into 60,000 / 2N sums, each image once, labelled "
            "with the sum only; 3 epochs of batch 8",
-           "not measured yet for this model (BENCHMARKS' first N = 1 figure, 97.30 %, is `glyph-answers`' model)"),
+           "N = 1: 98.59 ± 0.10 %, N = 2: 97.54 ± 0.18 %, N = 4: 95.12 ± 0.31 % of the test sums (seeds 0–4); "
+           "the N = 4 models on N = 15: 83.12 ± 1.62 %, on N = 100: 29.60 ± 5.18 %"),
     Priors("text2img", "course", (("segmentation", "one 28×28 image drawn per answer character position"),),
            "the arithmetic and the drawing together, from the answer's pixels (one LSTM state, a deconv per step)",
            f"{_V23}; answers as MNIST-train handwriting, one drawing; the course's 20 epochs of batch 8",
