@@ -10,12 +10,13 @@ from latentworks.cli import limits
 from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import TrainFamily, option_hints, option_value, parse, parse_train, train_command
 from latentworks.config import ConfigError, flag_alias, override, require, validate
-from latentworks.data.arithmetic import QueryFormat
+from latentworks.data.arithmetic_dataset import QueryFormat
 from latentworks.data.roots import check_data_dir
 from latentworks.recipes import arithmetic as recipes
 
 # --ops and --supervision select too: ``default`` is long-multiply on '*' alone, columns-multiply (also the old
-# ``best``) on '*' beside '+' or '-', and glyph-answers from answers alone; recipes.recipe prints which recipe a ``default`` or an old name stands for.
+# ``best``) on '*' beside '+' or '-', and glyph-answers from answers alone; recipes.recipe prints which recipe a
+# ``default`` or an old name stands for.
 FAMILY = TrainFamily(recipes=recipes, selectors={"task": ("--task",), "name": ("--preset", "--recipe"),
                                                  "data.ops": ("--ops",), "supervision": ("--supervision",)},
                      default_recipe=lambda chosen: "default",

@@ -1,4 +1,4 @@
-"""Arithmetic query data: enumeration, string layouts, parsing, a character codec and the run's `data` section.
+"""Arithmetic queries: what exists (the spec), enumeration, string layouts, parsing and a character codec.
 
 Two padding layouts follow the course notebooks:
 
@@ -8,8 +8,8 @@ Two padding layouts follow the course notebooks:
   and the answer is left-padded (``' 39-106' -> ' -67'``).
 
 The charset is digits, then the operators in use, then space, which reproduces the course's
-``'0123456789+- '`` and ``'0123456789* '`` exactly. The query split and the encoded grid are
-:mod:`latentworks.data.arithmetic_dataset`'s.
+``'0123456789+- '`` and ``'0123456789* '`` exactly. A run's ``data`` section, its query split and the encoded grid
+are :mod:`latentworks.data.arithmetic_dataset`'s.
 """
 
 from __future__ import annotations
@@ -17,19 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from latentworks.config import require
-from latentworks.data.roots import check_data_dir
 from latentworks.errors import LatentworksError
 
 __all__ = [
-    "ArithmeticData",
-    "QueryFormat",
     "ArithmeticSpec",
-    "ArithmeticTextData",
     "decode",
     "encode",
     "enumerate_queries",
@@ -120,43 +114,6 @@ class ArithmeticSpec:
     def n_queries(self) -> int:
         """Size of the full query grid: ``(max_int + 1)**2 * len(ops)``."""
         return (self.max_int + 1) ** 2 * len(self.ops)
-
-
-@dataclass
-class QueryFormat:
-    """Which queries exist and how they are written."""
-
-    max_int: int = 99  # largest operand (99: the course's V23 data, 199: V21)
-    ops: str = "+-"  # operators, e.g. '+-' or '+-*' ('×' and 'x' mean '*')
-    layout: Literal["v23", "v21"] = "v23"  # the course's padding convention
-
-    def __post_init__(self) -> None:
-        if isinstance(self.ops, str):
-            self.ops = "".join(normalize_op(c) for c in self.ops)
-
-    def spec(self) -> ArithmeticSpec:
-        return ArithmeticSpec(max_int=self.max_int, ops=self.ops, layout=self.layout)
-
-    def check(self) -> None:
-        require(self.max_int >= 1, "max_int", self.max_int, "must be at least 1, e.g. --max-int 99")
-        require(self.max_int <= 10**6, "max_int", self.max_int, "is too large to enumerate; use at most 1000000")
-        self.spec()  # one line naming a bad operator or layout
-
-
-@dataclass
-class ArithmeticData(QueryFormat):
-    """The ``data`` section of an arithmetic run: which queries exist, how they are written and split."""
-
-    train_fraction: float = 0.5  # share of all queries used for training; the rest are the held-out test
-    split_seed: int = 0  # seed of the query split, fixed across --seed so seeds are compared on the same queries
-    fresh_handwriting: bool = False  # image tasks: new MNIST-train handwriting for every batch
-    data_dir: str | None = None  # folder holding MNIST ('embedded': the packaged sample); default: the look-up
-
-    def check(self) -> None:
-        super().check()
-        require(isinstance(self.train_fraction, float) and 0 < self.train_fraction < 1, "train_fraction",
-                self.train_fraction, "must lie strictly between 0 and 1, e.g. --train-fraction 0.1")
-        check_data_dir(self.data_dir)
 
 
 def evaluate(i: int, op: str, j: int) -> int:
@@ -304,34 +261,3 @@ def one_hot(indices: np.ndarray, vocab: int) -> np.ndarray:
     if idx.size and (idx.min() < 0 or idx.max() >= vocab):
         raise LatentworksError(f"index out of range for a vocabulary of {vocab} symbols")
     return np.eye(vocab, dtype=np.float32)[idx]
-
-
-# --------------------------------------------------------------------------------------------------
-# The encoded grid
-
-
-@dataclass
-class ArithmeticTextData:
-    """Text form of the arithmetic data: padded strings, true values, and their index codes."""
-
-    spec: ArithmeticSpec
-    queries: list[str]
-    answers: list[str]
-    values: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.queries)
-
-    def subset(self, indices: Sequence[int] | np.ndarray) -> ArithmeticTextData:
-        """A new dataset holding only ``indices`` (in the given order)."""
-        idx = np.asarray(indices, dtype=np.int64)
-        return ArithmeticTextData(
-            spec=self.spec,
-            queries=[self.queries[k] for k in idx],
-            answers=[self.answers[k] for k in idx],
-            values=self.values[idx],
-            x=self.x[idx],
-            y=self.y[idx],
-        )

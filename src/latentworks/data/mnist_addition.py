@@ -17,7 +17,8 @@ from typing import ClassVar
 import numpy as np
 
 from latentworks.config import require
-from latentworks.data.arithmetic import ArithmeticData, ArithmeticSpec
+from latentworks.data.arithmetic import ArithmeticSpec
+from latentworks.data.arithmetic_dataset import ArithmeticData
 from latentworks.data.mnist import MnistSplit, load_mnist
 from latentworks.data.roots import check_data_dir
 from latentworks.errors import LatentworksError

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
 from latentworks.config import ConfigError, flag_alias, from_dict, override, require
-from latentworks.data.arithmetic import ArithmeticData, normalize_op
+from latentworks.data.arithmetic import normalize_op
+from latentworks.data.arithmetic_dataset import ArithmeticData
 from latentworks.data.mnist_addition import MnistAdditionData
 from latentworks.models.aligned import AlignedConfig
 from latentworks.models.answers_reader import AnswersReaderConfig

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from latentworks.data.arithmetic import ArithmeticSpec, ArithmeticTextData, decode
-from latentworks.data.arithmetic_dataset import build_text_dataset, split_queries
+from latentworks.data.arithmetic import ArithmeticSpec, decode
+from latentworks.data.arithmetic_dataset import ArithmeticTextData, build_text_dataset, split_queries
 from latentworks.data.glyphs import GlyphBank
 from latentworks.data.mnist import load_mnist
 from latentworks.metrics.arithmetic import score_answers

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentworks.data.arithmetic import ArithmeticTextData, encode, format_answer
+from latentworks.data.arithmetic import encode, format_answer
+from latentworks.data.arithmetic_dataset import ArithmeticTextData
 from latentworks.data.glyphs import operator_glyph_pool
 from latentworks.data.mnist import load_mnist
 from latentworks.data.mnist_addition import AdditionSet, MnistAdditionData, mnist_addition
