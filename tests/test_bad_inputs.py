@@ -351,6 +351,8 @@ OUTPUT_CASES: list[tuple[str, str | None, list[str], str]] = [
     ("out-render-exists", None, ["arithmetic", "render", "1+1", "-o", "{out}/exists.png"], EXISTS),
     ("out-render-jpg", None, ["arithmetic", "render", "1+1", "-o", "{out}/q.jpeg"], "writes .png files only"),
     ("out-length-in-run", None, ["arithmetic", "eval", "{t2t}", "--digits", "1", "2", "-o", "{vae}/f.png"], IN_RUN),
+    # RUN/length/ holds a 3-digit score of 10 queries (made below): another measurement must not replace it silently
+    ("out-length-other-n", None, ["arithmetic", "eval", "{t2t}", "--digits", "3", "--n", "20"], "--overwrite"),
     ("out-char-exists", None, ["charrnn", "sample", "{char}", "-o", "{out}/exists.txt"], EXISTS),
     ("out-char-in-run", None, ["charrnn", "sample", "{char}", "-o", "{char}/more.txt"], IN_RUN),
     ("out-char-fifo", None, ["charrnn", "sample", "{char}", "-o", "{out}/fifo.png"], IRREGULAR),
@@ -394,11 +396,12 @@ def output_outcomes(world, pool):
     (out / "into_run.png").symlink_to(figure)
     unix = socket.socket(socket.AF_UNIX)
     unix.bind(str(out / "sock.png"))
-    made = pool.map((argv, None) for argv in [  # a text→image run, and two default outputs made once
+    made = pool.map((argv, None) for argv in [  # a text→image run, and three default outputs made once
         ["arithmetic", "train", "--task", "text2img", "--max-int", "9", "--epochs", "1", "--hidden", "16",
          "--data-dir", "embedded", "--no-progress", "--out", str(root / "t2i")],
         ["gen", "sample", str(root / "vae"), "--n", "2", "--seed", "5"],
-        ["gen", "directions", str(root / "vae"), "--n", "2", "--steps", "3"]])
+        ["gen", "directions", str(root / "vae"), "--n", "2", "--steps", "3"],
+        ["arithmetic", "eval", str(root / "t2t"), "--digits", "3", "--n", "10"]])
     assert all(p.returncode == 0 for p in made), [p.stderr[-500:] for p in made]
     names = {"out": out, "study": study, "t2i": root / "t2i", "vae_figure": figure}
 
