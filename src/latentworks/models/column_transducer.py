@@ -77,7 +77,8 @@ class ColumnTransducerConfig:
 
 
 @register_model("img2text_transducer", family="arithmetic",
-                title="glyph CNN + learned column transducer (image→text)", capabilities=("answer", "handwriting"))
+                title="glyph CNN + learned column transducer (image→text)", capabilities=("answer", "handwriting"),
+                step_seconds=0.25, scoring_seconds=15.0)
 class ColumnTransducer(Trainable, nn.Module):
     """Strips (B, 2N + 1, 28, 28), uint8 or float in [0, 1]: N digits, one middle glyph, N digits, each number
     most significant first -> the sum's answer ids (B, answer_len)."""
