@@ -89,6 +89,12 @@ CASES: list[tuple[str, list[str], str]] = [
     ("t2t-config-foreign", ["arithmetic", "train", "--config", "{vae}/config.json", "--out", "{new}"],
      "no arithmetic recipe"),
     ("t2t-value-type", ["arithmetic", "train", "--epochs", "two", "--out", "{new}"], "--epochs"),
+    # arithmetic mnist-addition (its --digits is the data's N)
+    ("ma-digits-zero", ["arithmetic", "mnist-addition", "--digits", "0", "--out", "{new}"], "N must be an integer"),
+    ("ma-digits-type", ["arithmetic", "mnist-addition", "--digits", "abc", "--out", "{new}"], "--digits"),
+    ("ma-digits-typo", ["arithmetic", "mnist-addition", "--digitz", "2", "--out", "{new}"], "did you mean --digits"),
+    ("ma-preset", ["arithmetic", "mnist-addition", "--preset", "columns", "--out", "{new}"], "trains its own recipe"),
+    ("ma-max-int", ["arithmetic", "mnist-addition", "--max-int", "9", "--out", "{new}"], "set --digits and --seed"),
     # arithmetic predict / render
     ("predict-malformed", ["arithmetic", "predict", "{t2t}", "3++4"], "malformed"),
     ("predict-huge", ["arithmetic", "predict", "{t2t}", "1" * 10_000], "characters long"),

@@ -53,11 +53,10 @@ def mnist_addition(argv: list[str], prog: str) -> int:
     for flag in ("--task", "--preset", "--recipe", "--supervision"):
         if option_value(argv, (flag,)) is not None:
             raise ConfigError(f"{flag}: mnist-addition trains its own recipe (image→text from sums only); drop it")
-    # --digits is the model's own flag (which ids are digits); here it means N, the data's --number-length.
-    argv = ["--task", "img2text", "--preset", "mnist-addition",
-            *[{"--digits": "--number-length"}.get(a, a.replace("--digits=", "--number-length=", 1)) for a in argv]]
+    argv = ["--task", "img2text", "--preset", "mnist-addition", *argv]  # --digits is the data's N (an alias)
     if option_value(argv, ("--out",)) is None and not any(a in ("-h", "--help", "--print-config") for a in argv):
-        digits, seed = option_value(argv, ("--number-length",)) or "1", option_value(argv, ("--seed",)) or "0"
+        digits = option_value(argv, ("--digits", "--number-length")) or "1"
+        seed = option_value(argv, ("--seed",)) or "0"
         argv += ["--out", f"runs/mnist-addition/N{digits}-seed{seed}"]
     parsed = parse_train(FAMILY, argv, prog, "MNIST-addition on its own protocol: MNIST train images shuffled with "
                          "--seed and cut into 60,000 / 2N sums of two N-digit numbers (each image once, labelled "

@@ -12,11 +12,11 @@ the images, their indices in the split and the sums, never a digit label.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
-from latentworks.config import require
+from latentworks.config import flag_alias, require
 from latentworks.data.arithmetic import ArithmeticSpec
 from latentworks.data.arithmetic_dataset import ArithmeticData
 from latentworks.data.mnist import MnistSplit, load_mnist
@@ -82,7 +82,8 @@ class MnistAdditionData(ArithmeticData):
     they are; the answer alphabet is the one of ``+`` on N-digit numbers."""
 
     protocol: ClassVar[str] = "mnist-addition"
-    number_length: int = 1  # N (the verb's --digits): each example is two N-digit numbers, labelled with their sum
+    # N: each example is two N-digit numbers, labelled with their sum
+    number_length: Annotated[int, flag_alias("--digits")] = 1
     ops: str = "+"  # MNIST-addition only adds
 
     def spec(self) -> ArithmeticSpec:
