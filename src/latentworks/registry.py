@@ -125,6 +125,10 @@ class Family:
     def api_class(self) -> type:
         return resolve(self.api)
 
+    def explorer_module(self) -> ModuleType:
+        """The explorer's adapter for this family's runs (load, describe, title, capabilities, ROUTES)."""
+        return importlib.import_module(self.explorer)
+
     def kinds(self) -> list[Kind]:
         return [k for k in kinds() if k.family == self.name]
 
