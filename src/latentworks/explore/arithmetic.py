@@ -3,6 +3,10 @@ handwritten query (image→text) and say what the model reads and what it answer
 
 "What it reads": the ``glyph-columns`` image→text model reads each glyph itself (its own CNN); for the others the
 package's frozen digit reader reads the glyphs, which shows what the picture says to a good reader.
+
+This is the family's explorer module (its registry entry names it): :func:`load`, :func:`describe`,
+:func:`title`, :func:`what`, :func:`capabilities` and :data:`ROUTES` say what an arithmetic run is to the page;
+what it can do follows from its task (:mod:`latentworks.pipelines.tasks`) and its kind's capabilities.
 """
 
 from __future__ import annotations
@@ -13,13 +17,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentworks import registry
 from latentworks.data.arithmetic import encode, evaluate, format_query
 from latentworks.data.glyphs import render_strip
 from latentworks.errors import LatentworksError
 from latentworks.explore import queries, schemas
 from latentworks.explore.images import data_url, decode_base64, grey_array, mnist_cells, read_upload
+from latentworks.explore.routes import Route, on_run
 from latentworks.explore.runs import ApiError, Run
 from latentworks.models.inference import inference
+from latentworks.models.io import load_model
+from latentworks.pipelines.arithmetic import run_info
 from latentworks.pipelines.tasks import task as task_of
 
 
@@ -149,4 +157,53 @@ def _answer_handwriting(run: Run, req: schemas.AnswerRequest) -> dict[str, Any]:
             "query_image": data_url(render_strip(glyphs[0].numpy()))}
 
 
-__all__ = ["answer", "handwriting", "packaged_reader"]
+# ------------------------------------------------------------------ what an arithmetic run is to the page
+
+
+def load(run: Run) -> None:
+    """The model (CPU, eval mode), and the task and query spec it was trained on."""
+    task, spec, _ = run_info(run.path)
+    run.model = load_model(run.path, expect=task_of(task).kinds, map_location="cpu")
+    run.extra = {"task": task, "spec": spec}
+
+
+def describe(run: Run) -> dict[str, Any]:
+    """What ``GET /api/runs`` adds: the task, the query's shape and, for image→text, the strip's shape."""
+    spec = run.extra["spec"]
+    return {"task": run.extra["task"], "query_len": spec.query_len, "answer_len": spec.answer_len,
+            "max_int": spec.max_int, "ops": spec.ops, "layout": spec.layout,
+            "image_shape": [1, 28, 28 * spec.query_len] if task_of(run.extra["task"]).images_in else None}
+
+
+def title(run: Run) -> str:
+    spec = run.extra["spec"]
+    ops = " or ".join(spec.ops).replace("-", "−").replace("*", "×")
+    return f"{task_of(run.extra['task']).title} · trained on 0..{spec.max_int} {ops} 0..{spec.max_int}"
+
+
+def what(run: Run) -> str:
+    """The task and the model, as the run picker's label names them."""
+    return f"{task_of(run.extra['task']).title} {run.kind_title()}"
+
+
+def capabilities(run: Run) -> list[str]:
+    """What the page offers for the run, from what its kind declares it can do."""
+    kind = registry.kind(run.kind)
+    caps = ["answer"]
+    if kind.can("handwriting"):
+        caps += ["handwriting", "sketch"]  # sketch: the page lets the user draw the query by hand
+    if kind.can("draw"):
+        caps += ["draw", "restyle"]  # restyle: the answer drawn again in another hand
+    return caps
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/arithmetic/answer", "`{run, query (≤ 64 chars), image?, seed}`",
+          "`{task, query, answer \\| answer_image, expected, split, split_note}`; image→text adds `read, read_by, "
+          "model_reads, read_expected, split_of, query_image`", on_run(answer, schemas.AnswerRequest)),
+    Route("POST", "/api/arithmetic/handwriting", "`{run, query?, seed}`",
+          "`{query, image, seed}`: the query in MNIST test-split handwriting",
+          on_run(handwriting, schemas.HandwritingRequest)),
+)
+
+__all__ = ["ROUTES", "answer", "capabilities", "describe", "handwriting", "load", "packaged_reader", "title", "what"]

@@ -2,24 +2,33 @@
 arithmetic and uploads. Each takes a loaded :class:`~latentworks.explore.runs.Run` and a checked request and
 returns plain JSON; model work runs under the caller's lock, in eval mode without gradients
 (:func:`latentworks.latent.core.decode` and ``batched`` see to that).
+
+This is the family's explorer module (its registry entry names it): :func:`load`, :func:`describe`,
+:func:`title`, :func:`what`, :func:`capabilities` and :data:`ROUTES` say what a generative run is to the page.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
+from latentworks import registry
 from latentworks.errors import LatentworksError
-from latentworks.explore import schemas
+from latentworks.explore import schemas, space
 from latentworks.explore.images import data_url, data_urls, decode_base64, read_upload
-from latentworks.explore.runs import ApiError, Run
+from latentworks.explore.routes import Build, Route, on_run, parse_upload
+from latentworks.explore.runs import ApiError, Run, Runs
 from latentworks.latent import core
 from latentworks.latent.core import decode, generator, interpolate_latents, resolve_labels, sample_latents
 from latentworks.models.inference import inference
+from latentworks.models.io import load_model
 
 
 def _round(z: torch.Tensor | np.ndarray) -> list[list[float]]:
@@ -148,5 +157,92 @@ def encode_upload(run: Run, data: bytes, label: int | None, invert: bool | None,
     return out
 
 
-__all__ = ["check_latent", "decode_rows", "encode_upload", "interpolate", "sample", "set_code", "upload_bytes",
-           "vector"]
+# ------------------------------------------------------------------ what a generative run is to the page
+
+
+def load(run: Run) -> None:
+    """The model (CPU, eval mode); a config.json that is not one JSON object is ignored."""
+    run.model = load_model(run.path, expect=registry.kind_names(run.family), map_location="cpu")
+    run.config = run.config if isinstance(run.config, dict) else None
+
+
+def describe(run: Run) -> dict[str, Any]:
+    """What ``GET /api/runs`` adds: the latent size, the classes, the InfoGAN codes and the image shape."""
+    c = run.model.config
+    return {"latent_dim": int(c.latent_dim), "num_classes": int(getattr(run.model, "num_classes", 0)),
+            "codes": int(getattr(c, "codes", 0) or 0),
+            "image_shape": [int(c.channels), int(c.image_size), int(c.image_size)]}
+
+
+def title(run: Run) -> str:
+    c = run.model.config
+    data = (run.config or {}).get("data", {}).get("data") or "images"
+    data = Path(str(data)).name if "/" in str(data) else data
+    return f"{registry.kind(run.kind).title} · {data} {c.image_size}×{c.image_size} · latent {c.latent_dim}"
+
+
+def what(run: Run) -> str:
+    """The model, as the run picker's label names it."""
+    return run.kind_title()
+
+
+def capabilities(run: Run) -> list[str]:
+    """What the page offers for the run, from what its kind declares it can do."""
+    kind = registry.kind(run.kind)
+    caps = ["sample", "decode", "interpolate", "vector", "directions", "scale"]
+    if kind.can("label"):
+        caps.append("labels")
+    if kind.can("codes") and getattr(run.model.config, "codes", 0):
+        caps.append("codes")
+    if kind.can("encode"):
+        caps += ["encode", "reconstruct", "upload"]
+        if run.config is not None:
+            caps.append("map")
+    return caps
+
+
+def _upload(reconstruct: bool) -> Build:
+    """An image upload (JSON or multipart, see :func:`~latentworks.explore.routes.parse_upload`) encoded, or also
+    reconstructed."""
+
+    def build(runs: Runs, family: str | None) -> Callable[..., Any]:
+        async def upload(request: Request) -> dict[str, Any]:
+            fields, file = parse_upload(request.headers.get("content-type", ""), await request.body())
+            req = schemas.UploadJson.model_validate(fields)
+            run = runs.get(req.run, family)
+            data = upload_bytes(fields, file)
+
+            def work() -> dict[str, Any]:
+                with runs.compute:
+                    return encode_upload(run, data, req.label, req.invert, reconstruct)
+
+            return await run_in_threadpool(work)
+
+        return upload
+
+    return build
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/sample", "`{run, n: 1..16, seed, scale: (0, 10], truncate?, label?, code?}`",
+          "`{n, seed, images (n×n, row by row), z, labels}`", on_run(sample, schemas.SampleRequest)),
+    Route("POST", "/api/decode", "`{run, z: 1..256 rows, label? \\| labels?, code?}`", "`{images}`",
+          on_run(decode_rows, schemas.DecodeRequest)),
+    Route("POST", "/api/interpolate", "`{run, a, b, steps: 2..64, method: \"lerp\" \\| \"slerp\", label?}`",
+          "`{images, z, method}` (endpoints exact)", on_run(interpolate, schemas.InterpolateRequest)),
+    Route("POST", "/api/vector", "`{run, a, b, c, label?}`", "`{image, z}` of decode(a − b + c)",
+          on_run(vector, schemas.VectorRequest)),
+    Route("POST", "/api/directions", "`{run, k: 1..16}`",
+          "`{source, note, latent_dim, directions: [{name, vector (unit), scale}]}`",
+          on_run(space.directions, schemas.DirectionsRequest)),
+    Route("POST", "/api/map", "`{run, points: 10..2000, seed}`",
+          "`{points: [[x, y]], labels, source, data, note, basis: {mean, components}}`",
+          on_run(space.latent_map, schemas.MapRequest)),
+    Route("POST", "/api/map/point", "`{run, points, seed, index}`", "`{index, z, label, input, image}`",
+          on_run(space.map_point, schemas.MapPointRequest)),
+    Route("POST", "/api/encode", "upload (below)", "`{z, input, label}`", _upload(False)),
+    Route("POST", "/api/reconstruct", "upload (below)", "`{z, input, label, image, mse}`", _upload(True)),
+)
+
+__all__ = ["ROUTES", "capabilities", "check_latent", "decode_rows", "describe", "encode_upload", "interpolate",
+           "load", "sample", "set_code", "title", "upload_bytes", "vector", "what"]

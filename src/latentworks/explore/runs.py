@@ -4,6 +4,11 @@ A folder with a ``model.json`` is a run; any other folder (a study folder such a
 recursively for run folders. Models the page cannot show (the digit reader a study trains) are skipped when
 found by the search, and refused when named directly. A missing or damaged folder is a one-line
 :class:`~latentworks.errors.LatentworksError` before the server starts.
+
+What a run is to the page is its family's to say, in the explorer module the family's registry entry names:
+``load(run)`` fills in the model and what the family needs beside it, ``describe(run)`` the fields
+``GET /api/runs`` adds, ``title(run)``, ``what(run)`` (the model in the picker's label), ``capabilities(run)``
+(what the page offers) and ``ROUTES`` (the family's endpoints). Nothing here names a family.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from latentworks import registry
@@ -99,36 +105,23 @@ class Run:
     results: dict[str, Any] | None = None  # its results.json (None: never scored, e.g. a copied model folder)
     study: str = ""  # the served folder it was found in (the picker groups by it, newest first)
 
+    def explorer(self) -> ModuleType:
+        """The family's explorer module (the registry names it): what this run is to the page."""
+        return registry.family(self.family).explorer_module()
+
     def describe(self) -> dict[str, Any]:
         # no path: the id is the folder relative to the served root, and the page never needs more
         out = {"id": self.id, "kind": self.kind, "family": self.family, "title": self.title(),
                "capabilities": self.capabilities(), **self.summary()}
-        if self.family == "generative":
-            c = self.model.config
-            out.update(latent_dim=int(c.latent_dim), num_classes=int(getattr(self.model, "num_classes", 0)),
-                       codes=int(getattr(c, "codes", 0) or 0), image_shape=[int(c.channels), int(c.image_size),
-                                                                           int(c.image_size)])
-        elif self.family == "arithmetic":
-            spec = self.extra["spec"]
-            out.update(task=self.extra["task"], query_len=spec.query_len, answer_len=spec.answer_len,
-                       max_int=spec.max_int, ops=spec.ops, layout=spec.layout,
-                       image_shape=[1, 28, 28 * spec.query_len] if _task(self).images_in else None)
-        else:
-            out.update(vocab_size=self.extra["vocab"].size, backend=self.extra["backend"],
-                       example_prime=self.extra["example_prime"])
+        out.update(self.explorer().describe(self))
         return out
 
     def title(self) -> str:
-        if self.family == "generative":
-            c = self.model.config
-            data = (self.config or {}).get("data", {}).get("data") or "images"
-            data = Path(str(data)).name if "/" in str(data) else data
-            return f"{registry.kind(self.kind).title} · {data} {c.image_size}×{c.image_size} · latent {c.latent_dim}"
-        if self.family == "arithmetic":
-            spec = self.extra["spec"]
-            ops = " or ".join(spec.ops).replace("-", "−").replace("*", "×")
-            return f"{_task(self).title} · trained on 0..{spec.max_int} {ops} 0..{spec.max_int}"
-        return f"char-RNN · {registry.kind(self.kind).title} · {self.extra['vocab'].size} characters"
+        return self.explorer().title(self)
+
+    def kind_title(self) -> str:
+        """The kind's title without its parenthesis ("VAE", not "VAE (variational autoencoder)")."""
+        return registry.kind(self.kind).title.split(" (")[0]
 
     def summary(self) -> dict[str, Any]:
         """What the run picker shows: the recipe, the kind's headline measure from results.json (via the
@@ -147,47 +140,20 @@ class Run:
         if not isinstance(finished, str):
             stamp = (self.path / "model.json").stat().st_mtime if (self.path / "model.json").exists() else 0.0
             finished = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(stamp))
-        what = (registry.kind(self.kind).title.split(" (")[0] if self.family != "arithmetic"
-                else f"{_task(self).title} {registry.kind(self.kind).title.split(' (')[0]}")
         score = f"{headline['name']} {headline['text']}" if headline else "not scored (no results.json)"
-        label = " · ".join(part for part in (what, recipe and f"{recipe} recipe", score) if part)
+        label = " · ".join(part for part in (self.explorer().what(self), recipe and f"{recipe} recipe", score)
+                           if part)
         return {"recipe": recipe, "headline": headline, "finished_at": finished, "study": self.study,
                 "label": label}
 
     def capabilities(self) -> list[str]:
-        if self.family == "arithmetic":
-            kind = registry.kind(self.kind)
-            caps = ["answer"]
-            if kind.can("handwriting"):
-                caps += ["handwriting", "sketch"]  # sketch: the page lets the user draw the query by hand
-            if kind.can("draw"):
-                caps += ["draw", "restyle"]  # restyle: the answer drawn again in another hand
-            return caps
-        if self.family == "charrnn":
-            return ["generate", "stream"]
-        kind = registry.kind(self.kind)
-        caps = ["sample", "decode", "interpolate", "vector", "directions", "scale"]
-        if kind.can("label"):
-            caps.append("labels")
-        if kind.can("codes") and getattr(self.model.config, "codes", 0):
-            caps.append("codes")
-        if kind.can("encode"):
-            caps += ["encode", "reconstruct", "upload"]
-            if self.config is not None:
-                caps.append("map")
-        return caps
-
-
-def _task(run: Run) -> Any:
-    """An arithmetic run's task object (what its page can do follows from it)."""
-    from latentworks.pipelines.tasks import task  # the torch stack loads with the first arithmetic run
-
-    return task(run.extra["task"])
+        return self.explorer().capabilities(self)
 
 
 def load_run(path: Path, run_id: str) -> Run:
-    """Load one run folder's model (CPU, eval mode) and what its family needs beside it."""
-    from latentworks.models.io import load_model, read_model_info
+    """Load one run folder's model (CPU, eval mode) and what its family needs beside it (its explorer module's
+    ``load`` fills them in)."""
+    from latentworks.models.io import read_model_info
     from latentworks.runs import read_json
 
     info = read_model_info(path)
@@ -195,31 +161,9 @@ def load_run(path: Path, run_id: str) -> Run:
     if family is None:
         raise LatentworksError(f"{path} holds a '{info.get('kind')}' model, which the explorer cannot show")
     config = read_json(path / "config.json") if (path / "config.json").is_file() else None
-    if family == "generative":
-        model = load_model(path, expect=registry.kind_names(family), map_location="cpu")
-        run = Run(run_id, path, family, str(info["kind"]), info, model, config if isinstance(config, dict) else None)
-        return run
-    if family == "arithmetic":
-        from latentworks.pipelines.arithmetic import run_info
-        from latentworks.pipelines.tasks import task as task_of
-
-        task, spec, _ = run_info(path)
-        model = load_model(path, expect=task_of(task).kinds, map_location="cpu")
-        return Run(run_id, path, family, str(info["kind"]), info, model, config, {"task": task, "spec": spec})
-    from latentworks.data.text import Vocab
-    from latentworks.pipelines.charrnn import backend_of
-
-    if not (path / "vocab.json").is_file():
-        raise LatentworksError(f"{path / 'vocab.json'} is missing; the char-RNN run folder is incomplete, retrain it")
-    try:
-        vocab = Vocab.from_json(read_json(path / "vocab.json"))
-    except (KeyError, TypeError, ValueError) as err:
-        raise LatentworksError(f"{path / 'vocab.json'} is damaged ({type(err).__name__}); retrain the run") from None
-    model = load_model(path, expect=registry.kind_names(family), map_location="cpu")
-    prime = next((p for p in ("The ", "Harr", "the ") if set(p) <= set(vocab.chars)), vocab.chars[0])
-    backend = backend_of(model)
-    return Run(run_id, path, family, str(info["kind"]), info, model, config,
-               {"vocab": vocab, "backend": backend, "example_prime": prime})
+    run = Run(run_id, path, family, str(info["kind"]), info, None, config)
+    run.explorer().load(run)
+    return run
 
 
 def _results(path: Path) -> dict[str, Any] | None:
