@@ -34,11 +34,10 @@ from latentworks.pipelines.tasks import task as task_of
 @functools.lru_cache(maxsize=1)
 def packaged_reader():
     """The frozen digit reader shipped with the package (None if it is missing)."""
-    from latentworks.models.io import load_model
     from latentworks.pipelines.digit_reader import PACKAGED_READER
 
-    try:
-        return load_model(PACKAGED_READER, expect="digit_reader")
+    try:  # the kind that names digits, as the registry says (the packaged reader)
+        return load_model(PACKAGED_READER, expect=registry.kind_names(capability="classify"))
     except LatentworksError:
         return None
 
