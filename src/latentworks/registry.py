@@ -38,6 +38,7 @@ CAPABILITIES = {
     "draw": "draw its answer as handwriting",
     "generate": "generate text after a prime",
     "classify": "name the digit in an image",
+    "embed_faces": "embed 64×64 RGB faces (the feature space face runs are scored in)",
 }
 
 
@@ -85,6 +86,8 @@ RECON_MSE = Measure("test.recon_mse", "reconstruction MSE", "lower", "", "0 is a
 CLASS_BALANCE = Measure("eval.class_max_rel_deviation", "worst digit class vs uniform", "zero", "%",
                         "0 %: every digit drawn a tenth of the time (±10 % is close)", "pct_signed")
 READER_ACCURACY = Measure("test.accuracy", "accuracy", "higher", "%", "100 % of held-out digits named", "pct")
+VIEW_MATCH = Measure("heldout_check.view_match_top1", "held-out view matching", "higher", "%",
+                     "100 %: every augmented held-out face matched to its own original among 1,000", "pct")
 
 
 @dataclass(frozen=True)
