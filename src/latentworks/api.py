@@ -169,9 +169,9 @@ class GenerativeRun(Run):
 
     def evaluate(self, n: int = 2000, seed: int = 0, data_dir: str | None = None, kid: bool = False,
                  nll_k: int = 0) -> dict[str, Any]:
-        """The MNIST evaluation ``latentworks gen eval`` prints (digit runs only): FLD and its floor, classes,
-        precision / recall, conditional accuracy; ``nll_k`` > 0 adds a VAE's IW-NLL. ``data_dir`` defaults to
-        the run's own."""
+        """The evaluation ``latentworks gen eval`` prints: for a digit run FLD and its floor, classes, precision /
+        recall, conditional accuracy (``nll_k`` > 0 adds a VAE's IW-NLL; ``data_dir`` defaults to the run's own);
+        for a ``faces`` run FLD beside its real floor and precision / recall with the face feature network."""
         from latentworks.pipelines.generative_eval import evaluate_run
 
         data_dir = data_dir if data_dir is not None else self.config.data.data_dir

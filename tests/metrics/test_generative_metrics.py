@@ -122,6 +122,17 @@ def test_evaluate_generator_reports_histogram_fld_floor_pr_and_conditional_accur
     assert again["fld"] == pytest.approx(out["fld"]) and again["kid_mean"] == out["kid_mean"]
 
 
+def test_without_a_classifier_the_same_distances_and_no_classes():
+    real = torch.rand(400, 1, 8, 8)
+    with_classes = G.evaluate_generator(Painter(), brightness_features, brightness_reader, real[:300], real[300:],
+                                        n=200, seed=0, batch=64, kid=False)
+    out = G.evaluate_generator(Painter(), brightness_features, None, real[:300], real[300:], n=200, seed=0, batch=64,
+                               kid=False)
+    for key in ("fld", "fld_floor", "fld_ratio", "precision", "recall", "precision_floor", "recall_floor"):
+        assert out[key] == with_classes[key], key
+    assert not {"class_histogram", "conditional_accuracy", "mean_confidence"} & set(out)
+
+
 def test_generator_that_replays_real_images_scores_near_the_floor():
     g = torch.Generator().manual_seed(0)
     pool = torch.rand(2000, 1, 8, 8, generator=g) ** torch.rand(2000, 1, 1, 1, generator=g).mul(3)

@@ -175,10 +175,18 @@ def describe(run: Run) -> dict[str, Any]:
 
 
 def title(run: Run) -> str:
+    """Kind, data, size and latent; a face run scored in the face network's space adds its FLD ratio, precision
+    and recall (results.json's ``eval``, written by the study's faces part)."""
     c = run.model.config
     data = (run.config or {}).get("data", {}).get("data") or "images"
     data = Path(str(data)).name if "/" in str(data) else data
-    return f"{registry.kind(run.kind).title} · {data} {c.image_size}×{c.image_size} · latent {c.latent_dim}"
+    ev = (run.results or {}).get("eval")
+    scores = ""
+    if isinstance(ev, dict) and "features" in ev and all(isinstance(ev.get(k), (int, float))
+                                                          for k in ("fld_ratio", "precision", "recall")):
+        scores = (f" · face FLD {ev['fld_ratio']:.2f}× floor, precision {ev['precision']:.0%}, "
+                  f"recall {ev['recall']:.0%}")
+    return f"{registry.kind(run.kind).title} · {data} {c.image_size}×{c.image_size} · latent {c.latent_dim}{scores}"
 
 
 def what(run: Run) -> str:

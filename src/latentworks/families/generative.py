@@ -27,7 +27,8 @@ FAMILY = declare_family(Family(
         "reconstruct": Verb("your images through a CAE / VAE / CVAE", f"{_IMAGES}:reconstruct"),
         "encode": Verb("latent vectors of your images (CAE / VAE / CVAE)", f"{_IMAGES}:encode"),
         "decode": Verb("decode latent vectors from a JSON file (what `encode -o` writes)", f"{_IMAGES}:decode"),
-        "eval": Verb("MNIST evaluation with the digit reader: FLD and its floor, precision/recall, classes, NLL",
+        "eval": Verb("FLD and its floor, precision/recall: MNIST with the digit reader (classes, NLL), faces with "
+                     "the face feature network",
                      "latentworks.cli.gen_eval:evaluate"),
     },
     command="gen",

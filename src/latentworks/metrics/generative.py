@@ -150,12 +150,13 @@ def _subset(x: torch.Tensor, m: int, seed: int) -> torch.Tensor:
     return x[idx.sort().values]
 
 
-def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, real_train, real_test,
+def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn | None, real_train, real_test,
                        n: int = 10000, seed: int = 0, batch: int = 500, k: int = 3,
                        kid: bool = True) -> dict[str, Any]:
     """Score ``n`` samples of ``model`` against real images; see the module docstring for the measures.
 
-    ``real_train`` / ``real_test`` are MnistSplit objects or image arrays. The sample FLD is measured against
+    ``real_train`` / ``real_test`` are MnistSplit objects or image arrays; without a ``classify_fn`` (faces) the
+    measures of classes are left out. The sample FLD is measured against
     ``min(n, len(test))`` test images; the floor compares ``min(n, len(train))`` train images with the same
     test images, and ``fld_ratio`` divides the sample FLD at the floor's sample size by the floor.
     """
@@ -180,13 +181,14 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
     fake_feats, preds, confs, requested = [], [], [], []
     for images, y in generate(model, n, seed, batch):
         fake_feats.append(compute_features(feature_fn, images, batch))
+        if classify_fn is None:
+            continue
         p, c = classify_fn(images)
         preds.append(torch.as_tensor(p).long().cpu())
         confs.append(torch.as_tensor(c).float().cpu())
         if y is not None:
             requested.append(y)
     fake_f = torch.cat(fake_feats)
-    pred, conf = torch.cat(preds), torch.cat(confs)
     gen_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -194,14 +196,15 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
     train_f = compute_features(feature_fn, train_x, batch)
     real_seconds = time.perf_counter() - t0
 
-    num_classes = int(getattr(model, "num_classes", 10) or 10)
-    hist = class_histogram(pred, max(num_classes, int(pred.max()) + 1 if len(pred) else 10))
     out: dict[str, Any] = {
         "kind": str(getattr(model, "kind", type(model).__name__)),
         "n": n, "seed": seed, "n_test": n_test, "n_train_floor": n_train,
-        "class_histogram": hist, **class_balance(hist),
-        "mean_confidence": float(conf.mean()),
     }
+    if classify_fn is not None:
+        pred, conf = torch.cat(preds), torch.cat(confs)
+        num_classes = int(getattr(model, "num_classes", 10) or 10)
+        hist = class_histogram(pred, max(num_classes, int(pred.max()) + 1 if len(pred) else 10))
+        out.update(class_histogram=hist, **class_balance(hist), mean_confidence=float(conf.mean()))
 
     t0 = time.perf_counter()
     out["fld"] = frechet_distance(test_f, fake_f)
@@ -227,9 +230,9 @@ def evaluate_generator(model, feature_fn: FeatureFn, classify_fn: ClassifyFn, re
             float(hit[req == c].mean()) if bool((req == c).any()) else None for c in range(num_classes)
         ]
     codes = int(getattr(model.config, "codes", 0) or 0)
-    if codes:
+    if codes and classify_fn is not None:
         out.update(code_purity(model, pred, n, seed, codes))
-    if test_labels is not None:
+    if test_labels is not None and classify_fn is not None:
         p_real, _ = classify_fn(test_x)
         lab = torch.from_numpy(_writable(test_labels)).long()[test_idx]
         out["reader_test_accuracy"] = float((torch.as_tensor(p_real).cpu() == lab).float().mean())

@@ -93,6 +93,9 @@ NOTEBOOK_STACK = {"style": "notebook", "filters": 128, "max_filters": 128, "kern
                   "dropout": 0.0, "activation": "relu", "dec_activation": "relu", "init": "xavier"}
 _GAN_ADAM = {"train.betas": (0.5, 0.999)}
 
+# The recipes for a folder of faces at 64×64 RGB: ``gen eval`` scores their runs with the face feature network.
+FACE_RECIPES = ("faces",)
+
 # Overrides of each kind's default tree, by recipe name and kind.
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "default": {
@@ -206,8 +209,8 @@ def resolve(cfg: RunConfig, channels: int | None = None, num_classes: int | None
     return override(cfg, changes)
 
 
-__all__ = ["AUTOENCODERS", "CONDITIONAL", "GANS", "GenEval", "KINDS", "NOTEBOOK_STACK", "RECIPES", "RunConfig",
-           "from_json", "recipe", "recipe_kinds", "recipe_names", "resolve"]
+__all__ = ["AUTOENCODERS", "CONDITIONAL", "FACE_RECIPES", "GANS", "GenEval", "KINDS", "NOTEBOOK_STACK", "RECIPES",
+           "RunConfig", "from_json", "recipe", "recipe_kinds", "recipe_names", "resolve"]
 
 
 # ------------------------------------------------------------------------------------------ the tiny example
