@@ -111,6 +111,11 @@ def _headlines(runs: dict[str, Path], faces: dict[str, Path], plan: GenerativePr
         out.append(headline_from_run(run_dir, "generative", f"{LABELS[kind]} on faces: reconstruction MSE",
                                      RECON_MSE, n_key="data.test_images",
                                      held_out="10 % of the CelebA folder held out"))
+        ev = RunDir(run_dir, create=False).read_results().get("eval") or {}
+        out.append(headline_from_run(run_dir, "generative", f"{LABELS[kind]} on faces: FLD / floor in the face "
+                                     "feature network's space (1× is real faces)", FLD_RATIO, n_key="eval.n",
+                                     held_out=f"{ev.get('n', 0):,} fresh samples vs {ev.get('n_test') or 0:,} "
+                                              "held-out CelebA faces"))
     return [h for h in out if h is not None]
 
 

@@ -20,6 +20,7 @@ from latentworks.report.html import Section, Table
 from latentworks.report.names import METRICS
 from latentworks.report.run_section import section_from_run
 from latentworks.studies.catalogue import StudyContext
+from latentworks.studies.generative_faces import FACE_EVAL_N, score_face_run
 from latentworks.studies.generative_figures import (
     attribute_arithmetic,
     class_fld_figure,
@@ -300,15 +301,25 @@ def faces_part(ctx: StudyContext, root: Path, recipe: str = "faces", limit: int 
         figures.append((Path(arith["figure"]), f"{label}: A (brightest {c['a']}) − B (darkest {c['b']}) + C "
                                                f"(median {c['c']})"))
         test = res["test"] if res else {}
-        rows.append([label, res["train"]["images"] if res else None, cfg.train.epochs, test.get("recon_mse"),
+        ev = score_face_run(run_dir, model, ctx.seed)
+        rows.append([label, res["train"]["images"] if res else None, cfg.train.epochs, ev.get("fld_ratio"),
+                     ev.get("precision"), ev.get("recall"), test.get("recon_mse"),
                      arith["luminance_mean_c"], arith["luminance_result"],
                      res["train"]["seconds"] if res else None])
         metrics[name] = {"test": test, "train_seconds": res["train"]["seconds"] if res else None,
-                         "arithmetic": {k: v for k, v in arith.items() if k != "figure"}}
-    table = Table(["model", "train images", "epochs", "held-out reconstruction MSE", "luminance mean(C)",
-                   "luminance A − B + C", "training time"], rows,
-                  formats=["text", "int", "int", "num", "num", "num", "secs"],
-                  caption=f"{folder}: 10 % held out (fixed seed) for the reconstruction MSE (pixels in [0, 1])")
+                         "arithmetic": {k: v for k, v in arith.items() if k != "figure"},
+                         **({"eval_skipped": ev["skipped"]} if "skipped" in ev else
+                            {k: ev[k] for k in ("fld", "fld_floor", "fld_ratio", "precision", "recall",
+                                                "precision_floor", "recall_floor")})}
+    skipped = next((m["eval_skipped"] for m in metrics.values() if "eval_skipped" in m), None)
+    scored = (f"not scored: {skipped}" if skipped else
+              f"FLD / floor, precision and recall in the face feature network's space ({FACE_EVAL_N:,} samples "
+              "against the held-out faces; the floor is real train faces against them)")
+    table = Table(["model", "train images", "epochs", "FLD / floor", "precision", "recall",
+                   "held-out reconstruction MSE", "luminance mean(C)", "luminance A − B + C", "training time"], rows,
+                  formats=["text", "int", "int", "ratio", "pct", "pct", "num", "num", "num", "secs"],
+                  caption=f"{folder}: 10 % held out (fixed seed) for the reconstruction MSE (pixels in [0, 1]); "
+                          f"{scored}")
     text = (f"<p>{html.escape(str(folder))} centre-cropped and resized to 64×64 RGB. The arithmetic picks the "
             "brightest (A) and darkest (B) faces of the numbered grid and adds their difference to median ones (C): "
             "the result should be brighter than decoded mean(C), which the table measures.</p>")
