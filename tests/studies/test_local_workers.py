@@ -182,3 +182,40 @@ def test_default_workers_are_the_cores_the_memory_allows(monkeypatch):
     assert default_workers() == 1
     monkeypatch.setattr(pool, "available_memory", lambda: None)
     assert default_workers() == 8
+
+
+def test_runs_never_hold_more_threads_than_cores():
+    from collections import deque
+
+    from latentworks.studies.pool import _next_that_fits
+
+    def job(name, threads):
+        return Job(name, "arithmetic", {}, f"/tmp/{name}", threads)
+
+    wide, narrow, other = job("wide", 2), job("narrow", 1), job("other", 1)
+    pending = deque([wide, narrow, other])
+    assert _next_that_fits(pending, [], 2) is wide  # nothing runs: the widest starts
+    assert _next_that_fits(pending, [wide], 2) is None  # both cores in use: wait
+    assert list(pending) == [narrow, other]
+    assert _next_that_fits(pending, [job("running", 1)], 2) is narrow  # one-thread runs fill the cores
+    assert _next_that_fits(pending, [job("running", 1), narrow], 2) is None
+    assert _next_that_fits(pending, [job("running", 1)], 2) is other
+    pending = deque([job("wide2", 2)])
+    assert _next_that_fits(pending, [narrow], 2) is None  # a two-thread run waits for both cores
+    assert _next_that_fits(pending, [narrow], 3) is not None
+    assert _next_that_fits(deque([job("huge", 16)]), [], 2).name == "huge"  # wider than the box: runs alone
+
+
+def test_the_widest_runs_start_first_then_the_slowest(tmp_path, monkeypatch):
+    started: list[str] = []
+
+    def fake_parallel(jobs, workers, console):
+        started.extend(j.name for j in jobs)
+        return {j.run_dir: None for j in jobs}
+
+    monkeypatch.setattr("latentworks.studies.pool.run_parallel", fake_parallel)
+    jobs = [Job("slow", "arithmetic", {}, str(tmp_path / "a"), 1, 90.0),
+            Job("wide", "arithmetic", {}, str(tmp_path / "b"), 2, 30.0),
+            Job("fast", "arithmetic", {}, str(tmp_path / "c"), 1, 5.0)]
+    LocalExecutor(workers=2).run(jobs, progress=False)
+    assert started == ["wide", "slow", "fast"]

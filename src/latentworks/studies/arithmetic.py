@@ -53,9 +53,21 @@ def arithmetic_plan(ctx: StudyContext) -> list:
     profile = ARITHMETIC[ctx.profile]
     sweep_root = _sweep_folder(ctx, profile)
     sweep_configs = [_sweep_config(ctx, profile, f) for f in profile.sweep.fractions]
-    jobs = [ctx.job(f"{cfg.task} {cfg.recipe} {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg))
-            for cfg in sweep_configs]
-    return jobs + [ctx.job(name, cfg, run_dir) for name, run_dir, cfg in _runs(ctx, profile)]
+    # Every text→text run is scored on longer operands; each job does it as soon as its run is trained.
+    lengths = {"then": f"{__name__}:score_lengths", "lengths": list(profile.lengths), "n": profile.length_n}
+    jobs = [ctx.job(f"{cfg.task} {cfg.recipe} {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg),
+                    **(lengths if cfg.task == TEXT_TO_TEXT.name else {})) for cfg in sweep_configs]
+    return jobs + [ctx.job(name, cfg, run_dir, **(lengths if cfg.task == TEXT_TO_TEXT.name else {}))
+                   for name, run_dir, cfg in _runs(ctx, profile)]
+
+
+def score_lengths(run_dir: Path, lengths: list[int], n: int) -> None:
+    """A text→text run scored on fresh queries of each operand length, as :func:`_length_generalisation` reads
+    them (each score is kept in the run folder and reused for the same weights and queries)."""
+    from latentworks.pipelines.length import evaluate_length
+
+    for d in lengths:
+        evaluate_length(run_dir, d, n=n, seed=0)
 
 
 # The course's own figures (course-notebooks §3.1): the notebook's model at batch 8 for 20 epochs on 0..99 ± 0..99,

@@ -40,8 +40,9 @@ class StudyContext:
             return run_job(job_for(run_dir.name, config, run_dir), self.progress)
         return train_fn(config, run_dir)
 
-    def job(self, name: str, config: Any, run_dir: Path, threads: int | None = None) -> Job:
-        return job_for(name, config, run_dir, threads)
+    def job(self, name: str, config: Any, run_dir: Path, threads: int | None = None, then: str | None = None,
+            **then_args: Any) -> Job:
+        return job_for(name, config, run_dir, threads, then, **then_args)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,11 @@ class Job:
     run_dir: str
     threads: int | None = None  # CPU threads for torch while it trains (None: the process's default)
     cost: float | None = None  # estimated seconds to train and score it: the slowest start first, and the ETA
+    # "module:function" called as fn(run_dir, **then_args) once the run is trained (or reused): the study's own
+    # scoring of the run, which caches in the run folder, so that it runs in the workers beside other training
+    # rather than after all of it, and the study reads it back.
+    then: str | None = None
+    then_args: dict[str, Any] = field(default_factory=dict)
 
 
 def estimated_seconds(config: dict[str, Any], kind: registry.Kind) -> float:
@@ -59,16 +64,17 @@ def estimated_seconds(config: dict[str, Any], kind: registry.Kind) -> float:
     return steps * kind.step_seconds * longer + kind.scoring_seconds
 
 
-def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None) -> Job:
+def job_for(name: str, cfg: Any, run_dir: str | Path, threads: int | None = None, then: str | None = None,
+            **then_args: Any) -> Job:
     """The job that trains ``cfg`` into ``run_dir``, with the thread count this process would train it with (so
-    another process, or another executor, gets the same numbers)."""
+    another process, or another executor, gets the same numbers), then calls ``then(run_dir, **then_args)``."""
     import torch
 
     from latentworks.config import to_dict
 
     config = {"family": cfg.family, **to_dict(cfg)}
     return Job(name, cfg.family, config, str(run_dir), threads or cfg.train.threads or torch.get_num_threads(),
-               estimated_seconds(config, registry.kind(cfg.kind)))
+               estimated_seconds(config, registry.kind(cfg.kind)), then, then_args)
 
 
 def train_function(family: str):
@@ -109,13 +115,16 @@ def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
         cfg = override(cfg, {"train.progress": False})  # free on a resume, and not part of a finished run's match
     run_dir = Path(job.run_dir)
     done = finished_results(run_dir, job.config, RESUME_FREE)
-    if done is not None:
-        return done
-    train = train_function(job.family)
     with cpu_threads(job.threads):
-        if has_checkpoint(run_dir):
-            return train(cfg, run_dir, resume=True)
-        return train(cfg, run_dir, overwrite=run_dir.exists() and any(run_dir.iterdir()))
+        if done is None:
+            train = train_function(job.family)
+            if has_checkpoint(run_dir):
+                done = train(cfg, run_dir, resume=True)
+            else:
+                done = train(cfg, run_dir, overwrite=run_dir.exists() and any(run_dir.iterdir()))
+        if done is not None and job.then:
+            registry.resolve(job.then)(run_dir, **job.then_args)
+    return done
 
 
 def check_resumable(jobs: list[Job]) -> int:
@@ -161,8 +170,9 @@ def ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
 
 class LocalExecutor:
     """With one worker, every job in this process, in order; with more, that many jobs at a time in worker
-    processes (:mod:`latentworks.studies.pool`), the slowest first. Each job pins its own thread count, so the
-    weights come out the same bits either way. ``workers`` defaults to what the cores and memory allow."""
+    processes (:mod:`latentworks.studies.pool`), the widest and slowest first, never more threads than cores.
+    Each job pins its own thread count, so the weights come out the same bits either way. ``workers`` defaults
+    to what the cores and memory allow."""
 
     def __init__(self, workers: int | None = None):
         from latentworks.studies.pool import default_workers
@@ -175,7 +185,9 @@ class LocalExecutor:
 
         out: dict[str, dict[str, Any] | None] = {}
         parallel = self.workers > 1 and len(jobs) > 1
-        order = sorted(jobs, key=lambda j: -(j.cost or 0)) if parallel else jobs
+        # The widest first (a run on several threads waits for free cores; at the start every core is free),
+        # then the slowest first, so that the last runs to finish are short ones.
+        order = sorted(jobs, key=lambda j: (-(j.threads or 1), -(j.cost or 0))) if parallel else jobs
         with console_for(order, self.workers if parallel else 1, progress) as console:
             todo = []
             for job in order:  # finished with these settings: reused as they are, no worker needed
@@ -235,13 +247,17 @@ class RayExecutor:
     def _run_tasks(self, jobs: list[Job], progress: bool) -> dict[str, dict[str, Any] | None]:
         ray = self.ray
         remote = ray.remote(max_retries=3, retry_exceptions=False)(_run_job_quietly)
+        from latentworks.studies.pool import threads_of
+
         pending = {}
-        jobs = sorted(jobs, key=lambda j: -(j.cost or 0))  # the slowest first
+        jobs = sorted(jobs, key=lambda j: (-(j.threads or 1), -(j.cost or 0)))  # the widest, then the slowest first
+        workers = self.workers or int(ray.cluster_resources().get("CPU", 1))
         for job in jobs:
             gpus = 1 if str(job.config.get("train", {}).get("device", "auto")).startswith("cuda") else 0
-            pending[remote.options(num_cpus=1, num_gpus=gpus, name=f"latentworks:{job.name}").remote(job)] = job
+            # A task asks for the cores its threads keep busy, so Ray never packs more threads than cores.
+            options = {"num_cpus": threads_of(job, workers), "num_gpus": gpus, "name": f"latentworks:{job.name}"}
+            pending[remote.options(**options).remote(job)] = job
         out: dict[str, dict[str, Any] | None] = {}
-        workers = self.workers or int(ray.cluster_resources().get("CPU", 1))
         with console_for(jobs, workers, progress, worker_lines=False) as console:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)

@@ -76,4 +76,12 @@ def generative_plan(ctx: StudyContext) -> list:
         runs.update({f"faces {k}": v for k, v in face_runs(ctx, root / "faces", folder, plan.faces).items()})
     # These small convnets run 2-5x faster on one thread on a busy 2-core box.
     threads = 1 if on_cpu(ctx) else None
-    return [ctx.job(f"{name}", cfg, run_dir, threads) for name, (run_dir, cfg) in runs.items()]
+    jobs = []
+    for name, (run_dir, cfg) in runs.items():
+        # An MNIST run is scored by the packaged reader in its own job, beside other runs' training (the study
+        # reads the score back from its results.json); a reader trained on the spot is the study's alone.
+        scored = name in recipe_kinds(plan.recipe) and not plan.tiny_reader
+        score = {"then": "latentworks.studies.generative_sections:score_run", "profile": ctx.profile,
+                 "seed": ctx.seed, "data_dir": study_data_dir(ctx)} if scored else {}
+        jobs.append(ctx.job(f"{name}", cfg, run_dir, threads, **score))
+    return jobs

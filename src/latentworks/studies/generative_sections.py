@@ -15,7 +15,7 @@ import numpy as np
 
 from latentworks import registry
 from latentworks.pipelines.generative_eval import grey_share, worst_class
-from latentworks.recipes.studies import GenerativeProfile
+from latentworks.recipes.studies import GENERATIVE, GenerativeProfile
 from latentworks.report.html import Section, Table
 from latentworks.report.names import METRICS
 from latentworks.report.run_section import section_from_run
@@ -49,6 +49,17 @@ def get_reader(ctx: StudyContext, plan: GenerativeProfile, data_dir: str | None,
                                                     "train.progress": False, "train.device": "cpu"}), folder)
         return find_or_train_reader(folder)
     return find_or_train_reader(None, data_dir=data_dir, progress=ctx.progress)
+
+
+def score_run(run_dir: Path, profile: str, seed: int, data_dir: str | None) -> None:
+    """One MNIST run of the study scored as :func:`mnist_part` scores it (kept in its results.json, where the
+    study finds it with the same settings and reader and does not score it again)."""
+    from latentworks.data.mnist import load_mnist
+    from latentworks.pipelines.digit_reader import find_or_train_reader
+
+    mnist = load_mnist("mnist", data_dir=data_dir, quiet=True)
+    reader = find_or_train_reader(None, data_dir=data_dir, progress=False)
+    evaluate_models({Path(run_dir).name: Path(run_dir)}, reader, mnist, GENERATIVE[profile], seed)
 
 
 def _first(evals: dict[str, dict[str, Any]], capability: str) -> dict[str, Any] | None:
