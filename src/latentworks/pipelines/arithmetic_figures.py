@@ -94,7 +94,8 @@ def generated_vs_real(run: RunDir, prepared, predicted: list[str], images: torch
     real = prepared.test_glyphs.render(y[picks], gen).numpy() / 255.0
     rows, labels, marks = [], [], []
     for n, k in enumerate(picks):
-        fake = render_strip(images[k].numpy())
+        drawn = images[k].float() / 255.0 if images.dtype == torch.uint8 else images[k]
+        fake = render_strip(drawn.numpy())
         rows.append(np.concatenate([fake, np.ones((28, 8)), render_strip(real[n])], axis=1))
         labels.append(f"{test.queries[k].strip()} = {test.answers[k].strip()}")
         misread = predicted and predicted[k].strip() != test.answers[k].strip()

@@ -222,7 +222,7 @@ def read_glyphs(
     *,
     blank_ink: float = BLANK_INK,
     operator_match: float = OPERATOR_MATCH,
-    batch_size: int = 2048,
+    batch_size: int = 1024,
 ) -> list[str]:
     """Read (N, L, 28, 28) glyph images (float [0, 1] or uint8) back into N strings over ``charset``.
 
@@ -237,14 +237,27 @@ def read_glyphs(
         raise LatentworksError(f"read_glyphs expects (N, L, 28, 28) images, got {tuple(images.shape)}")
     n, length = images.shape[:2]
     flat = images.reshape(n * length, 28, 28).cpu()
-    flat = flat.float() / 255.0 if flat.dtype == torch.uint8 else flat.float()
-    digits, _ = reader.predict(stretch_ink(flat), batch_size=batch_size)
-    chars = np.array([str(int(d)) for d in digits.tolist()], dtype="<U1")
-    if len(chars) == 0:
+    if len(flat) == 0:
         return [""] * n
-
-    vectors = flat.reshape(len(flat), -1)
     ops = [c for c in dict.fromkeys(charset) if c in "+-*"]
+    chars = np.full(len(flat), "?", dtype="<U1")
+    # A chunk at a time: a study's 15,000 drawn answers would otherwise hold several float copies of every glyph
+    # and the reader's activations for thousands of them at once (1.6 GB at the peak of a quick-study run).
+    for start in range(0, len(flat), batch_size):
+        chunk = flat[start:start + batch_size]
+        chunk = chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()
+        chars[start:start + len(chunk)] = _read_chunk(reader, chunk, charset, ops, blank_ink, operator_match)
+    return ["".join(row) for row in chars.reshape(n, length)]
+
+
+def _read_chunk(reader: DigitReader, flat: torch.Tensor, charset: str, ops: list[str], blank_ink: float,
+                operator_match: float) -> np.ndarray:
+    """One chunk of glyphs (M, 28, 28) in [0, 1] read as characters: signs and blanks by their strokes and ink,
+    the rest by the digit reader. The reader reads every glyph of the chunk: reading only the digits saved a
+    few seconds in a study but fed it a new batch size each call, and the heap grew by 300 MB over one scoring."""
+    digits, _ = reader.predict(stretch_ink(flat), batch_size=len(flat))
+    chars = np.array([str(int(d)) for d in digits.tolist()], dtype="<U1")
+    vectors = flat.reshape(len(flat), -1)
     if ops:
         unit = F.normalize(vectors, dim=1)
         best = torch.stack([(unit @ _operator_templates(op).T).max(dim=1).values for op in ops], dim=1)
@@ -254,4 +267,4 @@ def read_glyphs(
     if " " in charset:
         ink = (vectors - 0.1).clamp(min=0).sum(dim=1)
         chars[(ink < blank_ink).numpy()] = " "
-    return ["".join(row) for row in chars.reshape(n, length)]
+    return chars

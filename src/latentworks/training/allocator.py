@@ -48,4 +48,23 @@ def keep_freed_memory() -> bool:
     return _applied
 
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
+def give_back_freed_memory() -> bool:
+    """Return every free page of the heap to the kernel (glibc's ``malloc_trim``); whether it could. A process
+    that trains one run after another calls it between runs, so that the memory one run kept for its steps is
+    not held through the next (what it keeps is :data:`TRIM_THRESHOLD` per arena at most, and more when the
+    heap is fragmented)."""
+    import gc
+
+    gc.collect()
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
+
+
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "give_back_freed_memory", "keep_freed_memory"]
