@@ -28,6 +28,8 @@ def _config(ctx: StudyContext, profile: ArithmeticProfile, task: str, name: str,
         changes["train.epochs"] = epochs
     if steps:
         changes["train.steps"] = steps
+    if profile.eval_subset:
+        changes["eval.eval_subset"] = profile.eval_subset
     return recipe(name, task=task, **changes)
 
 
@@ -55,10 +57,12 @@ def arithmetic_plan(ctx: StudyContext) -> list:
     sweep_configs = [_sweep_config(ctx, profile, f) for f in profile.sweep.fractions]
     # Every text→text run is scored on longer operands; each job does it as soon as its run is trained.
     lengths = {"then": f"{__name__}:score_lengths", "lengths": list(profile.lengths), "n": profile.length_n}
-    jobs = [ctx.job(f"{cfg.task} {cfg.recipe} {cfg.data.train_fraction:g}", cfg, run_dir_of(sweep_root, cfg),
-                    **(lengths if cfg.task == TEXT_TO_TEXT.name else {})) for cfg in sweep_configs]
-    return jobs + [ctx.job(name, cfg, run_dir, **(lengths if cfg.task == TEXT_TO_TEXT.name else {}))
-                   for name, run_dir, cfg in _runs(ctx, profile)]
+    # One thread per CPU run, whatever the machine: the same bits on any number of cores, and a worker per core.
+    threads = 1 if ctx.on_cpu() else None
+    named = [(f"{cfg.task} {cfg.recipe} {cfg.data.train_fraction:g}", run_dir_of(sweep_root, cfg), cfg)
+             for cfg in sweep_configs] + _runs(ctx, profile)
+    return [ctx.job(name, cfg, run_dir, threads, **(lengths if cfg.task == TEXT_TO_TEXT.name else {}))
+            for name, run_dir, cfg in named]
 
 
 def score_lengths(run_dir: Path, lengths: list[int], n: int) -> None:

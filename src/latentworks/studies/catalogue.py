@@ -40,6 +40,11 @@ class StudyContext:
             return run_job(job_for(run_dir.name, config, run_dir), self.progress)
         return train_fn(config, run_dir)
 
+    def on_cpu(self) -> bool:
+        import torch
+
+        return self.device == "cpu" or (self.device == "auto" and not torch.cuda.is_available())
+
     def job(self, name: str, config: Any, run_dir: Path, threads: int | None = None, then: str | None = None,
             **then_args: Any) -> Job:
         return job_for(name, config, run_dir, threads, then, **then_args)

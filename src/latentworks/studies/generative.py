@@ -32,7 +32,6 @@ from latentworks.studies.generative_runs import (
     LABELS,
     generative_plan,
     mnist_runs,
-    on_cpu,
     scores_likelihood,
     study_data_dir,
 )
@@ -44,7 +43,7 @@ def generative_study(ctx: StudyContext) -> StudyResult:
     plan = GENERATIVE[ctx.profile]
     root = ctx.out / "generative"
     threads = torch.get_num_threads()
-    if on_cpu(ctx):
+    if ctx.on_cpu():
         torch.set_num_threads(1)  # these small convnets run 2-5x faster on one thread on a busy 2-core box
     started = time.perf_counter()
     try:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from latentworks import registry
 from latentworks.data.roots import data_roots
 from latentworks.recipes.generative import recipe, recipe_kinds
@@ -63,10 +61,6 @@ def face_runs(ctx: StudyContext, root: Path, folder: Path, faces: str = "faces",
             for name in recipe_kinds(faces)}
 
 
-def on_cpu(ctx: StudyContext) -> bool:
-    return ctx.device == "cpu" or (ctx.device == "auto" and not torch.cuda.is_available())
-
-
 def generative_plan(ctx: StudyContext) -> list:
     plan = GENERATIVE[ctx.profile]
     root = ctx.out / "generative"
@@ -75,7 +69,7 @@ def generative_plan(ctx: StudyContext) -> list:
     if plan.faces and folder is not None:
         runs.update({f"faces {k}": v for k, v in face_runs(ctx, root / "faces", folder, plan.faces).items()})
     # These small convnets run 2-5x faster on one thread on a busy 2-core box.
-    threads = 1 if on_cpu(ctx) else None
+    threads = 1 if ctx.on_cpu() else None
     jobs = []
     for name, (run_dir, cfg) in runs.items():
         # An MNIST run is scored by the packaged reader in its own job, beside other runs' training (the study
