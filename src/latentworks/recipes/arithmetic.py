@@ -219,6 +219,11 @@ def recipe(name: str = "default", task: str = "text2text", **changes: Any) -> Ru
     return resolve(override(base, {**RECIPES[(task, name)], **changes}))
 
 
+def training_examples(data: dict[str, Any]) -> float:
+    """Training queries of a run's ``data`` section (JSON): its share of every query of its operands and ops."""
+    return (data.get("max_int", 99) + 1) ** 2 * len(data.get("ops", "+-")) * data.get("train_fraction", 1)
+
+
 def _multiplies(ops: Any) -> bool:
     return isinstance(ops, str) and any(normalize_op(c) == "*" for c in ops)
 
@@ -284,7 +289,7 @@ def from_json(data: dict[str, Any]) -> RunConfig:
 
 
 __all__ = ["DEFAULTS", "MODEL_CONFIGS", "OLD_NAMES", "RECIPES", "TASKS", "ArithmeticEval", "RunConfig", "chosen_recipe",
-           "from_json", "recipe", "recipe_names", "resolve"]
+           "from_json", "recipe", "recipe_names", "resolve", "training_examples"]
 
 
 # ------------------------------------------------------------------------------------------ the tiny example

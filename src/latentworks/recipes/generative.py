@@ -160,6 +160,12 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def training_examples(data: dict[str, Any]) -> int:
+    """Training images of a run's ``data`` section (JSON), for a time estimate: its limit, else the embedded
+    sample's 4,000 digits or full MNIST's 60,000."""
+    return data.get("limit") or (4000 if data.get("data_dir") in (None, "embedded") else 60000)
+
+
 def recipe_names(kind: str | None = None) -> list[str]:
     """Recipe names (for one model kind, the ones that define it)."""
     return [name for name, by_kind in RECIPES.items() if kind is None or kind in by_kind]
@@ -210,7 +216,7 @@ def resolve(cfg: RunConfig, channels: int | None = None, num_classes: int | None
 
 
 __all__ = ["AUTOENCODERS", "CONDITIONAL", "FACE_RECIPES", "GANS", "GenEval", "KINDS", "NOTEBOOK_STACK", "RECIPES",
-           "RunConfig", "from_json", "recipe", "recipe_kinds", "recipe_names", "resolve"]
+           "RunConfig", "from_json", "recipe", "recipe_kinds", "recipe_names", "resolve", "training_examples"]
 
 
 # ------------------------------------------------------------------------------------------ the tiny example

@@ -53,11 +53,9 @@ def estimated_seconds(config: dict[str, Any], kind: registry.Kind) -> float:
     then scales by how long the finished runs really took)."""
     train, data = config.get("train", {}), config.get("data", {})
     steps = train.get("steps")
-    if not steps:
-        if config.get("family") == "arithmetic":
-            examples = (data.get("max_int", 99) + 1) ** 2 * len(data.get("ops", "+-")) * data.get("train_fraction", 1)
-        else:  # images: the embedded sample's 4,000 digits, else full MNIST's 60,000
-            examples = data.get("limit") or (4000 if data.get("data_dir") in (None, "embedded") else 60000)
+    if not steps:  # the family's recipes say how many examples an epoch has (a family without steps: one)
+        count = getattr(registry.family(config["family"]).recipes_module(), "training_examples", None)
+        examples = count(data) if count else 1
         steps = max((train.get("epochs") or 1) * -(-int(examples) // max(1, train.get("batch_size") or 1)),
                     train.get("min_steps") or 0)
     longer = 1 + (config.get("model", {}).get("pad_columns") or 0) / 10  # padding columns lengthen each sequence

@@ -29,7 +29,7 @@ from latentworks.errors import LatentworksError
 from latentworks.runs import RunDir
 from latentworks.training import checkpoint as ckpt
 from latentworks.training import distributed as dist_utils
-from latentworks.training.allocator import give_back_freed_memory, keep_freed_memory
+from latentworks.training.allocator import keep_freed_memory
 from latentworks.training.config import TrainConfig
 from latentworks.training.loop import Loop, open_tensorboard, resume_free
 from latentworks.training.module import Batch, StepContext, StepModule
@@ -290,12 +290,8 @@ class Trainer:
             done = epoch + (index + 1) / self.steps_per_epoch
             label = round(done) if abs(done - round(done)) < 1e-9 else done
             started = time.perf_counter()
-            # The heap the steps keep (allocator.py) is given back around an evaluation, whose larger batches
-            # would otherwise land beside it: a quick-study pen grew by 0.5 GB over its evaluations.
-            give_back_freed_memory()
             with torch.no_grad():
                 metrics = self.eval_fn(self.raw_model, label)
-            give_back_freed_memory()
             self.eval_seconds += time.perf_counter() - started
             self.loop.log({"step": self.step, "epoch": float(done), **{f"eval/{k}": v for k, v in metrics.items()}})
         dist_utils.barrier()
