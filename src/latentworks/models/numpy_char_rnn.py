@@ -1,5 +1,9 @@
 """From-scratch NumPy character RNNs (vanilla tanh RNN and LSTM) with explicit BPTT.
 
+Two models in one file, and 380 lines, on purpose: the course teaches the RNN and the LSTM side by side, and
+their hand-written forward and backward passes share the config, the state handling and the loss; split, a
+reader would have to hold two files open to follow one derivation.
+
 Conventions (shared with any PyTorch port):
 
 * Row vectors: a batch of hidden states is ``(B, H)``; ``h_t = tanh(Wxh[x_t] + h_{t-1} @ Whh + bh)``.
