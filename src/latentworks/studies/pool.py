@@ -184,9 +184,12 @@ class _Worker:
         with contextlib.suppress(ProcessLookupError, TypeError):
             os.kill(self.process.pid, signal.SIGINT)
 
-    def close(self) -> None:
+    def dismiss(self) -> None:
+        """Tell the worker to exit once it is idle (:meth:`close` then waits for it)."""
         with contextlib.suppress(OSError, ValueError):
             self.conn.send(None)
+
+    def close(self) -> None:
         self.process.join(10)
         if self.process.is_alive():  # still in a run: stop it as Ctrl-C would, then wait for its checkpoint
             self.interrupt()
@@ -269,6 +272,8 @@ def run_parallel(jobs: list[Any], workers: int, console: Any) -> dict[str, dict[
                 console.refresh()
         finally:
             stop.set()
+            for w in pool:  # every worker told first: they shut their interpreters down side by side
+                w.dismiss()
             for w in pool:
                 w.close()
     if error is not None:
