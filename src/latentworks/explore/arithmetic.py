@@ -166,6 +166,9 @@ def load(run: Run) -> None:
     run.extra = {"task": task, "spec": spec}
 
 
+VIEW = "arith.js"  # the page's module that shows these runs (static/arith.js), loaded by the run picker
+
+
 def describe(run: Run) -> dict[str, Any]:
     """What ``GET /api/runs`` adds: the task, the query's shape and, for image→text, the strip's shape."""
     spec = run.extra["spec"]

@@ -114,6 +114,9 @@ def load(run: Run) -> None:
     run.extra = {"vocab": vocab, "backend": backend_of(run.model), "example_prime": prime}
 
 
+VIEW = "charrnn.js"  # the page's module that shows these runs (static/charrnn.js), loaded by the run picker
+
+
 def describe(run: Run) -> dict[str, Any]:
     """What ``GET /api/runs`` adds: the vocabulary's size, the backend and a prime to start from."""
     return {"vocab_size": run.extra["vocab"].size, "backend": run.extra["backend"],

@@ -166,6 +166,9 @@ def load(run: Run) -> None:
     run.config = run.config if isinstance(run.config, dict) else None
 
 
+VIEW = "gen.js"  # the page's module that shows these runs (static/gen.js), loaded by the run picker
+
+
 def describe(run: Run) -> dict[str, Any]:
     """What ``GET /api/runs`` adds: the latent size, the classes, the InfoGAN codes and the image shape."""
     c = run.model.config

@@ -111,8 +111,9 @@ class Run:
 
     def describe(self) -> dict[str, Any]:
         # no path: the id is the folder relative to the served root, and the page never needs more
-        out = {"id": self.id, "kind": self.kind, "family": self.family, "title": self.title(),
-               "capabilities": self.capabilities(), **self.summary()}
+        out = {"id": self.id, "kind": self.kind, "family": self.family,
+               "family_title": registry.family(self.family).title, "view": self.explorer().VIEW,
+               "title": self.title(), "capabilities": self.capabilities(), **self.summary()}
         out.update(self.explorer().describe(self))
         return out
 

@@ -118,8 +118,8 @@ def _family_routes() -> tuple[Route, ...]:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api", "", "the endpoints, one line each", _index),
-    Route("GET", "/api/runs", "", "`[{id, kind, family, title, label, recipe, headline, finished_at, study, "
-          "capabilities, ...}]`, the newest study first; generative runs add "
+    Route("GET", "/api/runs", "", "`[{id, kind, family, family_title, view, title, label, recipe, headline, "
+          "finished_at, study, capabilities, ...}]`, the newest study first; generative runs add "
           "`latent_dim`, `num_classes`, `codes`, `image_shape`; arithmetic runs `task`, `query_len`, `max_int`, "
           "`ops`; char-RNNs `vocab_size`, `backend`, `example_prime`", _list_runs),
     *_family_routes(),

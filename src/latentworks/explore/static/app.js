@@ -1,16 +1,12 @@
 // latentworks explore: the run picker and the router to each family's view.
 import { api, attempt, el, newView } from "./util.js";
-import { showGenerative } from "./gen.js";
-import { showArithmetic } from "./arith.js";
-import { showCharRNN } from "./charrnn.js";
 
 const view = document.getElementById("view");
 const select = document.getElementById("run-select");
 const title = document.getElementById("run-title");
 let runs = [];
-const FAMILY = { arithmetic: "arithmetic", generative: "generative models", charrnn: "char-RNN" };
 
-function show(id) {
+async function show(id) {
   const run = runs.find((r) => r.id === id) || runs[0];
   if (!run) return;
   select.value = run.id;
@@ -19,8 +15,9 @@ function show(id) {
   newView();
   history.replaceState(null, "", `#run=${encodeURIComponent(run.id)}`);
   view.replaceChildren();
-  const views = { generative: showGenerative, arithmetic: showArithmetic, charrnn: showCharRNN };
-  views[run.family](view, run);
+  // The server names each run's view module (its family's, from the registry): the page keeps no list of them.
+  const module = await import(`./${run.view}`);
+  if (select.value === run.id) module.show(view, run);  // unless another run was picked meanwhile
 }
 
 async function start() {
@@ -31,7 +28,8 @@ async function start() {
   const groups = new Map();
   const studies = new Set(runs.map((r) => r.study));
   for (const run of runs) {
-    const name = studies.size > 1 ? `${run.study} · ${FAMILY[run.family] || run.family}` : FAMILY[run.family] || run.family;
+    const family = run.family_title || run.family;
+    const name = studies.size > 1 ? `${run.study} · ${family}` : family;
     if (!groups.has(name)) groups.set(name, []);
     groups.get(name).push(run);
   }

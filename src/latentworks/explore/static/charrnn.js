@@ -63,3 +63,5 @@ export function showCharRNN(view, run) {
     output, info));
   generate();
 }
+
+export { showCharRNN as show };  // the name the run picker loads each family's view by
