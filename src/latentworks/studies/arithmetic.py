@@ -30,6 +30,8 @@ def _config(ctx: StudyContext, profile: ArithmeticProfile, task: str, name: str,
         changes["train.steps"] = steps
     if profile.eval_subset:
         changes["eval.eval_subset"] = profile.eval_subset
+    if profile.checkpoint_every:
+        changes["train.checkpoint_every"] = profile.checkpoint_every
     return recipe(name, task=task, **changes)
 
 
