@@ -355,6 +355,14 @@ def check_classify(kind, model):
     return digits.tolist(), confidence.numpy().tobytes()
 
 
+def check_embed_faces(kind, model):
+    faces = torch.from_numpy(np.random.default_rng(0).random((3, 3, 64, 64), np.float32))
+    features = model.embed_images(faces)
+    assert features.shape == (3, model.feature_dim) and torch.isfinite(features).all()
+    assert torch.equal(features, model.embed_images(faces))  # the same faces, the same features
+    return features.numpy().tobytes()
+
+
 CHECKS: dict[str, Callable[[registry.Kind, Any], Any]] = {
     name[len("check_"):]: fn for name, fn in list(globals().items()) if name.startswith("check_")}
 
