@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+from typing import Any
 
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest allowed value; larger tensors still come from (and go back to) mmap
 TRIM_THRESHOLD = 128 * 2**20  # free heap kept before any is returned to the kernel
@@ -36,13 +37,9 @@ def keep_freed_memory() -> bool:
     _applied = False
     if any(k in os.environ for k in _USER_KNOBS) or "malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # The mmap threshold first: setting either one switches off glibc's own adjustment of both.
     _applied = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _applied
@@ -56,15 +53,23 @@ def give_back_freed_memory() -> bool:
     import gc
 
     gc.collect()
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    trim = _glibc("malloc_trim", [ctypes.c_size_t])
+    if trim is None:
         return False
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     trim(0)
     return True
+
+
+def _glibc(name: str, argtypes: list[Any]) -> Any:
+    """glibc's function ``name`` (returning int), typed; None outside Linux with glibc."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        fn = getattr(ctypes.CDLL("libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = argtypes, ctypes.c_int
+    return fn
 
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "give_back_freed_memory", "keep_freed_memory"]
