@@ -156,6 +156,31 @@ def test_interrupted_checkpoint_write_leaves_previous_intact(tmp_path, monkeypat
     assert "model/model/0.weight" in tensors
 
 
+def test_a_fused_optimizer_resumes_a_channels_last_parameter_exactly(tmp_path):
+    """Checkpoints store moments contiguous; restored beside a channels-last weight, a fused Adam would pair the
+    wrong elements unless the moments are laid out like the weight again."""
+    from latentworks.training.optim import build_optimizer
+
+    grads = [torch.randn(8, 4, 3, 3, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    start = torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+
+    def run(resume_after: int | None) -> torch.Tensor:
+        weight = torch.nn.Parameter(start.clone())
+        opt = build_optimizer([weight], TrainConfig(optimizer="adam", lr=1e-2))
+        assert opt.defaults["fused"]
+        for i, g in enumerate(grads):
+            weight.grad = g.clone()
+            opt.step()
+            if i == resume_after:
+                ckpt.save_checkpoint(tmp_path, step=i, modules={}, optimizers={"main": opt}, meta={})
+                opt = build_optimizer([weight], TrainConfig(optimizer="adam", lr=1e-2))
+                tensors, meta = ckpt.load_checkpoint(tmp_path)
+                ckpt.restore_optimizers({"main": opt}, meta, tensors)
+        return weight.detach()
+
+    assert torch.equal(run(resume_after=0), run(resume_after=None))
+
+
 def test_lr_schedules():
     cfg = TrainConfig(schedule="cosine", warmup_steps=10)
     assert lr_factor(0, 100, cfg) == pytest.approx(0.1)
