@@ -42,6 +42,12 @@ ACTIVATIONS = ("leakyrelu", "relu")
 INITS = ("normal", "xavier", "torch")
 
 
+def channels_last(maps: torch.Tensor) -> torch.Tensor:
+    """Feature maps laid out channels-last: oneDNN's CPU convolutions run about 1.3× faster in training and 2×
+    in inference that way (BENCHMARKS.md); the weights keep their layout, so checkpoints are unchanged."""
+    return maps.contiguous(memory_format=torch.channels_last)
+
+
 # ------------------------------------------------------------------------------------------ checks
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
@@ -189,10 +195,10 @@ class ConvNet(nn.Module):
                     spectral_norm(m)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        return self.body(channels_last(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out_act(self.head(self.body(x)))
+        return self.out_act(self.head(self.features(x)))
 
 
 class DeconvNet(nn.Module):
@@ -261,7 +267,7 @@ class DeconvNet(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.dense(z).view(z.shape[0], self.start_channels, self.start, self.start)
-        return self.out_act(self.body(self.pre(h)))
+        return self.out_act(self.body(self.pre(channels_last(h)))).contiguous()
 
 
 def conv_stack(
@@ -283,6 +289,7 @@ __all__ = [
     "ConvNet",
     "DeconvNet",
     "Stack",
+    "channels_last",
     "conv_stack",
     "deconv_stack",
     "init_weights",

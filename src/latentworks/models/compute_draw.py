@@ -27,6 +27,7 @@ from torch import nn
 from latentworks.config import finite, require, validate
 from latentworks.models.aligned import AlignedConfig, AlignedTextToText
 from latentworks.models.arithmetic_shape import ArithmeticShape
+from latentworks.models.builders import channels_last
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
 
@@ -89,7 +90,7 @@ class ComputeThenDraw(Trainable, nn.Module):
                 raise ValueError("this pen draws with a style code: pass style (B, La, style_dim)")
             code = torch.cat([code, style], dim=-1)
         maps = self.pen_in[2](self.pen_in[1](code)).reshape(B * L, 2 * self.config.pen_channels, 7, 7)
-        return self.pen(maps).reshape(B, L, 28, 28)
+        return self.pen(channels_last(maps)).reshape(B, L, 28, 28)
 
     def sample_style(self, chars: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor | None:
         """Prior style codes (B, La, style_dim) scaled by ``style_temperature``; None for a pen without style."""
@@ -114,7 +115,7 @@ class ComputeThenDraw(Trainable, nn.Module):
         negative ELBO per pixel (the style's KL divergence spread over the glyph's 784 pixels)."""
         style, kl = None, target.new_zeros(())
         if self.style_encoder is not None:
-            seen = self.style_encoder(target.flatten(0, 1).unsqueeze(1))
+            seen = self.style_encoder(channels_last(target.flatten(0, 1).unsqueeze(1)))
             which = self.pen_in[0](chars).flatten(0, 1)
             mean, log_var = self.style_head(torch.cat([seen, which], dim=-1)).chunk(2, dim=-1)
             style = (mean + torch.randn_like(mean) * (0.5 * log_var).exp()).view(*chars.shape, -1)
