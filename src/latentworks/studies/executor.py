@@ -25,6 +25,7 @@ from typing import Any
 
 from latentworks import registry
 from latentworks.errors import LatentworksError, sigterm_as_ctrl_c
+from latentworks.runs import RunDir
 from latentworks.training.config import RESUME_FREE  # what a finished run and a rerun may differ in
 
 EXECUTORS = ("local", "ray")
@@ -122,6 +123,7 @@ def run_job(job: Job, progress: bool = True) -> dict[str, Any] | None:
                 done = train(cfg, run_dir, overwrite=run_dir.exists() and any(run_dir.iterdir()))
         if done is not None and job.then:
             registry.resolve(job.then)(run_dir, **job.then_args)
+            done = RunDir(run_dir, create=False).read_results()  # with what it added (a GAN's FLD, for its line)
     return done
 
 

@@ -83,10 +83,10 @@ def _worst_digit(ev: dict[str, Any]) -> str:
 
 def evaluate_models(runs: dict[str, Path], reader: Any, mnist: Any, plan: GenerativeProfile, seed: int,
                     progress: bool = False) -> dict[str, dict[str, Any]]:
-    from tqdm.auto import tqdm
-
     """Each run's evaluation, written into its own results.json under ``eval`` (so its report line reads its
     headline measures from there). A run already scored with the same settings and reader is not scored again."""
+    from tqdm.auto import tqdm
+
     from latentworks.pipelines.generative import load_generative
     from latentworks.pipelines.generative_eval import evaluate_model, reader_info
     from latentworks.runs import add_results_section, read_json
