@@ -66,7 +66,8 @@ class AlignedConfig:
 
 
 @register_model("text2text_aligned", family="arithmetic",
-                title="column encoder-decoder (text→text)", capabilities=("answer",), scoring_seconds=5.0)
+                title="column encoder-decoder (text→text)", capabilities=("answer",), step_seconds=0.017,
+                scoring_seconds=5.0)
 class AlignedTextToText(Trainable, nn.Module):
     """Query ids (B, Lq) -> answer logits (B, La, V) in units-first order (see ``targets``)."""
 

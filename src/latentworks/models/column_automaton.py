@@ -110,7 +110,8 @@ class GroupedReadout(nn.Module):
 
 
 @register_model("text2text_automaton", family="arithmetic",
-                title="column automaton (text→text)", capabilities=("answer",), scoring_seconds=5.0)
+                title="column automaton (text→text)", capabilities=("answer",), step_seconds=0.014,
+                scoring_seconds=5.0)
 class ColumnAutomaton(AlignedTextToText):
     """Query ids (B, Lq) -> logits (B, 1 + La, V): the answer's sign, then its digits units first."""
 

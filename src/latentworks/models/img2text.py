@@ -83,7 +83,7 @@ class ReadComputeConfig:
 
 
 @register_model("img2text_read", family="arithmetic", title="glyph reader + column encoder-decoder (image→text)",
-                capabilities=("answer", "handwriting"), step_seconds=0.25, scoring_seconds=15.0)
+                capabilities=("answer", "handwriting"), step_seconds=0.11, scoring_seconds=15.0)
 class ReadThenCompute(Trainable, nn.Module):
     """The ``glyph-columns`` image->text recipe: a glyph CNN reads each image into a character, and the column-aligned
     encoder-decoder (``aligned.AlignedTextToText``) computes the answer from what was read.

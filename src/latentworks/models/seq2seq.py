@@ -229,7 +229,7 @@ def answer_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0
 
 
 @register_model("text2text", family="arithmetic", title="encoder-decoder (text→text)", capabilities=("answer",),
-                scoring_seconds=5.0)
+                step_seconds=0.006, scoring_seconds=5.0)
 class TextToText(Trainable, nn.Module):
     """Query character ids (B, Lq) -> answer logits (B, La, V)."""
 

@@ -38,7 +38,7 @@ LOG_2PI = math.log(2 * math.pi)
 
 @register_model("vae", family="generative", title="VAE",
                 capabilities=("sample", "decode", "encode", "reconstruct", "elbo"),
-                measures=(FLD_RATIO, ELBO, RECON_MSE), step_seconds=0.03)
+                measures=(FLD_RATIO, ELBO, RECON_MSE), step_seconds=0.03, scoring_seconds=10.0)
 class VAE(GenerativeBase):
     @dataclass
     class Config(GenOptions):
