@@ -11,6 +11,7 @@ from latentworks.models.seq2seq import (
     Seq2SeqCoreConfig,
     TextToText,
     count_trainable,
+    final_states,
 )
 
 V, LQ, LA = 13, 5, 3
@@ -164,3 +165,15 @@ def test_save_load_round_trip(tmp_path, preset):
     torch.testing.assert_close(back(x), m(x), rtol=0, atol=0)
     assert torch.equal(back.predict(x), m.predict(x))
     assert count_trainable(back) == count_trainable(m)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_final_states_read_from_the_outputs_equal_the_rnns_own(cell, layers, bidirectional):
+    torch.manual_seed(0)
+    rnn = getattr(torch.nn, cell)(5, 7, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+    out, state = rnn(torch.randn(3, 4, 5))
+    h_n = state[0] if cell == "LSTM" else state
+    top = h_n[-2:] if bidirectional else h_n[-1:]
+    assert torch.equal(final_states(out, bidirectional), torch.cat(list(top), dim=-1))

@@ -29,6 +29,7 @@ from latentworks.config import finite, flag_alias, require, validate
 from latentworks.errors import LatentworksError
 from latentworks.models.arithmetic_shape import ArithmeticShape
 from latentworks.models.inference import inference, model_device
+from latentworks.models.seq2seq import final_states
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
 
@@ -128,12 +129,8 @@ class TextToImage(Trainable, nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Query → context vector (B, hidden × directions): the last encoder layer's final hidden state."""
-        c = self.config
-        _, state = self.encoder(self._inputs(x))
-        h = state[0] if isinstance(state, tuple) else state  # (layers × dirs, B, H)
-        dirs = 2 if c.bidirectional else 1
-        last = h.view(c.enc_layers, dirs, h.shape[1], h.shape[2])[-1]  # (dirs, B, H)
-        return last.transpose(0, 1).reshape(h.shape[1], dirs * h.shape[2])
+        outputs, _ = self.encoder(self._inputs(x))
+        return final_states(outputs, self.config.bidirectional)
 
     def decode_steps(self, x: torch.Tensor) -> torch.Tensor:
         """Query → decoder states (B, La, hidden), one per answer character (dropout applied)."""
