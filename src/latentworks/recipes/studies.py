@@ -1,8 +1,8 @@
 """What each profile of ``latentworks run`` trains and measures, family by family: one named, typed entry each.
 
 * ``test``: seconds, for the test-suite; proves the plumbing, not the accuracy;
-* ``quick``: about 8-10 minutes on 2 CPU cores for the whole study (BENCHMARKS.md), on the embedded MNIST sample
-  (4,000 train / 1,000 test);
+* ``quick``: about 4-5 minutes on 2 CPU cores for the whole study (8-9 on one worker; BENCHMARKS.md), on the
+  embedded MNIST sample (4,000 train / 1,000 test);
 * ``full``: the benchmark figures, the recipes' own budgets on the full datasets.
 
 Every run is a named recipe of its family plus the few overrides written here; the study modules
