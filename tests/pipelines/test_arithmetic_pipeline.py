@@ -154,3 +154,22 @@ def test_answers_only_image_run_reports_how_its_invented_symbols_read_digits(tmp
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (saved["recipe"], saved["supervision"]) == ("glyph-answers", "answers")
     assert len(predict(tmp_path / "run", "3+4")) == 2
+
+
+def test_a_run_pinned_to_one_thread_starts_from_the_same_weights_whatever_the_process_ran_on(tmp_path):
+    """The course model's orthogonal initialiser (a QR) gives other bits on two threads than on one, so the run's
+    thread count must be set before its model is built, not when training starts."""
+    import torch
+    from safetensors.torch import load_file
+
+    cfg = _cfg(name="course", **{"train.epochs": 1, "train.threads": 1})
+    before = torch.get_num_threads()
+    weights = []
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            train(cfg, tmp_path / f"from-{threads}")
+            weights.append(load_file(str(tmp_path / f"from-{threads}" / "model.safetensors")))
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

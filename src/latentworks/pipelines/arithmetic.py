@@ -77,7 +77,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, overwrite: bool
     validate(cfg)
     if detect().is_main:
         claim_run_dir(out, resume=resume, overwrite=overwrite)
-    seed_everything(cfg.train.seed)
+    seed_everything(cfg.train.seed, cfg.train.threads)
     t = task_for(cfg)
     prepared = t.prepare(cfg)
     reader = t.reader(cfg)

@@ -125,7 +125,8 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
         eval_seconds[0] += time.perf_counter() - t0
         return {"val_loss": loss, "val_acc": acc}
 
-    seed_everything(cfg.train.seed)  # the initial weights depend on the seed only, not on what ran before
+    # the initial weights depend on the seed only, not on what ran before or on the machine's core count
+    seed_everything(cfg.train.seed, cfg.train.threads)
     model = CharLSTM(cfg.model)
     trainer = Trainer(model, (torch.arange(per_epoch * B * world),), cfg.train, run.root, transform=windows,
                       eval_fn=eval_fn, run_config=run_config)

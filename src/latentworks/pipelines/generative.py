@@ -267,7 +267,7 @@ def train_generative(cfg: RunConfig, out: str | Path, resume: bool = False,
         claim_run_dir(out, resume=resume, overwrite=overwrite)
     data = prepare_data(cfg)
     cfg = validate(resolve(cfg, int(data.train_x.shape[1]), data.num_classes))
-    seed_everything(cfg.train.seed)
+    seed_everything(cfg.train.seed, cfg.train.threads)
     model = build_model(cfg)
     run = RunDir(out, create=False)
     run_config = {"family": cfg.family, **to_dict(cfg)}

@@ -47,7 +47,12 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, threads: int | None = None) -> None:
+    """Seed Python, NumPy and torch; with ``threads``, set torch's CPU thread count first. Call it before the model
+    is built: the orthogonal initialiser's QR gives other bits on another thread count, so a run pinned to one
+    thread would otherwise start from other weights on a machine with more cores."""
+    if threads:
+        torch.set_num_threads(threads)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
