@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from latentworks.models.builders import channels_last
 from latentworks.models.inference import inference, model_device
 from latentworks.registry import READER_ACCURACY, register_model
 from latentworks.training.module import StepOutput, Trainable
@@ -79,7 +80,7 @@ class DigitReader(Trainable, nn.Module):
             x = x.unsqueeze(1)
         if x.dim() != 4 or x.shape[1:] != (1, 28, 28):
             raise ValueError(f"DigitReader expects (B, 28, 28) or (B, 1, 28, 28), got {tuple(x.shape)}")
-        return ((x - MNIST_MEAN) / MNIST_STD).contiguous(memory_format=torch.channels_last)
+        return channels_last((x - MNIST_MEAN) / MNIST_STD)
 
     # ------------------------------------------------------------------ API
     def features(self, x: torch.Tensor) -> torch.Tensor:

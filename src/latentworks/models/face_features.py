@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from latentworks.models.builders import channels_last
 from latentworks.models.inference import inference, model_device
 from latentworks.registry import VIEW_MATCH, register_model
 
@@ -72,7 +73,7 @@ class FaceFeatures(nn.Module):
         x = x.float()
         if x.dim() != 4 or tuple(x.shape[1:]) != (3, FACE_SIZE, FACE_SIZE):
             raise ValueError(f"FaceFeatures expects (B, 3, {FACE_SIZE}, {FACE_SIZE}) RGB faces, got {tuple(x.shape)}")
-        return ((x - 0.5) / 0.25).contiguous(memory_format=torch.channels_last)
+        return channels_last((x - 0.5) / 0.25)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The embedding (B, feature_dim): the pooled last stage, before the projection head."""

@@ -84,9 +84,7 @@ class Trainer:
 
         if self.device.type == "cpu":
             keep_freed_memory()  # small CPU steps otherwise spend a third of their time page-faulting
-            if cfg.threads:
-                torch.set_num_threads(cfg.threads)
-        seed_everything(cfg.seed)
+        seed_everything(cfg.seed, cfg.threads)
         self.raw_model = model.to(self.device)
         self.optimizers = model.configure_optimizers(cfg)
         self.base_lrs = {n: [g["lr"] for g in o.param_groups] for n, o in self.optimizers.items()}
