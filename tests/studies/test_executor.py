@@ -91,19 +91,20 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
 
 @pytest.mark.slow
-def test_a_study_on_ray_gives_the_local_numbers(tmp_path):
-    runs = {}
-    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--workers", "2"])):
-        cmd = [sys.executable, "-m", "latentworks", "run", "--profile", "test", "--out", str(tmp_path / name),
-               "--no-progress", *extra]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=420)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        runs[name] = _metrics(tmp_path / name)
-    assert runs["local"] and runs["local"] == runs["ray"]
-    summary = json.loads((tmp_path / "ray" / "results.json").read_text())
+def test_a_study_on_ray_gives_the_local_numbers(serial_study, tmp_path):
+    ray_study = tmp_path / "ray"
+    cmd = [sys.executable, "-m", "latentworks", "run", "--profile", "test", "--data-dir", "embedded", "--out",
+           str(ray_study), "--no-progress", "--executor", "ray", "--workers", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=420)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    local = _metrics(serial_study)
+    assert local and local == _metrics(ray_study)
+    summary = json.loads((ray_study / "results.json").read_text())
     assert summary["executor"] == "RayExecutor" and summary["workers"] == 2
-    for path in (tmp_path / "ray").rglob("model.safetensors"):
-        twin = tmp_path / "local" / path.relative_to(tmp_path / "ray")
+    weights = sorted(ray_study.rglob("model.safetensors"))
+    assert len(weights) >= 10
+    for path in weights:
+        twin = serial_study / path.relative_to(ray_study)
         assert twin.read_bytes() == path.read_bytes(), path  # the same weights, bit for bit
 
 

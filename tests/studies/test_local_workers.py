@@ -27,7 +27,7 @@ from latentworks.studies.pool import default_workers
 
 MARK = f"latentworks-test-{os.getpid()}"  # every process a test starts carries it: none may outlive the command
 ENV = {**os.environ, "LATENTWORKS_OFFLINE": "1", "LATENTWORKS_TEST_MARK": MARK}
-RUN = [sys.executable, "-m", "latentworks", "run", "--profile", "test"]
+RUN = [sys.executable, "-m", "latentworks", "run", "--profile", "test", "--data-dir", "embedded"]  # as serial_study
 
 
 def _weights(study: Path) -> dict[str, str]:
@@ -47,31 +47,25 @@ def _left_behind() -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def studies(tmp_path_factory):
-    """The test profile trained one run at a time (in process) and on 2 worker processes, as a log sees it."""
-    root = tmp_path_factory.mktemp("workers")
-    logs = {}
-    for workers in (1, 2):
-        proc = subprocess.run([*RUN, "--out", str(root / f"w{workers}"), "--workers", str(workers)],
-                              capture_output=True, text=True, env=ENV, timeout=900)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        logs[workers] = proc
-    return root, logs
+def studies(serial_study, tmp_path_factory):
+    """The test profile on 2 worker processes, as a log sees it, beside the same study trained one run at a time."""
+    parallel = tmp_path_factory.mktemp("workers") / "w2"
+    proc = subprocess.run([*RUN, "--out", str(parallel), "--workers", "2"], capture_output=True, text=True,
+                          env=ENV, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return serial_study, parallel, proc
 
 
 @pytest.mark.slow
 def test_two_workers_give_the_serial_weights_bit_for_bit(studies):
-    root, _ = studies
-    serial, parallel = _weights(root / "w1"), _weights(root / "w2")
-    assert len(serial) >= 10 and serial == parallel
-    assert [json.loads((root / f"w{w}" / "results.json").read_text())["workers"] for w in (1, 2)] == [1, 2]
+    serial, parallel, _ = studies
+    assert len(_weights(serial)) >= 10 and _weights(serial) == _weights(parallel)
+    assert [json.loads((study / "results.json").read_text())["workers"] for study in (serial, parallel)] == [1, 2]
 
 
 @pytest.mark.slow
 def test_a_log_gets_one_plain_line_per_run_then_the_summary_and_next_steps(studies):
-    root, logs = studies
-    study = root / "w2"
-    proc = logs[2]
+    _, study, proc = studies
     text = proc.stderr + proc.stdout
     assert "\x1b" not in text and "\r" not in text  # no escape codes, no redrawn bars
     runs = json.loads((study / "results.json").read_text())["runs"]
@@ -101,8 +95,7 @@ def _start_and_stop(out: Path, send) -> tuple[subprocess.CompletedProcess, float
 
 
 @pytest.mark.slow
-def test_ctrl_c_at_the_terminal_stops_every_run_at_a_checkpoint_and_resume_finishes_the_study(studies, tmp_path):
-    root, _ = studies
+def test_ctrl_c_at_the_terminal_stops_every_run_at_a_checkpoint_and_resume_finishes_the_study(serial_study, tmp_path):
     out = tmp_path / "study"
     # The terminal sends Ctrl-C to its whole foreground process group: the command's, which its workers left.
     stopped, _ = _start_and_stop(out, lambda proc: os.killpg(proc.pid, signal.SIGINT))
@@ -115,7 +108,7 @@ def test_ctrl_c_at_the_terminal_stops_every_run_at_a_checkpoint_and_resume_finis
     resumed = subprocess.run([*RUN, "--only", "arithmetic", "--out", str(out), "--workers", "2", "--resume"],
                              capture_output=True, text=True, env=ENV, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    reference = {k: v for k, v in _weights(root / "w1").items() if k.startswith("arithmetic")}
+    reference = {k: v for k, v in _weights(serial_study).items() if k.startswith("arithmetic")}
     assert _weights(out) == reference  # the interrupted and resumed runs end with the uninterrupted bits
 
 

@@ -11,6 +11,7 @@ The same check reads a finished quick study's page when ``LATENTWORKS_QUICK_STUD
 
 import html
 import os
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -74,10 +75,8 @@ class Tagged(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("readback") / "study"
-    assert main(["run", "--profile", "test", "--out", str(out), "--no-progress", "--data-dir", "embedded"]) == 0
-    return out
+def study(serial_study) -> Path:
+    return serial_study
 
 
 @pytest.fixture(scope="module", params=["test", "quick"])
@@ -125,7 +124,8 @@ def test_every_number_in_the_summary_and_the_run_lines_is_the_runs_results_json(
     assert families == {"arithmetic", "generative", "charrnn"}
 
 
-def test_the_generative_evaluation_is_in_each_runs_results_json_and_a_rerun_leaves_it(study):
+def test_the_generative_evaluation_is_in_each_runs_results_json_and_a_rerun_leaves_it(study, tmp_path):
+    study = Path(shutil.copytree(study, tmp_path / "study"))  # the resume below must not touch the shared study
     runs = [study / "generative" / "mnist" / name / "results.json" for name in ("vae", "dcgan", "cgan")]
     for path in runs:
         ev = RunDir(path.parent, create=False).read_results()["eval"]

@@ -1,6 +1,8 @@
 """`latentworks run` end to end on the test-sized profile: it must produce the report and results."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -13,13 +15,10 @@ def _args(out) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def arithmetic_study(tmp_path_factory):
-    """The test profile's arithmetic study, trained once for the two tests that start from a fresh one: the first
-    reads it, the resume test stops one of its runs and resumes it to what it was (the refused resume below damages
-    its study for good, so it trains its own)."""
-    out = tmp_path_factory.mktemp("profile") / "study"
-    assert main(_args(out)) == 0
-    return out
+def arithmetic_study(serial_study, tmp_path_factory):
+    """A copy of the test profile's study for the two tests that start from a fresh one: the first reads it, the
+    resume test stops one of its arithmetic runs and resumes it to what it was."""
+    return Path(shutil.copytree(serial_study, tmp_path_factory.mktemp("profile") / "study"))
 
 
 def test_run_test_profile_arithmetic_writes_report(arithmetic_study, capsys):
@@ -77,13 +76,9 @@ def test_resume_reuses_finished_runs_and_finishes_a_stopped_one(arithmetic_study
         p: s for p, s in stamps.items() if p != stopped}
 
 
-def test_a_resume_that_would_change_a_run_is_refused_before_any_run_starts(tmp_path, capsys):
-    import shutil
-
-    out = tmp_path / "study"
-    args = ["run", "--profile", "test", "--only", "arithmetic", "--out", str(out), "--no-progress",
-            "--data-dir", "embedded"]
-    assert main(args) == 0
+def test_a_resume_that_would_change_a_run_is_refused_before_any_run_starts(serial_study, tmp_path, capsys):
+    out = Path(shutil.copytree(serial_study, tmp_path / "study"))
+    args = _args(out)
     first = min((out / "arithmetic" / "sweep-columns").glob("text2text-columns-*"))
     shutil.rmtree(first)  # a run the resume would train afresh, planned before the changed one
     changed = out / "arithmetic" / "text2text-course"  # as if trained before its recipe's batch size changed
