@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from latentworks.errors import LatentworksError
-from latentworks.models.char_lstm import CharLSTM
+from latentworks.models.char_lstm import CharLSTM, check_bf16
 from latentworks.models.io import load_model, save_model
 
 
@@ -26,6 +26,31 @@ def test_forward_shapes_and_state_carry():
     a, state = model(x[:, :4])
     b, _ = model(x[:, 4:], state)
     torch.testing.assert_close(torch.cat([a, b], 1), logits)
+
+
+def test_bf16_products_keep_float32_weights_outputs_and_state_and_stay_near_float32():
+    exact, fast = _model(), _model(bf16=True)
+    x = torch.randint(0, 11, (3, 7))
+    (want, _), (got, state) = exact(x), fast(x)
+    assert got.dtype == torch.float32 and all(s.dtype == torch.float32 for s in state)
+    assert all(p.dtype == torch.float32 for p in fast.parameters())
+    assert not torch.equal(got, want)  # the products did run in bfloat16
+    torch.testing.assert_close(got, want, atol=0.05, rtol=0.05)  # bfloat16 keeps about 3 significant digits
+    fast.train()
+    loss = torch.nn.functional.cross_entropy(fast(x)[0].flatten(0, 1), x.reshape(-1))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in fast.parameters())
+
+
+@pytest.mark.parametrize("units", [(), ("_is_avx512_bf16_supported",), ("_is_amx_tile_supported",)])
+def test_bf16_is_refused_on_a_cpu_without_bfloat16_units(monkeypatch, units):
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda probe=probe: probe in units, raising=False)
+    if units:
+        check_bf16(torch.device("cpu"))
+    else:
+        with pytest.raises(LatentworksError, match="no bfloat16 units.*pass --no-bf16"):
+            check_bf16(torch.device("cpu"))
 
 
 def test_forget_gate_bias_is_one():

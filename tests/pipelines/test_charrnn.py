@@ -123,6 +123,35 @@ def test_min_char_rnn_recipe(corpus, tmp_path):
     assert load_sampler(tmp_path).model.config.loss_reduction == "sum"
 
 
+def test_the_ten_minute_recipe_on_a_tiny_configuration(corpus, tmp_path):
+    """shakespeare-10min, shrunk: bfloat16 products where the CPU has them (else the one-line refusal), its rate
+    warmed up and then annealed by a cosine, the float32 weights it saves read back for sampling."""
+    from latentworks.config import override
+    from latentworks.models.char_lstm import check_bf16
+
+    cfg = recipe("shakespeare-10min", **{"data.text": corpus, "model.hidden": 16, "data.seq_len": 16,
+                                         "train.batch_size": 8, "train.steps": 12, "train.warmup_steps": 3,
+                                         "train.eval_every": 6, "train.progress": False, "eval.sample_length": 10,
+                                         "eval.generate_length": 20})
+    try:
+        check_bf16(torch.device("cpu"))
+    except LatentworksError:
+        with pytest.raises(LatentworksError, match="--no-bf16"):
+            train_charrnn(cfg, tmp_path / "refused")
+        cfg = override(cfg, {"model.bf16": False})
+    res = train_charrnn(cfg, tmp_path / "run")
+    assert res["val_loss"] < res["corpus"]["uniform_nats"] and res["steps"] == 12
+    rows = map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
+    lrs = [r["lr"] for r in rows if "lr" in r]
+    peak, floor = cfg.train.lr, cfg.train.min_lr_ratio
+    assert lrs[:4] == pytest.approx([peak / 3, 2 * peak / 3, peak, peak])  # the warm-up, then the cosine's top
+    last = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * 8 / 9))  # step 11 of 12: 8 of 9 past the warm-up
+    assert all(a > b for a, b in zip(lrs[3:], lrs[4:])) and lrs[-1] == pytest.approx(peak * last)
+    model = load_sampler(tmp_path / "run").model
+    assert model.config.hidden == 16 and all(p.dtype == torch.float32 for p in model.parameters())
+    assert (cfg.model.bf16, cfg.train.schedule, cfg.train.threads) == (model.config.bf16, "cosine", 2)
+
+
 def test_both_backends_log_the_same_metric_keys(run):
     backend, out, res = run
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

@@ -97,12 +97,14 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
                  resume: bool) -> tuple[dict[str, Any], _Sampler, dict] | None:
     import torch
 
-    from latentworks.models.char_lstm import CharLSTM
+    from latentworks.models.char_lstm import CharLSTM, check_bf16
     from latentworks.models.io import save_model
-    from latentworks.training.trainer import Trainer, seed_everything
+    from latentworks.training.trainer import Trainer, pick_device, seed_everything
 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    if cfg.model.bf16:
+        check_bf16(pick_device(cfg.train.device))
     train_ids, val_ids = split_corpus(ids, cfg.data.val_fraction)
     train_t, val_t = torch.from_numpy(train_ids.astype(np.int64)), torch.from_numpy(val_ids.astype(np.int64))
     T, world, B = cfg.data.seq_len, detect().world_size, cfg.train.batch_size

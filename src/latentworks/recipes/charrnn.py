@@ -4,6 +4,11 @@
 * ``min-char-rnn``: Karpathy's recipe: vanilla RNN, H 100, T 25, batch 1, Adagrad 0.1, clip ±5, N(0, 0.01)
   weights, gradients of the summed loss;
 * ``torch-lstm``: the torch LSTM (2 × 256, embeddings 64), Adam 2e-3, global-norm clipping 5;
+* ``shakespeare-10min``: the lowest Tiny Shakespeare validation loss we found for 10 minutes of training on 2 CPU
+  cores: ``torch-lstm``'s 2 × 256 LSTM in bfloat16 (needs AVX-512 BF16 / AMX, or a recent GPU) on 2 threads,
+  batch 32 of 100 characters, Adam 3e-3 annealed by a cosine to 10 % over 5,800 steps (what fits 600 s on the
+  development box; a 600 s time limit guards a slower one). ``benchmarks/charrnn_shakespeare.py`` records it
+  beside ``torch-lstm``;
 * ``test-*``, ``quick-*``, ``full-*``: what ``latentworks run`` trains in each profile.
 
 The backend follows from the recipe (``--backend torch`` picks ``torch-lstm``).
@@ -123,6 +128,14 @@ RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("numpy", {}),
     "min-char-rnn": ("numpy", _MIN_CHAR),
     "torch-lstm": ("torch", {}),
+    # torch-lstm's shape in bfloat16 on two threads (1.6x the characters per second) with its rate annealed: wider
+    # LSTMs learned more per character but saw too few of them in 10 minutes (BENCHMARKS.md, character RNN).
+    "shakespeare-10min": ("torch", {"data.text": "tinyshakespeare", "model.hidden": 256, "model.layers": 2,
+                                    "model.bf16": True, "data.seq_len": 100, "train.batch_size": 32,
+                                    "train.lr": 3e-3, "train.schedule": "cosine", "train.min_lr_ratio": 0.1,
+                                    "train.warmup_steps": 50, "train.steps": 5800, "train.time_limit_s": 600,
+                                    "train.threads": 2, "train.eval_every": 200,
+                                    "eval.val_batches": 5}),
     # latentworks run: a main NumPy run, and the optimizer comparison at one conventional rate each.
     "test-main": ("numpy", {**_STUDY, "model.hidden": 32, "data.seq_len": 16, "train.batch_size": 16,
                             "train.steps": 60, "train.eval_every": 30, "train.log_every": 30}),
