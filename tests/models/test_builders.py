@@ -7,6 +7,7 @@ from torch import nn
 from latentworks.data.images import check_image_size
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import (
+    check_bf16,
     conv_stack,
     deconv_stack,
     level_filters,
@@ -122,3 +123,38 @@ def test_spectral_norm_bounds_every_encoder_layer_and_decoders_refuse_it():
         assert abs(float(torch.linalg.matrix_norm(original, ord=2)) - 1.0) > 0.1  # N(0, 0.02) init: far from 1
     with pytest.raises(LatentworksError, match="--d-norm spectral"):
         deconv_stack(28, 1, 8, depth=3, filters=8, norm="spectral")
+
+
+def test_bf16_stacks_compute_in_bfloat16_and_hand_back_float32():
+    """The same weights, with and without --bf16: float32 outputs and gradients either way, close but not equal."""
+    torch.manual_seed(0)
+    exact = (conv_stack(32, 3, 1), deconv_stack(32, 3, 8, "tanh"))
+    fast = (conv_stack(32, 3, 1, bf16=True), deconv_stack(32, 3, 8, "tanh", bf16=True))
+    for a, b in zip(exact, fast):
+        b.load_state_dict(a.state_dict())
+    x, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 8)
+    for net, (want, got) in {"conv": (exact[0](x), fast[0](x)), "deconv": (exact[1](z), fast[1](z))}.items():
+        assert got.dtype == torch.float32 and got.shape == want.shape, net
+        assert not torch.equal(got, want), net  # the products did run in bfloat16
+        torch.testing.assert_close(got, want, atol=0.05, rtol=0.05)
+    fast[0](fast[1](z)).sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for net in fast for p in net.parameters())
+
+
+def test_a_generative_config_s_bf16_reaches_both_stacks():
+    from latentworks.models.dcgan import DCGAN
+
+    gan = DCGAN(DCGAN.Config(bf16=True))
+    assert gan.generator.net.bf16 and gan.discriminator.net.bf16
+    assert not DCGAN(DCGAN.Config()).generator.net.bf16
+
+
+@pytest.mark.parametrize("units", [(), ("_is_avx512_bf16_supported",), ("_is_amx_tile_supported",)])
+def test_bf16_is_refused_on_a_cpu_without_bfloat16_units(monkeypatch, units):
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda probe=probe: probe in units, raising=False)
+    if units:
+        check_bf16(torch.device("cpu"))
+    else:
+        with pytest.raises(LatentworksError, match="no bfloat16 units.*pass --no-bf16"):
+            check_bf16(torch.device("cpu"))

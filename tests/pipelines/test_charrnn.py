@@ -127,7 +127,7 @@ def test_the_ten_minute_recipe_on_a_tiny_configuration(corpus, tmp_path):
     """shakespeare-10min, shrunk: bfloat16 products where the CPU has them (else the one-line refusal), its rate
     warmed up and then annealed by a cosine, the float32 weights it saves read back for sampling."""
     from latentworks.config import override
-    from latentworks.models.char_lstm import check_bf16
+    from latentworks.models.builders import check_bf16
 
     cfg = recipe("shakespeare-10min", **{"data.text": corpus, "model.hidden": 16, "data.seq_len": 16,
                                          "train.batch_size": 8, "train.steps": 12, "train.warmup_steps": 3,

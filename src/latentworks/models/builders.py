@@ -136,6 +136,7 @@ class Stack:
     dropout: float = 0.0
     activation: str = "leakyrelu"
     init: str = "normal"
+    bf16: bool = False  # bfloat16 conv products (autocast); weights, heads and outputs stay float32
 
     def __post_init__(self) -> None:
         check_choice("style", self.style, STYLES)
@@ -188,6 +189,7 @@ class ConvNet(nn.Module):
         self.out_features = out_features
         self.head = nn.Linear(self.feature_dim, out_features) if out_features else nn.Identity()
         self.out_act = _out_act(out_activation)
+        self.bf16 = opts.bf16
         init_weights(self, opts.init)
         if opts.norm == "spectral":  # after the init: the parametrisation divides the initialised weights
             for m in self.modules():
@@ -195,7 +197,8 @@ class ConvNet(nn.Module):
                     spectral_norm(m)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(channels_last(x))
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+            return self.body(channels_last(x)).float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out_act(self.head(self.features(x)))
@@ -263,11 +266,26 @@ class DeconvNet(nn.Module):
         self.body = nn.Sequential(*layers)
         self.start_channels = start_ch
         self.out_act = _out_act(out_activation)
+        self.bf16 = opts.bf16
         init_weights(self, opts.init)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.dense(z).view(z.shape[0], self.start_channels, self.start, self.start)
-        return self.out_act(self.body(self.pre(channels_last(h)))).contiguous()
+        with torch.autocast(z.device.type, torch.bfloat16, enabled=self.bf16):
+            h = self.dense(z).view(z.shape[0], self.start_channels, self.start, self.start)
+            h = self.body(self.pre(channels_last(h))).float()
+        return self.out_act(h).contiguous()
+
+
+def check_bf16(device: torch.device) -> None:
+    """Refuse ``--bf16`` where the hardware has no bfloat16 units: there it runs slower than float32."""
+    if device.type == "cuda":
+        fast = torch.cuda.is_bf16_supported()
+    else:
+        fast = any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported",
+                                                                             "_is_amx_tile_supported"))
+    if not fast:
+        raise LatentworksError(f"--bf16: this {device.type.upper()} has no bfloat16 units (AVX-512 BF16 or AMX; on "
+                               "a GPU, Ampere or later), where bfloat16 runs slower than float32; pass --no-bf16")
 
 
 def conv_stack(

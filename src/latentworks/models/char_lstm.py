@@ -22,21 +22,9 @@ from latentworks.models.numpy_char_rnn import CharShape, check_sampling_options,
 from latentworks.registry import register_model
 from latentworks.training.module import StepOutput, Trainable
 
-__all__ = ["CharLSTM", "check_bf16"]
+__all__ = ["CharLSTM"]
 
 State = tuple[torch.Tensor, torch.Tensor]
-
-
-def check_bf16(device: torch.device) -> None:
-    """Refuse ``--bf16`` where the hardware has no bfloat16 units: there it runs slower than float32."""
-    if device.type == "cuda":
-        fast = torch.cuda.is_bf16_supported()
-    else:
-        fast = any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported",
-                                                                             "_is_amx_tile_supported"))
-    if not fast:
-        raise LatentworksError(f"--bf16: this {device.type.upper()} has no bfloat16 units (AVX-512 BF16 or AMX; on "
-                               "a GPU, Ampere or later), where bfloat16 runs slower than float32; pass --no-bf16")
 
 
 @register_model("char_lstm", family="charrnn", title="torch LSTM", capabilities=("generate",), step_seconds=0.01)

@@ -51,6 +51,7 @@ class GenOptions:
     activation: Literal["leakyrelu", "relu"] = "leakyrelu"  # encoder / discriminator activation
     dec_activation: Literal["leakyrelu", "relu"] = "relu"  # decoder / generator activation
     init: Literal["normal", "xavier", "torch"] = "normal"  # normal: N(0, 0.02); xavier: Glorot; torch: its default
+    bf16: bool = False  # bfloat16 conv products (autocast; weights and losses stay float32): needs bf16 hardware
 
     def check(self) -> None:
         require(self.latent_dim >= 1, "latent_dim", self.latent_dim, "must be at least 1")
@@ -67,12 +68,12 @@ class GenOptions:
     def encoder_stack(self, norm: str | None = None) -> Stack:
         return Stack(style=self.style, depth=self.enc_depth, filters=self.filters, max_filters=self.max_filters,
                      kernel=self.kernel, norm=norm or self.norm, dropout=self.dropout, activation=self.activation,
-                     init=self.init)
+                     init=self.init, bf16=self.bf16)
 
     def decoder_stack(self) -> Stack:
         return Stack(style=self.style, depth=self.dec_depth, filters=self.filters, max_filters=self.max_filters,
                      kernel=self.kernel, norm=self.norm, dropout=0.0, activation=self.dec_activation,
-                     init=self.init)
+                     init=self.init, bf16=self.bf16)
 
 
 def check_sampling(truncate: float | None, scale: float) -> None:

@@ -97,7 +97,8 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
                  resume: bool) -> tuple[dict[str, Any], _Sampler, dict] | None:
     import torch
 
-    from latentworks.models.char_lstm import CharLSTM, check_bf16
+    from latentworks.models.builders import check_bf16
+    from latentworks.models.char_lstm import CharLSTM
     from latentworks.models.io import save_model
     from latentworks.training.trainer import Trainer, pick_device, seed_everything
 

@@ -31,13 +31,14 @@ from latentworks.config import to_dict, validate
 from latentworks.data.images import load_image_dataset
 from latentworks.errors import LatentworksError
 from latentworks.folder_lock import owns_run_dirs
+from latentworks.models.builders import check_bf16
 from latentworks.models.inference import inference
 from latentworks.models.io import load_model, save_model
 from latentworks.recipes.generative import KINDS, MODELS, RunConfig, resolve
 from latentworks.report.pictures import number_cells, save_png, snapshot, write_gif
 from latentworks.runs import RunDir, claim_run_dir
 from latentworks.training.distributed import detect
-from latentworks.training.trainer import Trainer, seed_everything
+from latentworks.training.trainer import Trainer, pick_device, seed_everything
 
 GEN_KINDS = KINDS
 
@@ -267,6 +268,8 @@ def train_generative(cfg: RunConfig, out: str | Path, resume: bool = False,
         claim_run_dir(out, resume=resume, overwrite=overwrite)
     data = prepare_data(cfg)
     cfg = validate(resolve(cfg, int(data.train_x.shape[1]), data.num_classes))
+    if cfg.model.bf16:
+        check_bf16(pick_device(cfg.train.device))
     seed_everything(cfg.train.seed, cfg.train.threads)
     model = build_model(cfg)
     run = RunDir(out, create=False)
