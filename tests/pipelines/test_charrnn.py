@@ -147,6 +147,9 @@ def test_the_ten_minute_recipe_on_a_tiny_configuration(corpus, tmp_path):
     assert lrs[:4] == pytest.approx([peak / 3, 2 * peak / 3, peak, peak])  # the warm-up, then the cosine's top
     last = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * 8 / 9))  # step 11 of 12: 8 of 9 past the warm-up
     assert all(a > b for a, b in zip(lrs[3:], lrs[4:])) and lrs[-1] == pytest.approx(peak * last)
+    again = train_charrnn(cfg, tmp_path / "again")  # same seed, same numbers, in bfloat16 too
+    weights = [(tmp_path / run / "model.safetensors").read_bytes() for run in ("run", "again")]
+    assert again["val_loss"] == res["val_loss"] and weights[0] == weights[1]
     model = load_sampler(tmp_path / "run").model
     assert model.config.hidden == 16 and all(p.dtype == torch.float32 for p in model.parameters())
     assert (cfg.model.bf16, cfg.train.schedule, cfg.train.threads) == (model.config.bf16, "cosine", 2)

@@ -194,13 +194,21 @@ def assert_same_weights(a, b):
         assert torch.equal(wa[k], wb[k]), k
 
 
-@pytest.mark.parametrize("model", ["vae", "dcgan"])
-def test_same_seed_same_weights(tmp_path, model):
-    cfg = gen(model, epochs=1, **TINY)
+@pytest.mark.parametrize("model, extra", [("vae", {}), ("dcgan", {}), ("dcgan", {"bf16": True})],
+                         ids=["vae", "dcgan", "dcgan-bf16"])
+def test_same_seed_same_weights(tmp_path, model, extra):
+    if extra.get("bf16"):
+        from latentworks.models.builders import check_bf16
+
+        try:
+            check_bf16(torch.device("cpu"))
+        except LatentworksError:
+            pytest.skip("this CPU has no bfloat16 units")
+    cfg = gen(model, epochs=1, **TINY, **extra)
     train_generative(cfg, tmp_path / "a")
     train_generative(cfg, tmp_path / "b")
     assert_same_weights(tmp_path / "a", tmp_path / "b")
-    train_generative(gen(model, epochs=1, seed=1, **TINY), tmp_path / "c")
+    train_generative(gen(model, epochs=1, seed=1, **TINY, **extra), tmp_path / "c")
     wa, wc = weights(tmp_path / "a"), weights(tmp_path / "c")
     assert any(not torch.equal(wa[k], wc[k]) for k in wa if wa[k].is_floating_point())
 
