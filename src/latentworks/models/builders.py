@@ -197,7 +197,9 @@ class ConvNet(nn.Module):
                     spectral_norm(m)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+        if not self.bf16:
+            return self.body(channels_last(x))
+        with torch.autocast(x.device.type, torch.bfloat16):
             return self.body(channels_last(x)).float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -272,8 +274,8 @@ class DeconvNet(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         with torch.autocast(z.device.type, torch.bfloat16, enabled=self.bf16):
             h = self.dense(z).view(z.shape[0], self.start_channels, self.start, self.start)
-            h = self.body(self.pre(channels_last(h))).float()
-        return self.out_act(h).contiguous()
+            h = self.body(self.pre(channels_last(h)))
+        return self.out_act(h.float() if self.bf16 else h).contiguous()
 
 
 def check_bf16(device: torch.device) -> None:
