@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--run-dir", help="folder for the run folders (default --out)")
     args = ap.parse_args(argv)
     models = [args.backend] if args.backend else args.models
-    command = "python benchmarks/charrnn_shakespeare.py " + " ".join(argv if argv is not None else os.sys.argv[1:])
+    command = "python benchmarks/charrnn_shakespeare.py " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out) / "charrnn_shakespeare.json"
     merged = read_json(out) if out.is_file() else {"benchmark": "charrnn_shakespeare"}
     for name in models:

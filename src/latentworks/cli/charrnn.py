@@ -12,6 +12,7 @@ from latentworks.cli.common import Output, Positional, output_path
 from latentworks.cli.parsing import TrainFamily, option_hints, parse, train_command
 from latentworks.config import require
 from latentworks.recipes import charrnn as recipes
+from latentworks.recipes.studies import PROFILES
 
 FAMILY = TrainFamily(recipes=recipes, selectors={"backend": ("--backend",), "name": ("--recipe",)},
                      default_recipe=lambda chosen: "torch-lstm" if chosen.get("backend") == "torch" else "default",
@@ -29,8 +30,9 @@ SUMMARY = ("val_loss", "val_acc", "train_loss", "chars_per_sec", "steps", "elaps
 def train(argv: list[str], prog: str) -> int:
     from latentworks.pipelines.charrnn import train_charrnn
 
-    return train_command(FAMILY, argv, prog, "Train a character model (--backend numpy|torch, --recipe "
-                         "default|min-char-rnn|torch-lstm) and report held-out nats/char.", train_charrnn,
+    named = "|".join(n for n in recipes.recipe_names() if n.split("-")[0] not in PROFILES)  # not a study's own
+    return train_command(FAMILY, argv, prog, f"Train a character model (--backend numpy|torch, --recipe {named}) "
+                         "and report held-out nats/char.", train_charrnn,
                          lambda r: {k: r.get(k) for k in SUMMARY}, _hints)
 
 

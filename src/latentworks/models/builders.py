@@ -197,10 +197,9 @@ class ConvNet(nn.Module):
                     spectral_norm(m)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.bf16:
-            return self.body(channels_last(x))
-        with torch.autocast(x.device.type, torch.bfloat16):
-            return self.body(channels_last(x)).float()
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
+            h = self.body(channels_last(x))
+        return h.float() if self.bf16 else h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out_act(self.head(self.features(x)))

@@ -63,13 +63,12 @@ class CharLSTM(Trainable, nn.Module):
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         # On a CPU with AVX-512 BF16 the gate products run 1.6x as many characters per second in bfloat16; the
         # weights, the optimizer and the loss stay float32.
-        if not self.config.bf16:
-            out, state = self.lstm(self.embed(x), state)
-            return self.head(self.drop(out)), state
-        with torch.autocast(x.device.type, torch.bfloat16):
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.config.bf16):
             out, state = self.lstm(self.embed(x), state)
             logits = self.head(self.drop(out))
-        return logits.float(), (state[0].float(), state[1].float())
+        if self.config.bf16:
+            logits, state = logits.float(), (state[0].float(), state[1].float())
+        return logits, state
 
     def training_step(self, batch, ctx) -> StepOutput:
         """Batches are (inputs, next characters), each (B, T)."""

@@ -102,8 +102,6 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
     from latentworks.models.io import save_model
     from latentworks.training.trainer import Trainer, pick_device, seed_everything
 
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     if cfg.model.bf16:
         check_bf16(pick_device(cfg.train.device))
     train_ids, val_ids = split_corpus(ids, cfg.data.val_fraction)
