@@ -2,6 +2,7 @@
 
     python benchmarks/charrnn_shakespeare.py --models torch-10min torch [--budget 600] [--threads 2]
     python benchmarks/charrnn_shakespeare.py --models numpy --threads 1
+    python benchmarks/charrnn_shakespeare.py --models torch-10min --no-bf16 [--carry-state]
 
 Each model trains in turn, in one invocation, for ``--budget`` seconds of training wall time (periodic, capped
 validation passes excluded); its loss is then measured once on the whole held-out split (the last 10 %, 111,540
@@ -16,7 +17,9 @@ recipe 1.88.
 * ``torch-10min``: the ``shakespeare-10min`` recipe as it ships (issue 28: <= 1.45 within 10 minutes on 2 cores).
 
 Results are merged into ``<out>/charrnn_shakespeare.json`` under each model's name; the curves of every model it
-holds are drawn in ``<out>/charrnn_shakespeare.png``.
+holds are drawn in ``<out>/charrnn_shakespeare.png``. ``--no-bf16`` runs the recipe in float32 (a CPU without
+bfloat16 units refuses ``--bf16``); ``--carry-state`` carries each row's LSTM state to its next window; both are
+recorded in the model's entry, which is named after them (``torch-10min+fp32+carry``).
 """
 
 from __future__ import annotations
@@ -53,14 +56,23 @@ TARGETS = {"numpy": 1.9, "torch": 1.75, "torch-10min": 1.45}
 ANCHORS = {"nanoGPT baby GPT (A100)": 1.4697, "nanoGPT CPU recipe": 1.88}
 
 
+def entry_name(name: str, args: argparse.Namespace) -> str:
+    """The model's name with the variant flags it ran under (they change only the torch models)."""
+    variant = "".join(tag for tag, on in (("+fp32", args.no_bf16), ("+carry", args.carry_state)) if on)
+    return name + variant if name.startswith("torch") else name
+
+
 def run_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    run_dir = Path(args.run_dir or args.out) / f"charrnn_shakespeare_{name}"
+    run_dir = Path(args.run_dir or args.out) / f"charrnn_shakespeare_{entry_name(name, args)}"
     recipe_name, preset = MODELS[name]
     changes = {"data.text": args.text, "train.device": args.device, "eval.sample_every": 10**9,
                "train.checkpoint_every": 10**9, "train.progress": False, "eval.primes": ["ROMEO:\n", "Harr"],
                **preset}
     if args.threads is not None:
         changes["train.threads"] = args.threads
+    if name.startswith("torch"):
+        changes.update({"model.bf16": False} if args.no_bf16 else {})
+        changes.update({"model.carry_state": True} if args.carry_state else {})
     if name != "torch-10min":  # the older models run for the budget; the recipe stops at its own step count
         changes.update({"train.steps": 10**9, "train.time_limit_s": args.budget or 600})
     elif args.budget is not None:
@@ -93,6 +105,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--budget", type=float, help="training wall-clock seconds (default 600; the torch-10min "
                                                  "recipe stops at its own step count, within 600 s on our box)")
     ap.add_argument("--threads", type=int, help="BLAS / torch threads (default: each recipe's)")
+    ap.add_argument("--no-bf16", action="store_true", help="the torch models in float32")
+    ap.add_argument("--carry-state", action="store_true", help="the torch models carry state between windows")
     ap.add_argument("--text", default="tinyshakespeare")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="benchmarks/out")
@@ -102,8 +116,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     command = "python benchmarks/charrnn_shakespeare.py " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out) / "charrnn_shakespeare.json"
     merged = read_json(out) if out.is_file() else {"benchmark": "charrnn_shakespeare"}
+    if (args.no_bf16 or args.carry_state) and not any(m.startswith("torch") for m in models):
+        ap.error("--no-bf16 and --carry-state change the torch models; add one to --models")
     for name in models:
-        merged[name] = {**run_model(name, args), "command": command}
+        merged[entry_name(name, args)] = {**run_model(name, args), "command": command}
         write_json(out, merged)
     # Every model the JSON holds a curve for, this invocation's and earlier ones', each labelled with its date.
     curves = {f"{name} ({entry['date'][:16]})": ([s for s, _ in entry["curve_seconds_val_loss"]],

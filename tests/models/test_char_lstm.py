@@ -1,10 +1,12 @@
 """CharLSTM: shapes, save/load round trip, sampling semantics shared with the NumPy sampler."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from latentworks.errors import LatentworksError
 from latentworks.models.char_lstm import CharLSTM
@@ -40,6 +42,31 @@ def test_bf16_products_keep_float32_weights_outputs_and_state_and_stay_near_floa
     loss = torch.nn.functional.cross_entropy(fast(x)[0].flatten(0, 1), x.reshape(-1))
     loss.backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in fast.parameters())
+
+
+def test_carry_state_feeds_each_rows_last_state_into_its_next_window_unless_fresh():
+    torch.manual_seed(0)
+    cfg = CharLSTM.Config(vocab_size=11, hidden=8, layers=2)
+    carried = CharLSTM(dataclasses.replace(cfg, carry_state=True))
+    plain = CharLSTM(cfg)
+    plain.load_state_dict(carried.state_dict())
+    x, y = torch.randint(0, 11, (3, 5)), torch.randint(0, 11, (3, 5))
+    first = carried.training_step((x, y, torch.ones(3, dtype=torch.bool)), None).loss
+    # nothing carried yet: a zero state
+    assert float(first.detach()) == float(plain.training_step((x, y), None).loss.detach())
+    state = carried.carried_state()
+    _, expected = plain(x)
+    torch.testing.assert_close(state["h"], expected[0])
+    torch.testing.assert_close(state["c"], expected[1])
+    fresh = carried.training_step((x, y, torch.tensor([True, False, True])), None).loss
+    logits, _ = plain(x, (expected[0] * torch.tensor([0.0, 1.0, 0.0])[None, :, None],
+                          expected[1] * torch.tensor([0.0, 1.0, 0.0])[None, :, None]))
+    torch.testing.assert_close(fresh, F.cross_entropy(logits.flatten(0, 1), y.reshape(-1)))
+    restored = CharLSTM(dataclasses.replace(cfg, carry_state=True))
+    restored.restore_carried_state(carried.carried_state())
+    for key, value in carried.carried_state().items():
+        torch.testing.assert_close(restored.carried_state()[key], value, rtol=0, atol=0)
+    assert not plain.carried_state()  # a model trained on random windows carries nothing
 
 
 def test_forget_gate_bias_is_one():

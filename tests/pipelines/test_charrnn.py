@@ -17,7 +17,8 @@ TINY = dict(hidden=32, seq_len=16, batch=8, lr=1e-2, eval_every=20, sample_every
             sample_length=30, generate_length=1000, progress=False, threads=1)
 # Where each short name lives in the run config.
 HOME = {"text": "data.text", "seq_len": "data.seq_len", "hidden": "model.hidden", "layers": "model.layers",
-        "dropout": "model.dropout", "model": "model.cell", "batch": "train.batch_size", "lr": "train.lr",
+        "dropout": "model.dropout",
+        "carry_state": "model.carry_state", "model": "model.cell", "batch": "train.batch_size", "lr": "train.lr",
         "steps": "train.steps", "eval_every": "train.eval_every", "checkpoint_every": "train.checkpoint_every",
         "progress": "train.progress", "threads": "train.threads", "optimizer": "train.optimizer",
         "clip": "train.clip", "time_limit_s": "train.time_limit_s", "sample_every": "eval.sample_every",
@@ -87,8 +88,11 @@ def test_unknown_prime_character_is_named(run):
         sample_charrnn(out, "Zebra", 0.8, 10)
 
 
-def test_torch_resume_equals_uninterrupted(corpus, tmp_path):
-    kw = {**TINY, "eval_every": 3, "checkpoint_every": 3, "dropout": 0.2}
+@pytest.mark.parametrize("carry_state", [False, True])
+def test_torch_resume_equals_uninterrupted(corpus, tmp_path, carry_state):
+    """With --carry-state the state carried into step 7 lives only in the checkpoint: a resume that lost it would
+    train other weights."""
+    kw = {**TINY, "eval_every": 3, "checkpoint_every": 3, "dropout": 0.2, "carry_state": carry_state}
     cfg = char("torch", text=corpus, steps=12, **kw)
     full = train_charrnn(cfg, tmp_path / "full")
     train_charrnn(char("torch", text=corpus, steps=6, **kw), tmp_path / "half")
@@ -107,6 +111,39 @@ def test_same_seed_same_numbers_torch(corpus, tmp_path):
     cfg = char("torch", text=corpus, steps=6, **{**TINY, "eval_every": 3})
     a, b = train_charrnn(cfg, tmp_path / "a"), train_charrnn(cfg, tmp_path / "b")
     assert a["val_loss"] == b["val_loss"] and a["samples"] == b["samples"]
+
+
+def test_carried_state_windows_are_contiguous_and_each_pass_starts_fresh():
+    from latentworks.pipelines.charrnn import StreamWindows
+
+    streams = StreamWindows(n_chars=1000, batch=4, seq_len=10, seed=0)
+    assert (streams.segment, streams.per_pass) == (250, 23)
+    passes, previous = [], None
+    for step in range(3 * streams.per_pass):
+        starts, fresh = streams.at(step)
+        assert bool(fresh.all()) == (step % streams.per_pass == 0) and bool(fresh.any()) == bool(fresh.all())
+        assert (starts >= torch.arange(4) * 250).all() and (starts + 11 <= (torch.arange(4) + 1) * 250).all()
+        if step % streams.per_pass:
+            assert (starts - previous == 10).all()  # each row reads on from where its last window ended
+        else:
+            passes.append(starts)
+        previous = starts
+    assert len({tuple(p.tolist()) for p in passes}) == 3  # window edges move from pass to pass
+    assert torch.equal(StreamWindows(1000, 4, 10, seed=0).at(40)[0], streams.at(40)[0])  # a pure function
+
+
+def test_carried_state_remembers_past_the_window(tmp_path):
+    """Lines 'x.....x': a line's last letter repeats its first, 6 characters back. Windows of 4 never hold both,
+    and every window's first characters start from nothing: a state carried from window to window sees both.
+    Measured: 0.52 against 1.15 nats/char on the held-out tail after 200 steps."""
+    rng = np.random.default_rng(0)
+    corpus = tmp_path / "echo.txt"
+    corpus.write_text("".join(f"{c}.....{c}\n" for c in rng.choice(list("abcd"), 600)))
+    kw = {**TINY, "seq_len": 4, "lr": 2e-2, "eval_every": 10**6, "checkpoint_every": 10**6}
+    plain = train_charrnn(char("torch", text=str(corpus), steps=200, **kw), tmp_path / "plain")
+    carried = train_charrnn(char("torch", text=str(corpus), steps=200, carry_state=True, **kw),
+                            tmp_path / "carried")
+    assert carried["val_loss"] < plain["val_loss"] - 0.3
 
 
 def test_min_char_rnn_recipe(corpus, tmp_path):
@@ -172,6 +209,8 @@ def test_both_backends_log_the_same_metric_keys(run):
     ("jax", [], "'jax' is not a choice"),
     ("numpy", ["--primes", "Qx"], "not in the training vocabulary"),
     ("numpy", ["--seq-len", "5000"], "too short"),
+    ("torch", ["--carry-state", "--seq-len", "200", "--batch", "16"], "too short for two windows"),
+    ("numpy", ["--carry-state"], "--carry-state is an option of the torch backend"),
 ])
 def test_bad_options_are_one_line_errors(corpus, tmp_path, capsys, backend, argv, match):
     from latentworks.cli import main

@@ -37,6 +37,7 @@ class CharLSTM(Trainable, nn.Module):
         dropout: float = 0.0  # between layers and before the output layer
         embed_dim: int = 64  # size of each character's embedding
         bf16: bool = False  # bfloat16 matrix products (autocast; weights and loss stay float32): needs bf16 hardware
+        carry_state: bool = False  # train on contiguous windows, each row's state carried to the next (as NumPy does)
 
         def check(self) -> None:
             require(min(self.vocab_size, self.hidden, self.layers, self.embed_dim) >= 1, "hidden", self.hidden,
@@ -53,6 +54,7 @@ class CharLSTM(Trainable, nn.Module):
                             dropout=c.dropout if c.layers > 1 else 0.0)
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden, c.vocab_size)
+        self._carry: State | None = None  # (h, c) after the last training window, with carry_state
         with torch.no_grad():  # forget-gate bias 1 (same choice as the NumPy LSTM): remember by default
             for name, p in self.lstm.named_parameters():
                 if name.startswith("bias_ih"):
@@ -71,11 +73,25 @@ class CharLSTM(Trainable, nn.Module):
         return logits, state
 
     def training_step(self, batch, ctx) -> StepOutput:
-        """Batches are (inputs, next characters), each (B, T)."""
-        x, y = batch
-        logits, _ = self(x)
+        """Batches are (inputs, next characters), each (B, T); with ``carry_state`` also ``fresh`` (B,): the rows
+        that start a new stream, whose carried state is zeroed."""
+        x, y = batch[0], batch[1]
+        state = None
+        if self.config.carry_state and self._carry is not None:
+            keep = (~batch[2]).to(self._carry[0].dtype)[None, :, None]
+            state = (self._carry[0] * keep, self._carry[1] * keep)
+        logits, state = self(x, state)
+        if self.config.carry_state:
+            self._carry = (state[0].detach(), state[1].detach())
         loss = F.cross_entropy(logits.flatten(0, 1), y.reshape(-1))
         return StepOutput(loss, {"acc": float((logits.detach().argmax(-1) == y).float().mean())})
+
+    def carried_state(self) -> dict[str, torch.Tensor]:
+        return {} if self._carry is None else {"h": self._carry[0], "c": self._carry[1]}
+
+    def restore_carried_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        device = model_device(self)
+        self._carry = (tensors["h"].to(device), tensors["c"].to(device)) if tensors else None
 
     def sample(self, prime_ids: np.ndarray | list[int], length: int, temperature: float = 1.0,
                top_k: int | None = None, rng: np.random.Generator | None = None) -> list[int]:

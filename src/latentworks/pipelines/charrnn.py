@@ -113,10 +113,18 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
     per_epoch = cfg.train.eval_every or cfg.train.steps  # a trainer "epoch" is one evaluation period
     offsets = torch.arange(T + 1)
 
+    if cfg.model.carry_state and world > 1:
+        raise LatentworksError("--carry-state needs a single process (each rank's carried state would have to "
+                               "be checkpointed); drop torchrun or --carry-state")
+    streams = StreamWindows(len(train_t), B, T, cfg.train.seed) if cfg.model.carry_state else None
+
     def windows(batch, gen):
-        starts = torch.randint(0, len(train_t) - T, (len(batch[0]),), generator=gen)
+        if streams is not None:
+            starts, fresh = streams.at(trainer.step)
+        else:
+            starts = torch.randint(0, len(train_t) - T, (len(batch[0]),), generator=gen)
         w = train_t[starts[:, None] + offsets].to(batch[0].device)
-        return w[:, :-1], w[:, 1:]
+        return (w[:, :-1], w[:, 1:]) if streams is None else (w[:, :-1], w[:, 1:], fresh.to(w.device))
 
     eval_seconds = [0.0]
 
@@ -151,6 +159,32 @@ def _train_torch(cfg: RunConfig, ids: np.ndarray, vocab: Vocab, run: RunDir, run
                "train_seconds": train_s, "elapsed_s": fit_seconds + time.perf_counter() - t1,
                "parameters": sum(p.numel() for p in net.parameters()), "world_size": world}
     return metrics, _Sampler(net.cpu(), vocab, "torch"), trainer.runtime
+
+
+class StreamWindows:
+    """Where each batch row reads at a step under ``--carry-state``: the training text cut into ``batch`` equal
+    segments, one per row, read window after window so that each row's state carries over. Each pass over the
+    segments starts at a fresh random shift below ``seq_len`` (so window edges move between passes) and marks every
+    row fresh (its carried state zeroed). A pure function of the step, so a resumed run reads the same windows."""
+
+    def __init__(self, n_chars: int, batch: int, seq_len: int, seed: int):
+        self.batch, self.seq_len, self.seed = batch, seq_len, seed
+        self.segment = n_chars // batch
+        self.per_pass = (self.segment - seq_len - 1) // seq_len
+        if self.per_pass < 1:
+            raise LatentworksError(f"--carry-state cuts the training text into {batch} rows of {self.segment} "
+                                   f"characters, too short for two windows of {seq_len}; use a smaller "
+                                   "--batch-size or --seq-len, or a longer text")
+
+    def at(self, step: int) -> tuple[Any, Any]:
+        """(start of each row's window, whether each row starts a new pass), for the window of ``step``."""
+        import torch
+
+        pass_, k = divmod(step, self.per_pass)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + pass_)
+        shift = torch.randint(0, self.seq_len, (self.batch,), generator=gen)
+        starts = torch.arange(self.batch) * self.segment + shift + k * self.seq_len
+        return starts, torch.full((self.batch,), k == 0)
 
 
 def smoothed(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:

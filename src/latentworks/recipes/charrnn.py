@@ -94,7 +94,8 @@ class RunConfig:
         m, t = self.model, self.train
         what = f"numpy {m.cell}" if self.backend == "numpy" else "torch lstm"
         layers = f" × {m.layers} layers" if self.backend == "torch" and m.layers > 1 else ""
-        return (f"char-RNN · {what} · H {m.hidden}{layers} · T {self.data.seq_len} · B {t.batch_size} · "
+        carried = " · state carried" if self.backend == "torch" and m.carry_state else ""
+        return (f"char-RNN · {what} · H {m.hidden}{layers} · T {self.data.seq_len}{carried} · B {t.batch_size} · "
                 f"{t.optimizer} {t.lr:g}")
 
 

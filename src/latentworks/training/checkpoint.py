@@ -26,6 +26,7 @@ from latentworks.errors import LatentworksError
 from latentworks.runs import atomic_write_bytes, to_jsonable, write_json
 
 KEEP_LAST = 2
+CARRIED = "carried/"  # the prefix of the tensors a model carries between steps
 
 
 def _flatten_optimizer(name: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> dict:
@@ -85,16 +86,25 @@ def save_checkpoint(
     modules: dict[str, torch.nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
     meta: dict[str, Any],
+    carried: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write a complete, resumable checkpoint of torch modules and optimizers; return its safetensors path."""
+    """Write a complete, resumable checkpoint of torch modules and optimizers (and the ``carried`` tensors of
+    :meth:`Trainable.carried_state`); return its safetensors path."""
     tensors: dict[str, torch.Tensor] = {}
     for name, module in modules.items():
         for key, value in module.state_dict().items():
             tensors[f"model/{name}/{key}"] = value.detach().cpu().contiguous()
+    for key, value in (carried or {}).items():
+        tensors[f"{CARRIED}{key}"] = value.detach().cpu().contiguous()
     optim_meta = {name: _flatten_optimizer(name, opt, tensors) for name, opt in optimizers.items()}
     rng_tensors, rng_meta = capture_rng()
     tensors.update(rng_tensors)
     return write_checkpoint(directory, step, tensors, {"optimizers": optim_meta, "rng": rng_meta, **meta})
+
+
+def carried_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The ``carried`` tensors a checkpoint holds, by the names the model gave them."""
+    return {k[len(CARRIED):]: v for k, v in tensors.items() if k.startswith(CARRIED)}
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
@@ -226,6 +236,7 @@ def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
 
 __all__ = [
     "atomic_write_bytes",
+    "carried_tensors",
     "latest_checkpoint",
     "load_checkpoint",
     "restore_modules",

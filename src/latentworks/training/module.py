@@ -8,7 +8,8 @@ A trainable model owns two things:
   and schedules. A model that updates several networks in turn (a GAN) sets ``manual_optimization = True``,
   steps its own optimizers from ``ctx.optimizers`` and returns its logs with no loss.
 
-The trainer calls nothing else. :class:`StepContext` is all a step may ask of it: the step number, noise seeded
+A model that carries tensors between steps (an RNN's state) also lists them in ``carried_state``. The
+trainer calls nothing else. :class:`StepContext` is all a step may ask of it: the step number, noise seeded
 by (seed, step, rank), the optimizers, and :meth:`StepContext.synced` to run a sub-network under
 DistributedDataParallel when torchrun started several processes.
 """
@@ -76,6 +77,15 @@ class Trainable:
 
     def training_step(self, batch: Batch, ctx: StepContext) -> StepOutput:
         raise NotImplementedError(f"{type(self).__name__} does not define training_step")
+
+    def carried_state(self) -> dict[str, torch.Tensor]:
+        """Tensors a model carries from one training step to the next that are not weights (a recurrent net's
+        state under truncated backpropagation through time). The trainer saves them in every checkpoint and hands
+        them to :meth:`restore_carried_state` on resume, so a resumed run continues bit for bit."""
+        return {}
+
+    def restore_carried_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Take back what :meth:`carried_state` gave (an empty dict: nothing was carried yet)."""
 
 
 class StepModule(nn.Module):
