@@ -30,6 +30,19 @@ def test_forward_shapes_and_state_carry():
     torch.testing.assert_close(torch.cat([a, b], 1), logits)
 
 
+def _has_bf16_units() -> bool:
+    from latentworks.models.builders import check_bf16
+
+    try:
+        check_bf16(torch.device("cpu"))
+    except LatentworksError:
+        return False
+    return True
+
+
+# oneDNN has no bfloat16 LSTM for a CPU without bf16 units (it fails to build the primitive); the pipelines refuse
+# --bf16 there first (tests/pipelines/test_charrnn.py checks the refusal).
+@pytest.mark.skipif(not _has_bf16_units(), reason="this CPU has no bfloat16 units (AVX-512 BF16 or AMX)")
 def test_bf16_products_keep_float32_weights_outputs_and_state_and_stay_near_float32():
     exact, fast = _model(), _model(bf16=True)
     x = torch.randint(0, 11, (3, 7))
