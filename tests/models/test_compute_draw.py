@@ -58,7 +58,9 @@ def test_the_style_code_learns_two_ways_of_writing_one_character():
         model = _small(style_dim=style_dim, shape=ArithmeticShape(answer_len=1))
         params = [p for n, p in model.named_parameters() if not n.startswith("compute")]
         opt = torch.optim.Adam(params, lr=1e-2)
-        for _ in range(150):
+        # 250 steps: after 150, on a Zen 3 CPU (other float bits than the Zen 4 this test was written on), the
+        # bars of a third of the samples differed by less than the 0.5 below; after 250 most by about 0.69.
+        for _ in range(250):
             opt.zero_grad()
             model.pen_loss(chars, targets).backward()
             opt.step()
