@@ -70,9 +70,10 @@ def run_model(name: str, args: argparse.Namespace) -> dict[str, Any]:
                **preset}
     if args.threads is not None:
         changes["train.threads"] = args.threads
-    if name.startswith("torch"):
-        changes.update({"model.bf16": False} if args.no_bf16 else {})
-        changes.update({"model.carry_state": True} if args.carry_state else {})
+    if name.startswith("torch") and args.no_bf16:
+        changes["model.bf16"] = False
+    if name.startswith("torch") and args.carry_state:
+        changes["model.carry_state"] = True
     if name != "torch-10min":  # the older models run for the budget; the recipe stops at its own step count
         changes.update({"train.steps": 10**9, "train.time_limit_s": args.budget or 600})
     elif args.budget is not None:

@@ -207,7 +207,7 @@ class Trainer:
         if self.is_main:
             path = ckpt.save_checkpoint(self.run.checkpoints, step=self.step, modules={"model": self.raw_model},
                                         optimizers=self.optimizers, meta=self.loop.meta(),
-                                        carried=self._carried())
+                                        carried=self.raw_model.carried_state())
             self.loop.last_good = path
         dist_utils.barrier()
         return path
@@ -300,18 +300,12 @@ class Trainer:
             self.loop.log({"step": self.step, "epoch": float(done), **{f"eval/{k}": v for k, v in metrics.items()}})
         dist_utils.barrier()
 
-    def _carried(self) -> dict[str, torch.Tensor]:
-        carried = getattr(self.raw_model, "carried_state", None)
-        return carried() if carried is not None else {}
-
     def _resume(self) -> None:
         tensors, meta = ckpt.load_checkpoint(self.run.checkpoints)
         ckpt.restore_modules({"model": self.raw_model}, tensors)
         ckpt.restore_optimizers(self.optimizers, meta, tensors)
         ckpt.restore_rng(tensors, meta["rng"])
-        restore = getattr(self.raw_model, "restore_carried_state", None)
-        if restore is not None:
-            restore(ckpt.carried_tensors(tensors))
+        self.raw_model.restore_carried_state(ckpt.carried_tensors(tensors))
         self.loop.restore(meta)
 
 
