@@ -39,6 +39,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from latentworks.config import positive, require
 from latentworks.errors import LatentworksError
 from latentworks.models.builders import ConvNet, DeconvNet, init_weights
+from latentworks.models.diff_augment import diff_augment, parse_policy
 from latentworks.models.ema import check_decay, standing_statistics, update_average
 from latentworks.models.gan_updates import PairCritic, discriminator_step, generator_step
 from latentworks.models.generative_base import GenerativeBase, GenOptions, ZCondition, label_maps
@@ -118,6 +119,7 @@ class DCGAN(GenerativeBase):
         d_lr: float | None = None  # the discriminator's learning rate (None: --lr); 2x-4x --lr is TTUR
         ema: float = 0.0  # sample from an average of G's weights with this decay, e.g. 0.999 (0: off)
         codes: int = 0  # InfoGAN categorical code with this many values (10 for digits), learnt without labels
+        augment: str = "none"  # DiffAugment: D sees reals and fakes through e.g. "color,translation,cutout"
         scheme: Literal["default", "notebook"] = "default"  # separate Adams, or the course's shared one
 
         def check(self) -> None:
@@ -125,6 +127,10 @@ class DCGAN(GenerativeBase):
             require(self.scheme in SCHEMES, "scheme", self.scheme, "must be default or notebook")
             require(self.d_cond in D_CONDITIONING, "d_cond", self.d_cond, "must be channels, projection or both")
             check_decay(self.ema)
+            try:
+                parse_policy(self.augment)
+            except ValueError as err:
+                require(False, "augment", self.augment, f"{err}, e.g. --augment translation,cutout")
             require(self.d_lr is None or positive(self.d_lr), "d_lr", self.d_lr, "must be a positive number")
             require(not self.codes or 2 <= self.codes <= self.latent_dim, "codes", self.codes,
                     f"must be 0 or between 2 and the latent size {self.latent_dim}")
@@ -165,6 +171,10 @@ class DCGAN(GenerativeBase):
         gen, pair = ctx.synced(self.generator), ctx.synced(self.pair_critic)
         b, device = real.shape[0], real.device
         noise = ctx.noise(device)
+        policy = parse_policy(self.config.augment)
+
+        def seen(x: torch.Tensor) -> torch.Tensor:  # what D is shown: the same augmentations for real and fake
+            return diff_augment(x, policy, noise)
 
         def draw(n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
             z = torch.randn(n, self.config.latent_dim, device=device, generator=noise)
@@ -179,14 +189,14 @@ class DCGAN(GenerativeBase):
             z, y = draw(max(1, b - n_real))
             with torch.no_grad():
                 fake = gen(z, y)
-            logs = discriminator_step(pair, opt, real, fake, labels, y, pooled=True)
+            logs = discriminator_step(pair, opt, seen(real), seen(fake), labels, y, pooled=True)
             z, y = draw(b)
-            logs.update(generator_step(self.discriminator, opt, gen(z, y), y))
+            logs.update(generator_step(self.discriminator, opt, seen(gen(z, y)), y))
         else:
             z, y = draw(b)
-            fake = gen(z, y)
+            fake = seen(gen(z, y))  # one augmented batch of fakes: detached for D's update, through G's for G's
             codes = latent_code(z, self.config.codes) if self.config.codes else None
-            logs = discriminator_step(pair, ctx.optimizers["d"], real, fake, labels, y, fake_codes=codes)
+            logs = discriminator_step(pair, ctx.optimizers["d"], seen(real), fake, labels, y, fake_codes=codes)
             logs.update(generator_step(self.discriminator, ctx.optimizers["g"], fake, y, fake_codes=codes))
         self.update_ema()
         return StepOutput(logs=logs)  # no loss: both optimizers have stepped (manual_optimization)
