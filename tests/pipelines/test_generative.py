@@ -215,14 +215,16 @@ def test_same_seed_same_weights(tmp_path, model, extra):
 
 @pytest.mark.parametrize(
     "model, extra",
-    [("vae", {}), ("cgan", {"ema": 0.9}), ("vae", {"pixel_layers": 2, "pixel_channels": 4, "binarize": True})],
+    [("vae", {}), ("cgan", {"ema": 0.9, "augment": "color,translation,cutout"}),
+     ("vae", {"pixel_layers": 2, "pixel_channels": 4, "binarize": True})],
 )
 def test_resume_equals_uninterrupted_training(tmp_path, model, extra):
     train_generative(gen(model, epochs=2, **TINY, **extra), tmp_path / "straight")
     train_generative(gen(model, epochs=1, **TINY, **extra), tmp_path / "resumed")
     results = train_generative(gen(model, epochs=2, **TINY, **extra), tmp_path / "resumed", resume=True)
     assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
-    if "ema" in extra:  # the generator's weight average and its update count resume too
+    if "ema" in extra:  # the generator's weight average and its update count resume too (and the augmentations,
+        # drawn from the step's noise, are the same ones)
         assert int(weights(tmp_path / "resumed")["ema_updates"]) == 6
     if "pixel_layers" in extra:  # the autoregressive decoder is scored by its ELBO, not by drawn reconstructions
         assert results["test"]["elbo"] < 0 and "recon_mse" not in results["test"]
