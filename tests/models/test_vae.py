@@ -147,3 +147,33 @@ def test_free_bits_leave_small_kl_unpenalised_and_the_logged_elbo_true():
     loss.backward()
     assert model.mu_head.weight.grad.abs().sum() > 0  # only through the reconstruction now
     assert plain_loss.item() < free_loss.item()
+
+
+def test_the_fitted_prior_samples_where_the_training_codes_lie():
+    model = tiny_vae(prior="fitted").eval()
+    before = model.sample_latent(4, torch.Generator().manual_seed(0))
+    assert torch.equal(before, tiny_vae().sample_latent(4, torch.Generator().manual_seed(0)))  # N(0, I) until fitted
+    images = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    images[:150] *= 0.2  # two kinds of image: codes with a mean and a spread of their own, far from N(0, I)
+    model.after_training((images * 255).to(torch.uint8))
+    with torch.no_grad():
+        codes = model.encode((images * 255).to(torch.uint8))
+    z = model.sample_latent(20_000, torch.Generator().manual_seed(0))
+    spread = codes.std(0)
+    assert torch.allclose(z.mean(0), codes.mean(0), atol=float(0.05 * spread.max()))
+    assert torch.allclose(torch.cov(z.T), torch.cov(codes.T), atol=float(0.05 * spread.max() ** 2), rtol=0.05)
+    assert float((spread - 1).abs().max()) > 0.2  # the trained-from-scratch codes are not N(0, I): the fit moved
+    small = model.sample_latent(1000, torch.Generator().manual_seed(0), truncate=1.0, scale=0.5)
+    assert float(((small - model.prior_mean) @ torch.linalg.inv(model.prior_chol).T).abs().max()) <= 0.5 + 1e-4
+
+
+def test_the_standard_prior_is_untouched_and_the_fitted_one_is_refused_where_it_cannot_work():
+    model = tiny_vae()
+    model.after_training(torch.rand(8, 1, 28, 28))  # nothing to fit
+    assert not any("prior" in name for name in model.state_dict())
+    with pytest.raises(LatentworksError, match="at least 2 training images"):
+        tiny_vae(prior="fitted").after_training(torch.rand(1, 1, 28, 28))
+    with pytest.raises(LatentworksError, match="--prior 'gmm'"):
+        tiny_vae(prior="gmm")
+    with pytest.raises(LatentworksError, match="unconditional"):
+        tiny_vae(prior="fitted", num_classes=10)

@@ -236,6 +236,17 @@ def test_resume_equals_uninterrupted_training(tmp_path, model, extra):
     ]
 
 
+def test_a_fitted_prior_is_fitted_when_training_ends_and_travels_with_the_run(tmp_path):
+    train_generative(gen("vae", epochs=1, prior="fitted", **TINY), tmp_path / "vae")
+    model = load_generative(tmp_path / "vae")
+    assert not torch.equal(model.prior_chol, torch.eye(4)) and bool(model.prior_mean.abs().sum() > 0)
+    saved = weights(tmp_path / "vae")
+    assert torch.equal(saved["prior_chol"], model.prior_chol)  # in model.safetensors, not refitted on load
+    z = model.sample_latent(8, torch.Generator().manual_seed(0))
+    plain = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(z, model.prior_mean + plain @ model.prior_chol.T)
+
+
 def test_folder_training_with_holdout_and_rgb(tmp_path):
     pics = tmp_path / "pics"
     pics.mkdir()

@@ -155,6 +155,10 @@ class GenerativeBase(Trainable, nn.Module):
         """Autoencoders: batches are (images,) or (images, labels); ``forward`` returns (loss, logs)."""
         return StepOutput(*self(batch[0], batch[1] if self.conditional else None))
 
+    def after_training(self, images: torch.Tensor) -> None:
+        """Work a model does once, when its training ends, on its training images (a VAE with a fitted prior
+        fits it); nothing by default."""
+
     def sample_latent(
         self,
         n: int,

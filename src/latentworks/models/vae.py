@@ -14,6 +14,10 @@
 * ``pixel_layers > 0`` (grey, Bernoulli) puts a small PixelCNN head (``models/pixel_head.py``) after the conv
   decoder, so p(x|z) = Π p(x_ij | x_<ij, z): the likelihood then needs x (teacher forcing) and ``decode``
   draws binary images pixel by pixel from a fixed uniform field (``decode_seed``), so it is deterministic.
+* ``prior="fitted"`` samples from a full-covariance Gaussian fitted, once training ends, to the posterior means of
+  the training images (ex-post density estimation, Ghosh et al. 2020): the codes a trained encoder uses do not
+  fill N(0, I), and decoding where they do not lie draws blends. Only sampling changes; the ELBO, the
+  likelihood and every latent tool's coordinates stay those of the trained model (N(0, I) noise, whitened).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class VAE(GenerativeBase):
         pixel_channels: int = 32  # width of the PixelCNN head
         decode_seed: int = 0  # the uniform field behind the autoregressive decoder's samples
         free_bits: float = 0.0  # nats of KL per latent dimension the loss leaves free (Kingma et al. 2016); 0: off
+        prior: Literal["standard", "fitted"] = "standard"  # sample from N(0, I), or a Gaussian fitted to the codes
 
         def check(self) -> None:
             super().check()
@@ -62,6 +67,9 @@ class VAE(GenerativeBase):
             require(not self.pixel_layers or (self.channels == 1 and self.likelihood == "bernoulli"),
                     "pixel_layers", self.pixel_layers, "models binary grey pixels: use it with one channel and the "
                     "bernoulli likelihood, or set --pixel-layers 0")
+            require(self.prior in ("standard", "fitted"), "prior", self.prior, "must be standard or fitted")
+            require(not (self.prior == "fitted" and self.num_classes), "prior", self.prior,
+                    "is for unconditional VAEs (a CVAE samples each class from N(0, I)); drop --prior")
 
     def __init__(self, config: Config):
         super().__init__()
@@ -80,11 +88,40 @@ class VAE(GenerativeBase):
         out = c.pixel_channels if c.pixel_layers else c.channels
         self.decoder = DeconvNet(c.image_size, out, c.latent_dim + self.z_cond.extra, None, c.decoder_stack())
         self.pixel_head = PixelHead(c.pixel_channels, c.pixel_layers) if c.pixel_layers else None
+        if c.prior == "fitted":  # N(0, I) until after_training fits them
+            self.register_buffer("prior_mean", torch.zeros(c.latent_dim))
+            self.register_buffer("prior_chol", torch.eye(c.latent_dim))
 
     @property
     def data_dim(self) -> int:
         c = self.config
         return c.channels * c.image_size * c.image_size
+
+    # ------------------------------------------------------------------ sampling prior
+    def sample_latent(self, n: int, generator: torch.Generator | None = None, truncate: float | None = None,
+                      scale: float = 1.0) -> torch.Tensor:
+        """N(0, I) draws (truncated, scaled); with the fitted prior, coloured by its mean and Cholesky factor."""
+        noise = super().sample_latent(n, generator, truncate, scale)
+        if self.config.prior != "fitted":
+            return noise
+        return self.prior_mean + noise @ self.prior_chol.T
+
+    @torch.no_grad()
+    def after_training(self, images: torch.Tensor) -> None:
+        """With ``prior="fitted"``: fit the sampling prior to the posterior means of ``images`` (the training set)."""
+        if self.config.prior != "fitted":
+            return
+        if len(images) < 2:
+            raise LatentworksError("--prior fitted needs at least 2 training images to fit a Gaussian to")
+        was_training = self.training
+        self.eval()
+        codes = torch.cat([self.encode(images[i:i + 512]) for i in range(0, len(images), 512)]).double()
+        self.train(was_training)
+        cov = torch.cov(codes.T)
+        jitter = 1e-6 * float(cov.diagonal().mean()) + 1e-12  # a few codes, or a dead dimension: still definite
+        chol = torch.linalg.cholesky(cov + jitter * torch.eye(len(cov), dtype=cov.dtype, device=cov.device))
+        self.prior_mean.copy_(codes.mean(0).float())
+        self.prior_chol.copy_(chol.float())
 
     # ------------------------------------------------------------------ interface
     def encode_dist(

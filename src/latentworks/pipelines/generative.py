@@ -283,6 +283,7 @@ def train_generative(cfg: RunConfig, out: str | Path, resume: bool = False,
     if not trainer.is_main:
         return None
     model = trainer.raw_model.eval()
+    model.after_training(data.train_x)
     save_model(model, trainer.run.root, extra={"data": cfg.data.data, "data_source": data.source})
     write_figures(trainer.run, cfg, model, trainer.history, data)
     test = heldout_scores(model, cfg.kind, data.test_x, data.test_y, seed=cfg.train.seed,
