@@ -67,7 +67,6 @@ class VAE(GenerativeBase):
             require(not self.pixel_layers or (self.channels == 1 and self.likelihood == "bernoulli"),
                     "pixel_layers", self.pixel_layers, "models binary grey pixels: use it with one channel and the "
                     "bernoulli likelihood, or set --pixel-layers 0")
-            require(self.prior in ("standard", "fitted"), "prior", self.prior, "must be standard or fitted")
             require(not (self.prior == "fitted" and self.num_classes), "prior", self.prior,
                     "is for unconditional VAEs (a CVAE samples each class from N(0, I)); drop --prior")
 
